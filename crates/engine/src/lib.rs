@@ -1,1 +1,36 @@
-//! placeholder
+//! laminar's discrete-event spike engine.
+//!
+//! - [`time`]: integer-step time; milliseconds only at the edges.
+//! - [`buffer`]: per-target, per-receptor ring buffers (the calendar queue of synaptic events).
+//! - [`queue`]: the indexed next-event queue of event-driven neurons and devices.
+//! - [`population`]: the model interface (struct-of-arrays shards, dispatch per shard).
+//! - [`stimulus`]: the device interface (Poisson trains, injected currents).
+//! - [`connect`]: connection rules and weight/delay distributions.
+//! - [`network`]: describing a network and building it into per-thread partitions.
+//! - [`sim`]: the run loop, the spike exchange and the observer (recorder) interface.
+//! - [`rng`]: deterministic random streams per (seed, purpose, id).
+//!
+//! The engine knows no model by name: models live in `laminar-models` and plug in through
+//! [`population::PopulationFactory`] and [`stimulus::StimulusFactory`].
+
+pub mod barrier;
+pub mod buffer;
+pub mod connect;
+pub mod network;
+pub mod population;
+pub mod queue;
+pub mod rng;
+pub mod sim;
+pub mod stimulus;
+pub mod time;
+
+pub use buffer::{InputKind, PreciseEvent, StepInput};
+pub use connect::{Dist, ExplicitEdge, Rule};
+pub use network::{BuildError, DeviceEntry, Initial, NetworkBuilder, Projection, RecordingSpec};
+pub use population::{
+    BuildContext, DefaultReceptor, LocalSpike, ModelError, ModelInfo, Population, PopulationFactory, Recordable, Update,
+};
+pub use queue::NextEventQueue;
+pub use sim::{NullObserver, Observer, PopulationMeta, RunError, RunReport, Simulation, SpikeRecord};
+pub use stimulus::{ChannelTarget, Stimulus, StimulusFactory, StimulusSink};
+pub use time::{Resolution, Step, TimeError};

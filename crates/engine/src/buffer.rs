@@ -1,0 +1,264 @@
+//! Per-target input ring buffers: the calendar queue of synaptic events.
+//!
+//! A spike that reaches neuron `i` on receptor `r` in step `k` is added to
+//! `values[slot(k)][r][i]` where `slot(k) = k mod S` and `S` (a power of two) exceeds the longest
+//! delay plus the exchange interval, so a slot is never reused before it has been read. Adding is
+//! O(1) per synaptic event, and weights arriving in the same step on the same receptor are summed,
+//! exactly as in NEST's ring buffers.
+//!
+//! Besides the spike receptors, every buffer has one *current channel* (the last channel), which
+//! holds **changes** of injected current that take effect in that step (devices such as
+//! `dc_generator` write a change at onset and offset only, so an event-driven neuron is touched
+//! twice rather than every step).
+//!
+//! Buffers of event-driven populations also keep, per slot, the list of neurons that received
+//! anything (`touched`), so that a step costs time proportional to its events, not to the
+//! population size. Buffers of precise-timing populations keep the individual events with their
+//! offsets instead of sums, because such models integrate between events inside the step.
+
+use crate::time::Step;
+
+/// One input event of a precise-timing population: arrives in the slot's step at time
+/// `(k+1)·h − offset` (NEST's offset convention), on `receptor` of neuron `target`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PreciseEvent {
+    pub target: u32,
+    pub receptor: u8,
+    pub offset: f64,
+    pub weight: f64,
+}
+
+/// What a population wants its buffer to keep.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InputKind {
+    /// Summed weights per (step, receptor, neuron); every neuron is read every step.
+    Summed,
+    /// Summed weights plus the list of neurons touched in each step (event-driven models).
+    SummedTouched,
+    /// Individual events with offsets (precise-timing models); currents are summed.
+    Precise,
+}
+
+/// The ring buffer of one population shard (the neurons of one population owned by one thread).
+#[derive(Debug)]
+pub struct InputBuffer {
+    n: usize,
+    channels: usize,
+    mask: usize,
+    kind: InputKind,
+    /// `[slot][channel][neuron]`
+    values: Vec<f64>,
+    /// `[slot][neuron]`: whether `neuron` is already in `touched[slot]`.
+    touched_flag: Vec<bool>,
+    touched: Vec<Vec<u32>>,
+    precise: Vec<Vec<PreciseEvent>>,
+}
+
+impl InputBuffer {
+    /// A buffer for `n` neurons with `receptors` spike receptors (plus the current channel) and at
+    /// least `min_slots` slots.
+    pub fn new(n: usize, receptors: usize, min_slots: usize, kind: InputKind) -> Self {
+        let slots = min_slots.max(2).next_power_of_two();
+        let channels = receptors + 1;
+        let touched_len = if kind == InputKind::SummedTouched { slots * n } else { 0 };
+        Self {
+            n,
+            channels,
+            mask: slots - 1,
+            kind,
+            values: vec![0.0; slots * channels * n],
+            touched_flag: vec![false; touched_len],
+            touched: vec![Vec::new(); if kind == InputKind::SummedTouched { slots } else { 0 }],
+            precise: vec![Vec::new(); if kind == InputKind::Precise { slots } else { 0 }],
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.n
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.n == 0
+    }
+
+    pub fn kind(&self) -> InputKind {
+        self.kind
+    }
+
+    /// The index of the current channel.
+    pub fn current_channel(&self) -> usize {
+        self.channels - 1
+    }
+
+    #[inline]
+    fn slot(&self, step: Step) -> usize {
+        (step as usize) & self.mask
+    }
+
+    #[inline]
+    fn mark(&mut self, slot: usize, target: usize) {
+        if self.kind == InputKind::SummedTouched {
+            let flag = &mut self.touched_flag[slot * self.n + target];
+            if !*flag {
+                *flag = true;
+                self.touched[slot].push(target as u32);
+            }
+        }
+    }
+
+    /// Adds `value` to `channel` of neuron `target` in step `step`.
+    #[inline]
+    pub fn add(&mut self, step: Step, channel: usize, target: usize, value: f64) {
+        let slot = self.slot(step);
+        self.values[(slot * self.channels + channel) * self.n + target] += value;
+        self.mark(slot, target);
+    }
+
+    /// Adds a precise event (for [`InputKind::Precise`] buffers; summed buffers add the weight).
+    #[inline]
+    pub fn add_precise(&mut self, step: Step, event: PreciseEvent) {
+        if self.kind == InputKind::Precise {
+            let slot = self.slot(step);
+            self.precise[slot].push(event);
+        } else {
+            self.add(step, usize::from(event.receptor), event.target as usize, event.weight);
+        }
+    }
+
+    /// Adds a change of injected current (pA) that takes effect in step `step`.
+    #[inline]
+    pub fn add_current(&mut self, step: Step, target: usize, delta: f64) {
+        let c = self.current_channel();
+        self.add(step, c, target, delta);
+    }
+
+    /// Read access to step `step`'s slot. Precise events are sorted by (target, time).
+    pub fn take_step(&mut self, step: Step) -> StepInput<'_> {
+        let slot = self.slot(step);
+        let width = self.channels * self.n;
+        let precise: &mut [PreciseEvent] = if self.kind == InputKind::Precise {
+            let events = &mut self.precise[slot];
+            // Later offsets are earlier times; ties keep arrival order (stable sort).
+            events.sort_by(|a, b| a.target.cmp(&b.target).then(b.offset.total_cmp(&a.offset)));
+            events
+        } else {
+            &mut []
+        };
+        let touched: &[u32] =
+            if self.kind == InputKind::SummedTouched { &self.touched[slot] } else { &[] };
+        StepInput {
+            n: self.n,
+            values: &self.values[slot * width..(slot + 1) * width],
+            touched,
+            precise,
+        }
+    }
+
+    /// Clears step `step`'s slot after the population has read it.
+    pub fn clear_step(&mut self, step: Step) {
+        let slot = self.slot(step);
+        let width = self.channels * self.n;
+        let base = slot * width;
+        match self.kind {
+            InputKind::SummedTouched => {
+                let touched = std::mem::take(&mut self.touched[slot]);
+                for &i in &touched {
+                    let i = i as usize;
+                    self.touched_flag[slot * self.n + i] = false;
+                    for c in 0..self.channels {
+                        self.values[base + c * self.n + i] = 0.0;
+                    }
+                }
+                let mut touched = touched;
+                touched.clear();
+                self.touched[slot] = touched;
+            }
+            InputKind::Summed => self.values[base..base + width].fill(0.0),
+            InputKind::Precise => {
+                self.values[base..base + width].fill(0.0);
+                self.precise[slot].clear();
+            }
+        }
+    }
+
+    /// Bytes held (for memory reports).
+    pub fn bytes(&self) -> usize {
+        self.values.len() * 8 + self.touched_flag.len()
+    }
+}
+
+/// One step's input to a population shard.
+#[derive(Debug)]
+pub struct StepInput<'a> {
+    n: usize,
+    values: &'a [f64],
+    touched: &'a [u32],
+    precise: &'a [PreciseEvent],
+}
+
+impl<'a> StepInput<'a> {
+    /// Summed weights on spike receptor `receptor`, one value per neuron.
+    #[inline]
+    pub fn receptor(&self, receptor: usize) -> &'a [f64] {
+        &self.values[receptor * self.n..(receptor + 1) * self.n]
+    }
+
+    /// Changes of injected current (pA) taking effect in this step, one value per neuron.
+    #[inline]
+    pub fn current_change(&self) -> &'a [f64] {
+        let c = self.values.len() / self.n.max(1) - 1;
+        &self.values[c * self.n..(c + 1) * self.n]
+    }
+
+    /// Neurons that received anything in this step (event-driven buffers only), in arrival order.
+    #[inline]
+    pub fn touched(&self) -> &'a [u32] {
+        self.touched
+    }
+
+    /// Precise events of this step, sorted by target, then time (precise buffers only).
+    #[inline]
+    pub fn precise(&self) -> &'a [PreciseEvent] {
+        self.precise
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sums_tracks_and_clears() {
+        let mut b = InputBuffer::new(4, 2, 3, InputKind::SummedTouched);
+        b.add(5, 0, 2, 1.5);
+        b.add(5, 0, 2, 2.0);
+        b.add(5, 1, 1, -1.0);
+        b.add_current(5, 3, 10.0);
+        b.add(6, 0, 0, 9.0);
+        {
+            let s = b.take_step(5);
+            assert_eq!(s.receptor(0), &[0.0, 0.0, 3.5, 0.0]);
+            assert_eq!(s.receptor(1), &[0.0, -1.0, 0.0, 0.0]);
+            assert_eq!(s.current_change(), &[0.0, 0.0, 0.0, 10.0]);
+            assert_eq!(s.touched(), &[2, 1, 3]);
+        }
+        b.clear_step(5);
+        let s = b.take_step(5);
+        assert!(s.receptor(0).iter().all(|&v| v == 0.0));
+        assert!(s.touched().is_empty());
+        let s = b.take_step(6);
+        assert_eq!(s.receptor(0)[0], 9.0);
+    }
+
+    #[test]
+    fn precise_events_sorted_by_target_then_time() {
+        let mut b = InputBuffer::new(2, 2, 2, InputKind::Precise);
+        let ev = |target, offset| PreciseEvent { target, receptor: 0, offset, weight: 1.0 };
+        b.add_precise(3, ev(1, 0.02));
+        b.add_precise(3, ev(0, 0.01));
+        b.add_precise(3, ev(0, 0.05));
+        let s = b.take_step(3);
+        let order: Vec<(u32, f64)> = s.precise().iter().map(|e| (e.target, e.offset)).collect();
+        assert_eq!(order, vec![(0, 0.05), (0, 0.01), (1, 0.02)]);
+    }
+}

@@ -1,0 +1,576 @@
+//! Describing a network and building it into per-thread partitions.
+//!
+//! A [`NetworkBuilder`] collects populations (a model factory and a size), projections (a rule,
+//! weight and delay distributions, a receptor), devices and recordings. [`NetworkBuilder::build`]
+//! assigns global ids (populations are contiguous gid ranges, in declaration order), partitions
+//! every population into contiguous per-thread chunks, and lets each thread generate the synapses
+//! onto its own neurons (see [`crate::connect`] for why this is deterministic), store them as a
+//! CSR indexed by source gid, and build its model shards, buffers and device channels.
+
+use std::sync::Arc;
+
+use thiserror::Error;
+
+use crate::buffer::InputBuffer;
+use crate::connect::{Dist, Rule, TargetDraw};
+use crate::population::{BuildContext, ModelError, PopulationFactory};
+use crate::queue::NextEventQueue;
+use crate::rng::stream_for;
+use crate::sim::{Partition, RecordingPart, Shard, Simulation};
+use crate::stimulus::{ChannelTarget, StimulusFactory};
+use crate::time::{Resolution, Step};
+
+/// Why a network could not be built.
+#[derive(Debug, Clone, PartialEq, Error)]
+pub enum BuildError {
+    #[error("population '{population}': {message}")]
+    Population { population: String, message: String },
+    #[error("projection '{projection}': {message}")]
+    Projection { projection: String, message: String },
+    #[error("device '{device}': {message}")]
+    Device { device: String, message: String },
+    #[error("recording of '{population}': {message}")]
+    Recording { population: String, message: String },
+    #[error("{0}")]
+    Other(String),
+}
+
+/// An initial value of a state variable: one value, a distribution, or one value per neuron.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Initial {
+    Dist(Dist),
+    PerNeuron(Vec<f64>),
+}
+
+#[derive(Clone)]
+pub(crate) struct PopulationEntry {
+    pub name: String,
+    pub size: usize,
+    pub factory: Arc<dyn PopulationFactory>,
+    pub initial: Vec<(usize, String, Initial)>,
+}
+
+/// A projection between two populations.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Projection {
+    pub name: String,
+    pub source: usize,
+    pub target: usize,
+    pub rule: Rule,
+    pub weight: Dist,
+    /// Delay in ms; rounded to whole steps, at least one step.
+    pub delay: Dist,
+    /// Receptor index on the target model; `None` picks by the weight's sign (NEST's convention).
+    pub receptor: Option<usize>,
+    pub autapses: bool,
+    pub multapses: bool,
+}
+
+/// A device connected to neurons of one population.
+#[derive(Clone)]
+pub struct DeviceEntry {
+    pub name: String,
+    pub factory: Arc<dyn StimulusFactory>,
+    pub population: usize,
+    /// Indices within the population (ascending).
+    pub targets: Vec<u64>,
+    pub weight: f64,
+    pub delay_ms: f64,
+    pub receptor: Option<usize>,
+}
+
+/// A state variable sampled at a fixed interval.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecordingSpec {
+    pub population: usize,
+    /// Index into the model's recordables.
+    pub variable: usize,
+    /// Neuron indices within the population, ascending and unique.
+    pub nodes: Vec<u64>,
+    /// Sampling interval in steps: samples are taken at the end of steps k with (k+1) % interval == 0.
+    pub interval: Step,
+}
+
+/// Collects a network description.
+#[derive(Clone)]
+pub struct NetworkBuilder {
+    pub(crate) resolution: Resolution,
+    pub(crate) seed: u64,
+    pub(crate) populations: Vec<PopulationEntry>,
+    pub(crate) projections: Vec<Projection>,
+    pub(crate) devices: Vec<DeviceEntry>,
+    pub(crate) recordings: Vec<RecordingSpec>,
+}
+
+impl std::fmt::Debug for NetworkBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NetworkBuilder")
+            .field("populations", &self.populations.iter().map(|p| (&p.name, p.size)).collect::<Vec<_>>())
+            .field("projections", &self.projections.len())
+            .field("devices", &self.devices.len())
+            .finish()
+    }
+}
+
+/// A partition's generated synapses onto one shard before CSR packing.
+struct Edge {
+    source_gid: u64,
+    target: u32,
+    weight: f64,
+    delay: Step,
+    receptor: u8,
+}
+
+impl NetworkBuilder {
+    pub fn new(resolution: Resolution, seed: u64) -> Self {
+        Self {
+            resolution,
+            seed,
+            populations: Vec::new(),
+            projections: Vec::new(),
+            devices: Vec::new(),
+            recordings: Vec::new(),
+        }
+    }
+
+    pub fn resolution(&self) -> Resolution {
+        self.resolution
+    }
+
+    /// Adds a population; returns its index.
+    pub fn add_population(&mut self, name: &str, size: usize, factory: Arc<dyn PopulationFactory>) -> usize {
+        self.populations.push(PopulationEntry { name: name.to_string(), size, factory, initial: Vec::new() });
+        self.populations.len() - 1
+    }
+
+    pub fn population_index(&self, name: &str) -> Option<usize> {
+        self.populations.iter().position(|p| p.name == name)
+    }
+
+    pub fn population_size(&self, index: usize) -> usize {
+        self.populations[index].size
+    }
+
+    pub fn population_factory(&self, index: usize) -> &Arc<dyn PopulationFactory> {
+        &self.populations[index].factory
+    }
+
+    /// Sets the initial value of recordable `variable` for every neuron of `population`.
+    pub fn set_initial(&mut self, population: usize, variable: &str, value: Initial) -> Result<(), BuildError> {
+        let entry = &mut self.populations[population];
+        let info = entry.factory.info();
+        let index = info.recordable_index(variable).ok_or_else(|| BuildError::Population {
+            population: entry.name.clone(),
+            message: format!(
+                "model {} has no state variable '{variable}' (it has: {})",
+                info.name,
+                info.recordables.iter().map(|r| r.name).collect::<Vec<_>>().join(", ")
+            ),
+        })?;
+        if let Initial::PerNeuron(v) = &value {
+            if v.len() != entry.size {
+                return Err(BuildError::Population {
+                    population: entry.name.clone(),
+                    message: format!("{} initial values of {variable} for {} neurons", v.len(), entry.size),
+                });
+            }
+        }
+        entry.initial.push((index, variable.to_string(), value));
+        Ok(())
+    }
+
+    pub fn add_projection(&mut self, projection: Projection) {
+        self.projections.push(projection);
+    }
+
+    pub fn add_device(&mut self, device: DeviceEntry) {
+        self.devices.push(device);
+    }
+
+    /// Adds a recording; returns its index (the index the observer sees).
+    pub fn add_recording(&mut self, recording: RecordingSpec) -> usize {
+        self.recordings.push(recording);
+        self.recordings.len() - 1
+    }
+
+    fn first_gids(&self) -> Vec<u64> {
+        let mut next = 0u64;
+        self.populations
+            .iter()
+            .map(|p| {
+                let first = next;
+                next += p.size as u64;
+                first
+            })
+            .collect()
+    }
+
+    fn check(&self) -> Result<(), BuildError> {
+        for p in &self.projections {
+            let proj_err = |message: String| BuildError::Projection { projection: p.name.clone(), message };
+            let target = &self.populations[p.target];
+            let source = &self.populations[p.source];
+            let info = target.factory.info();
+            if info.source_only {
+                return Err(proj_err(format!("target '{}' ({}) accepts no connections", target.name, info.name)));
+            }
+            if let Some(r) = p.receptor {
+                if r >= info.receptors.len() {
+                    return Err(proj_err(format!("receptor {r} does not exist on {}", info.name)));
+                }
+            }
+            let ns = source.size as u64;
+            let nt = target.size as u64;
+            let same = p.source == p.target;
+            let max_in = ns - u64::from(same && !p.autapses);
+            match &p.rule {
+                Rule::PairwiseBernoulli { p: prob } if !(0.0..=1.0).contains(prob) => {
+                    return Err(proj_err(format!("p = {prob}: must be in [0, 1]")));
+                }
+                Rule::FixedIndegree { k } if !p.multapses && *k > max_in => {
+                    return Err(proj_err(format!(
+                        "indegree {k} > {max_in} available sources without multapses"
+                    )));
+                }
+                Rule::FixedOutdegree { k } if !p.multapses && *k > nt - u64::from(same && !p.autapses) => {
+                    return Err(proj_err(format!("outdegree {k} > {nt} available targets without multapses")));
+                }
+                Rule::FixedTotalNumber { n } if !p.multapses && *n > max_in * nt => {
+                    return Err(proj_err(format!("total number {n} > {} possible pairs without multapses", max_in * nt)));
+                }
+                Rule::OneToOne if ns != nt => {
+                    return Err(proj_err(format!("one_to_one needs equal sizes ({ns} vs {nt})")));
+                }
+                Rule::Explicit(edges) => {
+                    if let Some(e) = edges.iter().find(|e| e.source >= ns || e.target >= nt) {
+                        return Err(proj_err(format!(
+                            "edge {} -> {} outside the populations ({ns} sources, {nt} targets)",
+                            e.source, e.target
+                        )));
+                    }
+                }
+                _ => {}
+            }
+        }
+        for d in &self.devices {
+            let target = &self.populations[d.population];
+            if let Some(t) = d.targets.iter().find(|&&t| t >= target.size as u64) {
+                return Err(BuildError::Device {
+                    device: d.name.clone(),
+                    message: format!("target {t} outside population '{}' of size {}", target.name, target.size),
+                });
+            }
+        }
+        for r in &self.recordings {
+            let pop = &self.populations[r.population];
+            if r.interval == 0 {
+                return Err(BuildError::Recording { population: pop.name.clone(), message: "interval 0".into() });
+            }
+            if r.nodes.windows(2).any(|w| w[0] >= w[1]) || r.nodes.last().is_some_and(|&n| n >= pop.size as u64) {
+                return Err(BuildError::Recording {
+                    population: pop.name.clone(),
+                    message: "node ids must be ascending, unique and inside the population".into(),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Builds the network for `threads` threads.
+    pub fn build(&self, threads: usize) -> Result<Simulation, BuildError> {
+        let threads = threads.max(1);
+        self.check()?;
+        let first_gids = self.first_gids();
+        let n_total: u64 = self.populations.iter().map(|p| p.size as u64).sum();
+        let ranges: Vec<Vec<(usize, usize)>> = (0..threads)
+            .map(|t| {
+                self.populations
+                    .iter()
+                    .map(|p| (p.size * t / threads, p.size * (t + 1) / threads))
+                    .collect()
+            })
+            .collect();
+        // fixed_total_number splits are drawn once and shared by all threads.
+        let total_splits: Vec<Option<Vec<u64>>> = self
+            .projections
+            .iter()
+            .map(|p| match p.rule {
+                Rule::FixedTotalNumber { n } => Some(self.target_draw(p, &first_gids).total_number_split(n)),
+                _ => None,
+            })
+            .collect();
+
+        // Phase 1 (parallel): each thread draws the synapses onto its neurons.
+        let edges: Vec<Result<Vec<Vec<Edge>>, BuildError>> = std::thread::scope(|s| {
+            let handles: Vec<_> = ranges
+                .iter()
+                .map(|r| {
+                    let first_gids = &first_gids;
+                    let total_splits = &total_splits;
+                    s.spawn(move || self.partition_edges(r, first_gids, total_splits))
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().expect("edge generation thread panicked")).collect()
+        });
+        let edges: Vec<Vec<Vec<Edge>>> = edges.into_iter().collect::<Result<_, _>>()?;
+
+        let h = self.resolution.h();
+        let device_delays: Vec<Step> = self
+            .devices
+            .iter()
+            .map(|d| self.resolution.round_steps(d.delay_ms.max(h)).max(1))
+            .collect();
+        let min_delay = edges
+            .iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.delay)
+            .min()
+            .unwrap_or(1)
+            .max(1);
+        let max_delay = edges
+            .iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.delay)
+            .chain(device_delays.iter().copied())
+            .max()
+            .unwrap_or(1);
+        let slots = (max_delay + min_delay + 1) as usize;
+        let ctx = BuildContext { resolution: self.resolution, seed: self.seed };
+
+        // Phase 2 (parallel): shards, buffers, CSR, device channels.
+        let partitions: Vec<Result<Partition, BuildError>> = std::thread::scope(|s| {
+            let handles: Vec<_> = ranges
+                .iter()
+                .zip(edges)
+                .enumerate()
+                .map(|(t, (r, edges))| {
+                    let first_gids = &first_gids;
+                    let device_delays = &device_delays;
+                    s.spawn(move || {
+                        self.build_partition(t, r, edges, first_gids, device_delays, slots, n_total, &ctx)
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().expect("partition build thread panicked")).collect()
+        });
+        let partitions: Vec<Partition> = partitions.into_iter().collect::<Result<_, _>>()?;
+        let populations = self
+            .populations
+            .iter()
+            .zip(&first_gids)
+            .map(|(p, &g)| crate::sim::PopulationMeta {
+                name: p.name.clone(),
+                model: p.factory.info().name.to_string(),
+                size: p.size,
+                first_gid: g,
+                recordables: p.factory.info().recordables.to_vec(),
+            })
+            .collect();
+        Ok(Simulation::new(
+            self.resolution,
+            self.seed,
+            populations,
+            partitions,
+            min_delay,
+            self.recordings.clone(),
+            self.projections.iter().map(|p| p.name.clone()).collect(),
+        ))
+    }
+
+    fn target_draw<'a>(&self, p: &'a Projection, first_gids: &[u64]) -> TargetDraw<'a> {
+        TargetDraw {
+            projection: &p.name,
+            seed: self.seed,
+            n_sources: self.populations[p.source].size as u64,
+            n_targets: self.populations[p.target].size as u64,
+            autapses: p.autapses,
+            multapses: p.multapses,
+            same_population: p.source == p.target,
+            source_first_gid: first_gids[p.source],
+            target_first_gid: first_gids[p.target],
+        }
+    }
+
+    /// The synapses onto this partition's neurons, one edge list per population (shard).
+    fn partition_edges(
+        &self,
+        ranges: &[(usize, usize)],
+        first_gids: &[u64],
+        total_splits: &[Option<Vec<u64>>],
+    ) -> Result<Vec<Vec<Edge>>, BuildError> {
+        let h = self.resolution.h();
+        let mut per_shard: Vec<Vec<Edge>> = (0..self.populations.len()).map(|_| Vec::new()).collect();
+        let mut sources = Vec::new();
+        for (pi, p) in self.projections.iter().enumerate() {
+            let (lo, hi) = ranges[p.target];
+            if lo == hi {
+                continue;
+            }
+            let info = self.populations[p.target].factory.info();
+            let counts = info.counts_spikes;
+            let draw = self.target_draw(p, first_gids);
+            let source_gid0 = first_gids[p.source];
+            let wpurpose = format!("weight:{}", p.name);
+            let dpurpose = format!("delay:{}", p.name);
+            let out = &mut per_shard[p.target];
+            let delay_steps = |ms: f64| self.resolution.round_steps(ms).max(1);
+            let receptor_of = |w: f64| p.receptor.unwrap_or_else(|| info.receptor_for(w)) as u8;
+            let push = |source: u64, target: u64, w: f64, d_ms: f64, out: &mut Vec<Edge>| {
+                out.push(Edge {
+                    source_gid: source_gid0 + source,
+                    target: (target as usize - lo) as u32,
+                    weight: if counts { 1.0 } else { w },
+                    delay: delay_steps(d_ms),
+                    receptor: receptor_of(w),
+                });
+            };
+            match &p.rule {
+                Rule::Explicit(list) => {
+                    for e in list.iter().filter(|e| (lo as u64..hi as u64).contains(&e.target)) {
+                        push(e.source, e.target, e.weight, e.delay_ms, out);
+                    }
+                }
+                Rule::FixedOutdegree { k } => {
+                    let n_src = self.populations[p.source].size as u64;
+                    let mut marks = vec![false; self.populations[p.target].size];
+                    let mut targets = Vec::new();
+                    for s in 0..n_src {
+                        targets.clear();
+                        draw.outdegree_targets(*k, s, &mut marks, &mut targets);
+                        let gid = source_gid0 + s;
+                        let mut wr = stream_for(self.seed, &wpurpose, gid);
+                        let mut dr = stream_for(self.seed, &dpurpose, gid);
+                        for &t in &targets {
+                            let w = p.weight.draw_weight(&mut wr);
+                            let d = p.delay.draw_delay(&mut dr, h);
+                            if (lo as u64..hi as u64).contains(&t) {
+                                push(s, t, w, d, out);
+                            }
+                        }
+                    }
+                }
+                rule => {
+                    let mut marks = vec![false; self.populations[p.source].size];
+                    for t in lo as u64..hi as u64 {
+                        sources.clear();
+                        let per_target = total_splits[pi].as_ref().map(|c| c[t as usize]);
+                        draw.sources(rule, t, per_target, &mut marks, &mut sources);
+                        if sources.is_empty() {
+                            continue;
+                        }
+                        let gid = first_gids[p.target] + t;
+                        let mut wr = stream_for(self.seed, &wpurpose, gid);
+                        let mut dr = stream_for(self.seed, &dpurpose, gid);
+                        for &s in &sources {
+                            let w = p.weight.draw_weight(&mut wr);
+                            let d = p.delay.draw_delay(&mut dr, h);
+                            push(s, t, w, d, out);
+                        }
+                    }
+                }
+            }
+        }
+        Ok(per_shard)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn build_partition(
+        &self,
+        thread: usize,
+        ranges: &[(usize, usize)],
+        edges: Vec<Vec<Edge>>,
+        first_gids: &[u64],
+        device_delays: &[Step],
+        slots: usize,
+        n_total: u64,
+        ctx: &BuildContext,
+    ) -> Result<Partition, BuildError> {
+        let mut shards = Vec::new();
+        let mut shard_of_population = vec![usize::MAX; self.populations.len()];
+        for (pi, (pop, mut edges)) in self.populations.iter().zip(edges).enumerate() {
+            let (lo, hi) = ranges[pi];
+            if lo == hi {
+                continue;
+            }
+            let info = pop.factory.info();
+            let pop_err = |message: String| BuildError::Population { population: pop.name.clone(), message };
+            let mut model = pop
+                .factory
+                .build(lo, first_gids[pi] + lo as u64, hi - lo, ctx)
+                .map_err(|ModelError(m)| pop_err(m))?;
+            for (var, var_name, init) in &pop.initial {
+                for local in lo..hi {
+                    let value = match init {
+                        Initial::PerNeuron(v) => v[local],
+                        Initial::Dist(d) => {
+                            let purpose = format!("init:{}:{var_name}", pop.name);
+                            let mut rng = stream_for(self.seed, &purpose, first_gids[pi] + local as u64);
+                            d.draw_weight(&mut rng)
+                        }
+                    };
+                    model.set_state(*var, local - lo, value).map_err(|m| pop_err(format!("{var_name}: {m}")))?;
+                }
+            }
+            // Stable sort by source keeps, within a row, the canonical order (target, draw order).
+            edges.sort_by_key(|e| e.source_gid);
+            let csr = crate::sim::IncomingCsr::from_sorted(n_total, edges.iter().map(|e| {
+                (e.source_gid, e.target, e.weight, e.delay, e.receptor)
+            }));
+            drop(edges);
+            shard_of_population[pi] = shards.len();
+            shards.push(Shard {
+                first_gid: first_gids[pi] + lo as u64,
+                model,
+                buffer: InputBuffer::new(hi - lo, info.receptors.len(), slots, info.input),
+                queue: NextEventQueue::new(),
+                csr,
+                spikes: Vec::new(),
+            });
+        }
+
+        let mut stimuli = Vec::new();
+        let mut stimulus_offsets = vec![0u32];
+        for (di, d) in self.devices.iter().enumerate() {
+            let (lo, hi) = ranges[d.population];
+            let info = self.populations[d.population].factory.info();
+            let injects_current = d.factory.injects_current();
+            let targets: Vec<ChannelTarget> = d
+                .targets
+                .iter()
+                .filter(|&&t| (lo as u64..hi as u64).contains(&t))
+                .map(|&t| ChannelTarget {
+                    population: d.population,
+                    gid: first_gids[d.population] + t,
+                    local: (t as usize - lo) as u32,
+                    weight: if info.counts_spikes && !injects_current { 1.0 } else { d.weight },
+                    delay: device_delays[di],
+                    receptor: d.receptor.unwrap_or_else(|| info.receptor_for(d.weight)) as u8,
+                })
+                .collect();
+            let stim = d
+                .factory
+                .build(di as u64, targets, ctx)
+                .map_err(|ModelError(message)| BuildError::Device { device: d.name.clone(), message })?;
+            stimulus_offsets.push(stimulus_offsets.last().copied().unwrap_or(0) + stim.channels() as u32);
+            stimuli.push(stim);
+        }
+
+        let recording_parts = self
+            .recordings
+            .iter()
+            .map(|r| {
+                let (lo, hi) = ranges[r.population];
+                let start = r.nodes.partition_point(|&n| n < lo as u64);
+                let end = r.nodes.partition_point(|&n| n < hi as u64);
+                RecordingPart {
+                    shard: shard_of_population[r.population],
+                    locals: r.nodes[start..end].iter().map(|&n| (n as usize - lo) as u32).collect(),
+                }
+            })
+            .collect();
+
+        Ok(Partition::new(thread, shards, shard_of_population, stimuli, stimulus_offsets, recording_parts))
+    }
+}

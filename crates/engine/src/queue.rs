@@ -1,0 +1,126 @@
+//! The next-event queue of event-driven populations and devices.
+//!
+//! An indexed priority queue (`priority-queue` crate) keyed by a neuron's (or device channel's)
+//! local index, prioritised by the step at which it is next due: a predicted threshold crossing,
+//! the end of refractoriness, a device's next spike. `change_priority` moves a prediction when an
+//! input changes it. Keys are small integers, so the queue hashes them with a multiplicative
+//! hasher instead of SipHash.
+
+use std::cmp::Reverse;
+use std::hash::{BuildHasherDefault, Hasher};
+
+use priority_queue::PriorityQueue;
+
+use crate::time::Step;
+
+/// A hasher for integer keys: one multiply (Fibonacci hashing). Not for untrusted keys.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct IntHasher(u64);
+
+impl Hasher for IntHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+    fn write_u32(&mut self, i: u32) {
+        self.0 = u64::from(i).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+    fn write_u64(&mut self, i: u64) {
+        self.0 = i.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+    fn write_usize(&mut self, i: usize) {
+        self.write_u64(i as u64);
+    }
+}
+
+/// Next-due steps by key; the earliest step first, ties by the smaller key (a total order, so
+/// processing order never depends on insertion history).
+#[derive(Debug, Default)]
+pub struct NextEventQueue {
+    queue: PriorityQueue<u32, Reverse<(Step, u32)>, BuildHasherDefault<IntHasher>>,
+}
+
+impl NextEventQueue {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Schedules `key` at `step`, replacing any earlier schedule of `key`.
+    #[inline]
+    pub fn schedule(&mut self, key: u32, step: Step) {
+        self.queue.push(key, Reverse((step, key)));
+    }
+
+    /// Schedules `key` at `step` unless it is already due earlier.
+    #[inline]
+    pub fn schedule_no_later_than(&mut self, key: u32, step: Step) {
+        match self.queue.get_priority(&key) {
+            Some(Reverse((due, _))) if *due <= step => {}
+            Some(_) => {
+                self.queue.change_priority(&key, Reverse((step, key)));
+            }
+            None => {
+                self.queue.push(key, Reverse((step, key)));
+            }
+        }
+    }
+
+    /// Removes `key` (nothing is due for it).
+    #[inline]
+    pub fn cancel(&mut self, key: u32) {
+        self.queue.remove(&key);
+    }
+
+    /// When `key` is due, if scheduled.
+    pub fn due(&self, key: u32) -> Option<Step> {
+        self.queue.get_priority(&key).map(|Reverse((s, _))| *s)
+    }
+
+    /// Pops the earliest key if it is due at or before `step`.
+    #[inline]
+    pub fn pop_due(&mut self, step: Step) -> Option<(u32, Step)> {
+        match self.queue.peek() {
+            Some((_, Reverse((due, _)))) if *due <= step => {
+                self.queue.pop().map(|(k, Reverse((s, _)))| (k, s))
+            }
+            _ => None,
+        }
+    }
+
+    /// The earliest due step, if any.
+    pub fn next_due(&self) -> Option<Step> {
+        self.queue.peek().map(|(_, Reverse((s, _)))| *s)
+    }
+
+    pub fn len(&self) -> usize {
+        self.queue.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.queue.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn earliest_first_ties_by_key_and_moves() {
+        let mut q = NextEventQueue::new();
+        q.schedule(7, 10);
+        q.schedule(3, 10);
+        q.schedule(5, 4);
+        q.schedule_no_later_than(7, 2);
+        q.schedule_no_later_than(3, 12);
+        assert_eq!(q.pop_due(1), None);
+        assert_eq!(q.pop_due(10), Some((7, 2)));
+        assert_eq!(q.pop_due(10), Some((5, 4)));
+        assert_eq!(q.pop_due(10), Some((3, 10)));
+        assert!(q.is_empty());
+    }
+}

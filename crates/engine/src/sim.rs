@@ -1,0 +1,596 @@
+//! The run loop: per-thread partitions, spike exchange, recording.
+//!
+//! # How a spike travels
+//! 1. **Threshold.** During step `k`, a shard's model finds that neuron `i` crossed threshold and
+//!    pushes `LocalSpike { local: i, offset }` into the shard's spike list.
+//! 2. **Outbox.** The partition sorts the step's spikes by local index, turns them into
+//!    `Spike { step: k, gid, offset }` and appends them to its outbox for the current exchange
+//!    interval (the interval is the minimum delay, so no spike can be due before it ends).
+//! 3. **Exchange.** At the end of the interval all threads meet at a spinning barrier. Each thread
+//!    then reads every outbox and orders the spikes by `(step, gid)`; this canonical order, not
+//!    the thread that produced a spike, fixes the order in which weights are summed, which is why
+//!    results are bit-identical for any thread count.
+//! 4. **Fan-out.** For each spike, each of the thread's shards looks up the source's row in its
+//!    incoming CSR (synapses stored by target partition, indexed by source gid) and, for each
+//!    synapse, adds the weight to the target's ring-buffer slot for step `k + delay` on the
+//!    synapse's receptor. Only the owning thread writes its targets' buffers: no locks, no atomics.
+//! 5. **Arrival.** In step `k + delay` the target's shard reads that slot: stepped models read all
+//!    neurons; event-driven models visit just the touched neurons and those due in their queue.
+//!
+//! Thread 0 is the calling thread; between barriers it also hands finished spikes and samples to
+//! the [`Observer`] (the recorder), so observers need not be `Send`.
+
+use std::sync::RwLock;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use thiserror::Error;
+
+use crate::barrier::SpinBarrier;
+use crate::buffer::{InputBuffer, InputKind, PreciseEvent};
+use crate::network::RecordingSpec;
+use crate::population::{LocalSpike, Population, Recordable, Update};
+use crate::queue::NextEventQueue;
+use crate::stimulus::{Stimulus, StimulusSink};
+use crate::time::{Resolution, Step};
+
+/// A spike on its way through the exchange.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Spike {
+    /// The step in which it was emitted; its time is `(step+1)·h − offset`.
+    pub step: Step,
+    pub gid: u64,
+    pub offset: f64,
+}
+
+/// A spike as observers see it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SpikeRecord {
+    pub population: usize,
+    /// Index within the population.
+    pub node: u64,
+    /// Spike time in ms.
+    pub time_ms: f64,
+}
+
+/// Receives what a run produces, on the calling thread, in time order.
+pub trait Observer {
+    /// The spikes of one exchange interval, ordered by (time step, gid).
+    fn spikes(&mut self, spikes: &[SpikeRecord]) -> Result<(), String>;
+    /// One sample of recording `recording` at the end of step `step` (time `(step+1)·h`), one
+    /// value per recorded node.
+    fn frame(&mut self, recording: usize, step: Step, values: &[f64]) -> Result<(), String>;
+}
+
+/// An observer that keeps nothing.
+#[derive(Debug, Default)]
+pub struct NullObserver;
+
+impl Observer for NullObserver {
+    fn spikes(&mut self, _: &[SpikeRecord]) -> Result<(), String> {
+        Ok(())
+    }
+    fn frame(&mut self, _: usize, _: Step, _: &[f64]) -> Result<(), String> {
+        Ok(())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Error)]
+pub enum RunError {
+    #[error("recording failed at {time_ms} ms: {message}")]
+    Observer { time_ms: f64, message: String },
+}
+
+/// What a population is, as the run reports it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PopulationMeta {
+    pub name: String,
+    pub model: String,
+    pub size: usize,
+    pub first_gid: u64,
+    pub recordables: Vec<Recordable>,
+}
+
+/// The outcome of [`Simulation::run`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunReport {
+    /// The step the simulation has reached (time `now·h`).
+    pub now: Step,
+    /// Whether the run stopped before `until` because it was asked to.
+    pub interrupted: bool,
+    pub wall: Duration,
+}
+
+/// Incoming synapses of one shard, by source gid (compressed sparse rows).
+#[derive(Debug, Default)]
+pub struct IncomingCsr {
+    row_start: Vec<u64>,
+    target: Vec<u32>,
+    weight: Vec<f64>,
+    delay: Vec<u16>,
+    receptor: Vec<u8>,
+}
+
+impl IncomingCsr {
+    /// Packs edges `(source gid, target, weight, delay steps, receptor)` sorted by source gid.
+    pub fn from_sorted(n_sources: u64, edges: impl ExactSizeIterator<Item = (u64, u32, f64, Step, u8)>) -> Self {
+        let n = edges.len();
+        let mut csr = IncomingCsr {
+            row_start: vec![0; n_sources as usize + 1],
+            target: Vec::with_capacity(n),
+            weight: Vec::with_capacity(n),
+            delay: Vec::with_capacity(n),
+            receptor: Vec::with_capacity(n),
+        };
+        for (source, target, weight, delay, receptor) in edges {
+            csr.row_start[source as usize + 1] += 1;
+            csr.target.push(target);
+            csr.weight.push(weight);
+            csr.delay.push(delay.min(u64::from(u16::MAX)) as u16);
+            csr.receptor.push(receptor);
+        }
+        for i in 0..n_sources as usize {
+            csr.row_start[i + 1] += csr.row_start[i];
+        }
+        csr
+    }
+
+    pub fn synapses(&self) -> usize {
+        self.target.len()
+    }
+
+    pub fn bytes(&self) -> usize {
+        self.row_start.len() * 8 + self.target.len() * (4 + 8 + 2 + 1)
+    }
+
+    #[inline]
+    fn row(&self, gid: u64) -> std::ops::Range<usize> {
+        self.row_start[gid as usize] as usize..self.row_start[gid as usize + 1] as usize
+    }
+}
+
+/// The neurons of one population owned by one thread.
+pub(crate) struct Shard {
+    pub first_gid: u64,
+    pub model: Box<dyn Population>,
+    pub buffer: InputBuffer,
+    pub queue: NextEventQueue,
+    pub csr: IncomingCsr,
+    pub spikes: Vec<LocalSpike>,
+}
+
+/// The part of a recording a thread samples.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct RecordingPart {
+    pub shard: usize,
+    pub locals: Vec<u32>,
+}
+
+/// What a thread produced in one exchange interval.
+#[derive(Debug, Default)]
+struct IntervalOutput {
+    spikes: Vec<Spike>,
+    /// Per recording: (step, values of this thread's part).
+    samples: Vec<Vec<(Step, Vec<f64>)>>,
+}
+
+/// One thread's share of the network.
+pub struct Partition {
+    thread: usize,
+    shards: Vec<Shard>,
+    shard_of_population: Vec<usize>,
+    stimuli: Vec<Box<dyn Stimulus>>,
+    stimulus_offsets: Vec<u32>,
+    stimulus_queue: NextEventQueue,
+    recording_parts: Vec<RecordingPart>,
+    merged: Vec<Spike>,
+    synaptic_events: u64,
+}
+
+impl std::fmt::Debug for Partition {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Partition").field("thread", &self.thread).field("shards", &self.shards.len()).finish()
+    }
+}
+
+impl Partition {
+    pub(crate) fn new(
+        thread: usize,
+        shards: Vec<Shard>,
+        shard_of_population: Vec<usize>,
+        stimuli: Vec<Box<dyn Stimulus>>,
+        stimulus_offsets: Vec<u32>,
+        recording_parts: Vec<RecordingPart>,
+    ) -> Self {
+        Self {
+            thread,
+            shards,
+            shard_of_population,
+            stimuli,
+            stimulus_offsets,
+            stimulus_queue: NextEventQueue::new(),
+            recording_parts,
+            merged: Vec::new(),
+            synaptic_events: 0,
+        }
+    }
+
+    fn start(&mut self, now: Step) {
+        for shard in &mut self.shards {
+            shard.model.start(now, &mut shard.queue);
+        }
+        for (si, stim) in self.stimuli.iter_mut().enumerate() {
+            for c in 0..stim.channels() {
+                if let Some(due) = stim.first_due(c) {
+                    self.stimulus_queue.schedule(self.stimulus_offsets[si] + c as u32, due.max(now));
+                }
+            }
+        }
+    }
+
+    /// Computes steps `from..to`, writing spikes and samples into `out`.
+    fn compute(&mut self, from: Step, to: Step, recordings: &[RecordingSpec], out: &mut IntervalOutput) {
+        out.spikes.clear();
+        out.samples.resize_with(recordings.len(), Vec::new);
+        for s in &mut out.samples {
+            s.clear();
+        }
+        for step in from..to {
+            // Devices first: a current change due now acts in this very step.
+            while let Some((key, _)) = self.stimulus_queue.pop_due(step) {
+                let si = self.stimulus_offsets.partition_point(|&o| o <= key) - 1;
+                let channel = (key - self.stimulus_offsets[si]) as usize;
+                let next = {
+                    let mut sink = StimulusSink {
+                        shards: ShardBuffers(&mut self.shards),
+                        shard_of_population: &self.shard_of_population,
+                    };
+                    self.stimuli[si].fire(channel, step, &mut sink)
+                };
+                if let Some(next) = next {
+                    debug_assert!(next > step);
+                    self.stimulus_queue.schedule(key, next);
+                }
+            }
+            for shard in &mut self.shards {
+                shard.spikes.clear();
+                {
+                    let input = shard.buffer.take_step(step);
+                    let mut update = Update { step, input, queue: &mut shard.queue, spikes: &mut shard.spikes };
+                    shard.model.update(&mut update);
+                }
+                shard.buffer.clear_step(step);
+                if !shard.spikes.is_empty() {
+                    shard.spikes.sort_by_key(|s| s.local);
+                    out.spikes.extend(shard.spikes.iter().map(|s| Spike {
+                        step,
+                        gid: shard.first_gid + u64::from(s.local),
+                        offset: s.offset,
+                    }));
+                }
+            }
+            for (ri, rec) in recordings.iter().enumerate() {
+                if (step + 1) % rec.interval != 0 {
+                    continue;
+                }
+                let part = &self.recording_parts[ri];
+                let values = if part.locals.is_empty() {
+                    Vec::new()
+                } else {
+                    let model = &self.shards[part.shard].model;
+                    part.locals.iter().map(|&l| model.sample(rec.variable, l as usize, step)).collect()
+                };
+                out.samples[ri].push((step, values));
+            }
+        }
+    }
+
+    /// Delivers the (already merged and ordered) spikes into this thread's buffers.
+    fn deliver(&mut self) {
+        let mut events = 0u64;
+        for spike in &self.merged {
+            for shard in &mut self.shards {
+                let range = shard.csr.row(spike.gid);
+                if range.is_empty() {
+                    continue;
+                }
+                events += range.len() as u64;
+                let csr = &shard.csr;
+                if shard.buffer.kind() == InputKind::Precise {
+                    for j in range {
+                        shard.buffer.add_precise(
+                            spike.step + u64::from(csr.delay[j]),
+                            PreciseEvent {
+                                target: csr.target[j],
+                                receptor: csr.receptor[j],
+                                offset: spike.offset,
+                                weight: csr.weight[j],
+                            },
+                        );
+                    }
+                } else {
+                    for j in range {
+                        shard.buffer.add(
+                            spike.step + u64::from(csr.delay[j]),
+                            usize::from(csr.receptor[j]),
+                            csr.target[j] as usize,
+                            csr.weight[j],
+                        );
+                    }
+                }
+            }
+        }
+        self.synaptic_events += events;
+    }
+}
+
+/// Gives a stimulus sink mutable access to the shards' buffers.
+pub(crate) struct ShardBuffers<'a>(&'a mut [Shard]);
+
+impl std::fmt::Debug for ShardBuffers<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ShardBuffers")
+    }
+}
+
+impl ShardBuffers<'_> {
+    #[inline]
+    pub(crate) fn buffer(&mut self, shard: usize) -> &mut InputBuffer {
+        &mut self.0[shard].buffer
+    }
+}
+
+/// A built network, ready to run.
+pub struct Simulation {
+    resolution: Resolution,
+    seed: u64,
+    populations: Vec<PopulationMeta>,
+    partitions: Vec<Partition>,
+    min_delay: Step,
+    recordings: Vec<RecordingSpec>,
+    projection_names: Vec<String>,
+    now: Step,
+    started: bool,
+    spike_counts: Vec<u64>,
+}
+
+impl std::fmt::Debug for Simulation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Simulation").field("populations", &self.populations).field("now", &self.now).finish()
+    }
+}
+
+impl Simulation {
+    pub(crate) fn new(
+        resolution: Resolution,
+        seed: u64,
+        populations: Vec<PopulationMeta>,
+        partitions: Vec<Partition>,
+        min_delay: Step,
+        recordings: Vec<RecordingSpec>,
+        projection_names: Vec<String>,
+    ) -> Self {
+        let n = populations.len();
+        Self {
+            resolution,
+            seed,
+            populations,
+            partitions,
+            min_delay,
+            recordings,
+            projection_names,
+            now: 0,
+            started: false,
+            spike_counts: vec![0; n],
+        }
+    }
+
+    pub fn resolution(&self) -> Resolution {
+        self.resolution
+    }
+
+    pub fn seed(&self) -> u64 {
+        self.seed
+    }
+
+    pub fn populations(&self) -> &[PopulationMeta] {
+        &self.populations
+    }
+
+    pub fn recordings(&self) -> &[RecordingSpec] {
+        &self.recordings
+    }
+
+    pub fn projection_names(&self) -> &[String] {
+        &self.projection_names
+    }
+
+    pub fn threads(&self) -> usize {
+        self.partitions.len()
+    }
+
+    /// The exchange interval (minimum delay) in steps.
+    pub fn min_delay(&self) -> Step {
+        self.min_delay
+    }
+
+    /// The current step (time `now·h`).
+    pub fn now(&self) -> Step {
+        self.now
+    }
+
+    /// Spikes emitted so far, per population.
+    pub fn spike_counts(&self) -> &[u64] {
+        &self.spike_counts
+    }
+
+    /// Synaptic events delivered so far (one per synapse a spike traversed).
+    pub fn synaptic_events(&self) -> u64 {
+        self.partitions.iter().map(|p| p.synaptic_events).sum()
+    }
+
+    /// Synapses stored, and bytes of connectivity and buffers.
+    pub fn memory(&self) -> (usize, usize) {
+        let mut synapses = 0;
+        let mut bytes = 0;
+        for p in &self.partitions {
+            for s in &p.shards {
+                synapses += s.csr.synapses();
+                bytes += s.csr.bytes() + s.buffer.bytes();
+            }
+        }
+        (synapses, bytes)
+    }
+
+    fn population_of_gid(&self, gid: u64) -> usize {
+        self.populations.partition_point(|p| p.first_gid <= gid) - 1
+    }
+
+    /// Runs until step `until` or until `stop` is set (checked once per exchange interval; the
+    /// run then ends at that interval's step boundary with every buffer consistent). A failing
+    /// observer also ends the run at the next boundary and is reported as an error.
+    pub fn run(&mut self, until: Step, observer: &mut dyn Observer, stop: &AtomicBool) -> Result<RunReport, RunError> {
+        let started_at = Instant::now();
+        if !self.started {
+            let now = self.now;
+            for p in &mut self.partitions {
+                p.start(now);
+            }
+            self.started = true;
+        }
+        if until <= self.now {
+            return Ok(RunReport { now: self.now, interrupted: false, wall: started_at.elapsed() });
+        }
+        let threads = self.partitions.len();
+        let outputs: Vec<[RwLock<IntervalOutput>; 2]> =
+            (0..threads).map(|_| [RwLock::default(), RwLock::default()]).collect();
+        let barrier = SpinBarrier::new(threads);
+        let ctx = RunContext {
+            start: self.now,
+            until,
+            min_delay: self.min_delay,
+            recordings: &self.recordings,
+            outputs: &outputs,
+            barrier: &barrier,
+            stop,
+        };
+        let populations = &self.populations;
+        let h = self.resolution.h();
+        let mut spike_counts = vec![0u64; populations.len()];
+        let mut failure: Option<RunError> = None;
+        let mut records: Vec<SpikeRecord> = Vec::new();
+        let mut frame: Vec<f64> = Vec::new();
+        let mut observe = |merged: &[Spike], parity: usize| -> bool {
+            records.clear();
+            records.extend(merged.iter().map(|s| {
+                let population = populations.partition_point(|p| p.first_gid <= s.gid) - 1;
+                spike_counts[population] += 1;
+                SpikeRecord {
+                    population,
+                    node: s.gid - populations[population].first_gid,
+                    time_ms: (s.step + 1) as f64 * h - s.offset,
+                }
+            }));
+            if failure.is_some() {
+                return false;
+            }
+            let mut result = observer.spikes(&records).map_err(|m| (merged.first().map(|s| s.step), m));
+            if result.is_ok() {
+                let parts: Vec<_> =
+                    outputs.iter().map(|o| o[parity].read().expect("interval output poisoned")).collect();
+                'recordings: for ri in 0..ctx.recordings.len() {
+                    for j in 0..parts[0].samples[ri].len() {
+                        let step = parts[0].samples[ri][j].0;
+                        frame.clear();
+                        for part in &parts {
+                            frame.extend_from_slice(&part.samples[ri][j].1);
+                        }
+                        if let Err(m) = observer.frame(ri, step, &frame) {
+                            result = Err((Some(step), m));
+                            break 'recordings;
+                        }
+                    }
+                }
+            }
+            match result {
+                Ok(()) => true,
+                Err((step, message)) => {
+                    failure = Some(RunError::Observer { time_ms: step.unwrap_or(0) as f64 * h, message });
+                    false
+                }
+            }
+        };
+        let (first, rest) = self.partitions.split_at_mut(1);
+        let end = std::thread::scope(|s| {
+            for partition in rest.iter_mut() {
+                let ctx = &ctx;
+                s.spawn(move || run_partition(partition, ctx, None));
+            }
+            run_partition(&mut first[0], &ctx, Some(&mut observe))
+        });
+        for (total, new) in self.spike_counts.iter_mut().zip(&spike_counts) {
+            *total += new;
+        }
+        self.now = end;
+        if let Some(e) = failure {
+            return Err(e);
+        }
+        Ok(RunReport { now: end, interrupted: end < until, wall: started_at.elapsed() })
+    }
+
+    /// The population a gid belongs to.
+    pub fn population_of(&self, gid: u64) -> usize {
+        self.population_of_gid(gid)
+    }
+}
+
+/// Shared, read-only state of one `run` call.
+struct RunContext<'a> {
+    start: Step,
+    until: Step,
+    min_delay: Step,
+    recordings: &'a [RecordingSpec],
+    outputs: &'a [[RwLock<IntervalOutput>; 2]],
+    barrier: &'a SpinBarrier,
+    stop: &'a AtomicBool,
+}
+
+/// Called on thread 0 after each exchange with the merged spikes and the outputs' parity;
+/// returns false when the run must stop (the observer failed).
+type IntervalHook<'h> = &'h mut dyn FnMut(&[Spike], usize) -> bool;
+
+/// One thread's loop over exchange intervals; returns the step reached. All threads walk the
+/// same intervals and leave together: the barrier's vote carries thread 0's decision to stop.
+fn run_partition(partition: &mut Partition, ctx: &RunContext<'_>, mut hook: Option<IntervalHook<'_>>) -> Step {
+    let mut from = ctx.start;
+    let mut parity = 0usize;
+    let mut hook_failed = false;
+    loop {
+        let to = (from + ctx.min_delay).min(ctx.until);
+        {
+            let mut out = ctx.outputs[partition.thread][parity].write().expect("interval output poisoned");
+            partition.compute(from, to, ctx.recordings, &mut out);
+        }
+        let vote = hook.is_some() && (hook_failed || ctx.stop.load(Ordering::Relaxed));
+        let halt = ctx.barrier.wait(vote);
+        let mut merged = std::mem::take(&mut partition.merged);
+        merged.clear();
+        for out in ctx.outputs {
+            merged.extend_from_slice(&out[parity].read().expect("interval output poisoned").spikes);
+        }
+        // Stable sort: spikes of one gid in one step keep their emission order.
+        merged.sort_by_key(|s| (s.step, s.gid));
+        partition.merged = merged;
+        partition.deliver();
+        if let Some(hook) = hook.as_mut() {
+            if !hook(&partition.merged, parity) {
+                hook_failed = true;
+            }
+        }
+        from = to;
+        parity ^= 1;
+        if halt || from >= ctx.until {
+            return from;
+        }
+    }
+}

@@ -1,0 +1,96 @@
+//! Simulation time as integer steps.
+//!
+//! Time inside the engine is a whole number of steps of the resolution `h` (ms). *Step k* is the
+//! update that advances the state from `k·h` to `(k+1)·h`; a spike emitted during step k carries
+//! the time stamp `(k+1)·h` (NEST's convention). Milliseconds exist only at the edges (model files,
+//! recordings), and conversions from milliseconds go through [`Resolution`], which refuses values
+//! that do not fall on the grid when exactness matters (delays, refractory periods).
+
+use thiserror::Error;
+
+/// A count of simulation steps (also used as an absolute step index).
+pub type Step = u64;
+
+/// A millisecond value that cannot be used as a time on the simulation grid.
+#[derive(Debug, Clone, PartialEq, Error)]
+pub enum TimeError {
+    #[error("resolution {0} ms: must be a finite number > 0 ms")]
+    BadResolution(f64),
+    #[error("{value} ms is not a finite number >= 0 ms")]
+    NotFinite { value: f64 },
+    #[error("{value} ms is not a multiple of the resolution {h} ms")]
+    OffGrid { value: f64, h: f64 },
+}
+
+/// The simulation resolution `h` in milliseconds, with conversions between ms and steps.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Resolution {
+    h_ms: f64,
+}
+
+/// Relative tolerance for deciding that a millisecond value lies on the grid: model files write
+/// 0.1-ms multiples in decimal, which are not exact in binary.
+const GRID_TOLERANCE: f64 = 1e-9;
+
+impl Resolution {
+    pub fn new(h_ms: f64) -> Result<Self, TimeError> {
+        if h_ms.is_finite() && h_ms > 0.0 {
+            Ok(Self { h_ms })
+        } else {
+            Err(TimeError::BadResolution(h_ms))
+        }
+    }
+
+    /// The step length in ms.
+    pub fn h(&self) -> f64 {
+        self.h_ms
+    }
+
+    /// The time in ms at the *start* of step `step` (equivalently the end of step `step − 1`).
+    pub fn ms(&self, step: Step) -> f64 {
+        step as f64 * self.h_ms
+    }
+
+    /// `ms` as a whole number of steps; an error if it is negative, not finite, or off the grid.
+    pub fn exact_steps(&self, ms: f64) -> Result<Step, TimeError> {
+        if !ms.is_finite() || ms < 0.0 {
+            return Err(TimeError::NotFinite { value: ms });
+        }
+        let steps = (ms / self.h_ms).round();
+        if (steps * self.h_ms - ms).abs() > GRID_TOLERANCE * ms.abs().max(self.h_ms) {
+            return Err(TimeError::OffGrid { value: ms, h: self.h_ms });
+        }
+        Ok(steps as Step)
+    }
+
+    /// `ms` rounded to the nearest whole number of steps (NEST's `Time::ms(t).get_steps()`),
+    /// for quantities such as refractory periods that NEST rounds rather than rejects.
+    pub fn round_steps(&self, ms: f64) -> Step {
+        (ms / self.h_ms).round().max(0.0) as Step
+    }
+
+    /// The step in which an event at time `ms` (on the grid, up to rounding) first shows in the
+    /// state: the step that *ends* at `ms`, i.e. `round(ms/h) − 1`. `None` for times ≤ 0.
+    pub fn step_ending_at(&self, ms: f64) -> Option<Step> {
+        let end = (ms / self.h_ms).round();
+        if end >= 1.0 { Some(end as Step - 1) } else { None }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decimal_multiples_are_on_grid() {
+        let r = Resolution::new(0.1).unwrap();
+        assert_eq!(r.exact_steps(0.3).unwrap(), 3);
+        assert_eq!(r.exact_steps(1500.0).unwrap(), 15000);
+        assert!(matches!(r.exact_steps(0.15), Err(TimeError::OffGrid { .. })));
+        assert!(r.exact_steps(-1.0).is_err());
+        assert_eq!(r.round_steps(2.0), 20);
+        assert_eq!(r.step_ending_at(0.1), Some(0));
+        assert_eq!(r.step_ending_at(10.6), Some(105));
+        assert_eq!(r.step_ending_at(0.0), None);
+    }
+}
