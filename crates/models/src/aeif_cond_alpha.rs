@@ -1,1 +1,667 @@
-//! (being written)
+//! `aeif_cond_alpha`: NEST's adaptive exponential integrate-and-fire neuron (AdEx, Brette &
+//! Gerstner 2005) with alpha-shaped synaptic conductances.
+//!
+//! # Equations (units: mV, ms, pF, nS, pA)
+//! ```text
+//! C_m dV_m/dt = −g_L (V − E_L) + g_L Δ_T exp((V − V_th) / Δ_T)
+//!               − g_ex (V − E_ex) − g_in (V − E_in) − w + I_e + I_stim
+//! tau_w dw/dt = a (V − E_L) − w
+//! d(dg_ex)/dt = −dg_ex / tau_syn_ex,    dg_ex/dt = dg_ex − g_ex / tau_syn_ex
+//! d(dg_in)/dt = −dg_in / tau_syn_in,    dg_in/dt = dg_in − g_in / tau_syn_in
+//! ```
+//! (`dg_ex`, `dg_in` in nS/ms; the exponential term is absent when Δ_T = 0). On the right-hand
+//! side V is `min(V_m, V_peak)`, NEST's guard against the exponential blowing up within a
+//! sub-step; while refractory, `V = V_reset` and `dV_m/dt = 0` (w and the conductances keep
+//! evolving, w relaxing towards a·(V_reset − E_L)). A spike of weight w (nS) adds
+//! `|w|·e/tau_syn` to `dg_ex` or `dg_in`, so that a single event's conductance
+//! `|w|·(t/tau_syn)·e^(1 − t/tau_syn)` peaks at |w| nS at t = tau_syn.
+//!
+//! # Integration scheme
+//! GSL's adaptive Runge–Kutta–Fehlberg 4(5) with the standard control
+//! `gsl_odeiv_control_yp_new(gsl_error_tol, gsl_error_tol)` (errors weighed against
+//! `|h·dy/dt|`, absolute and relative tolerance both `gsl_error_tol`), one evolve call after
+//! the other until the simulation step is covered; the sub-step suggestion is carried over
+//! from step to step per neuron ([`crate::odeint`]).
+//!
+//! # Update order within step k (from k·h to (k+1)·h), as in NEST's `aeif_cond_alpha::update`
+//! 1. Sub-step by sub-step until the step is covered (each an adaptive evolve call, with the
+//!    injected current `i_stim` given for this step):
+//!    - stop if `V_m < −1000 mV` or `|w| > 10⁶ pA` (NEST's `NumericalInstability`, see
+//!      [`AeifCondAlpha::take_instability`]);
+//!    - if refractory, set `V_m = V_reset`;
+//!    - otherwise, if `V_m ≥ V_peak` (`V_th` when Δ_T = 0): spike (time (k+1)·h),
+//!      `V_m = V_reset`, `w += b`, and become refractory for `ceil(t_ref / h)` steps counted
+//!      from the next one; the remaining sub-steps of this step already integrate the
+//!      refractory dynamics. With t_ref = 0 the neuron can spike several times in one step.
+//! 2. Count one refractory step down.
+//! 3. Add the spike input delivered in this step: `dg_ex += spike_ex·e/tau_syn_ex`,
+//!    `dg_in += spike_in·e/tau_syn_in`.
+//!
+//! # References
+//! - NEST 3.10, `models/aeif_cond_alpha.{h,cpp}` (the authority on equations, defaults, order).
+//! - Brette R & Gerstner W (2005), Adaptive exponential integrate-and-fire model as an effective
+//!   description of neuronal activity, J Neurophysiol 94:3637–3642, doi:10.1152/jn.00686.2005.
+//! - GSL, `ode-initval/rkf45.c`, `cstd.c`, `evolve.c` (the integrator).
+
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+use crate::iaf_cond_exp::nest_steps_rounded_up;
+use crate::odeint::{Rkf45, StandardControl};
+use crate::params::{ParamError, Validate, finite, less_than, non_negative, positive};
+
+/// Indices into the integrated state vector (NEST's `State_::StateVecElems` order).
+const V_M: usize = 0;
+const DG_EX: usize = 1;
+const G_EX: usize = 2;
+const DG_IN: usize = 3;
+const G_IN: usize = 4;
+const W: usize = 5;
+const STATE_SIZE: usize = 6;
+
+/// NEST treats a membrane potential below this as a numerical failure (mV).
+const V_M_FLOOR: f64 = -1e3;
+/// NEST treats an adaptation current beyond ±this as a numerical failure (pA).
+const W_BOUND: f64 = 1e6;
+
+/// Parameters of an `aeif_cond_alpha` population, with NEST's names, units and defaults.
+///
+/// The last six fields are the initial state, which NEST accepts in the same dictionary as
+/// the parameters (`V_m`, `w`, `g_ex`, `dg_ex`, `g_in`, `dg_in`); they set every neuron's state
+/// when the population is built. As in NEST, the initial `V_m` defaults to −70.6 mV (the
+/// default `E_L`) and does not follow a changed `E_L`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AeifCondAlphaParams {
+    /// Membrane capacitance (pF).
+    #[serde(rename = "C_m")]
+    pub c_m: f64,
+    /// Leak reversal potential (mV).
+    #[serde(rename = "E_L")]
+    pub e_l: f64,
+    /// Leak conductance (nS).
+    #[serde(rename = "g_L")]
+    pub g_l: f64,
+    /// Spike initiation threshold of the exponential term (mV).
+    #[serde(rename = "V_th")]
+    pub v_th: f64,
+    /// Spike detection threshold (mV); with Δ_T = 0, `V_th` is used instead.
+    #[serde(rename = "V_peak")]
+    pub v_peak: f64,
+    /// Reset potential, also the clamp value while refractory (mV).
+    #[serde(rename = "V_reset")]
+    pub v_reset: f64,
+    /// Refractory period (ms).
+    #[serde(rename = "t_ref")]
+    pub t_ref: f64,
+    /// Slope factor Δ_T of the exponential term (mV); 0 gives a hard threshold at `V_th`.
+    #[serde(rename = "Delta_T")]
+    pub delta_t: f64,
+    /// Subthreshold adaptation (nS).
+    #[serde(rename = "a")]
+    pub a: f64,
+    /// Spike-triggered adaptation increment (pA).
+    #[serde(rename = "b")]
+    pub b: f64,
+    /// Adaptation time constant (ms).
+    #[serde(rename = "tau_w")]
+    pub tau_w: f64,
+    /// Excitatory reversal potential (mV).
+    #[serde(rename = "E_ex")]
+    pub e_ex: f64,
+    /// Inhibitory reversal potential (mV).
+    #[serde(rename = "E_in")]
+    pub e_in: f64,
+    /// Rise time (time to peak) of the excitatory alpha conductance (ms).
+    #[serde(rename = "tau_syn_ex")]
+    pub tau_syn_ex: f64,
+    /// Rise time (time to peak) of the inhibitory alpha conductance (ms).
+    #[serde(rename = "tau_syn_in")]
+    pub tau_syn_in: f64,
+    /// Constant injected current (pA).
+    #[serde(rename = "I_e")]
+    pub i_e: f64,
+    /// Absolute and relative tolerance of the adaptive integrator.
+    #[serde(rename = "gsl_error_tol")]
+    pub gsl_error_tol: f64,
+    /// Initial membrane potential (mV).
+    #[serde(rename = "V_m")]
+    pub initial_v_m: f64,
+    /// Initial adaptation current (pA).
+    #[serde(rename = "w")]
+    pub initial_w: f64,
+    /// Initial excitatory conductance (nS).
+    #[serde(rename = "g_ex")]
+    pub initial_g_ex: f64,
+    /// Initial derivative of the excitatory conductance (nS/ms).
+    #[serde(rename = "dg_ex")]
+    pub initial_dg_ex: f64,
+    /// Initial inhibitory conductance (nS).
+    #[serde(rename = "g_in")]
+    pub initial_g_in: f64,
+    /// Initial derivative of the inhibitory conductance (nS/ms).
+    #[serde(rename = "dg_in")]
+    pub initial_dg_in: f64,
+}
+
+impl Default for AeifCondAlphaParams {
+    /// NEST 3.10's defaults (`aeif_cond_alpha::Parameters_()` and `State_(Parameters_)`).
+    fn default() -> Self {
+        Self {
+            c_m: 281.0,
+            e_l: -70.6,
+            g_l: 30.0,
+            v_th: -50.4,
+            v_peak: 0.0,
+            v_reset: -60.0,
+            t_ref: 0.0,
+            delta_t: 2.0,
+            a: 4.0,
+            b: 80.5,
+            tau_w: 144.0,
+            e_ex: 0.0,
+            e_in: -85.0,
+            tau_syn_ex: 0.2,
+            tau_syn_in: 2.0,
+            i_e: 0.0,
+            gsl_error_tol: 1e-6,
+            initial_v_m: -70.6,
+            initial_w: 0.0,
+            initial_g_ex: 0.0,
+            initial_dg_ex: 0.0,
+            initial_g_in: 0.0,
+            initial_dg_in: 0.0,
+        }
+    }
+}
+
+impl Validate for AeifCondAlphaParams {
+    /// NEST's checks (`V_reset < V_peak`, `V_peak ≥ V_th`, `Δ_T ≥ 0`, no overflow of the
+    /// exponential at `V_peak`, `C_m > 0`, `t_ref ≥ 0`, positive time constants and
+    /// `gsl_error_tol`, initial conductances ≥ 0), plus finiteness everywhere and `g_L ≥ 0`,
+    /// which NEST leaves unchecked.
+    fn validate(&self) -> Result<(), ParamError> {
+        positive("C_m", self.c_m, "pF")?;
+        finite("E_L", self.e_l, "mV")?;
+        non_negative("g_L", self.g_l, "nS")?;
+        finite("V_th", self.v_th, "mV")?;
+        finite("V_peak", self.v_peak, "mV")?;
+        finite("V_reset", self.v_reset, "mV")?;
+        less_than("V_reset", self.v_reset, "V_peak", self.v_peak)?;
+        if self.v_peak < self.v_th {
+            return Err(ParamError::new(
+                "V_peak",
+                self.v_peak,
+                &format!("must be >= V_th ({})", self.v_th),
+            ));
+        }
+        non_negative("t_ref", self.t_ref, "ms")?;
+        non_negative("Delta_T", self.delta_t, "mV")?;
+        if self.delta_t > 0.0 {
+            // NEST keeps a margin of 1e20 below the largest double for the terms that follow
+            // the exponential at spike time.
+            let max_exponent = (f64::MAX / 1e20).ln();
+            if (self.v_peak - self.v_th) / self.delta_t >= max_exponent {
+                return Err(ParamError::new(
+                    "Delta_T",
+                    self.delta_t,
+                    &format!(
+                        "(V_peak - V_th) / Delta_T must be < {max_exponent:.1} so that the \
+                         exponential term stays finite at V_peak: increase Delta_T or lower V_peak"
+                    ),
+                ));
+            }
+        }
+        finite("a", self.a, "nS")?;
+        finite("b", self.b, "pA")?;
+        positive("tau_w", self.tau_w, "ms")?;
+        finite("E_ex", self.e_ex, "mV")?;
+        finite("E_in", self.e_in, "mV")?;
+        positive("tau_syn_ex", self.tau_syn_ex, "ms")?;
+        positive("tau_syn_in", self.tau_syn_in, "ms")?;
+        finite("I_e", self.i_e, "pA")?;
+        positive("gsl_error_tol", self.gsl_error_tol, "")?;
+        finite("V_m", self.initial_v_m, "mV")?;
+        finite("w", self.initial_w, "pA")?;
+        non_negative("g_ex", self.initial_g_ex, "nS")?;
+        finite("dg_ex", self.initial_dg_ex, "nS/ms")?;
+        non_negative("g_in", self.initial_g_in, "nS")?;
+        finite("dg_in", self.initial_dg_in, "nS/ms")?;
+        Ok(())
+    }
+}
+
+/// A recordable state variable of `aeif_cond_alpha`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Recordable {
+    /// Membrane potential `V_m` (mV).
+    Vm,
+    /// Adaptation current `w` (pA).
+    W,
+    /// Excitatory conductance `g_ex` (nS).
+    GEx,
+    /// Inhibitory conductance `g_in` (nS).
+    GIn,
+    /// Derivative of the excitatory conductance `dg_ex` (nS/ms).
+    DgEx,
+    /// Derivative of the inhibitory conductance `dg_in` (nS/ms).
+    DgIn,
+}
+
+/// NEST's names of the state variables and their units, in [`Recordable`] order. (NEST's
+/// multimeter offers the first four; `dg_ex` and `dg_in` are state it exposes in the status
+/// dictionary.)
+pub const RECORDABLES: &[(&str, &str)] = &[
+    ("V_m", "mV"),
+    ("w", "pA"),
+    ("g_ex", "nS"),
+    ("g_in", "nS"),
+    ("dg_ex", "nS/ms"),
+    ("dg_in", "nS/ms"),
+];
+
+impl Recordable {
+    pub const ALL: [Recordable; 6] = [
+        Recordable::Vm,
+        Recordable::W,
+        Recordable::GEx,
+        Recordable::GIn,
+        Recordable::DgEx,
+        Recordable::DgIn,
+    ];
+
+    /// NEST's name of the variable.
+    pub fn name(self) -> &'static str {
+        RECORDABLES[self as usize].0
+    }
+
+    /// Units of the variable.
+    pub fn units(self) -> &'static str {
+        RECORDABLES[self as usize].1
+    }
+
+    /// The variable with NEST's name `name`, if it is recordable.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|r| r.name() == name)
+    }
+}
+
+/// The integration of a neuron left the range NEST accepts (`V_m < −1000 mV` or
+/// `|w| > 10⁶ pA`); NEST stops the simulation with `NumericalInstability`.
+#[derive(Debug, Clone, PartialEq, Error)]
+#[error(
+    "aeif_cond_alpha neuron {neuron}: numerical instability (V_m = {v_m} mV, w = {w} pA); \
+     reduce gsl_error_tol or check the parameters"
+)]
+pub struct NumericalInstability {
+    /// Index of the neuron in its population.
+    pub neuron: usize,
+    pub v_m: f64,
+    pub w: f64,
+}
+
+/// A population of `aeif_cond_alpha` neurons sharing one parameter set (struct of arrays).
+#[derive(Debug, Clone)]
+pub struct AeifCondAlpha {
+    params: AeifCondAlphaParams,
+    solver: Rkf45,
+    /// Simulation step h (ms).
+    h_ms: f64,
+    /// Membrane potential that counts as a spike: `V_peak`, or `V_th` when Δ_T = 0.
+    spike_detection_v: f64,
+    /// Jump of `dg_ex` per nS of excitatory weight, e/tau_syn_ex (1/ms).
+    dg_ex_per_weight: f64,
+    /// Jump of `dg_in` per nS of inhibitory weight, e/tau_syn_in (1/ms).
+    dg_in_per_weight: f64,
+    /// Steps a neuron stays refractory after the step in which it spiked.
+    refractory_steps: u32,
+    v_m: Vec<f64>,
+    dg_ex: Vec<f64>,
+    g_ex: Vec<f64>,
+    dg_in: Vec<f64>,
+    g_in: Vec<f64>,
+    w: Vec<f64>,
+    /// Refractory counter (NEST's `r_`); > 0 means refractory.
+    refractory_left: Vec<u32>,
+    /// Sub-step size the integrator suggested last (NEST's `B_.IntegrationStep_`, ms).
+    integration_step: Vec<f64>,
+    /// First numerical failure since the last [`AeifCondAlpha::take_instability`].
+    instability: Option<NumericalInstability>,
+}
+
+impl AeifCondAlpha {
+    /// `n` neurons in the initial state of `params`, simulated with step `h_ms`.
+    pub fn new(params: AeifCondAlphaParams, n: usize, h_ms: f64) -> Result<Self, ParamError> {
+        params.validate()?;
+        positive("resolution", h_ms, "ms")?;
+        let e = std::f64::consts::E;
+        Ok(Self {
+            solver: Rkf45::new(StandardControl::yp(
+                params.gsl_error_tol,
+                params.gsl_error_tol,
+            )),
+            h_ms,
+            spike_detection_v: if params.delta_t > 0.0 {
+                params.v_peak
+            } else {
+                params.v_th
+            },
+            dg_ex_per_weight: e / params.tau_syn_ex,
+            dg_in_per_weight: e / params.tau_syn_in,
+            refractory_steps: nest_steps_rounded_up(params.t_ref, h_ms),
+            v_m: vec![params.initial_v_m; n],
+            dg_ex: vec![params.initial_dg_ex; n],
+            g_ex: vec![params.initial_g_ex; n],
+            dg_in: vec![params.initial_dg_in; n],
+            g_in: vec![params.initial_g_in; n],
+            w: vec![params.initial_w; n],
+            refractory_left: vec![0; n],
+            // NEST starts the integrator's suggestion at the simulation step.
+            integration_step: vec![h_ms; n],
+            instability: None,
+            params,
+        })
+    }
+
+    /// Advances neuron `i` by one step (see the module documentation for the order) and tells
+    /// whether it spiked in this step.
+    ///
+    /// - `spike_ex`: summed weights of the excitatory spikes delivered in this step (nS, ≥ 0);
+    /// - `spike_in`: summed *magnitudes* of the inhibitory weights delivered in this step, as a
+    ///   positive conductance (nS, ≥ 0): NEST adds −w for an inhibitory weight w < 0;
+    /// - `i_stim`: injected current acting during this step (pA), besides `I_e`.
+    ///
+    /// With t_ref = 0 a neuron can spike more than once in a step, and NEST then sends one
+    /// spike per crossing: use [`AeifCondAlpha::update_counting_spikes`] to get them all.
+    pub fn update(&mut self, i: usize, spike_ex: f64, spike_in: f64, i_stim: f64) -> bool {
+        self.update_counting_spikes(i, spike_ex, spike_in, i_stim) > 0
+    }
+
+    /// [`AeifCondAlpha::update`], returning the number of spikes emitted in this step.
+    pub fn update_counting_spikes(
+        &mut self,
+        i: usize,
+        spike_ex: f64,
+        spike_in: f64,
+        i_stim: f64,
+    ) -> u32 {
+        debug_assert!(
+            spike_ex >= 0.0 && spike_in >= 0.0,
+            "spike input is a conductance"
+        );
+        let p = &self.params;
+        let mut y = [0.0; STATE_SIZE];
+        y[V_M] = self.v_m[i];
+        y[DG_EX] = self.dg_ex[i];
+        y[G_EX] = self.g_ex[i];
+        y[DG_IN] = self.dg_in[i];
+        y[G_IN] = self.g_in[i];
+        y[W] = self.w[i];
+        let mut refractory_left = self.refractory_left[i];
+        let step_size = &mut self.integration_step[i];
+
+        let mut spikes = 0;
+        let mut t = 0.0;
+        while t < self.h_ms {
+            // A spike earlier in this step makes the remaining sub-steps refractory.
+            let refractory = refractory_left > 0;
+            let mut rhs = |_t: f64, y: &[f64; STATE_SIZE], dydt: &mut [f64; STATE_SIZE]| {
+                derivatives(p, i_stim, refractory, y, dydt)
+            };
+            self.solver
+                .evolve_apply(&mut rhs, &mut t, self.h_ms, step_size, &mut y);
+
+            // NEST lets V_m explode upwards (the reset catches it) but not downwards.
+            if y[V_M] < V_M_FLOOR || y[W] < -W_BOUND || y[W] > W_BOUND {
+                self.instability.get_or_insert(NumericalInstability {
+                    neuron: i,
+                    v_m: y[V_M],
+                    w: y[W],
+                });
+                break;
+            }
+
+            if refractory_left > 0 {
+                y[V_M] = p.v_reset;
+            } else if y[V_M] >= self.spike_detection_v {
+                y[V_M] = p.v_reset;
+                y[W] += p.b;
+                spikes += 1;
+                // One more than t_ref in steps, because the count-down below already takes
+                // one off at the end of this step; 0 keeps the neuron free within this step.
+                refractory_left = if self.refractory_steps > 0 {
+                    self.refractory_steps + 1
+                } else {
+                    0
+                };
+            }
+        }
+
+        refractory_left = refractory_left.saturating_sub(1);
+
+        y[DG_EX] += spike_ex * self.dg_ex_per_weight;
+        y[DG_IN] += spike_in * self.dg_in_per_weight;
+
+        self.v_m[i] = y[V_M];
+        self.dg_ex[i] = y[DG_EX];
+        self.g_ex[i] = y[G_EX];
+        self.dg_in[i] = y[DG_IN];
+        self.g_in[i] = y[G_IN];
+        self.w[i] = y[W];
+        self.refractory_left[i] = refractory_left;
+        spikes
+    }
+
+    /// The first numerical failure since the last call, if any (NEST would have stopped the
+    /// simulation with `NumericalInstability`). The failed neuron's step was cut short; the
+    /// caller should stop and report the error.
+    pub fn take_instability(&mut self) -> Option<NumericalInstability> {
+        self.instability.take()
+    }
+
+    /// Number of neurons.
+    pub fn len(&self) -> usize {
+        self.v_m.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.v_m.is_empty()
+    }
+
+    pub fn params(&self) -> &AeifCondAlphaParams {
+        &self.params
+    }
+
+    /// Simulation step h (ms).
+    pub fn h_ms(&self) -> f64 {
+        self.h_ms
+    }
+
+    /// Steps a neuron stays refractory after the step in which it spiked: t_ref rounded up to
+    /// whole steps, as NEST's `Time::get_steps()` does.
+    pub fn refractory_steps(&self) -> u32 {
+        self.refractory_steps
+    }
+
+    /// Value of `var` for neuron `i`.
+    pub fn get(&self, var: Recordable, i: usize) -> f64 {
+        self.values(var)[i]
+    }
+
+    /// Values of `var` for all neurons.
+    pub fn values(&self, var: Recordable) -> &[f64] {
+        match var {
+            Recordable::Vm => &self.v_m,
+            Recordable::W => &self.w,
+            Recordable::GEx => &self.g_ex,
+            Recordable::GIn => &self.g_in,
+            Recordable::DgEx => &self.dg_ex,
+            Recordable::DgIn => &self.dg_in,
+        }
+    }
+
+    /// Sets the state variable `var` of neuron `i` (e.g. a per-neuron initial value).
+    pub fn set(&mut self, var: Recordable, i: usize, value: f64) {
+        let values = match var {
+            Recordable::Vm => &mut self.v_m,
+            Recordable::W => &mut self.w,
+            Recordable::GEx => &mut self.g_ex,
+            Recordable::GIn => &mut self.g_in,
+            Recordable::DgEx => &mut self.dg_ex,
+            Recordable::DgIn => &mut self.dg_in,
+        };
+        values[i] = value;
+    }
+
+    /// Whether neuron `i` is refractory during the next step.
+    pub fn is_refractory(&self, i: usize) -> bool {
+        self.refractory_left[i] > 0
+    }
+}
+
+/// The right-hand side, term for term and in NEST's order of operations
+/// (`aeif_cond_alpha_dynamics`): the last bits steer the adaptive step size, so divisions stay
+/// divisions rather than products with precomputed reciprocals.
+#[inline]
+fn derivatives(
+    p: &AeifCondAlphaParams,
+    i_stim: f64,
+    refractory: bool,
+    y: &[f64; STATE_SIZE],
+    dydt: &mut [f64; STATE_SIZE],
+) {
+    // Clamped while refractory; otherwise bounded by V_peak (not the Δ_T = 0 detection value)
+    // so that the exponential stays finite within a sub-step that overshoots.
+    let v = if refractory {
+        p.v_reset
+    } else if p.v_peak < y[V_M] {
+        p.v_peak
+    } else {
+        y[V_M]
+    };
+    let (dg_ex, g_ex, dg_in, g_in, w) = (y[DG_EX], y[G_EX], y[DG_IN], y[G_IN], y[W]);
+
+    let i_syn_ex = g_ex * (v - p.e_ex);
+    let i_syn_in = g_in * (v - p.e_in);
+    let i_spike = if p.delta_t == 0.0 {
+        0.0
+    } else {
+        p.g_l * p.delta_t * ((v - p.v_th) / p.delta_t).exp()
+    };
+
+    dydt[V_M] = if refractory {
+        0.0
+    } else {
+        (-p.g_l * (v - p.e_l) + i_spike - i_syn_ex - i_syn_in - w + p.i_e + i_stim) / p.c_m
+    };
+    dydt[DG_EX] = -dg_ex / p.tau_syn_ex;
+    dydt[G_EX] = dg_ex - g_ex / p.tau_syn_ex;
+    dydt[DG_IN] = -dg_in / p.tau_syn_in;
+    dydt[G_IN] = dg_in - g_in / p.tau_syn_in;
+    dydt[W] = (p.a * (v - p.e_l) - w) / p.tau_w;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rejects_invalid_parameters() {
+        let bad = AeifCondAlphaParams {
+            v_peak: -55.0,
+            ..Default::default()
+        };
+        assert_eq!(bad.validate().unwrap_err().field, "V_peak");
+        let bad = AeifCondAlphaParams {
+            delta_t: 0.01,
+            v_peak: 100.0,
+            ..Default::default()
+        };
+        assert_eq!(bad.validate().unwrap_err().field, "Delta_T");
+        let bad = AeifCondAlphaParams {
+            initial_g_in: -1.0,
+            ..Default::default()
+        };
+        assert_eq!(bad.validate().unwrap_err().field, "g_in");
+        assert!(AeifCondAlpha::new(AeifCondAlphaParams::default(), 1, -0.1).is_err());
+    }
+
+    #[test]
+    fn reads_nest_names_and_rejects_unknown_ones() {
+        let p: AeifCondAlphaParams =
+            serde_json::from_str(r#"{"Delta_T": 1.0, "w": 5.0, "gsl_error_tol": 1e-8}"#).unwrap();
+        assert_eq!((p.delta_t, p.initial_w, p.gsl_error_tol), (1.0, 5.0, 1e-8));
+        assert_eq!(p.b, 80.5);
+        assert!(serde_json::from_str::<AeifCondAlphaParams>(r#"{"tau_m": 10.0}"#).is_err());
+    }
+
+    /// A single excitatory event of weight 1 nS peaks at 1 nS, tau_syn_ex after it arrives.
+    #[test]
+    fn alpha_conductance_peaks_at_the_weight() {
+        let params = AeifCondAlphaParams {
+            tau_syn_ex: 1.0,
+            ..Default::default()
+        };
+        let mut pop = AeifCondAlpha::new(params, 1, 0.1).unwrap();
+        pop.update(0, 1.0, 0.0, 0.0);
+        let mut peak = (0, 0.0);
+        for k in 1..=30 {
+            pop.update(0, 0.0, 0.0, 0.0);
+            if pop.get(Recordable::GEx, 0) > peak.1 {
+                peak = (k, pop.get(Recordable::GEx, 0));
+            }
+        }
+        assert_eq!(peak.0, 10);
+        assert!((peak.1 - 1.0).abs() < 1e-6, "peak g_ex = {}", peak.1);
+    }
+
+    /// Strong drive makes the neuron spike, reset to V_reset and jump w by b; with t_ref it
+    /// stays clamped for t_ref afterwards.
+    #[test]
+    fn spikes_reset_and_adapt() {
+        let params = AeifCondAlphaParams {
+            t_ref: 1.0,
+            ..Default::default()
+        };
+        let mut pop = AeifCondAlpha::new(params, 1, 0.1).unwrap();
+        let first = (0..2000)
+            .position(|_| pop.update(0, 0.0, 0.0, 2000.0))
+            .unwrap();
+        assert!(first > 0);
+        assert!(pop.get(Recordable::W, 0) > 80.5);
+        for _ in 0..10 {
+            assert!(pop.is_refractory(0));
+            assert!(!pop.update(0, 0.0, 0.0, 2000.0));
+            assert_eq!(pop.get(Recordable::Vm, 0), -60.0);
+        }
+        assert!(!pop.is_refractory(0));
+        pop.update(0, 0.0, 0.0, 2000.0);
+        assert!(pop.get(Recordable::Vm, 0) > -60.0);
+        assert!(pop.take_instability().is_none());
+    }
+
+    #[test]
+    fn reports_numerical_instability() {
+        let mut pop = AeifCondAlpha::new(AeifCondAlphaParams::default(), 2, 0.1).unwrap();
+        pop.set(Recordable::W, 1, 2e6);
+        pop.update(0, 0.0, 0.0, 0.0);
+        assert!(pop.take_instability().is_none());
+        pop.update(1, 0.0, 0.0, 0.0);
+        assert_eq!(pop.take_instability().map(|e| e.neuron), Some(1));
+    }
+
+    #[test]
+    fn recordables_round_trip_by_name() {
+        for var in Recordable::ALL {
+            assert_eq!(Recordable::from_name(var.name()), Some(var));
+        }
+        assert_eq!(Recordable::W.units(), "pA");
+        let mut pop = AeifCondAlpha::new(AeifCondAlphaParams::default(), 1, 0.1).unwrap();
+        for (k, var) in Recordable::ALL.into_iter().enumerate() {
+            pop.set(var, 0, k as f64);
+        }
+        for (k, var) in Recordable::ALL.into_iter().enumerate() {
+            assert_eq!(pop.get(var, 0), k as f64);
+        }
+    }
+}

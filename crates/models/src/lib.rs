@@ -11,8 +11,17 @@
 //! emitted in step k carries the time (k+1)·h (grid models) or (k+1)·h − offset (precise models).
 
 pub mod params;
+pub mod registry;
 
+mod lazy;
+
+pub mod adapters;
 pub mod aeif_cond_alpha;
+pub mod devices;
 pub mod iaf_cond_exp;
+pub mod iaf_psc_delta;
+pub mod iaf_psc_exp;
 pub mod iaf_psc_exp_ps;
 pub mod odeint;
+pub mod parrot_neuron;
+pub mod spike_generator;

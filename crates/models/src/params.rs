@@ -68,3 +68,9 @@ pub fn less_than(low_field: &str, low: f64, high_field: &str, high: f64) -> Resu
         Err(ParamError::new(low_field, low, &format!("must be < {high_field} ({high})")))
     }
 }
+
+/// Deserializes an optional lower bound: a number, `null` (JSON's spelling of −∞) or absent.
+pub fn f64_or_neg_inf<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    let v: Option<f64> = serde::Deserialize::deserialize(d)?;
+    Ok(v.unwrap_or(f64::NEG_INFINITY))
+}

@@ -1,0 +1,2 @@
+//! The `laminar` command line: model files, runs, recordings, NEST parity checks.
+pub mod verify;

@@ -1,0 +1,240 @@
+//! Engine shards for the stepped models (`iaf_cond_exp`, `aeif_cond_alpha`) and the precise
+//! model (`iaf_psc_exp_ps`): they read the step's input from the engine's ring buffer, keep the
+//! injected current (devices send changes), and call the model kernels neuron by neuron.
+//!
+//! Receptors follow NEST's sign convention: a synapse with weight w > 0 targets `ex`, w ≤ 0 `in`.
+//! Conductance models receive the inhibitory conductance as −w (a positive conductance), as NEST
+//! adds it; the inhibitory receptor therefore expects non-positive weights.
+
+use laminar_engine::{
+    BuildContext, DefaultReceptor, InputKind, LocalSpike, ModelError, ModelInfo, Population, PopulationFactory,
+    Recordable, Step, Update,
+};
+
+use crate::aeif_cond_alpha::{self as aeif, AeifCondAlpha, AeifCondAlphaParams};
+use crate::iaf_cond_exp::{self as cond, IafCondExp, IafCondExpParams};
+use crate::iaf_psc_exp_ps::{IafPscExpPs, IafPscExpPsInitialState, IafPscExpPsParams, PreciseInput};
+
+fn finite_or_err(value: f64) -> Result<(), String> {
+    if value.is_finite() { Ok(()) } else { Err(format!("{value} is not a finite number")) }
+}
+
+// ---------------------------------------------------------------- iaf_cond_exp
+
+pub static IAF_COND_EXP: ModelInfo = ModelInfo {
+    name: "iaf_cond_exp",
+    receptors: &["ex", "in"],
+    default_receptor: DefaultReceptor::BySign,
+    recordables: &[
+        Recordable { name: "V_m", units: "mV" },
+        Recordable { name: "g_ex", units: "nS" },
+        Recordable { name: "g_in", units: "nS" },
+    ],
+    input: InputKind::Summed,
+    weight_units: "nS",
+    counts_spikes: false,
+    source_only: false,
+};
+
+#[derive(Debug, Clone)]
+pub struct IafCondExpFactory {
+    pub params: IafCondExpParams,
+}
+
+impl PopulationFactory for IafCondExpFactory {
+    fn info(&self) -> &ModelInfo {
+        &IAF_COND_EXP
+    }
+
+    fn build(&self, _: usize, _: u64, len: usize, ctx: &BuildContext) -> Result<Box<dyn Population>, ModelError> {
+        let kernel = IafCondExp::new(self.params.clone(), len, ctx.resolution.h()).map_err(|e| ModelError(e.to_string()))?;
+        Ok(Box::new(CondExpShard { kernel, i_stim: vec![0.0; len] }))
+    }
+}
+
+struct CondExpShard {
+    kernel: IafCondExp,
+    i_stim: Vec<f64>,
+}
+
+impl Population for CondExpShard {
+    fn len(&self) -> usize {
+        self.i_stim.len()
+    }
+
+    fn update(&mut self, u: &mut Update<'_>) {
+        let (ex, inh, cur) = (u.input.receptor(0), u.input.receptor(1), u.input.current_change());
+        for i in 0..self.i_stim.len() {
+            self.i_stim[i] += cur[i];
+            if self.kernel.update(i, ex[i], -inh[i], self.i_stim[i]) {
+                u.spikes.push(LocalSpike { local: i as u32, offset: 0.0 });
+            }
+        }
+    }
+
+    fn sample(&self, variable: usize, i: usize, _: Step) -> f64 {
+        self.kernel.get(cond::Recordable::ALL[variable], i)
+    }
+
+    fn set_state(&mut self, variable: usize, i: usize, value: f64) -> Result<(), String> {
+        finite_or_err(value)?;
+        self.kernel.set(cond::Recordable::ALL[variable], i, value);
+        Ok(())
+    }
+}
+
+// ---------------------------------------------------------------- aeif_cond_alpha
+
+pub static AEIF_COND_ALPHA: ModelInfo = ModelInfo {
+    name: "aeif_cond_alpha",
+    receptors: &["ex", "in"],
+    default_receptor: DefaultReceptor::BySign,
+    recordables: &[
+        Recordable { name: "V_m", units: "mV" },
+        Recordable { name: "w", units: "pA" },
+        Recordable { name: "g_ex", units: "nS" },
+        Recordable { name: "g_in", units: "nS" },
+        Recordable { name: "dg_ex", units: "nS/ms" },
+        Recordable { name: "dg_in", units: "nS/ms" },
+    ],
+    input: InputKind::Summed,
+    weight_units: "nS",
+    counts_spikes: false,
+    source_only: false,
+};
+
+#[derive(Debug, Clone)]
+pub struct AeifCondAlphaFactory {
+    pub params: AeifCondAlphaParams,
+}
+
+impl PopulationFactory for AeifCondAlphaFactory {
+    fn info(&self) -> &ModelInfo {
+        &AEIF_COND_ALPHA
+    }
+
+    fn build(&self, _: usize, _: u64, len: usize, ctx: &BuildContext) -> Result<Box<dyn Population>, ModelError> {
+        let kernel =
+            AeifCondAlpha::new(self.params.clone(), len, ctx.resolution.h()).map_err(|e| ModelError(e.to_string()))?;
+        Ok(Box::new(AeifShard { kernel, i_stim: vec![0.0; len] }))
+    }
+}
+
+struct AeifShard {
+    kernel: AeifCondAlpha,
+    i_stim: Vec<f64>,
+}
+
+impl Population for AeifShard {
+    fn len(&self) -> usize {
+        self.i_stim.len()
+    }
+
+    fn update(&mut self, u: &mut Update<'_>) {
+        let (ex, inh, cur) = (u.input.receptor(0), u.input.receptor(1), u.input.current_change());
+        for i in 0..self.i_stim.len() {
+            self.i_stim[i] += cur[i];
+            // With t_ref = 0 a neuron may cross V_peak more than once per step (NEST sends each).
+            let n = self.kernel.update_counting_spikes(i, ex[i], -inh[i], self.i_stim[i]);
+            for _ in 0..n {
+                u.spikes.push(LocalSpike { local: i as u32, offset: 0.0 });
+            }
+        }
+    }
+
+    fn sample(&self, variable: usize, i: usize, _: Step) -> f64 {
+        self.kernel.get(aeif::Recordable::ALL[variable], i)
+    }
+
+    fn set_state(&mut self, variable: usize, i: usize, value: f64) -> Result<(), String> {
+        finite_or_err(value)?;
+        self.kernel.set(aeif::Recordable::ALL[variable], i, value);
+        Ok(())
+    }
+}
+
+// ---------------------------------------------------------------- iaf_psc_exp_ps
+
+pub static IAF_PSC_EXP_PS: ModelInfo = ModelInfo {
+    name: "iaf_psc_exp_ps",
+    receptors: &["ex", "in"],
+    default_receptor: DefaultReceptor::BySign,
+    recordables: &[
+        Recordable { name: "V_m", units: "mV" },
+        Recordable { name: "I_syn_ex", units: "pA" },
+        Recordable { name: "I_syn_in", units: "pA" },
+    ],
+    input: InputKind::Precise,
+    weight_units: "pA",
+    counts_spikes: false,
+    source_only: false,
+};
+
+#[derive(Debug, Clone)]
+pub struct IafPscExpPsFactory {
+    pub params: IafPscExpPsParams,
+    pub initial: IafPscExpPsInitialState,
+}
+
+impl PopulationFactory for IafPscExpPsFactory {
+    fn info(&self) -> &ModelInfo {
+        &IAF_PSC_EXP_PS
+    }
+
+    fn build(&self, _: usize, _: u64, len: usize, ctx: &BuildContext) -> Result<Box<dyn Population>, ModelError> {
+        let mut kernel = IafPscExpPs::new(self.params, len, ctx.resolution.h()).map_err(|e| ModelError(e.to_string()))?;
+        for i in 0..len {
+            kernel.set_initial_state(i, &self.initial).map_err(|e| ModelError(e.to_string()))?;
+        }
+        Ok(Box::new(PscExpPsShard { kernel, i_stim: vec![0.0; len], events: Vec::new(), offsets: Vec::new() }))
+    }
+}
+
+struct PscExpPsShard {
+    kernel: IafPscExpPs,
+    i_stim: Vec<f64>,
+    events: Vec<PreciseInput>,
+    offsets: Vec<f64>,
+}
+
+impl Population for PscExpPsShard {
+    fn len(&self) -> usize {
+        self.i_stim.len()
+    }
+
+    fn update(&mut self, u: &mut Update<'_>) {
+        let cur = u.input.current_change();
+        let precise = u.input.precise();
+        let mut cursor = 0;
+        for i in 0..self.i_stim.len() {
+            self.i_stim[i] += cur[i];
+            self.events.clear();
+            while let Some(e) = precise.get(cursor).filter(|e| e.target as usize == i) {
+                self.events.push(PreciseInput { offset: e.offset, weight: e.weight });
+                cursor += 1;
+            }
+            self.offsets.clear();
+            self.kernel.update(i, &self.events, self.i_stim[i], &mut self.offsets);
+            for &offset in &self.offsets {
+                u.spikes.push(LocalSpike { local: i as u32, offset });
+            }
+        }
+    }
+
+    fn sample(&self, variable: usize, i: usize, _: Step) -> f64 {
+        match variable {
+            0 => self.kernel.v_m(i),
+            1 => self.kernel.i_syn_ex(i),
+            _ => self.kernel.i_syn_in(i),
+        }
+    }
+
+    fn set_state(&mut self, variable: usize, i: usize, value: f64) -> Result<(), String> {
+        let r = match variable {
+            0 => self.kernel.set_v_m(i, value),
+            1 => self.kernel.set_i_syn_ex(i, value),
+            _ => self.kernel.set_i_syn_in(i, value),
+        };
+        r.map_err(|e| e.to_string())
+    }
+}

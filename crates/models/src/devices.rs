@@ -1,0 +1,333 @@
+//! Stimulus devices: `poisson_generator`, `dc_generator`, `step_current_generator`.
+//!
+//! Devices connect to neurons with a weight and a delay like synapses do, and are event-driven:
+//! a channel (one per device→target connection) is due only when it has something to deliver.
+//!
+//! - **poisson_generator** (`rate` Hz, `start`, `stop` ms): every target receives its *own*
+//!   Poisson train (as in NEST). The train is drawn as exponential inter-spike intervals in
+//!   continuous time from the stream `(seed, "poisson:<device>", target gid)`; the arrivals that
+//!   fall into step k (time in [k·h, (k+1)·h)) are emitted in step k as one event of multiplicity n,
+//!   active for arrival times in [start, stop). This is the same process NEST samples per step as
+//!   Poisson counts with mean `rate·h`, drawn differently (so statistically, not bitwise, equal).
+//! - **dc_generator** (`amplitude` pA, `start`, `stop` ms): the current (times the connection
+//!   weight) acts during the steps k with `k·h ∈ (start + d − h, stop + d − h]` for delay d,
+//!   which for NEST's usual d = h is `(start, stop]`, the alignment NEST's parity cases show.
+//! - **step_current_generator** (`amplitude_times` ms, `amplitude_values` pA): the amplitude
+//!   switches to `amplitude_values[j]` from the step k with `k·h = amplitude_times[j] + d − h`.
+//!
+//! Reference: NEST `models/{poisson,dc,step_current}_generator.{h,cpp}`.
+
+use laminar_engine::rng::{Stream, stream_for};
+use laminar_engine::{BuildContext, ChannelTarget, ModelError, Resolution, Step, Stimulus, StimulusFactory, StimulusSink};
+use rand::RngExt;
+use serde::Deserialize;
+
+use crate::params::{ParamError, Validate, non_negative};
+
+fn ms_to_start_step(resolution: Resolution, ms: f64, what: &str) -> Result<Step, ModelError> {
+    resolution.exact_steps(ms).map_err(|e| ModelError(format!("{what}: {e}")))
+}
+
+// ---------------------------------------------------------------- poisson_generator
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PoissonParams {
+    /// Rate in spikes/s.
+    pub rate: f64,
+    pub start: f64,
+    pub stop: f64,
+}
+
+impl Default for PoissonParams {
+    fn default() -> Self {
+        Self { rate: 0.0, start: 0.0, stop: f64::INFINITY }
+    }
+}
+
+impl Validate for PoissonParams {
+    fn validate(&self) -> Result<(), ParamError> {
+        non_negative("rate", self.rate, "spikes/s")?;
+        non_negative("start", self.start, "ms")?;
+        if self.stop.is_nan() || self.stop < self.start {
+            return Err(ParamError::new("stop", self.stop, "must be >= start"));
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct PoissonFactory {
+    pub params: PoissonParams,
+}
+
+impl StimulusFactory for PoissonFactory {
+    fn name(&self) -> &'static str {
+        "poisson_generator"
+    }
+
+    fn injects_current(&self) -> bool {
+        false
+    }
+
+    fn build(&self, device: u64, targets: Vec<ChannelTarget>, ctx: &BuildContext) -> Result<Box<dyn Stimulus>, ModelError> {
+        self.params.validate().map_err(|e| ModelError(e.to_string()))?;
+        let purpose = format!("poisson:{device}");
+        let rngs = targets.iter().map(|t| stream_for(ctx.seed, &purpose, t.gid)).collect();
+        Ok(Box::new(Poisson {
+            rate_per_ms: self.params.rate / 1000.0,
+            start: self.params.start,
+            stop: self.params.stop,
+            h: ctx.resolution.h(),
+            next_arrival: vec![f64::NAN; targets.len()],
+            targets,
+            rngs,
+        }))
+    }
+}
+
+struct Poisson {
+    rate_per_ms: f64,
+    start: f64,
+    stop: f64,
+    h: f64,
+    targets: Vec<ChannelTarget>,
+    rngs: Vec<Stream>,
+    /// Next arrival time (ms) per channel.
+    next_arrival: Vec<f64>,
+}
+
+impl Poisson {
+    fn interval(&mut self, c: usize) -> f64 {
+        let u: f64 = 1.0 - self.rngs[c].random::<f64>(); // (0, 1]
+        -u.ln() / self.rate_per_ms
+    }
+
+    fn due_step(&self, t: f64) -> Option<Step> {
+        (t < self.stop && t.is_finite()).then(|| (t / self.h).floor() as Step)
+    }
+}
+
+impl Stimulus for Poisson {
+    fn channels(&self) -> usize {
+        self.targets.len()
+    }
+
+    fn first_due(&mut self, c: usize) -> Option<Step> {
+        if self.rate_per_ms <= 0.0 {
+            return None;
+        }
+        self.next_arrival[c] = self.start + self.interval(c);
+        self.due_step(self.next_arrival[c])
+    }
+
+    fn fire(&mut self, c: usize, step: Step, sink: &mut StimulusSink<'_>) -> Option<Step> {
+        let step_end = (step + 1) as f64 * self.h;
+        let mut count = 0u32;
+        let mut t = self.next_arrival[c];
+        while t < step_end && t < self.stop {
+            count += 1;
+            t += self.interval(c);
+        }
+        self.next_arrival[c] = t;
+        if count > 0 {
+            sink.spikes(&self.targets[c], step, count);
+        }
+        self.due_step(t).map(|s| s.max(step + 1))
+    }
+}
+
+// ---------------------------------------------------------------- current generators
+
+/// A piecewise-constant current: (first step it acts, amplitude) in time order.
+struct CurrentSchedule {
+    changes: Vec<(Step, f64)>,
+    targets: Vec<ChannelTarget>,
+    /// Index of each channel's next change.
+    next: Vec<usize>,
+}
+
+impl Stimulus for CurrentSchedule {
+    fn channels(&self) -> usize {
+        self.targets.len()
+    }
+
+    fn first_due(&mut self, c: usize) -> Option<Step> {
+        self.next[c] = 0;
+        self.changes.first().map(|&(s, _)| s)
+    }
+
+    fn fire(&mut self, c: usize, step: Step, sink: &mut StimulusSink<'_>) -> Option<Step> {
+        let mut k = self.next[c];
+        let before = if k == 0 { 0.0 } else { self.changes[k - 1].1 };
+        let mut after = before;
+        while let Some(&(s, a)) = self.changes.get(k) {
+            if s > step {
+                break;
+            }
+            after = a;
+            k += 1;
+        }
+        self.next[c] = k;
+        if after != before {
+            sink.current_change(&self.targets[c], step, after - before);
+        }
+        self.changes.get(k).map(|&(s, _)| s)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DcParams {
+    /// pA
+    pub amplitude: f64,
+    pub start: f64,
+    pub stop: f64,
+}
+
+impl Default for DcParams {
+    fn default() -> Self {
+        Self { amplitude: 0.0, start: 0.0, stop: f64::INFINITY }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct DcFactory {
+    pub params: DcParams,
+}
+
+impl StimulusFactory for DcFactory {
+    fn name(&self) -> &'static str {
+        "dc_generator"
+    }
+
+    fn injects_current(&self) -> bool {
+        true
+    }
+
+    fn build(&self, _: u64, targets: Vec<ChannelTarget>, ctx: &BuildContext) -> Result<Box<dyn Stimulus>, ModelError> {
+        let p = &self.params;
+        if !p.amplitude.is_finite() {
+            return Err(ModelError(format!("amplitude = {}: must be a finite number (pA)", p.amplitude)));
+        }
+        let r = ctx.resolution;
+        let start = ms_to_start_step(r, p.start, "start")?;
+        let lag = |t: &ChannelTarget| t.delay - 1;
+        let mut changes = vec![(start + 1, p.amplitude)];
+        if p.stop.is_finite() {
+            let stop = ms_to_start_step(r, p.stop, "stop")?;
+            if stop < start {
+                return Err(ModelError(format!("stop = {} ms: must be >= start ({} ms)", p.stop, p.start)));
+            }
+            changes.push((stop + 1, 0.0));
+        }
+        Ok(delayed_schedule(changes, targets, lag))
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StepCurrentParams {
+    pub amplitude_times: Vec<f64>,
+    pub amplitude_values: Vec<f64>,
+}
+
+#[derive(Debug, Clone)]
+pub struct StepCurrentFactory {
+    pub params: StepCurrentParams,
+}
+
+impl StimulusFactory for StepCurrentFactory {
+    fn name(&self) -> &'static str {
+        "step_current_generator"
+    }
+
+    fn injects_current(&self) -> bool {
+        true
+    }
+
+    fn build(&self, _: u64, targets: Vec<ChannelTarget>, ctx: &BuildContext) -> Result<Box<dyn Stimulus>, ModelError> {
+        let p = &self.params;
+        if p.amplitude_times.len() != p.amplitude_values.len() {
+            return Err(ModelError(format!(
+                "amplitude_times has {} entries but amplitude_values has {}",
+                p.amplitude_times.len(),
+                p.amplitude_values.len()
+            )));
+        }
+        let mut changes = Vec::with_capacity(p.amplitude_times.len());
+        for (&t, &a) in p.amplitude_times.iter().zip(&p.amplitude_values) {
+            if !a.is_finite() {
+                return Err(ModelError(format!("amplitude_values: {a} is not a finite number (pA)")));
+            }
+            let s = ms_to_start_step(ctx.resolution, t, "amplitude_times")?;
+            if changes.last().is_some_and(|&(prev, _)| s + 1 <= prev) {
+                return Err(ModelError(format!("amplitude_times must be strictly increasing (at {t} ms)")));
+            }
+            changes.push((s + 1, a));
+        }
+        Ok(delayed_schedule(changes, targets, |t| t.delay - 1))
+    }
+}
+
+/// Shifts a schedule by each channel's extra delay. Channels with equal delays share a schedule.
+fn delayed_schedule(
+    changes: Vec<(Step, f64)>,
+    targets: Vec<ChannelTarget>,
+    lag: impl Fn(&ChannelTarget) -> Step,
+) -> Box<dyn Stimulus> {
+    let mut groups: Vec<(Step, Vec<ChannelTarget>)> = Vec::new();
+    for t in targets {
+        let l = lag(&t);
+        match groups.iter_mut().find(|(g, _)| *g == l) {
+            Some((_, v)) => v.push(t),
+            None => groups.push((l, vec![t])),
+        }
+    }
+    let schedules: Vec<CurrentSchedule> = groups
+        .into_iter()
+        .map(|(l, targets)| CurrentSchedule {
+            changes: changes.iter().map(|&(s, a)| (s + l, a)).collect(),
+            next: vec![0; targets.len()],
+            targets,
+        })
+        .collect();
+    Box::new(Grouped::new(schedules))
+}
+
+/// Several schedules presented as one device (one per distinct connection delay).
+struct Grouped {
+    parts: Vec<CurrentSchedule>,
+    offsets: Vec<usize>,
+}
+
+impl Grouped {
+    fn new(parts: Vec<CurrentSchedule>) -> Self {
+        let mut offsets = vec![0];
+        for p in &parts {
+            offsets.push(offsets.last().copied().unwrap_or(0) + p.targets.len());
+        }
+        Self { parts, offsets }
+    }
+
+    fn locate(&self, c: usize) -> (usize, usize) {
+        let g = self.offsets.partition_point(|&o| o <= c) - 1;
+        (g, c - self.offsets[g])
+    }
+}
+
+impl Stimulus for Grouped {
+    fn channels(&self) -> usize {
+        self.offsets.last().copied().unwrap_or(0)
+    }
+
+    fn first_due(&mut self, c: usize) -> Option<Step> {
+        let (g, c) = self.locate(c);
+        self.parts[g].first_due(c)
+    }
+
+    fn fire(&mut self, c: usize, step: Step, sink: &mut StimulusSink<'_>) -> Option<Step> {
+        let (g, c) = self.locate(c);
+        self.parts[g].fire(c, step, sink)
+    }
+}

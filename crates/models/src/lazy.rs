@@ -1,0 +1,68 @@
+//! Shared machinery of event-driven (lazily updated) neuron models.
+//!
+//! A lazily updated neuron keeps its state at the start of step `synced` and is advanced over
+//! skipped steps in closed form when something happens to it: an input arrives (it is *touched*)
+//! or its own next event falls due. The model keeps, per neuron, the step at which it must next be
+//! looked at (`due`), mirrored in the shard's [`NextEventQueue`]; a due step may be early (then
+//! the neuron is advanced, found quiet, and re-scheduled) but never late, which is what makes the
+//! lazy update exact.
+
+use laminar_engine::{NextEventQueue, Step};
+
+/// Per-neuron bookkeeping of a lazily updated population.
+#[derive(Debug, Clone)]
+pub struct LazyClock {
+    /// The state of neuron i is valid at the start of step `synced[i]`.
+    pub synced: Vec<Step>,
+    /// The step at which neuron i is next due (`Step::MAX`: nothing due).
+    pub due: Vec<Step>,
+}
+
+impl LazyClock {
+    pub fn new(n: usize) -> Self {
+        Self { synced: vec![0; n], due: vec![Step::MAX; n] }
+    }
+
+    /// Schedules neuron `i` at `step` if that is earlier than its current schedule, or if its
+    /// current schedule is not in the future of `now` (it is being processed in this step).
+    #[inline]
+    pub fn schedule(&mut self, queue: &mut NextEventQueue, i: usize, step: Step, now: Step) {
+        let due = self.due[i];
+        if step < due || due <= now {
+            self.due[i] = step;
+            queue.schedule(i as u32, step);
+        }
+    }
+
+    /// Marks neuron `i` as popped from the queue.
+    #[inline]
+    pub fn popped(&mut self, i: usize) {
+        self.due[i] = Step::MAX;
+    }
+}
+
+/// Powers of single-step propagators, tabulated for short gaps (the common case when a neuron
+/// is touched often) and computed directly for long ones.
+#[derive(Debug, Clone)]
+pub struct GapTable<const K: usize> {
+    values: Vec<[f64; K]>,
+}
+
+impl<const K: usize> GapTable<K> {
+    /// Tabulates `f(n)` for n in 0..len.
+    pub fn new(len: usize, f: impl Fn(u64) -> [f64; K]) -> Self {
+        Self { values: (0..len as u64).map(f).collect() }
+    }
+
+    /// `f(n)`, from the table when `n` is short.
+    #[inline]
+    pub fn get(&self, n: u64, f: impl Fn(u64) -> [f64; K]) -> [f64; K] {
+        match self.values.get(n as usize) {
+            Some(v) => *v,
+            None => f(n),
+        }
+    }
+}
+
+/// Length of gap tables: gaps up to 409.6 ms at h = 0.1 ms.
+pub const GAP_TABLE_LEN: usize = 4096;

@@ -1,0 +1,71 @@
+//! `parrot_neuron`: repeats every spike it receives, in the step it arrives (NEST semantics).
+//!
+//! Incoming spikes are counted regardless of their weight (NEST counts multiplicities); a step
+//! with `n` arrivals emits `n` spikes. Used to turn device spike trains into network spikes
+//! (e.g. the pre/post trains of plasticity experiments). Event-driven: only touched parrots run.
+//!
+//! Reference: NEST `models/parrot_neuron.{h,cpp}`.
+
+use laminar_engine::{
+    BuildContext, DefaultReceptor, InputKind, LocalSpike, ModelError, ModelInfo, Population, PopulationFactory, Step,
+    Update,
+};
+use serde::Deserialize;
+
+/// `parrot_neuron` has no parameters.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ParrotParams {}
+
+pub static INFO: ModelInfo = ModelInfo {
+    name: "parrot_neuron",
+    receptors: &["spikes"],
+    default_receptor: DefaultReceptor::First,
+    recordables: &[],
+    input: InputKind::SummedTouched,
+    weight_units: "1",
+    counts_spikes: true,
+    source_only: false,
+};
+
+#[derive(Debug, Clone, Default)]
+pub struct ParrotFactory;
+
+impl PopulationFactory for ParrotFactory {
+    fn info(&self) -> &ModelInfo {
+        &INFO
+    }
+
+    fn build(&self, _: usize, _: u64, len: usize, _: &BuildContext) -> Result<Box<dyn Population>, ModelError> {
+        Ok(Box::new(Parrots { len }))
+    }
+}
+
+#[derive(Debug)]
+struct Parrots {
+    len: usize,
+}
+
+impl Population for Parrots {
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    fn update(&mut self, u: &mut Update<'_>) {
+        let counts = u.input.receptor(0);
+        for &i in u.input.touched() {
+            let n = counts[i as usize].round().max(0.0) as u64;
+            for _ in 0..n {
+                u.spikes.push(LocalSpike { local: i, offset: 0.0 });
+            }
+        }
+    }
+
+    fn sample(&self, _: usize, _: usize, _: Step) -> f64 {
+        f64::NAN
+    }
+
+    fn set_state(&mut self, _: usize, _: usize, _: f64) -> Result<(), String> {
+        Err("parrot_neuron has no state".into())
+    }
+}

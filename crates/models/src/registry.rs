@@ -1,0 +1,126 @@
+//! Models by NEST name: turns a model name and a parameter object into a factory.
+//!
+//! Parameters arrive as a JSON object (model files are TOML and converted; parity cases are
+//! JSON). Unknown parameter names are errors that list the known ones; values are validated
+//! before anything is built.
+
+use std::sync::Arc;
+
+use laminar_engine::{ModelInfo, PopulationFactory, StimulusFactory};
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
+
+use crate::params::Validate;
+use crate::{adapters, devices, iaf_psc_delta, iaf_psc_exp, parrot_neuron, spike_generator};
+
+/// Neuron (and source) models laminar implements.
+pub const NEURON_MODELS: &[&str] = &[
+    "iaf_psc_exp",
+    "iaf_psc_delta",
+    "iaf_cond_exp",
+    "aeif_cond_alpha",
+    "iaf_psc_exp_ps",
+    "parrot_neuron",
+    "spike_generator",
+];
+
+/// Device models laminar implements.
+pub const DEVICE_MODELS: &[&str] = &["poisson_generator", "dc_generator", "step_current_generator"];
+
+/// The static description of a neuron model.
+pub fn model_info(model: &str) -> Option<&'static ModelInfo> {
+    Some(match model {
+        "iaf_psc_exp" => &iaf_psc_exp::INFO,
+        "iaf_psc_delta" => &iaf_psc_delta::INFO,
+        "iaf_cond_exp" => &adapters::IAF_COND_EXP,
+        "aeif_cond_alpha" => &adapters::AEIF_COND_ALPHA,
+        "iaf_psc_exp_ps" => &adapters::IAF_PSC_EXP_PS,
+        "parrot_neuron" => &parrot_neuron::INFO,
+        "spike_generator" => &spike_generator::INFO,
+        _ => return None,
+    })
+}
+
+fn parse<T: DeserializeOwned>(params: &Map<String, Value>) -> Result<T, String> {
+    serde_json::from_value(Value::Object(params.clone())).map_err(|e| e.to_string())
+}
+
+fn parse_valid<T: DeserializeOwned + Validate>(params: &Map<String, Value>) -> Result<T, String> {
+    let p: T = parse(params)?;
+    p.validate().map_err(|e| e.to_string())?;
+    Ok(p)
+}
+
+/// A population factory for `model` with `params` (NEST names), for a population of `size`.
+pub fn population_factory(
+    model: &str,
+    params: &Map<String, Value>,
+    size: usize,
+) -> Result<Arc<dyn PopulationFactory>, String> {
+    Ok(match model {
+        "iaf_psc_exp" => Arc::new(iaf_psc_exp::IafPscExpFactory { params: parse_valid(params)? }),
+        "iaf_psc_delta" => Arc::new(iaf_psc_delta::IafPscDeltaFactory { params: parse_valid(params)? }),
+        "iaf_cond_exp" => Arc::new(adapters::IafCondExpFactory { params: parse_valid(params)? }),
+        "aeif_cond_alpha" => Arc::new(adapters::AeifCondAlphaFactory { params: parse_valid(params)? }),
+        "iaf_psc_exp_ps" => {
+            // NEST's status dictionary mixes parameters and initial state; split them.
+            let mut rest = params.clone();
+            let mut state = Map::new();
+            for key in ["V_m", "I_syn_ex", "I_syn_in"] {
+                if let Some(v) = rest.remove(key) {
+                    state.insert(key.to_string(), v);
+                }
+            }
+            Arc::new(adapters::IafPscExpPsFactory { params: parse_valid(&rest)?, initial: parse_valid(&state)? })
+        }
+        "parrot_neuron" => {
+            let _: parrot_neuron::ParrotParams = parse(params)?;
+            Arc::new(parrot_neuron::ParrotFactory)
+        }
+        "spike_generator" => Arc::new(spike_generator::SpikeGeneratorFactory { params: parse(params)?, size }),
+        other => return Err(unknown(other, NEURON_MODELS)),
+    })
+}
+
+/// A device factory for `model` with `params`.
+pub fn stimulus_factory(model: &str, params: &Map<String, Value>) -> Result<Arc<dyn StimulusFactory>, String> {
+    Ok(match model {
+        "poisson_generator" => Arc::new(devices::PoissonFactory { params: parse_valid(params)? }),
+        "dc_generator" => Arc::new(devices::DcFactory { params: parse(params)? }),
+        "step_current_generator" => Arc::new(devices::StepCurrentFactory { params: parse(params)? }),
+        other => return Err(unknown(other, DEVICE_MODELS)),
+    })
+}
+
+fn unknown(name: &str, known: &[&str]) -> String {
+    let mut msg = format!("unknown model '{name}'");
+    if let Some(s) = closest(name, known) {
+        msg.push_str(&format!(" (did you mean '{s}'?)"));
+    }
+    msg.push_str(&format!("; known: {}", known.join(", ")));
+    msg
+}
+
+/// The closest of `candidates` to `word` by edit distance, if reasonably close.
+pub fn closest<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
+    candidates
+        .iter()
+        .map(|c| (edit_distance(word, c), *c))
+        .filter(|(d, c)| *d <= (c.len().max(word.len()) / 3).max(2))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c)
+}
+
+/// Levenshtein distance over characters.
+pub fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            cur[j + 1] = (prev[j] + usize::from(ca != *cb)).min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
