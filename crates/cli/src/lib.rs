@@ -1,2 +1,4 @@
 //! The `laminar` command line: model files, runs, recordings, NEST parity checks.
+pub mod config;
+pub mod scenarios;
 pub mod verify;

@@ -120,6 +120,7 @@ impl PopulationFactory for IafPscDeltaFactory {
             i_stim: vec![0.0; len],
             refractory: vec![0; len],
             clock: LazyClock::new(len),
+            due_now: Vec::new(),
             e_l: p.e_l,
             i_e: p.i_e,
             theta: p.v_th - p.e_l,
@@ -142,6 +143,8 @@ pub struct IafPscDelta {
     i_stim: Vec<f64>,
     refractory: Vec<u32>,
     clock: LazyClock,
+    /// Scratch: neurons due in the current step.
+    due_now: Vec<u32>,
     e_l: f64,
     i_e: f64,
     theta: f64,
@@ -241,17 +244,20 @@ impl Population for IafPscDelta {
             }
             self.reschedule(i, u.queue, t);
         }
-        while let Some((key, _)) = u.queue.pop_due(t) {
-            let i = key as usize;
-            self.clock.popped(i);
+        let mut due = std::mem::take(&mut self.due_now);
+        due.clear();
+        self.clock.take_due(u.queue, t, &mut due);
+        for &i in &due {
+            let i = i as usize;
             if self.clock.synced[i] > t {
-                continue;
+                continue; // touched in this step already
             }
             if self.step(i, t, 0.0, 0.0) {
                 u.spikes.push(LocalSpike { local: i as u32, offset: 0.0 });
             }
             self.reschedule(i, u.queue, t);
         }
+        self.due_now = due;
     }
 
     fn sample(&self, _variable: usize, i: usize, step: Step) -> f64 {

@@ -34,7 +34,7 @@
 //! Rotter & Diesmann (1999) Biol Cybern 81:381; Tsodyks, Uziel & Markram (2000) J Neurosci 20:RC50.
 
 use laminar_engine::{
-    BuildContext, DefaultReceptor, InputKind, ModelError, ModelInfo, NextEventQueue, Population, PopulationFactory,
+    BuildContext, DefaultReceptor, InputKind, LocalSpike, ModelError, ModelInfo, NextEventQueue, Population, PopulationFactory,
     Recordable, Step, Update,
 };
 use serde::Deserialize;
@@ -196,13 +196,15 @@ pub struct IafPscExp {
     /// Remaining refractory steps.
     refractory: Vec<u32>,
     clock: LazyClock,
+    /// Scratch: neurons due in the current step.
+    due_now: Vec<u32>,
     // Parameters, in the units of the update.
     e_l: f64,
     i_e: f64,
     theta: f64,
     u_reset: f64,
-    c_m: f64,
-    tau_m: f64,
+    inv_c_m: f64,
+    inv_tau_m: f64,
     h: f64,
     refractory_steps: u32,
     prop: Propagators,
@@ -219,13 +221,14 @@ impl IafPscExp {
             i_in: vec![p.i_syn_in; n],
             i_stim: vec![0.0; n],
             refractory: vec![0; n],
+            due_now: Vec::new(),
             clock: LazyClock::new(n),
             e_l: p.e_l,
             i_e: p.i_e,
             theta: p.v_th - p.e_l,
             u_reset: p.v_reset - p.e_l,
-            c_m: p.c_m,
-            tau_m: p.tau_m,
+            inv_c_m: 1.0 / p.c_m,
+            inv_tau_m: 1.0 / p.tau_m,
             h,
             refractory_steps: refractory_steps as u32,
             prop,
@@ -298,18 +301,25 @@ impl IafPscExp {
     #[inline]
     fn earliest_crossing(&self, i: usize) -> Option<Step> {
         let r = self.refractory[i];
-        let (u, ie, ii, _) = self.propagate(i, u64::from(r));
+        let (u, ie, ii) = if r == 0 {
+            (self.u[i], self.i_ex[i], self.i_in[i])
+        } else {
+            let (u, ie, ii, _) = self.propagate(i, u64::from(r));
+            (u, ie, ii)
+        };
         // First step that may update u (the refractory steps come first).
         let base = self.clock.synced[i] + u64::from(r);
-        let slope = -u / self.tau_m + (ie.max(0.0) + ii.max(0.0) + self.i_e + self.i_stim[i]) / self.c_m;
-        if slope <= 0.0 || !slope.is_finite() {
+        // Slope bound in mV per step (one division per prediction: this runs for every input).
+        let slope_per_step =
+            (-u * self.inv_tau_m + (ie.max(0.0) + ii.max(0.0) + self.i_e + self.i_stim[i]) * self.inv_c_m) * self.h;
+        if slope_per_step <= 0.0 || !slope_per_step.is_finite() {
             return None;
         }
-        let t_min = (self.theta - u) / slope;
         // The end of step base−1+m is m·h after the start of step `base`; stay one step early
         // rather than risk rounding past the crossing.
-        let m = (t_min / self.h).floor();
-        if m.is_finite() && m < 1e15 { Some(base + (m as Step).saturating_sub(1)) } else { None }
+        let m = (self.theta - u) / slope_per_step;
+        // m ≥ 0 here, so truncation is floor; huge m means "not within any run".
+        if m < 1e15 { Some(base + (m as Step).saturating_sub(1)) } else { None }
     }
 
     #[inline]
@@ -343,21 +353,24 @@ impl Population for IafPscExp {
         for &i in u.input.touched() {
             let i = i as usize;
             if self.step(i, t, ex[i], inh[i], cur[i]) {
-                u.spikes.push(laminar_engine::LocalSpike { local: i as u32, offset: 0.0 });
+                u.spikes.push(LocalSpike { local: i as u32, offset: 0.0 });
             }
             self.reschedule(i, u.queue, t);
         }
-        while let Some((key, _)) = u.queue.pop_due(t) {
-            let i = key as usize;
-            self.clock.popped(i);
+        let mut due = std::mem::take(&mut self.due_now);
+        due.clear();
+        self.clock.take_due(u.queue, t, &mut due);
+        for &i in &due {
+            let i = i as usize;
             if self.clock.synced[i] > t {
-                continue;
+                continue; // touched in this step already
             }
             if self.step(i, t, 0.0, 0.0, 0.0) {
-                u.spikes.push(laminar_engine::LocalSpike { local: i as u32, offset: 0.0 });
+                u.spikes.push(LocalSpike { local: i as u32, offset: 0.0 });
             }
             self.reschedule(i, u.queue, t);
         }
+        self.due_now = due;
     }
 
     fn sample(&self, variable: usize, i: usize, step: Step) -> f64 {

@@ -10,34 +10,61 @@
 use laminar_engine::{NextEventQueue, Step};
 
 /// Per-neuron bookkeeping of a lazily updated population.
+///
+/// Due steps live in a two-level calendar: checks due within the next [`WHEEL_STEPS`] steps go
+/// into a timing wheel (one bucket per step, O(1) insertion; a rescheduled neuron leaves a stale
+/// entry behind, recognised and skipped because `due[i]` no longer names that step), and checks
+/// further out go into the shard's indexed priority queue (`change_priority` when a prediction
+/// moves). Busy neurons, whose predictions move with nearly every input, thus never pay for heap
+/// operations, while quiet neurons cost nothing per step.
 #[derive(Debug, Clone)]
 pub struct LazyClock {
     /// The state of neuron i is valid at the start of step `synced[i]`.
     pub synced: Vec<Step>,
     /// The step at which neuron i is next due (`Step::MAX`: nothing due).
     pub due: Vec<Step>,
+    wheel: Vec<Vec<u32>>,
 }
+
+/// Horizon of the timing wheel in steps (a power of two).
+pub const WHEEL_STEPS: usize = 1024;
 
 impl LazyClock {
     pub fn new(n: usize) -> Self {
-        Self { synced: vec![0; n], due: vec![Step::MAX; n] }
+        Self { synced: vec![0; n], due: vec![Step::MAX; n], wheel: vec![Vec::new(); WHEEL_STEPS] }
     }
 
-    /// Schedules neuron `i` at `step` if that is earlier than its current schedule, or if its
-    /// current schedule is not in the future of `now` (it is being processed in this step).
+    /// Schedules neuron `i` at `step` (> `now`) if that is earlier than its current schedule,
+    /// or if its current schedule is not in the future of `now` (it is being processed now).
     #[inline]
     pub fn schedule(&mut self, queue: &mut NextEventQueue, i: usize, step: Step, now: Step) {
         let due = self.due[i];
         if step < due || due <= now {
             self.due[i] = step;
-            queue.schedule(i as u32, step);
+            if step - now < WHEEL_STEPS as Step {
+                self.wheel[step as usize & (WHEEL_STEPS - 1)].push(i as u32);
+            } else {
+                queue.schedule(i as u32, step);
+            }
         }
     }
 
-    /// Marks neuron `i` as popped from the queue.
-    #[inline]
-    pub fn popped(&mut self, i: usize) {
-        self.due[i] = Step::MAX;
+    /// Collects the neurons due at `now` into `out` (each at most once) and marks them popped.
+    pub fn take_due(&mut self, queue: &mut NextEventQueue, now: Step, out: &mut Vec<u32>) {
+        let bucket = &mut self.wheel[now as usize & (WHEEL_STEPS - 1)];
+        for &i in bucket.iter() {
+            if self.due[i as usize] == now {
+                self.due[i as usize] = Step::MAX;
+                out.push(i);
+            }
+        }
+        bucket.clear();
+        while let Some((i, step)) = queue.pop_due(now) {
+            if self.due[i as usize] == step {
+                self.due[i as usize] = Step::MAX;
+                out.push(i);
+            }
+        }
     }
 }
 

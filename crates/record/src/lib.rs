@@ -1,1 +1,56 @@
-//! placeholder
+//! Recording for laminar: writers and readers of the output directory of a run.
+//!
+//! A run writes one directory:
+//!
+//! ```text
+//! <out>/
+//!   manifest.json   what ran (model file verbatim, seed, resolution, duration, threads,
+//!                   populations) and which file holds what            — [`manifest`]
+//!   spikes.h5       all spikes, one SONATA population per model population — [`spikes`]
+//!   <variable>.h5   one SONATA frame report per recorded variable         — [`report`]
+//!   weights.h5      weight events of plastic projections (laminar extension) — [`weights`]
+//! ```
+//!
+//! The HDF5 files follow the SONATA data format (AllenInstitute/sonata, with Blue Brain's
+//! clarifications) so that h5py, libsonata and bmtk read them without conversion. The details
+//! those readers depend on, each explained where it is written:
+//!
+//! * root attributes `@magic` = `0x0A7A` (u32) and `@version` = `[0, 1]` (u32\[2\]);
+//! * `spikes/<population>/@sorting` is an HDF5 *enum* over u8, claiming `by_time` only when true;
+//! * every `@units` is a variable-length UTF-8 string;
+//! * reports have `index_pointers` with N+1 entries plus a hard link `index_pointer`,
+//!   `element_pos`, float32 uncompressed `data`, and a `tstop` for which libsonata and bmtk
+//!   count the same number of frames.
+//!
+//! Data are streamed: events and frames are buffered in memory and appended a chunk at a time
+//! (`resize` + `write_slice`), and the file is flushed after every append. Memory stays bounded
+//! however long the run, and a process that dies leaves files that are valid and hold
+//! everything appended so far. The writers' `finish` methods write what is buffered and close;
+//! dropping a writer does the same on a best-effort basis.
+//!
+//! This crate knows nothing of the engine: it is given names, ids, times and values.
+
+mod error;
+mod events;
+mod h5;
+pub mod manifest;
+pub mod read;
+pub mod report;
+pub mod spikes;
+pub mod weights;
+
+pub use error::{RecordError, Result};
+pub use h5::{MAGIC, Sorting, VERSION};
+pub use manifest::{MANIFEST_FILE_NAME, Manifest, OutputFiles, PopulationEntry, ReportEntry};
+pub use read::{Report, SpikePopulation, WeightEvents, read_report, read_spikes, read_weights};
+pub use report::{FrameReportSummary, FrameReportWriter};
+pub use spikes::SpikeWriter;
+pub use weights::{WeightProjection, WeightWriter};
+
+// The writers are handed to whatever thread does the recording: keep them `Send`.
+const _: () = {
+    const fn assert_send<T: Send>() {}
+    assert_send::<SpikeWriter>();
+    assert_send::<FrameReportWriter>();
+    assert_send::<WeightWriter>();
+};

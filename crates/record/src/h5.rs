@@ -1,0 +1,213 @@
+//! HDF5 building blocks shared by the writers and readers: root attributes, the `sorting` enum,
+//! variable-length UTF-8 string attributes and append-only one-dimensional columns.
+
+use std::path::Path;
+use std::str::FromStr;
+
+use hdf5::types::{VarLenAscii, VarLenUnicode};
+use hdf5::{Dataset, File, Group, H5Type, Location};
+
+use crate::error::{Hdf5Context, RecordError, Result};
+
+/// Value of the root attribute `@magic` of every file laminar writes.
+pub const MAGIC: u32 = 0x0A7A;
+
+/// Value of the root attribute `@version` (`[major, minor]`) of every file laminar writes.
+pub const VERSION: [u32; 2] = [0, 1];
+
+/// Order of the spikes of one population, stored as the scalar `@sorting` attribute.
+///
+/// SONATA requires an HDF5 *enumeration* over `u8` with exactly these member names: libsonata
+/// refuses a plain integer or a string, and trusts the claimed order when it selects spikes by
+/// time, so [`Sorting::ByTime`] must only be written when it is true.
+#[derive(H5Type, Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Sorting {
+    #[hdf5(rename = "none")]
+    Unsorted = 0,
+    #[hdf5(rename = "by_id")]
+    ById = 1,
+    #[hdf5(rename = "by_time")]
+    ByTime = 2,
+}
+
+impl Sorting {
+    /// The SONATA name of this order (`"none"`, `"by_id"` or `"by_time"`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Unsorted => "none",
+            Self::ById => "by_id",
+            Self::ByTime => "by_time",
+        }
+    }
+}
+
+impl std::fmt::Display for Sorting {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Creates (truncating) an HDF5 file and writes the root attributes `@magic` and `@version`.
+pub(crate) fn create_file(path: &Path) -> Result<File> {
+    let file = File::create(path).context(path, || "create the HDF5 file".to_owned())?;
+    file.new_attr::<u32>()
+        .create("magic")
+        .and_then(|attr| attr.write_scalar(&MAGIC))
+        .context(path, || "write the root attribute @magic".to_owned())?;
+    file.new_attr_builder()
+        .with_data(&VERSION[..])
+        .create("version")
+        .context(path, || "write the root attribute @version".to_owned())?;
+    Ok(file)
+}
+
+/// Opens an existing file read-only.
+pub(crate) fn open_file(path: &Path) -> Result<File> {
+    File::open(path).context(path, || "open the HDF5 file".to_owned())
+}
+
+/// Validates a population or projection name: it becomes an HDF5 group name, so it must be a
+/// single, non-empty path component.
+pub(crate) fn check_group_name(path: &Path, kind: &str, name: &str) -> Result<()> {
+    if name.is_empty() || name.contains('/') || name == "." || name.contains('\0') {
+        return Err(RecordError::invalid_input(
+            path,
+            format!("{kind} name {name:?} cannot be an HDF5 group name (empty, '.', '/' or NUL)"),
+        ));
+    }
+    Ok(())
+}
+
+/// Writes a scalar variable-length UTF-8 string attribute (libsonata reads `@units` only in
+/// this representation).
+pub(crate) fn write_string_attr(
+    path: &Path,
+    location: &Location,
+    name: &str,
+    value: &str,
+) -> Result<()> {
+    let value = VarLenUnicode::from_str(value).map_err(|_| {
+        RecordError::invalid_input(
+            path,
+            format!("attribute @{name} value {value:?} contains a NUL byte"),
+        )
+    })?;
+    location
+        .new_attr::<VarLenUnicode>()
+        .create(name)
+        .and_then(|attr| attr.write_scalar(&value))
+        .context(path, || {
+            format!("write attribute {}/@{name}", location.name())
+        })
+}
+
+/// Reads a scalar string attribute written as variable-length UTF-8 (or, from other tools,
+/// variable-length ASCII).
+pub(crate) fn read_string_attr(path: &Path, location: &Location, name: &str) -> Result<String> {
+    let attr = location.attr(name).context(path, || {
+        format!("open attribute {}/@{name}", location.name())
+    })?;
+    if let Ok(value) = attr.read_scalar::<VarLenUnicode>() {
+        return Ok(value.as_str().to_owned());
+    }
+    attr.read_scalar::<VarLenAscii>()
+        .map(|value| value.as_str().to_owned())
+        .context(path, || {
+            format!(
+                "read attribute {}/@{name} as a variable-length string",
+                location.name()
+            )
+        })
+}
+
+/// Writes the scalar enum attribute `@sorting`, replacing an earlier value.
+pub(crate) fn write_sorting(path: &Path, group: &Group, sorting: Sorting) -> Result<()> {
+    let attr = match group.attr("sorting") {
+        Ok(attr) => attr,
+        Err(_) => group
+            .new_attr::<Sorting>()
+            .create("sorting")
+            .context(path, || {
+                format!("create attribute {}/@sorting", group.name())
+            })?,
+    };
+    attr.write_scalar(&sorting).context(path, || {
+        format!("write attribute {}/@sorting = {sorting}", group.name())
+    })
+}
+
+/// A one-dimensional dataset of unlimited length that only grows at its end.
+#[derive(Debug)]
+pub(crate) struct AppendableColumn {
+    dataset: Dataset,
+    len: usize,
+}
+
+impl AppendableColumn {
+    /// Creates an empty, chunked dataset `name` with maxshape unlimited and no filters.
+    pub(crate) fn create<T: H5Type>(
+        path: &Path,
+        group: &Group,
+        name: &str,
+        chunk: usize,
+    ) -> Result<Self> {
+        let dataset = group
+            .new_dataset::<T>()
+            .chunk(chunk)
+            .shape(0..)
+            .create(name)
+            .context(path, || format!("create dataset {}/{name}", group.name()))?;
+        Ok(Self { dataset, len: 0 })
+    }
+
+    /// The dataset, for attributes.
+    pub(crate) fn dataset(&self) -> &Dataset {
+        &self.dataset
+    }
+
+    /// Number of values in the file.
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Grows the dataset by `values.len()` and writes them at the end.
+    pub(crate) fn append<T: H5Type>(&mut self, path: &Path, values: &[T]) -> Result<()> {
+        if values.is_empty() {
+            return Ok(());
+        }
+        let new_len = self.len + values.len();
+        self.dataset
+            .resize(new_len)
+            .and_then(|()| self.dataset.write_slice(values, self.len..new_len))
+            .context(path, || {
+                format!("append {} values to {}", values.len(), self.dataset.name())
+            })?;
+        self.len = new_len;
+        Ok(())
+    }
+}
+
+/// Reads a whole one-dimensional dataset `group/name`.
+pub(crate) fn read_column<T: H5Type>(path: &Path, group: &Group, name: &str) -> Result<Vec<T>> {
+    group
+        .dataset(name)
+        .and_then(|dataset| dataset.read_raw::<T>())
+        .context(path, || format!("read dataset {}/{name}", group.name()))
+}
+
+/// Opens `group/name` as a group.
+pub(crate) fn open_group(path: &Path, parent: &Group, name: &str) -> Result<Group> {
+    parent.group(name).context(path, || {
+        let parent = parent.name();
+        let separator = if parent.ends_with('/') { "" } else { "/" };
+        format!("open group {parent}{separator}{name}")
+    })
+}
+
+/// Names of the members of a group, in HDF5's (alphabetical) order.
+pub(crate) fn member_names(path: &Path, group: &Group) -> Result<Vec<String>> {
+    group
+        .member_names()
+        .context(path, || format!("list the members of {}", group.name()))
+}

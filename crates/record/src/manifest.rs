@@ -1,0 +1,147 @@
+//! `manifest.json`: what ran and which file of the output directory holds what.
+//!
+//! The manifest makes an output directory self-describing: the model file is stored verbatim,
+//! together with the seed, resolution and thread count needed to rerun it, whether the run
+//! completed (and why not), and for every HDF5 file its role. File names are relative to the
+//! directory. Fields not known yet belong in `extra`, so that later versions can add information
+//! without breaking older readers.
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{RecordError, Result};
+
+/// File name of the manifest inside an output directory.
+pub const MANIFEST_FILE_NAME: &str = "manifest.json";
+
+/// Contents of `manifest.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    /// Version of the recording format, `[major, minor]` (the HDF5 files' `@version`).
+    pub format_version: [u32; 2],
+    /// Version of laminar that wrote the directory.
+    pub laminar_version: String,
+    /// Path of the model file as given on the command line.
+    pub model_path: String,
+    /// The model file, verbatim.
+    pub model_text: String,
+    /// Master seed of the run.
+    pub seed: u64,
+    /// Simulation resolution (time step), in ms.
+    pub resolution_ms: f64,
+    /// Duration requested, in ms.
+    pub duration_ms: f64,
+    /// Biological time actually simulated, in ms (less than `duration_ms` if stopped early).
+    pub simulated_ms: f64,
+    /// Whether the run simulated the whole requested duration.
+    pub completed: bool,
+    /// Why the run stopped before `duration_ms` (interrupt, error …), when it did.
+    pub stopped_early_reason: Option<String>,
+    /// Worker threads used.
+    pub threads: usize,
+    /// The model's populations, in gid order.
+    pub populations: Vec<PopulationEntry>,
+    /// Which file holds what.
+    pub files: OutputFiles,
+    /// Further information, keyed by topic, for additions that have no field yet.
+    #[serde(default)]
+    pub extra: serde_json::Map<String, serde_json::Value>,
+}
+
+/// One population of the model.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PopulationEntry {
+    /// Population name; also the SONATA population name in the HDF5 files.
+    pub name: String,
+    /// Neuron (or astrocyte) model.
+    pub model: String,
+    /// Number of cells; node ids in the files run from 0 to `size − 1`.
+    pub size: u64,
+    /// Global id of node 0, so that gid = `first_gid` + node id.
+    pub first_gid: u64,
+}
+
+/// The HDF5 files of the directory. Names are relative to the directory.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct OutputFiles {
+    /// `spikes.h5`, when spikes were recorded.
+    pub spikes: Option<String>,
+    /// Frame reports, one per recorded variable and population.
+    #[serde(default)]
+    pub reports: Vec<ReportEntry>,
+    /// `weights.h5`, when weights of plastic projections were recorded.
+    pub weights: Option<String>,
+}
+
+/// One frame report.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReportEntry {
+    /// Recorded variable (`"V_m"`, `"Ca_astro"` …).
+    pub variable: String,
+    /// File name, e.g. `"V_m.h5"`.
+    pub file: String,
+    /// SONATA population inside the file (`/report/<population>`).
+    pub population: String,
+    /// Unit of the values (the `data/@units` attribute).
+    pub units: String,
+    /// Sampling interval, in ms (the `dt` of `mapping/time`).
+    pub interval_ms: f64,
+}
+
+impl Manifest {
+    /// Writes `dir/manifest.json` atomically: the JSON goes to a temporary file in the same
+    /// directory, is synced, then renamed over the old manifest, so a reader (or a crash) sees
+    /// either the old or the new manifest, never a truncated one.
+    pub fn write(&self, dir: &Path) -> Result<()> {
+        let target = dir.join(MANIFEST_FILE_NAME);
+        let mut json = serde_json::to_vec_pretty(self).map_err(|source| RecordError::Json {
+            path: target.clone(),
+            action: "serialise".to_owned(),
+            source,
+        })?;
+        json.push(b'\n');
+
+        let temporary = dir.join(format!(".{MANIFEST_FILE_NAME}.{}.tmp", std::process::id()));
+        let io_error = |path: &PathBuf, action: &str| {
+            let path = path.clone();
+            let action = action.to_owned();
+            move |source| RecordError::Io {
+                path,
+                action,
+                source,
+            }
+        };
+        let written = fs::File::create(&temporary)
+            .and_then(|mut file| {
+                file.write_all(&json)?;
+                file.sync_all()
+            })
+            .map_err(io_error(&temporary, "write"));
+        if let Err(error) = written
+            .and_then(|()| fs::rename(&temporary, &target).map_err(io_error(&target, "replace")))
+        {
+            // Do not leave a stray temporary file behind; the original error is what matters.
+            let _ = fs::remove_file(&temporary);
+            return Err(error);
+        }
+        Ok(())
+    }
+
+    /// Reads `dir/manifest.json`.
+    pub fn read(dir: &Path) -> Result<Self> {
+        let path = dir.join(MANIFEST_FILE_NAME);
+        let text = fs::read(&path).map_err(|source| RecordError::Io {
+            path: path.clone(),
+            action: "read".to_owned(),
+            source,
+        })?;
+        serde_json::from_slice(&text).map_err(|source| RecordError::Json {
+            path,
+            action: "parse".to_owned(),
+            source,
+        })
+    }
+}

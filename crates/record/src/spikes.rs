@@ -1,0 +1,173 @@
+//! `spikes.h5`: every spike of a run, one SONATA spike population per model population.
+//!
+//! ```text
+//! /  @magic u32 = 0x0A7A   @version u32[2] = [0, 1]
+//! /spikes/<population>/
+//!     @sorting     HDF5 ENUM over u8 {none=0, by_id=1, by_time=2}, scalar
+//!     timestamps   f64 [N], chunked, maxshape unlimited   @units = variable-length UTF-8 "ms"
+//!     node_ids     u64 [N], same chunking; ids are 0-based within the population
+//! ```
+//!
+//! `@sorting` is `by_time` only while the timestamps of the population really are non-decreasing:
+//! libsonata binary-searches on the claimed order and would silently return wrong subsets
+//! otherwise. The attribute is written as `by_time` when the file is created and downgraded to
+//! `none` *before* the first out-of-order spike reaches the file, so the claim is true at every
+//! moment, including in a file whose writer was killed.
+
+use std::path::Path;
+
+use hdf5::Group;
+
+use crate::error::{Hdf5Context, RecordError, Result};
+use crate::events::{EventFile, EventGroup, check_event_time};
+use crate::h5::{
+    AppendableColumn, Sorting, check_group_name, create_file, write_sorting, write_string_attr,
+};
+
+/// Streams spikes into `spikes.h5`.
+///
+/// Spikes are buffered per population and appended `chunk` at a time; the file is flushed at
+/// every append. Call [`SpikeWriter::finish`] to write the remaining spikes and close the file
+/// and see any error; dropping the writer does the same on a best-effort basis.
+pub struct SpikeWriter {
+    events: EventFile<PopulationSpikes>,
+}
+
+struct PopulationSpikes {
+    name: String,
+    size: u64,
+    group: Group,
+    timestamps: AppendableColumn,
+    node_ids: AppendableColumn,
+    pending_times: Vec<f64>,
+    pending_ids: Vec<u64>,
+    /// Time of the most recent spike pushed (buffered or written).
+    last_time: f64,
+    /// Whether every spike so far came no earlier than the one before it.
+    time_ordered: bool,
+    /// The `@sorting` value currently in the file.
+    sorting_in_file: Sorting,
+}
+
+impl SpikeWriter {
+    /// Creates (or truncates) `path` with one empty spike population per `(name, size)`, where
+    /// `size` is the number of neurons: node ids must be below it. Events are buffered and
+    /// appended `chunk` at a time, which is also the HDF5 chunk length.
+    pub fn create(path: &Path, populations: &[(String, u64)], chunk: usize) -> Result<Self> {
+        if chunk == 0 {
+            return Err(RecordError::invalid_input(
+                path,
+                "the chunk length must be at least 1",
+            ));
+        }
+        for (index, (name, _)) in populations.iter().enumerate() {
+            check_group_name(path, "population", name)?;
+            if populations[..index]
+                .iter()
+                .any(|(earlier, _)| earlier == name)
+            {
+                return Err(RecordError::invalid_input(
+                    path,
+                    format!("population {name:?} is listed twice"),
+                ));
+            }
+        }
+
+        let file = create_file(path)?;
+        let spikes = file
+            .create_group("spikes")
+            .context(path, || "create group /spikes".to_owned())?;
+        let mut groups = Vec::with_capacity(populations.len());
+        for (name, size) in populations {
+            let group = spikes
+                .create_group(name)
+                .context(path, || format!("create group /spikes/{name}"))?;
+            let timestamps = AppendableColumn::create::<f64>(path, &group, "timestamps", chunk)?;
+            write_string_attr(path, timestamps.dataset(), "units", "ms")?;
+            let node_ids = AppendableColumn::create::<u64>(path, &group, "node_ids", chunk)?;
+            // An empty population is trivially in time order; see the module documentation.
+            write_sorting(path, &group, Sorting::ByTime)?;
+            groups.push(PopulationSpikes {
+                name: name.clone(),
+                size: *size,
+                group,
+                timestamps,
+                node_ids,
+                pending_times: Vec::with_capacity(chunk),
+                pending_ids: Vec::with_capacity(chunk),
+                last_time: f64::NEG_INFINITY,
+                time_ordered: true,
+                sorting_in_file: Sorting::ByTime,
+            });
+        }
+        drop(spikes);
+        let mut events = EventFile::new(path.to_path_buf(), chunk, file, groups);
+        // Make the empty but complete layout durable right away.
+        events.flush()?;
+        Ok(Self { events })
+    }
+
+    /// Records that neuron `node_id` (0-based within the population) of population number
+    /// `population` (its index in the list given to [`SpikeWriter::create`]) spiked at `time_ms`.
+    pub fn push(&mut self, population: usize, node_id: u64, time_ms: f64) -> Result<()> {
+        self.events
+            .push_with(population, "population", |path, spikes| {
+                if node_id >= spikes.size {
+                    return Err(RecordError::invalid_input(
+                        path,
+                        format!(
+                            "node id {node_id} is out of range for population {:?} of {} neurons",
+                            spikes.name, spikes.size
+                        ),
+                    ));
+                }
+                check_event_time(path, &spikes.name, time_ms)?;
+                if time_ms < spikes.last_time {
+                    spikes.time_ordered = false;
+                }
+                spikes.last_time = time_ms;
+                spikes.pending_times.push(time_ms);
+                spikes.pending_ids.push(node_id);
+                Ok(())
+            })
+    }
+
+    /// Appends every buffered spike and flushes the file to disk.
+    pub fn flush(&mut self) -> Result<()> {
+        self.events.flush()
+    }
+
+    /// Appends the buffered spikes, leaves `@sorting` as `by_time` only where that is true, and
+    /// closes the file.
+    pub fn finish(mut self) -> Result<()> {
+        self.events.close()
+    }
+
+    /// The file being written.
+    pub fn path(&self) -> &Path {
+        self.events.path()
+    }
+}
+
+impl EventGroup for PopulationSpikes {
+    fn pending(&self) -> usize {
+        self.pending_times.len()
+    }
+
+    fn append_pending(&mut self, path: &Path) -> Result<()> {
+        // Withdraw the by_time claim before the first unordered spike reaches the file.
+        if !self.time_ordered && self.sorting_in_file != Sorting::Unsorted {
+            write_sorting(path, &self.group, Sorting::Unsorted)?;
+            self.sorting_in_file = Sorting::Unsorted;
+        }
+        // If an earlier attempt appended node_ids but then failed on timestamps, those ids are
+        // already in the file: append only the rest, so a retry cannot duplicate them.
+        let ids_already_written = self.node_ids.len() - self.timestamps.len();
+        self.node_ids
+            .append(path, &self.pending_ids[ids_already_written..])?;
+        self.timestamps.append(path, &self.pending_times)?;
+        self.pending_ids.clear();
+        self.pending_times.clear();
+        Ok(())
+    }
+}
