@@ -1,12 +1,17 @@
 //! A spinning barrier that also agrees on a vote.
 //!
 //! Threads meet once per exchange interval (the minimum delay, often a single 0.1-ms step), so
-//! the barrier must cost well under a microsecond: it spins on an atomic generation counter and
-//! yields only after a while (in case threads outnumber cores). Each arrival contributes a vote
-//! (e.g. "stop after this interval"); every thread leaves with the OR of all votes, so all threads
-//! take the same decision at the same step boundary.
+//! the barrier must cost well under a microsecond when every thread has a core: it spins on an
+//! atomic generation counter. When a peer is descheduled (more runnable threads than cores, e.g.
+//! a laptop doing other work), spinning would burn the very core the peer needs, so after a
+//! short spin a waiter blocks on a condition variable; the last arriver notifies only when
+//! someone sleeps. Each arrival contributes a vote (e.g. "stop after this interval"); every
+//! thread leaves with the OR of all votes, so all threads take the same decision at the same
+//! step boundary.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Condvar, Mutex};
+use std::time::Duration;
 
 #[derive(Debug)]
 pub struct SpinBarrier {
@@ -17,10 +22,13 @@ pub struct SpinBarrier {
     /// The outcome of generation g is stored at `outcome[g % 2]`: the slot of the next generation
     /// is only written after every thread has read this one.
     outcome: [AtomicBool; 2],
+    sleepers: AtomicUsize,
+    lock: Mutex<()>,
+    wake: Condvar,
 }
 
-/// Spins before yielding the core.
-const SPINS_BEFORE_YIELD: u32 = 1 << 12;
+/// Spins before blocking (a few microseconds).
+const SPINS_BEFORE_BLOCKING: u32 = 1 << 11;
 
 impl SpinBarrier {
     pub fn new(parties: usize) -> Self {
@@ -30,6 +38,9 @@ impl SpinBarrier {
             generation: AtomicUsize::new(0),
             vote: AtomicBool::new(false),
             outcome: [AtomicBool::new(false), AtomicBool::new(false)],
+            sleepers: AtomicUsize::new(0),
+            lock: Mutex::new(()),
+            wake: Condvar::new(),
         }
     }
 
@@ -43,17 +54,35 @@ impl SpinBarrier {
             let outcome = self.vote.swap(false, Ordering::AcqRel);
             self.outcome[generation % 2].store(outcome, Ordering::Release);
             self.arrived.store(0, Ordering::Release);
-            self.generation.store(generation.wrapping_add(1), Ordering::Release);
+            {
+                // Publishing under the lock closes the window between a sleeper's last check of
+                // the generation and its wait.
+                let _guard = self.lock.lock().unwrap_or_else(|e| e.into_inner());
+                self.generation.store(generation.wrapping_add(1), Ordering::Release);
+            }
+            if self.sleepers.load(Ordering::Acquire) > 0 {
+                self.wake.notify_all();
+            }
             return outcome;
         }
         let mut spins = 0u32;
         while self.generation.load(Ordering::Acquire) == generation {
-            if spins < SPINS_BEFORE_YIELD {
+            if spins < SPINS_BEFORE_BLOCKING {
                 std::hint::spin_loop();
                 spins += 1;
-            } else {
-                std::thread::yield_now();
+                continue;
             }
+            self.sleepers.fetch_add(1, Ordering::AcqRel);
+            let mut guard = self.lock.lock().unwrap_or_else(|e| e.into_inner());
+            while self.generation.load(Ordering::Acquire) == generation {
+                // The timeout is a safety net only; wake-ups come from notify_all.
+                guard = match self.wake.wait_timeout(guard, Duration::from_millis(10)) {
+                    Ok((g, _)) => g,
+                    Err(e) => e.into_inner().0,
+                };
+            }
+            drop(guard);
+            self.sleepers.fetch_sub(1, Ordering::AcqRel);
         }
         self.outcome[generation % 2].load(Ordering::Acquire)
     }

@@ -303,7 +303,7 @@ mod tests {
             assert!(out.windows(2).all(|w| w[0] < w[1]));
             total += out.len();
         }
-        let expected = 0.05 * 2000.0 * 500.0;
+        let expected: f64 = 0.05 * 2000.0 * 500.0;
         let sd = (expected * 0.95).sqrt();
         assert!((total as f64 - expected).abs() < 5.0 * sd, "{total} vs {expected}");
     }

@@ -30,7 +30,7 @@ use crate::barrier::SpinBarrier;
 use crate::buffer::{InputBuffer, InputKind, PreciseEvent};
 use crate::network::RecordingSpec;
 use crate::population::{LocalSpike, Population, Recordable, Update};
-use crate::queue::NextEventQueue;
+use crate::queue::{Calendar, NextEventQueue};
 use crate::stimulus::{Stimulus, StimulusSink};
 use crate::time::{Resolution, Step};
 
@@ -181,7 +181,8 @@ pub struct Partition {
     shard_of_population: Vec<usize>,
     stimuli: Vec<Box<dyn Stimulus>>,
     stimulus_offsets: Vec<u32>,
-    stimulus_queue: NextEventQueue,
+    stimulus_queue: Calendar,
+    due_channels: Vec<u32>,
     recording_parts: Vec<RecordingPart>,
     merged: Vec<Spike>,
     synaptic_events: u64,
@@ -208,7 +209,8 @@ impl Partition {
             shard_of_population,
             stimuli,
             stimulus_offsets,
-            stimulus_queue: NextEventQueue::new(),
+            stimulus_queue: Calendar::new(),
+            due_channels: Vec::new(),
             recording_parts,
             merged: Vec::new(),
             synaptic_events: 0,
@@ -222,7 +224,7 @@ impl Partition {
         for (si, stim) in self.stimuli.iter_mut().enumerate() {
             for c in 0..stim.channels() {
                 if let Some(due) = stim.first_due(c) {
-                    self.stimulus_queue.schedule(self.stimulus_offsets[si] + c as u32, due.max(now));
+                    self.stimulus_queue.schedule(self.stimulus_offsets[si] + c as u32, due.max(now), now);
                 }
             }
         }
@@ -237,7 +239,10 @@ impl Partition {
         }
         for step in from..to {
             // Devices first: a current change due now acts in this very step.
-            while let Some((key, _)) = self.stimulus_queue.pop_due(step) {
+            let mut due = std::mem::take(&mut self.due_channels);
+            due.clear();
+            self.stimulus_queue.take_due(step, &mut due);
+            for &key in &due {
                 let si = self.stimulus_offsets.partition_point(|&o| o <= key) - 1;
                 let channel = (key - self.stimulus_offsets[si]) as usize;
                 let next = {
@@ -249,9 +254,10 @@ impl Partition {
                 };
                 if let Some(next) = next {
                     debug_assert!(next > step);
-                    self.stimulus_queue.schedule(key, next);
+                    self.stimulus_queue.schedule(key, next.max(step + 1), step);
                 }
             }
+            self.due_channels = due;
             for shard in &mut self.shards {
                 shard.spikes.clear();
                 {

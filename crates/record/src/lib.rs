@@ -39,6 +39,8 @@ pub mod report;
 pub mod spikes;
 pub mod weights;
 
+pub mod readback;
+
 pub use error::{RecordError, Result};
 pub use h5::{MAGIC, Sorting, VERSION};
 pub use manifest::{MANIFEST_FILE_NAME, Manifest, OutputFiles, PopulationEntry, ReportEntry};

@@ -51,32 +51,9 @@ impl OutputDir {
     }
 }
 
-fn readback_script() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/python/readback.py")
-}
-
 /// Runs the readback script on `dir`, after making sure the Python readers are installed.
 fn run_readback(dir: &Path) -> Output {
-    let probe = Command::new("python3")
-        .args(["-c", "import h5py, libsonata, numpy"])
-        .output();
-    match probe {
-        Ok(output) if output.status.success() => {}
-        Ok(output) => panic!(
-            "python3 lacks h5py, libsonata or numpy, which this test needs: \
-             pip install h5py libsonata numpy\n{}",
-            String::from_utf8_lossy(&output.stderr)
-        ),
-        Err(error) => panic!(
-            "cannot run python3 ({error}); this test needs python3 with \
-             h5py, libsonata and numpy: pip install h5py libsonata numpy"
-        ),
-    }
-    Command::new("python3")
-        .arg(readback_script())
-        .arg(dir)
-        .output()
-        .expect("run tests/python/readback.py")
+    laminar_record::readback::run(dir).unwrap_or_else(|e| panic!("{e}"))
 }
 
 fn describe(output: &Output) -> String {

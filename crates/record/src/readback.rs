@@ -1,0 +1,35 @@
+//! Checking a recording with the real clients of the format: `tests/python/readback.py` opens
+//! an output directory with h5py and libsonata and compares both with the manifest.
+//!
+//! The interpreter is `$LAMINAR_PYTHON` when set (the setup script points it at a project venv
+//! on systems whose Python is externally managed), else `python3`.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The Python interpreter used for readback checks.
+pub fn python() -> String {
+    std::env::var("LAMINAR_PYTHON").unwrap_or_else(|_| "python3".to_string())
+}
+
+/// The readback script in the source tree.
+pub fn script() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/python/readback.py")
+}
+
+/// Runs the readback script on `dir`. Errors say how to install the readers when they are
+/// missing.
+pub fn run(dir: &Path) -> Result<Output, String> {
+    let py = python();
+    match Command::new(&py).args(["-c", "import h5py, libsonata, numpy"]).output() {
+        Ok(o) if o.status.success() => {}
+        Ok(o) => {
+            return Err(format!(
+                "{py} lacks h5py, libsonata or numpy: pip install h5py libsonata numpy (or run scripts/setup.sh --python)\n{}",
+                String::from_utf8_lossy(&o.stderr)
+            ));
+        }
+        Err(e) => return Err(format!("cannot run {py} ({e}); install python3 with h5py, libsonata and numpy")),
+    }
+    Command::new(&py).arg(script()).arg(dir).output().map_err(|e| format!("running {}: {e}", script().display()))
+}
