@@ -27,8 +27,13 @@ pub fn cuba(n: usize, k: f64, seed: u64, record: bool) -> Result<NetworkBuilder>
         "tau_syn_ex": 5.0, "tau_syn_in": 10.0, "t_ref": 5.0, "V_m": -60.0
     }));
     let n_exc = n * 4 / 5;
-    let exc = b.add_population("exc", n_exc, registry::population_factory("iaf_psc_exp", &p, n_exc).map_err(|e| anyhow!(e))?);
-    let inh = b.add_population("inh", n - n_exc, registry::population_factory("iaf_psc_exp", &p, n - n_exc).map_err(|e| anyhow!(e))?);
+    let exc =
+        b.add_population("exc", n_exc, registry::population_factory("iaf_psc_exp", &p, n_exc).map_err(|e| anyhow!(e))?);
+    let inh = b.add_population(
+        "inh",
+        n - n_exc,
+        registry::population_factory("iaf_psc_exp", &p, n - n_exc).map_err(|e| anyhow!(e))?,
+    );
     let prob = k / n as f64;
     for (pop, name) in [(exc, "exc"), (inh, "inh")] {
         b.set_initial(pop, "V_m", Initial::Dist(Dist::Uniform { low: -60.0, high: -50.0 }))?;
@@ -56,7 +61,8 @@ pub fn cuba(n: usize, k: f64, seed: u64, record: bool) -> Result<NetworkBuilder>
 pub fn sparse(n: usize, driven: f64, seed: u64) -> Result<NetworkBuilder> {
     let mut b = NetworkBuilder::new(Resolution::new(0.1)?, seed);
     let p = params(json!({ "E_L": -70.0, "V_th": -55.0, "V_reset": -70.0, "tau_syn_ex": 2.0, "tau_syn_in": 2.0 }));
-    let pop = b.add_population("neurons", n, registry::population_factory("iaf_psc_exp", &p, n).map_err(|e| anyhow!(e))?);
+    let pop =
+        b.add_population("neurons", n, registry::population_factory("iaf_psc_exp", &p, n).map_err(|e| anyhow!(e))?);
     b.add_projection(Projection {
         name: "recurrent".into(),
         source: pop,
@@ -69,8 +75,9 @@ pub fn sparse(n: usize, driven: f64, seed: u64) -> Result<NetworkBuilder> {
         multapses: false,
     });
     let n_driven = ((n as f64) * driven).round() as u64;
-    let stride = if n_driven == 0 { 1 } else { n as u64 / n_driven };
-    let poisson = registry::stimulus_factory("poisson_generator", &params(json!({ "rate": 1000.0 }))).map_err(|e| anyhow!(e))?;
+    let stride = (n as u64).checked_div(n_driven).unwrap_or(1);
+    let poisson =
+        registry::stimulus_factory("poisson_generator", &params(json!({ "rate": 1000.0 }))).map_err(|e| anyhow!(e))?;
     b.add_device(DeviceEntry {
         name: "drive".into(),
         factory: Arc::clone(&poisson),

@@ -47,15 +47,11 @@ fn tolerances(case: &str) -> Option<(Vec<(&'static str, Tolerance)>, SpikeTolera
             SpikeTolerance::Identical,
         ),
         "iaf_psc_delta" => (vec![("V_m", MaxAbs(exact))], SpikeTolerance::Identical),
-        "iaf_cond_exp" => (
-            vec![("V_m", MaxAbs(1e-6)), ("g_ex", MaxAbs(1e-6)), ("g_in", MaxAbs(1e-6))],
-            SpikeTolerance::Identical,
-        ),
+        "iaf_cond_exp" => {
+            (vec![("V_m", MaxAbs(1e-6)), ("g_ex", MaxAbs(1e-6)), ("g_in", MaxAbs(1e-6))], SpikeTolerance::Identical)
+        }
         "aeif_cond_alpha" => (
-            vec![
-                ("V_m", Distribution { median: 0.01, p99: 0.2 }),
-                ("w", Distribution { median: 0.01, p99: 0.2 }),
-            ],
+            vec![("V_m", Distribution { median: 0.01, p99: 0.2 }), ("w", Distribution { median: 0.01, p99: 0.2 })],
             SpikeTolerance::Identical,
         ),
         "iaf_psc_exp_ps" => (vec![("V_m", MaxAbs(exact))], SpikeTolerance::Within(1e-6)),
@@ -149,6 +145,7 @@ pub struct BuiltCase {
     pub variables: Vec<(String, String)>,
     /// The population name used in recordings (`neuron`, or `network`).
     pub population: String,
+    pub record_interval_ms: f64,
     pub expected: Value,
 }
 
@@ -160,12 +157,10 @@ fn nest_json_literals(text: &str) -> String {
     let mut escaped = false;
     let mut rest = text;
     while let Some(c) = rest.chars().next() {
-        if !in_string {
-            if let Some(r) = rest.strip_prefix("-Infinity") {
-                out.push_str("null");
-                rest = r;
-                continue;
-            }
+        if !in_string && let Some(r) = rest.strip_prefix("-Infinity") {
+            out.push_str("null");
+            rest = r;
+            continue;
         }
         if in_string {
             if escaped {
@@ -217,11 +212,8 @@ pub fn build_case(path: &Path, threads: usize) -> Result<BuiltCase> {
     let precise = model.ends_with("_ps");
 
     let network = setup.get("connections").is_some();
-    let (population, n) = if network {
-        ("network".to_string(), num(setup, "n")? as usize)
-    } else {
-        ("neuron".to_string(), 1)
-    };
+    let (population, n) =
+        if network { ("network".to_string(), num(setup, "n")? as usize) } else { ("neuron".to_string(), 1) };
     let factory = registry::population_factory(model, &params, n).map_err(|e| anyhow!("neuron params: {e}"))?;
     let target = b.add_population(&population, n, factory);
 
@@ -229,7 +221,8 @@ pub fn build_case(path: &Path, threads: usize) -> Result<BuiltCase> {
         let mut p = Map::new();
         p.insert("spike_times_per_node".into(), serde_json::to_value(&per_node)?);
         p.insert("precise_times".into(), Value::Bool(precise));
-        let f = registry::population_factory("spike_generator", &p, per_node.len()).map_err(|e| anyhow!("{label}: {e}"))?;
+        let f =
+            registry::population_factory("spike_generator", &p, per_node.len()).map_err(|e| anyhow!("{label}: {e}"))?;
         Ok(b.add_population(label, per_node.len(), f))
     };
 
@@ -323,8 +316,10 @@ pub fn build_case(path: &Path, threads: usize) -> Result<BuiltCase> {
 
     let info = registry::model_info(model).context("unknown model")?;
     let mut variables = Vec::new();
+    let mut record_interval_ms = h;
     if let Some(record) = setup.get("record") {
-        let interval = resolution.exact_steps(num(record, "interval_ms")?)?;
+        record_interval_ms = num(record, "interval_ms")?;
+        let interval = resolution.exact_steps(record_interval_ms)?;
         for v in record.get("variables").and_then(Value::as_array).into_iter().flatten() {
             let v = v.as_str().context("record.variables: expected names")?;
             let variable = info.recordable_index(v).with_context(|| format!("{model} has no recordable '{v}'"))?;
@@ -333,7 +328,7 @@ pub fn build_case(path: &Path, threads: usize) -> Result<BuiltCase> {
         }
     }
     let simulation = b.build(threads)?;
-    Ok(BuiltCase { name, simulation, duration, variables, population, expected })
+    Ok(BuiltCase { name, simulation, duration, variables, population, record_interval_ms, expected })
 }
 
 /// Keeps everything in memory (for comparison), optionally forwarding to another observer.
@@ -386,11 +381,7 @@ pub fn run_case(case: &mut BuiltCase, forward: Option<&mut dyn Observer>) -> Res
     if !case.variables.is_empty() {
         let times = f64_list(&case.expected["times_ms"], "expected.times_ms")?;
         for (ri, (var, _)) in case.variables.iter().enumerate() {
-            let tol = quantity_tols
-                .iter()
-                .find(|(n, _)| n == var)
-                .map(|(_, t)| *t)
-                .unwrap_or(Tolerance::MaxAbs(1e-9));
+            let tol = quantity_tols.iter().find(|(n, _)| n == var).map(|(_, t)| *t).unwrap_or(Tolerance::MaxAbs(1e-9));
             let want = f64_list(&case.expected[var.as_str()], var)?;
             let frames: BTreeMap<Step, f64> =
                 collect.frames.get(ri).into_iter().flatten().map(|(s, v)| (*s, v[0])).collect();
@@ -488,14 +479,42 @@ fn compare_spikes(want: &[(u64, f64)], got: &[(u64, f64)], tol: SpikeTolerance, 
     SpikeResult { expected: want.len(), got: got.len(), pass: unmatched.is_empty(), unmatched, max_time_error: max_err }
 }
 
-/// Builds and runs a case file, comparing with NEST (convenience for tests and the CLI).
-pub fn verify_file(path: &Path, threads: usize, forward: Option<&mut dyn Observer>) -> Result<CaseResult> {
+/// Builds and runs a case file, comparing with NEST; with `out`, also writes the run in the
+/// standard output layout (spikes and one report per recorded variable of the case's neuron
+/// population: `neuron`, or `network` for the network case).
+pub fn verify_file(path: &Path, threads: usize, out: Option<&Path>) -> Result<CaseResult> {
     let mut case = build_case(path, threads)?;
-    run_case(&mut case, forward)
+    let Some(dir) = out else { return run_case(&mut case, None) };
+    let sim = &case.simulation;
+    let populations = sim.populations().to_vec();
+    let record_spikes: Vec<bool> = populations.iter().map(|p| p.name == case.population).collect();
+    let reports: Vec<crate::output::ReportPlan> = case
+        .variables
+        .iter()
+        .map(|(variable, units)| crate::output::ReportPlan {
+            population: case.population.clone(),
+            variable: variable.clone(),
+            units: units.clone(),
+            interval_ms: case.record_interval_ms,
+            nodes: (0..populations[0].size as u64).collect(),
+        })
+        .collect();
+    let info = crate::output::RunInfo {
+        model_path: path.display().to_string(),
+        model_text: std::fs::read_to_string(path)?,
+        seed: sim.seed(),
+        resolution_ms: sim.resolution().h(),
+        duration_ms: sim.resolution().ms(case.duration),
+        threads: sim.threads(),
+    };
+    let mut recorder = crate::output::Recorder::create(dir, &info, &populations, &record_spikes, &reports)?;
+    let result = run_case(&mut case, Some(&mut recorder))?;
+    recorder.finish(case.simulation.resolution().ms(case.simulation.now()), None)?;
+    Ok(result)
 }
 
 /// Models whose parity cases this release verifies.
 pub fn supported_cases() -> Vec<&'static str> {
-    ["iaf_psc_exp", "iaf_psc_delta", "iaf_cond_exp", "aeif_cond_alpha", "iaf_psc_exp_ps", "iaf_psc_exp_network"].to_vec()
+    ["iaf_psc_exp", "iaf_psc_delta", "iaf_cond_exp", "aeif_cond_alpha", "iaf_psc_exp_ps", "iaf_psc_exp_network"]
+        .to_vec()
 }
-

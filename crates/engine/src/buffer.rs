@@ -144,14 +144,8 @@ impl InputBuffer {
         } else {
             &mut []
         };
-        let touched: &[u32] =
-            if self.kind == InputKind::SummedTouched { &self.touched[slot] } else { &[] };
-        StepInput {
-            n: self.n,
-            values: &self.values[slot * width..(slot + 1) * width],
-            touched,
-            precise,
-        }
+        let touched: &[u32] = if self.kind == InputKind::SummedTouched { &self.touched[slot] } else { &[] };
+        StepInput { n: self.n, values: &self.values[slot * width..(slot + 1) * width], touched, precise }
     }
 
     /// Clears step `step`'s slot after the population has read it.

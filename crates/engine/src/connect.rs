@@ -22,10 +22,18 @@ use crate::rng::{Stream, stream_for};
 pub enum Rule {
     AllToAll,
     OneToOne,
-    PairwiseBernoulli { p: f64 },
-    FixedIndegree { k: u64 },
-    FixedOutdegree { k: u64 },
-    FixedTotalNumber { n: u64 },
+    PairwiseBernoulli {
+        p: f64,
+    },
+    FixedIndegree {
+        k: u64,
+    },
+    FixedOutdegree {
+        k: u64,
+    },
+    FixedTotalNumber {
+        n: u64,
+    },
     /// Explicit `(source index, target index, weight, delay ms)` within the two populations.
     Explicit(Vec<ExplicitEdge>),
 }
@@ -44,10 +52,19 @@ pub enum Dist {
     Constant(f64),
     /// Normal(mean, std); for weights redrawn until the sign matches the mean's, for delays
     /// redrawn until ≥ the resolution (NEST's `redraw`).
-    Normal { mean: f64, std: f64 },
-    Uniform { low: f64, high: f64 },
+    Normal {
+        mean: f64,
+        std: f64,
+    },
+    Uniform {
+        low: f64,
+        high: f64,
+    },
     /// exp(Normal(mu, sigma)) — `mu`, `sigma` of the underlying normal, as NEST's lognormal.
-    LogNormal { mu: f64, sigma: f64 },
+    LogNormal {
+        mu: f64,
+        sigma: f64,
+    },
 }
 
 /// Redraws are bounded so a distribution that (almost) never satisfies its constraint fails
@@ -80,9 +97,7 @@ impl Dist {
                 }
             }
             Dist::Uniform { low, high } => low + (high - low) * rng.random::<f64>(),
-            Dist::LogNormal { mu, sigma } => {
-                LogNormal::new(mu, sigma).map(|d| d.sample(rng)).unwrap_or(mu.exp())
-            }
+            Dist::LogNormal { mu, sigma } => LogNormal::new(mu, sigma).map(|d| d.sample(rng)).unwrap_or(mu.exp()),
         }
     }
 
@@ -181,9 +196,7 @@ impl TargetDraw<'_> {
                 }
             }
             Rule::FixedIndegree { k } => self.draw_k(&mut rng, k, target, marks, out),
-            Rule::FixedTotalNumber { .. } => {
-                self.draw_k(&mut rng, per_target_total.unwrap_or(0), target, marks, out)
-            }
+            Rule::FixedTotalNumber { .. } => self.draw_k(&mut rng, per_target_total.unwrap_or(0), target, marks, out),
             Rule::FixedOutdegree { .. } | Rule::Explicit(_) => {}
         }
     }
@@ -225,8 +238,7 @@ impl TargetDraw<'_> {
         let gid = self.source_first_gid + source;
         let mut rng = stream_for(self.seed, &format!("connect:{}", self.projection), gid);
         let start = out.len();
-        let available =
-            self.n_targets - u64::from(self.same_population && !self.autapses && source < self.n_targets);
+        let available = self.n_targets - u64::from(self.same_population && !self.autapses && source < self.n_targets);
         let mut drawn = 0;
         while drawn < k && available > 0 {
             let t = rng.random_range(0..self.n_targets);

@@ -167,13 +167,13 @@ impl NetworkBuilder {
                 info.recordables.iter().map(|r| r.name).collect::<Vec<_>>().join(", ")
             ),
         })?;
-        if let Initial::PerNeuron(v) = &value {
-            if v.len() != entry.size {
-                return Err(BuildError::Population {
-                    population: entry.name.clone(),
-                    message: format!("{} initial values of {variable} for {} neurons", v.len(), entry.size),
-                });
-            }
+        if let Initial::PerNeuron(v) = &value
+            && v.len() != entry.size
+        {
+            return Err(BuildError::Population {
+                population: entry.name.clone(),
+                message: format!("{} initial values of {variable} for {} neurons", v.len(), entry.size),
+            });
         }
         entry.initial.push((index, variable.to_string(), value));
         Ok(())
@@ -214,10 +214,10 @@ impl NetworkBuilder {
             if info.source_only {
                 return Err(proj_err(format!("target '{}' ({}) accepts no connections", target.name, info.name)));
             }
-            if let Some(r) = p.receptor {
-                if r >= info.receptors.len() {
-                    return Err(proj_err(format!("receptor {r} does not exist on {}", info.name)));
-                }
+            if let Some(r) = p.receptor
+                && r >= info.receptors.len()
+            {
+                return Err(proj_err(format!("receptor {r} does not exist on {}", info.name)));
             }
             let ns = source.size as u64;
             let nt = target.size as u64;
@@ -228,15 +228,16 @@ impl NetworkBuilder {
                     return Err(proj_err(format!("p = {prob}: must be in [0, 1]")));
                 }
                 Rule::FixedIndegree { k } if !p.multapses && *k > max_in => {
-                    return Err(proj_err(format!(
-                        "indegree {k} > {max_in} available sources without multapses"
-                    )));
+                    return Err(proj_err(format!("indegree {k} > {max_in} available sources without multapses")));
                 }
                 Rule::FixedOutdegree { k } if !p.multapses && *k > nt - u64::from(same && !p.autapses) => {
                     return Err(proj_err(format!("outdegree {k} > {nt} available targets without multapses")));
                 }
                 Rule::FixedTotalNumber { n } if !p.multapses && *n > max_in * nt => {
-                    return Err(proj_err(format!("total number {n} > {} possible pairs without multapses", max_in * nt)));
+                    return Err(proj_err(format!(
+                        "total number {n} > {} possible pairs without multapses",
+                        max_in * nt
+                    )));
                 }
                 Rule::OneToOne if ns != nt => {
                     return Err(proj_err(format!("one_to_one needs equal sizes ({ns} vs {nt})")));
@@ -283,12 +284,7 @@ impl NetworkBuilder {
         let first_gids = self.first_gids();
         let n_total: u64 = self.populations.iter().map(|p| p.size as u64).sum();
         let ranges: Vec<Vec<(usize, usize)>> = (0..threads)
-            .map(|t| {
-                self.populations
-                    .iter()
-                    .map(|p| (p.size * t / threads, p.size * (t + 1) / threads))
-                    .collect()
-            })
+            .map(|t| self.populations.iter().map(|p| (p.size * t / threads, p.size * (t + 1) / threads)).collect())
             .collect();
         // fixed_total_number splits are drawn once and shared by all threads.
         let total_splits: Vec<Option<Vec<u64>>> = self
@@ -315,27 +311,11 @@ impl NetworkBuilder {
         let edges: Vec<Vec<Vec<Edge>>> = edges.into_iter().collect::<Result<_, _>>()?;
 
         let h = self.resolution.h();
-        let device_delays: Vec<Step> = self
-            .devices
-            .iter()
-            .map(|d| self.resolution.round_steps(d.delay_ms.max(h)).max(1))
-            .collect();
-        let min_delay = edges
-            .iter()
-            .flatten()
-            .flatten()
-            .map(|e| e.delay)
-            .min()
-            .unwrap_or(1)
-            .max(1);
-        let max_delay = edges
-            .iter()
-            .flatten()
-            .flatten()
-            .map(|e| e.delay)
-            .chain(device_delays.iter().copied())
-            .max()
-            .unwrap_or(1);
+        let device_delays: Vec<Step> =
+            self.devices.iter().map(|d| self.resolution.round_steps(d.delay_ms.max(h)).max(1)).collect();
+        let min_delay = edges.iter().flatten().flatten().map(|e| e.delay).min().unwrap_or(1).max(1);
+        let max_delay =
+            edges.iter().flatten().flatten().map(|e| e.delay).chain(device_delays.iter().copied()).max().unwrap_or(1);
         let slots = (max_delay + min_delay + 1) as usize;
         let ctx = BuildContext { resolution: self.resolution, seed: self.seed };
 
@@ -348,9 +328,7 @@ impl NetworkBuilder {
                 .map(|(t, (r, edges))| {
                     let first_gids = &first_gids;
                     let device_delays = &device_delays;
-                    s.spawn(move || {
-                        self.build_partition(t, r, edges, first_gids, device_delays, slots, n_total, &ctx)
-                    })
+                    s.spawn(move || self.build_partition(t, r, edges, first_gids, device_delays, slots, n_total, &ctx))
                 })
                 .collect();
             handles.into_iter().map(|h| h.join().expect("partition build thread panicked")).collect()
@@ -496,10 +474,8 @@ impl NetworkBuilder {
             }
             let info = pop.factory.info();
             let pop_err = |message: String| BuildError::Population { population: pop.name.clone(), message };
-            let mut model = pop
-                .factory
-                .build(lo, first_gids[pi] + lo as u64, hi - lo, ctx)
-                .map_err(|ModelError(m)| pop_err(m))?;
+            let mut model =
+                pop.factory.build(lo, first_gids[pi] + lo as u64, hi - lo, ctx).map_err(|ModelError(m)| pop_err(m))?;
             for (var, var_name, init) in &pop.initial {
                 for local in lo..hi {
                     let value = match init {
@@ -515,9 +491,10 @@ impl NetworkBuilder {
             }
             // Stable sort by source keeps, within a row, the canonical order (target, draw order).
             edges.sort_by_key(|e| e.source_gid);
-            let csr = crate::sim::IncomingCsr::from_sorted(n_total, edges.iter().map(|e| {
-                (e.source_gid, e.target, e.weight, e.delay, e.receptor)
-            }));
+            let csr = crate::sim::IncomingCsr::from_sorted(
+                n_total,
+                edges.iter().map(|e| (e.source_gid, e.target, e.weight, e.delay, e.receptor)),
+            );
             drop(edges);
             shard_of_population[pi] = shards.len();
             shards.push(Shard {

@@ -84,9 +84,7 @@ impl NextEventQueue {
     #[inline]
     pub fn pop_due(&mut self, step: Step) -> Option<(u32, Step)> {
         match self.queue.peek() {
-            Some((_, Reverse((due, _)))) if *due <= step => {
-                self.queue.pop().map(|(k, Reverse((s, _)))| (k, s))
-            }
+            Some((_, Reverse((due, _)))) if *due <= step => self.queue.pop().map(|(k, Reverse((s, _)))| (k, s)),
             _ => None,
         }
     }
@@ -170,7 +168,6 @@ mod tests {
         c.take_due(5000, &mut out);
         assert_eq!(out, vec![4]);
     }
-
 
     #[test]
     fn earliest_first_ties_by_key_and_moves() {

@@ -57,12 +57,9 @@ mod tests {
         let mut a = stream_for(1, "x", 7);
         let mut b = stream_for(1, "x", 7);
         assert_eq!(a.next_u64(), b.next_u64());
-        let first: Vec<u64> = [
-            stream_for(1, "x", 8).next_u64(),
-            stream_for(2, "x", 7).next_u64(),
-            stream_for(1, "y", 7).next_u64(),
-        ]
-        .to_vec();
+        let first: Vec<u64> =
+            [stream_for(1, "x", 8).next_u64(), stream_for(2, "x", 7).next_u64(), stream_for(1, "y", 7).next_u64()]
+                .to_vec();
         let mut c = stream_for(1, "x", 7);
         let base = c.next_u64();
         assert!(first.iter().all(|&v| v != base));

@@ -588,10 +588,10 @@ fn run_partition(partition: &mut Partition, ctx: &RunContext<'_>, mut hook: Opti
         merged.sort_by_key(|s| (s.step, s.gid));
         partition.merged = merged;
         partition.deliver();
-        if let Some(hook) = hook.as_mut() {
-            if !hook(&partition.merged, parity) {
-                hook_failed = true;
-            }
+        if let Some(hook) = hook.as_mut()
+            && !hook(&partition.merged, parity)
+        {
+            hook_failed = true;
         }
         from = to;
         parity ^= 1;

@@ -34,11 +34,7 @@ const GRID_TOLERANCE: f64 = 1e-9;
 
 impl Resolution {
     pub fn new(h_ms: f64) -> Result<Self, TimeError> {
-        if h_ms.is_finite() && h_ms > 0.0 {
-            Ok(Self { h_ms })
-        } else {
-            Err(TimeError::BadResolution(h_ms))
-        }
+        if h_ms.is_finite() && h_ms > 0.0 { Ok(Self { h_ms }) } else { Err(TimeError::BadResolution(h_ms)) }
     }
 
     /// The step length in ms.

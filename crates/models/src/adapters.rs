@@ -47,7 +47,8 @@ impl PopulationFactory for IafCondExpFactory {
     }
 
     fn build(&self, _: usize, _: u64, len: usize, ctx: &BuildContext) -> Result<Box<dyn Population>, ModelError> {
-        let kernel = IafCondExp::new(self.params.clone(), len, ctx.resolution.h()).map_err(|e| ModelError(e.to_string()))?;
+        let kernel =
+            IafCondExp::new(self.params.clone(), len, ctx.resolution.h()).map_err(|e| ModelError(e.to_string()))?;
         Ok(Box::new(CondExpShard { kernel, i_stim: vec![0.0; len] }))
     }
 }
@@ -182,7 +183,8 @@ impl PopulationFactory for IafPscExpPsFactory {
     }
 
     fn build(&self, _: usize, _: u64, len: usize, ctx: &BuildContext) -> Result<Box<dyn Population>, ModelError> {
-        let mut kernel = IafPscExpPs::new(self.params, len, ctx.resolution.h()).map_err(|e| ModelError(e.to_string()))?;
+        let mut kernel =
+            IafPscExpPs::new(self.params, len, ctx.resolution.h()).map_err(|e| ModelError(e.to_string()))?;
         for i in 0..len {
             kernel.set_initial_state(i, &self.initial).map_err(|e| ModelError(e.to_string()))?;
         }

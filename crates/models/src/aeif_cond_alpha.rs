@@ -189,11 +189,7 @@ impl Validate for AeifCondAlphaParams {
         finite("V_reset", self.v_reset, "mV")?;
         less_than("V_reset", self.v_reset, "V_peak", self.v_peak)?;
         if self.v_peak < self.v_th {
-            return Err(ParamError::new(
-                "V_peak",
-                self.v_peak,
-                &format!("must be >= V_th ({})", self.v_th),
-            ));
+            return Err(ParamError::new("V_peak", self.v_peak, &format!("must be >= V_th ({})", self.v_th)));
         }
         non_negative("t_ref", self.t_ref, "ms")?;
         non_negative("Delta_T", self.delta_t, "mV")?;
@@ -251,24 +247,12 @@ pub enum Recordable {
 /// NEST's names of the state variables and their units, in [`Recordable`] order. (NEST's
 /// multimeter offers the first four; `dg_ex` and `dg_in` are state it exposes in the status
 /// dictionary.)
-pub const RECORDABLES: &[(&str, &str)] = &[
-    ("V_m", "mV"),
-    ("w", "pA"),
-    ("g_ex", "nS"),
-    ("g_in", "nS"),
-    ("dg_ex", "nS/ms"),
-    ("dg_in", "nS/ms"),
-];
+pub const RECORDABLES: &[(&str, &str)] =
+    &[("V_m", "mV"), ("w", "pA"), ("g_ex", "nS"), ("g_in", "nS"), ("dg_ex", "nS/ms"), ("dg_in", "nS/ms")];
 
 impl Recordable {
-    pub const ALL: [Recordable; 6] = [
-        Recordable::Vm,
-        Recordable::W,
-        Recordable::GEx,
-        Recordable::GIn,
-        Recordable::DgEx,
-        Recordable::DgIn,
-    ];
+    pub const ALL: [Recordable; 6] =
+        [Recordable::Vm, Recordable::W, Recordable::GEx, Recordable::GIn, Recordable::DgEx, Recordable::DgIn];
 
     /// NEST's name of the variable.
     pub fn name(self) -> &'static str {
@@ -336,16 +320,9 @@ impl AeifCondAlpha {
         positive("resolution", h_ms, "ms")?;
         let e = std::f64::consts::E;
         Ok(Self {
-            solver: Rkf45::new(StandardControl::yp(
-                params.gsl_error_tol,
-                params.gsl_error_tol,
-            )),
+            solver: Rkf45::new(StandardControl::yp(params.gsl_error_tol, params.gsl_error_tol)),
             h_ms,
-            spike_detection_v: if params.delta_t > 0.0 {
-                params.v_peak
-            } else {
-                params.v_th
-            },
+            spike_detection_v: if params.delta_t > 0.0 { params.v_peak } else { params.v_th },
             dg_ex_per_weight: e / params.tau_syn_ex,
             dg_in_per_weight: e / params.tau_syn_in,
             refractory_steps: nest_steps_rounded_up(params.t_ref, h_ms),
@@ -378,17 +355,8 @@ impl AeifCondAlpha {
     }
 
     /// [`AeifCondAlpha::update`], returning the number of spikes emitted in this step.
-    pub fn update_counting_spikes(
-        &mut self,
-        i: usize,
-        spike_ex: f64,
-        spike_in: f64,
-        i_stim: f64,
-    ) -> u32 {
-        debug_assert!(
-            spike_ex >= 0.0 && spike_in >= 0.0,
-            "spike input is a conductance"
-        );
+    pub fn update_counting_spikes(&mut self, i: usize, spike_ex: f64, spike_in: f64, i_stim: f64) -> u32 {
+        debug_assert!(spike_ex >= 0.0 && spike_in >= 0.0, "spike input is a conductance");
         let p = &self.params;
         let mut y = [0.0; STATE_SIZE];
         y[V_M] = self.v_m[i];
@@ -408,16 +376,11 @@ impl AeifCondAlpha {
             let mut rhs = |_t: f64, y: &[f64; STATE_SIZE], dydt: &mut [f64; STATE_SIZE]| {
                 derivatives(p, i_stim, refractory, y, dydt)
             };
-            self.solver
-                .evolve_apply(&mut rhs, &mut t, self.h_ms, step_size, &mut y);
+            self.solver.evolve_apply(&mut rhs, &mut t, self.h_ms, step_size, &mut y);
 
             // NEST lets V_m explode upwards (the reset catches it) but not downwards.
             if y[V_M] < V_M_FLOOR || y[W] < -W_BOUND || y[W] > W_BOUND {
-                self.instability.get_or_insert(NumericalInstability {
-                    neuron: i,
-                    v_m: y[V_M],
-                    w: y[W],
-                });
+                self.instability.get_or_insert(NumericalInstability { neuron: i, v_m: y[V_M], w: y[W] });
                 break;
             }
 
@@ -429,11 +392,7 @@ impl AeifCondAlpha {
                 spikes += 1;
                 // One more than t_ref in steps, because the count-down below already takes
                 // one off at the end of this step; 0 keeps the neuron free within this step.
-                refractory_left = if self.refractory_steps > 0 {
-                    self.refractory_steps + 1
-                } else {
-                    0
-                };
+                refractory_left = if self.refractory_steps > 0 { self.refractory_steps + 1 } else { 0 };
             }
         }
 
@@ -543,11 +502,7 @@ fn derivatives(
 
     let i_syn_ex = g_ex * (v - p.e_ex);
     let i_syn_in = g_in * (v - p.e_in);
-    let i_spike = if p.delta_t == 0.0 {
-        0.0
-    } else {
-        p.g_l * p.delta_t * ((v - p.v_th) / p.delta_t).exp()
-    };
+    let i_spike = if p.delta_t == 0.0 { 0.0 } else { p.g_l * p.delta_t * ((v - p.v_th) / p.delta_t).exp() };
 
     dydt[V_M] = if refractory {
         0.0
@@ -567,21 +522,11 @@ mod tests {
 
     #[test]
     fn rejects_invalid_parameters() {
-        let bad = AeifCondAlphaParams {
-            v_peak: -55.0,
-            ..Default::default()
-        };
+        let bad = AeifCondAlphaParams { v_peak: -55.0, ..Default::default() };
         assert_eq!(bad.validate().unwrap_err().field, "V_peak");
-        let bad = AeifCondAlphaParams {
-            delta_t: 0.01,
-            v_peak: 100.0,
-            ..Default::default()
-        };
+        let bad = AeifCondAlphaParams { delta_t: 0.01, v_peak: 100.0, ..Default::default() };
         assert_eq!(bad.validate().unwrap_err().field, "Delta_T");
-        let bad = AeifCondAlphaParams {
-            initial_g_in: -1.0,
-            ..Default::default()
-        };
+        let bad = AeifCondAlphaParams { initial_g_in: -1.0, ..Default::default() };
         assert_eq!(bad.validate().unwrap_err().field, "g_in");
         assert!(AeifCondAlpha::new(AeifCondAlphaParams::default(), 1, -0.1).is_err());
     }
@@ -598,10 +543,7 @@ mod tests {
     /// A single excitatory event of weight 1 nS peaks at 1 nS, tau_syn_ex after it arrives.
     #[test]
     fn alpha_conductance_peaks_at_the_weight() {
-        let params = AeifCondAlphaParams {
-            tau_syn_ex: 1.0,
-            ..Default::default()
-        };
+        let params = AeifCondAlphaParams { tau_syn_ex: 1.0, ..Default::default() };
         let mut pop = AeifCondAlpha::new(params, 1, 0.1).unwrap();
         pop.update(0, 1.0, 0.0, 0.0);
         let mut peak = (0, 0.0);
@@ -619,14 +561,9 @@ mod tests {
     /// stays clamped for t_ref afterwards.
     #[test]
     fn spikes_reset_and_adapt() {
-        let params = AeifCondAlphaParams {
-            t_ref: 1.0,
-            ..Default::default()
-        };
+        let params = AeifCondAlphaParams { t_ref: 1.0, ..Default::default() };
         let mut pop = AeifCondAlpha::new(params, 1, 0.1).unwrap();
-        let first = (0..2000)
-            .position(|_| pop.update(0, 0.0, 0.0, 2000.0))
-            .unwrap();
+        let first = (0..2000).position(|_| pop.update(0, 0.0, 0.0, 2000.0)).unwrap();
         assert!(first > 0);
         assert!(pop.get(Recordable::W, 0) > 80.5);
         for _ in 0..10 {

@@ -18,7 +18,9 @@
 //! Reference: NEST `models/{poisson,dc,step_current}_generator.{h,cpp}`.
 
 use laminar_engine::rng::{Stream, stream_for};
-use laminar_engine::{BuildContext, ChannelTarget, ModelError, Resolution, Step, Stimulus, StimulusFactory, StimulusSink};
+use laminar_engine::{
+    BuildContext, ChannelTarget, ModelError, Resolution, Step, Stimulus, StimulusFactory, StimulusSink,
+};
 use rand::RngExt;
 use serde::Deserialize;
 
@@ -70,7 +72,12 @@ impl StimulusFactory for PoissonFactory {
         false
     }
 
-    fn build(&self, device: u64, targets: Vec<ChannelTarget>, ctx: &BuildContext) -> Result<Box<dyn Stimulus>, ModelError> {
+    fn build(
+        &self,
+        device: u64,
+        targets: Vec<ChannelTarget>,
+        ctx: &BuildContext,
+    ) -> Result<Box<dyn Stimulus>, ModelError> {
         self.params.validate().map_err(|e| ModelError(e.to_string()))?;
         let purpose = format!("poisson:{device}");
         let rngs = targets.iter().map(|t| stream_for(ctx.seed, &purpose, t.gid)).collect();
@@ -261,7 +268,7 @@ impl StimulusFactory for StepCurrentFactory {
                 return Err(ModelError(format!("amplitude_values: {a} is not a finite number (pA)")));
             }
             let s = ms_to_start_step(ctx.resolution, t, "amplitude_times")?;
-            if changes.last().is_some_and(|&(prev, _)| s + 1 <= prev) {
+            if changes.last().is_some_and(|&(prev, _)| s < prev) {
                 return Err(ModelError(format!("amplitude_times must be strictly increasing (at {t} ms)")));
             }
             changes.push((s + 1, a));

@@ -216,10 +216,7 @@ impl IafCondExp {
     ///   positive conductance (nS, ≥ 0): NEST adds −w for an inhibitory weight w < 0;
     /// - `i_stim`: injected current acting during this step (pA), besides `I_e`.
     pub fn update(&mut self, i: usize, spike_ex: f64, spike_in: f64, i_stim: f64) -> bool {
-        debug_assert!(
-            spike_ex >= 0.0 && spike_in >= 0.0,
-            "spike input is a conductance"
-        );
+        debug_assert!(spike_ex >= 0.0 && spike_in >= 0.0, "spike input is a conductance");
         let p = &self.params;
         // NEST evaluates refractoriness from the node's counter, fixed during the step.
         let refractory = self.refractory_left[i] > 0;
@@ -236,18 +233,13 @@ impl IafCondExp {
             let i_syn_in = g_in * (v - p.e_in);
             let i_leak = p.g_l * (v - p.e_l);
             // Summed in NEST's order: the last bits steer the adaptive step size.
-            dydt[0] = if refractory {
-                0.0
-            } else {
-                (-i_leak + i_stim + p.i_e - i_syn_ex - i_syn_in) / p.c_m
-            };
+            dydt[0] = if refractory { 0.0 } else { (-i_leak + i_stim + p.i_e - i_syn_ex - i_syn_in) / p.c_m };
             dydt[1] = -g_ex / p.tau_syn_ex;
             dydt[2] = -g_in / p.tau_syn_in;
         };
 
         let mut y = [self.v_m[i], self.g_ex[i], self.g_in[i]];
-        self.solver
-            .integrate(&mut rhs, self.h_ms, &mut self.integration_step[i], &mut y);
+        self.solver.integrate(&mut rhs, self.h_ms, &mut self.integration_step[i], &mut y);
 
         let [mut v_m, mut g_ex, mut g_in] = y;
         g_ex += spike_ex;
@@ -349,15 +341,9 @@ mod tests {
 
     #[test]
     fn rejects_invalid_parameters() {
-        let bad = IafCondExpParams {
-            v_reset: -50.0,
-            ..Default::default()
-        };
+        let bad = IafCondExpParams { v_reset: -50.0, ..Default::default() };
         assert_eq!(bad.validate().unwrap_err().field, "V_reset");
-        let bad = IafCondExpParams {
-            tau_syn_in: 0.0,
-            ..Default::default()
-        };
+        let bad = IafCondExpParams { tau_syn_in: 0.0, ..Default::default() };
         assert_eq!(bad.validate().unwrap_err().field, "tau_syn_in");
         assert!(IafCondExp::new(IafCondExpParams::default(), 1, 0.0).is_err());
     }
@@ -379,9 +365,7 @@ mod tests {
         }
         assert_eq!(pop.get(Recordable::Vm, 0), -70.0);
 
-        let steps_to_spike = (0..1000)
-            .position(|_| pop.update(1, 0.0, 0.0, 1000.0))
-            .unwrap();
+        let steps_to_spike = (0..1000).position(|_| pop.update(1, 0.0, 0.0, 1000.0)).unwrap();
         assert!(steps_to_spike > 0);
         assert_eq!(pop.get(Recordable::Vm, 1), -60.0);
         // Clamped for t_ref = 2 ms, then free again.

@@ -77,7 +77,13 @@ impl Validate for IafPscDeltaParams {
         positive("C_m", self.c_m, "pF")?;
         positive("tau_m", self.tau_m, "ms")?;
         non_negative("t_ref", self.t_ref, "ms")?;
-        for (f, v, u) in [("E_L", self.e_l, "mV"), ("V_th", self.v_th, "mV"), ("V_reset", self.v_reset, "mV"), ("I_e", self.i_e, "pA"), ("V_m", self.v_m, "mV")] {
+        for (f, v, u) in [
+            ("E_L", self.e_l, "mV"),
+            ("V_th", self.v_th, "mV"),
+            ("V_reset", self.v_reset, "mV"),
+            ("I_e", self.i_e, "pA"),
+            ("V_m", self.v_m, "mV"),
+        ] {
             finite(f, v, u)?;
         }
         if self.v_min.is_nan() || self.v_min > self.v_reset {

@@ -34,8 +34,8 @@
 //! Rotter & Diesmann (1999) Biol Cybern 81:381; Tsodyks, Uziel & Markram (2000) J Neurosci 20:RC50.
 
 use laminar_engine::{
-    BuildContext, DefaultReceptor, InputKind, LocalSpike, ModelError, ModelInfo, NextEventQueue, Population, PopulationFactory,
-    Recordable, Step, Update,
+    BuildContext, DefaultReceptor, InputKind, LocalSpike, ModelError, ModelInfo, NextEventQueue, Population,
+    PopulationFactory, Recordable, Step, Update,
 };
 use serde::Deserialize;
 
@@ -281,7 +281,8 @@ impl IafPscExp {
         self.i_stim[i] += current_change;
         let p = &self.one_step;
         if self.refractory[i] == 0 {
-            self.u[i] = self.u[i] * p[0] + self.i_ex[i] * p[3] + self.i_in[i] * p[4] + (self.i_e + self.i_stim[i]) * p[5];
+            self.u[i] =
+                self.u[i] * p[0] + self.i_ex[i] * p[3] + self.i_in[i] * p[4] + (self.i_e + self.i_stim[i]) * p[5];
         } else {
             self.refractory[i] -= 1;
         }

@@ -205,11 +205,7 @@ pub struct IafPscExpPsInitialState {
 
 impl Default for IafPscExpPsInitialState {
     fn default() -> Self {
-        Self {
-            v_m: -70.0,
-            i_syn_ex: 0.0,
-            i_syn_in: 0.0,
-        }
+        Self { v_m: -70.0, i_syn_ex: 0.0, i_syn_in: 0.0 }
     }
 }
 
@@ -260,11 +256,7 @@ impl SynapseToMembrane {
     /// P21(dt) (mV/pA): the potential reached after `dt` from a unit current at rest.
     fn propagator(&self, dt: f64) -> f64 {
         let regular = self.gamma * (-dt * self.inv_tau_syn).exp() * (dt * self.inv_beta).exp_m1();
-        if regular.is_normal() && regular > 0.0 {
-            regular
-        } else {
-            dt * self.inv_c_m * (-dt * self.inv_tau_m).exp()
-        }
+        if regular.is_normal() && regular > 0.0 { regular } else { dt * self.inv_c_m * (-dt * self.inv_tau_m).exp() }
     }
 }
 
@@ -415,11 +407,7 @@ impl IafPscExpPs {
 
     /// Sets neuron `i`'s membrane potential and synaptic currents. Refractoriness is not
     /// touched (as NEST's `SetStatus`).
-    pub fn set_initial_state(
-        &mut self,
-        i: usize,
-        state: &IafPscExpPsInitialState,
-    ) -> Result<(), ParamError> {
+    pub fn set_initial_state(&mut self, i: usize, state: &IafPscExpPsInitialState) -> Result<(), ParamError> {
         state.validate()?;
         self.v_rel[i] = state.v_m - self.params.e_l;
         self.i_syn_ex[i] = state.i_syn_ex;
@@ -498,34 +486,20 @@ impl IafPscExpPs {
     ///   at (k+1)·h − offset; at most one per step since `t_ref ≥ h`).
     ///
     /// Panics if `i ≥ len()`.
-    pub fn update(
-        &mut self,
-        i: usize,
-        events: &[PreciseInput],
-        i_stim: f64,
-        spikes: &mut Vec<f64>,
-    ) {
+    pub fn update(&mut self, i: usize, events: &[PreciseInput], i_stim: f64, spikes: &mut Vec<f64>) {
         debug_assert!(
-            events
-                .windows(2)
-                .all(|pair| pair[0].offset >= pair[1].offset),
+            events.windows(2).all(|pair| pair[0].offset >= pair[1].offset),
             "events must be sorted by decreasing offset"
         );
         debug_assert!(
-            events
-                .iter()
-                .all(|e| e.offset >= 0.0 && e.offset < self.h_ms),
+            events.iter().all(|e| e.offset >= 0.0 && e.offset < self.h_ms),
             "event offsets must lie in [0, h)"
         );
 
         let h = self.h_ms;
         let bias = self.params.i_e + i_stim;
         let mut neuron = Neuron {
-            now: Point {
-                v: self.v_rel[i],
-                i_ex: self.i_syn_ex[i],
-                i_in: self.i_syn_in[i],
-            },
+            now: Point { v: self.v_rel[i], i_ex: self.i_syn_ex[i], i_in: self.i_syn_in[i] },
             refractory: self.refractory[i],
             boundaries_to_release: self.boundaries_to_release[i],
             last_spike_offset: self.last_spike_offset[i],
@@ -537,8 +511,8 @@ impl IafPscExpPs {
         }
 
         // 2. Release from refractoriness inside this step, exactly n_ref·h after the spike.
-        let mut release_offset = (neuron.refractory && neuron.boundaries_to_release == 0)
-            .then_some(neuron.last_spike_offset);
+        let mut release_offset =
+            (neuron.refractory && neuron.boundaries_to_release == 0).then_some(neuron.last_spike_offset);
 
         // 3. The interval searched for a threshold crossing starts here.
         let mut ministep_start = neuron.now;
@@ -592,14 +566,7 @@ impl IafPscExpPs {
                     // Before the input is applied, so that V_m is continuous on the interval.
                     if neuron.now.v >= self.u_th {
                         let start = h - last_offset;
-                        self.fire_in_ministep(
-                            &mut neuron,
-                            &ministep_start,
-                            bias,
-                            start,
-                            ministep,
-                            spikes,
-                        );
+                        self.fire_in_ministep(&mut neuron, &ministep_start, bias, start, ministep, spikes);
                     }
                 }
 
@@ -616,14 +583,7 @@ impl IafPscExpPs {
                 self.propagate(&mut neuron, bias, last_offset);
                 if neuron.now.v >= self.u_th {
                     let start = h - last_offset;
-                    self.fire_in_ministep(
-                        &mut neuron,
-                        &ministep_start,
-                        bias,
-                        start,
-                        last_offset,
-                        spikes,
-                    );
+                    self.fire_in_ministep(&mut neuron, &ministep_start, bias, start, last_offset, spikes);
                 }
             }
         }
@@ -732,11 +692,7 @@ impl IafPscExpPs {
             }
         }
         self.threshold_search_failures += 1;
-        if root.is_finite() {
-            root.clamp(0.0, dt)
-        } else {
-            b
-        }
+        if root.is_finite() { root.clamp(0.0, dt) } else { b }
     }
 }
 
@@ -744,9 +700,5 @@ impl IafPscExpPs {
 /// that integer.
 fn steps_rounded_up(x: f64) -> f64 {
     let nearest = x.round();
-    if (x - nearest).abs() <= 1e-9 * nearest.abs().max(1.0) {
-        nearest
-    } else {
-        x.ceil()
-    }
+    if (x - nearest).abs() <= 1e-9 * nearest.abs().max(1.0) { nearest } else { x.ceil() }
 }

@@ -120,42 +120,25 @@ enum Adjustment {
 impl StandardControl {
     /// `gsl_odeiv_control_y_new(eps_abs, eps_rel)`: errors measured against the values.
     pub const fn y(eps_abs: f64, eps_rel: f64) -> Self {
-        Self {
-            eps_abs,
-            eps_rel,
-            a_y: 1.0,
-            a_dydt: 0.0,
-        }
+        Self { eps_abs, eps_rel, a_y: 1.0, a_dydt: 0.0 }
     }
 
     /// `gsl_odeiv_control_yp_new(eps_abs, eps_rel)`: errors measured against the derivatives.
     pub const fn yp(eps_abs: f64, eps_rel: f64) -> Self {
-        Self {
-            eps_abs,
-            eps_rel,
-            a_y: 0.0,
-            a_dydt: 1.0,
-        }
+        Self { eps_abs, eps_rel, a_y: 0.0, a_dydt: 1.0 }
     }
 
     /// The standard control's `hadjust`: judges the step just taken (new values `y`, error
     /// estimate `yerr`, derivatives `dydt` at the new point) and rescales `h` in place.
-    fn adjust<const N: usize>(
-        &self,
-        y: &[f64; N],
-        yerr: &[f64; N],
-        dydt: &[f64; N],
-        h: &mut f64,
-    ) -> Adjustment {
+    fn adjust<const N: usize>(&self, y: &[f64; N], yerr: &[f64; N], dydt: &[f64; N], h: &mut f64) -> Adjustment {
         const SAFETY: f64 = 0.9;
         let h_old = *h;
         // GSL starts the maximum at DBL_MIN, not 0: an exactly zero error then asks for the
         // largest increase instead of dividing by zero below.
         let mut ratio_max = f64::MIN_POSITIVE;
         for i in 0..N {
-            let tolerance = self.eps_rel
-                * (self.a_y * y[i].abs() + self.a_dydt * (h_old * dydt[i]).abs())
-                + self.eps_abs;
+            let tolerance =
+                self.eps_rel * (self.a_y * y[i].abs() + self.a_dydt * (h_old * dydt[i]).abs()) + self.eps_abs;
             let ratio = yerr[i].abs() / tolerance.abs();
             // GSL_MAX_DBL(r, rmax) is `r > rmax ? r : rmax`: a NaN ratio never wins.
             if ratio > ratio_max {
@@ -232,8 +215,7 @@ impl Rkf45 {
         let mut dydt_out = [0.0; N];
         let mut rejected = 0;
         loop {
-            let final_step =
-                (remaining >= 0.0 && h0 > remaining) || (remaining < 0.0 && h0 < remaining);
+            let final_step = (remaining >= 0.0 && h0 > remaining) || (remaining < 0.0 && h0 < remaining);
             if final_step {
                 h0 = remaining;
             }
@@ -256,10 +238,7 @@ impl Rkf45 {
             }
 
             *h = h0;
-            return EvolveOutcome {
-                step: h_tried,
-                rejected,
-            };
+            return EvolveOutcome { step: h_tried, rejected };
         }
     }
 
@@ -267,13 +246,7 @@ impl Rkf45 {
     /// step: `evolve_apply` until the interval is covered. `step_size` is the sub-step
     /// suggestion carried from call to call (NEST's `B_.IntegrationStep_`, initially the
     /// simulation step). Returns how many sub-steps were accepted.
-    pub fn integrate<const N: usize, F>(
-        &self,
-        rhs: &mut F,
-        duration: f64,
-        step_size: &mut f64,
-        y: &mut [f64; N],
-    ) -> u32
+    pub fn integrate<const N: usize, F>(&self, rhs: &mut F, duration: f64, step_size: &mut f64, y: &mut [f64; N]) -> u32
     where
         F: FnMut(f64, &[f64; N], &mut [f64; N]),
     {
@@ -332,8 +305,7 @@ fn rkf45_step<const N: usize, F>(
     rhs(t + C5 * h, &y_stage, &mut k5);
 
     for i in 0..N {
-        y_stage[i] =
-            y[i] + h * (A61 * k1[i] + A62 * k2[i] + A63 * k3[i] + A64 * k4[i] + A65 * k5[i]);
+        y_stage[i] = y[i] + h * (A61 * k1[i] + A62 * k2[i] + A63 * k3[i] + A64 * k4[i] + A65 * k5[i]);
     }
     rhs(t + C6 * h, &y_stage, &mut k6);
 
@@ -387,13 +359,7 @@ mod tests {
         let mut t = 0.0;
         let mut h = 0.01;
         let outcome = solver.evolve_apply(&mut rhs, &mut t, 1.0, &mut h, &mut y);
-        assert_eq!(
-            outcome,
-            EvolveOutcome {
-                step: 0.01,
-                rejected: 0
-            }
-        );
+        assert_eq!(outcome, EvolveOutcome { step: 0.01, rejected: 0 });
         assert_eq!(h, 5.0 * 0.01);
         assert_eq!(t, 0.01);
 

@@ -20,11 +20,7 @@ pub struct ParamError {
 
 impl ParamError {
     pub fn new(field: &str, value: impl std::fmt::Display, allowed: &str) -> Self {
-        Self {
-            field: field.to_string(),
-            value: value.to_string(),
-            allowed: allowed.to_string(),
-        }
+        Self { field: field.to_string(), value: value.to_string(), allowed: allowed.to_string() }
     }
 }
 
@@ -62,11 +58,7 @@ pub fn finite(field: &str, value: f64, unit: &str) -> Result<(), ParamError> {
 
 /// `low < high` for two named parameters (e.g. `V_reset < V_th`).
 pub fn less_than(low_field: &str, low: f64, high_field: &str, high: f64) -> Result<(), ParamError> {
-    if low < high {
-        Ok(())
-    } else {
-        Err(ParamError::new(low_field, low, &format!("must be < {high_field} ({high})")))
-    }
+    if low < high { Ok(()) } else { Err(ParamError::new(low_field, low, &format!("must be < {high_field} ({high})"))) }
 }
 
 /// Deserializes an optional lower bound: a number, `null` (JSON's spelling of −∞) or absent.

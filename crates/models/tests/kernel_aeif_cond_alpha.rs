@@ -15,8 +15,8 @@ const V_M_P99_TOLERANCE_MV: f64 = 0.2;
 #[test]
 fn aeif_cond_alpha_matches_nest() {
     let case = nest_case::load("aeif_cond_alpha");
-    let params: AeifCondAlphaParams = serde_json::from_value(case.params.clone())
-        .expect("the case's parameters use NEST's names");
+    let params: AeifCondAlphaParams =
+        serde_json::from_value(case.params.clone()).expect("the case's parameters use NEST's names");
     let mut neuron = AeifCondAlpha::new(params, 1, case.h_ms).expect("valid parameters");
 
     let recorded = [Recordable::Vm, Recordable::W];
@@ -24,12 +24,7 @@ fn aeif_cond_alpha_matches_nest() {
     let mut spike_steps = Vec::new();
     let inputs = &case.inputs;
     for k in 0..case.steps {
-        let spikes = neuron.update_counting_spikes(
-            0,
-            inputs.spike_ex[k],
-            inputs.spike_in[k],
-            inputs.i_stim[k],
-        );
+        let spikes = neuron.update_counting_spikes(0, inputs.spike_ex[k], inputs.spike_in[k], inputs.i_stim[k]);
         spike_steps.extend(std::iter::repeat_n(k, spikes as usize));
         for (trace, var) in traces.iter_mut().zip(recorded) {
             trace.push(neuron.get(var, 0));
@@ -62,14 +57,7 @@ fn aeif_cond_alpha_matches_nest() {
         }
     }
 
-    let spike_times: Vec<String> = spike_steps
-        .iter()
-        .map(|&k| format!("{:.1}", case.spike_time(k)))
-        .collect();
+    let spike_times: Vec<String> = spike_steps.iter().map(|&k| format!("{:.1}", case.spike_time(k))).collect();
     println!("aeif_cond_alpha spikes (ms): {}", spike_times.join(", "));
-    assert_eq!(
-        spike_steps,
-        case.expected_spike_steps(),
-        "spike steps differ from NEST's"
-    );
+    assert_eq!(spike_steps, case.expected_spike_steps(), "spike steps differ from NEST's");
 }

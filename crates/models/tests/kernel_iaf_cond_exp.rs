@@ -13,8 +13,8 @@ const V_M_TOLERANCE_MV: f64 = 1e-6;
 #[test]
 fn iaf_cond_exp_matches_nest() {
     let case = nest_case::load("iaf_cond_exp");
-    let params: IafCondExpParams = serde_json::from_value(case.params.clone())
-        .expect("the case's parameters use NEST's names");
+    let params: IafCondExpParams =
+        serde_json::from_value(case.params.clone()).expect("the case's parameters use NEST's names");
     let mut neuron = IafCondExp::new(params, 1, case.h_ms).expect("valid parameters");
 
     let mut traces = [Vec::new(), Vec::new(), Vec::new()];
@@ -49,14 +49,7 @@ fn iaf_cond_exp_matches_nest() {
         }
     }
 
-    let spike_times: Vec<String> = spike_steps
-        .iter()
-        .map(|&k| format!("{:.1}", case.spike_time(k)))
-        .collect();
+    let spike_times: Vec<String> = spike_steps.iter().map(|&k| format!("{:.1}", case.spike_time(k))).collect();
     println!("iaf_cond_exp spikes (ms): {}", spike_times.join(", "));
-    assert_eq!(
-        spike_steps,
-        case.expected_spike_steps(),
-        "spike steps differ from NEST's"
-    );
+    assert_eq!(spike_steps, case.expected_spike_steps(), "spike steps differ from NEST's");
 }

@@ -7,10 +7,7 @@ use laminar_models::iaf_psc_exp_ps::{
 use laminar_models::params::Validate;
 use serde_json::Value;
 
-const CASE: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../../shared/reference/nest/iaf_psc_exp_ps.json"
-);
+const CASE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/reference/nest/iaf_psc_exp_ps.json");
 
 /// The case's times are decimal numbers with 6 digits after the point. In integer units of
 /// 1e-6 ms they are exact, so grid arithmetic (which step, on the grid or not) has no round-off.
@@ -21,10 +18,7 @@ const NEST_TICS_PER_MS: i64 = 1000;
 
 fn to_units(ms: f64) -> i64 {
     let units = (ms * UNITS_PER_MS).round();
-    assert!(
-        (ms * UNITS_PER_MS - units).abs() < 1e-3,
-        "{ms} ms has more than 6 decimals"
-    );
+    assert!((ms * UNITS_PER_MS - units).abs() < 1e-3, "{ms} ms has more than 6 decimals");
     units as i64
 }
 
@@ -49,11 +43,7 @@ fn arrival(t_ms: f64, delay_ms: f64, h_units: i64) -> (usize, f64) {
     assert!(t_units >= 0);
     assert_eq!(delay_units % h_units, 0, "delays are whole steps");
     let stamp = (t_units + h_units - 1) / h_units; // ⌈t/h⌉ on non-negative integers
-    let offset = if t_units % h_units == 0 {
-        0.0
-    } else {
-        nest_grid_ms(stamp, h_units) - t_ms
-    };
+    let offset = if t_units % h_units == 0 { 0.0 } else { nest_grid_ms(stamp, h_units) - t_ms };
     let step = stamp + delay_units / h_units - 1;
     (step as usize, offset)
 }
@@ -62,10 +52,7 @@ fn arrival(t_ms: f64, delay_ms: f64, h_units: i64) -> (usize, f64) {
 fn schedule(inputs: &[Value], h_units: i64, steps: usize) -> Vec<Vec<PreciseInput>> {
     let mut per_step = vec![Vec::new(); steps];
     for input in inputs {
-        assert_eq!(
-            input["kind"], "spike_train",
-            "the case only has spike trains"
-        );
+        assert_eq!(input["kind"], "spike_train", "the case only has spike trains");
         let weight = input["weight"].as_f64().unwrap();
         let delay = input["delay_ms"].as_f64().unwrap();
         for t in input["times_ms"].as_array().unwrap() {
@@ -82,21 +69,13 @@ fn schedule(inputs: &[Value], h_units: i64, steps: usize) -> Vec<Vec<PreciseInpu
 }
 
 fn f64s(v: &Value) -> Vec<f64> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_f64().unwrap())
-        .collect()
+    v.as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect()
 }
 
 fn median(mut xs: Vec<f64>) -> f64 {
     xs.sort_by(f64::total_cmp);
     let n = xs.len();
-    if n % 2 == 1 {
-        xs[n / 2]
-    } else {
-        0.5 * (xs[n / 2 - 1] + xs[n / 2])
-    }
+    if n % 2 == 1 { xs[n / 2] } else { 0.5 * (xs[n / 2 - 1] + xs[n / 2]) }
 }
 
 #[test]
@@ -117,8 +96,7 @@ fn nest_parity() {
         }
     }
     let params: IafPscExpPsParams = serde_json::from_value(Value::Object(params_json)).unwrap();
-    let initial: IafPscExpPsInitialState =
-        serde_json::from_value(Value::Object(initial_json)).unwrap();
+    let initial: IafPscExpPsInitialState = serde_json::from_value(Value::Object(initial_json)).unwrap();
     assert_eq!(params.v_min, f64::NEG_INFINITY);
 
     let h = setup["resolution_ms"].as_f64().unwrap();
@@ -147,21 +125,10 @@ fn nest_parity() {
 
     // Spike times: the README's tolerance for precise models.
     let expected_spikes = f64s(&case["expected"]["spike_times_ms"]);
-    assert_eq!(
-        spike_times.len(),
-        expected_spikes.len(),
-        "spike count: got {spike_times:?}, NEST {expected_spikes:?}"
-    );
-    let spike_errors: Vec<f64> = spike_times
-        .iter()
-        .zip(&expected_spikes)
-        .map(|(a, b)| (a - b).abs())
-        .collect();
+    assert_eq!(spike_times.len(), expected_spikes.len(), "spike count: got {spike_times:?}, NEST {expected_spikes:?}");
+    let spike_errors: Vec<f64> = spike_times.iter().zip(&expected_spikes).map(|(a, b)| (a - b).abs()).collect();
     let max_spike_error = spike_errors.iter().copied().fold(0.0, f64::max);
-    eprintln!(
-        "spike times: max |error| = {max_spike_error:.3e} ms over {} spikes",
-        spike_times.len()
-    );
+    eprintln!("spike times: max |error| = {max_spike_error:.3e} ms over {} spikes", spike_times.len());
     assert!(
         max_spike_error <= 1e-6,
         "spike times differ by up to {max_spike_error:e} ms: got {spike_times:?}, NEST {expected_spikes:?}"
@@ -176,22 +143,11 @@ fn nest_parity() {
     assert_eq!(times.len(), expected_v.len());
     assert!(expected_v.len() <= steps);
     for (j, t) in times.iter().enumerate() {
-        assert_eq!(
-            to_units(*t),
-            (j as i64 + 1) * h_units,
-            "sample {j} is not at (j+1)·h"
-        );
+        assert_eq!(to_units(*t), (j as i64 + 1) * h_units, "sample {j} is not at (j+1)·h");
     }
-    let errors: Vec<f64> = v_m
-        .iter()
-        .zip(&expected_v)
-        .map(|(a, b)| (a - b).abs())
-        .collect();
+    let errors: Vec<f64> = v_m.iter().zip(&expected_v).map(|(a, b)| (a - b).abs()).collect();
     let (worst, max_error) =
-        errors.iter().copied().enumerate().fold(
-            (0, 0.0),
-            |best, (j, e)| if e > best.1 { (j, e) } else { best },
-        );
+        errors.iter().copied().enumerate().fold((0, 0.0), |best, (j, e)| if e > best.1 { (j, e) } else { best });
     // "Away from spikes": samples more than 1 ms from any spike.
     let away: Vec<f64> = errors
         .iter()
@@ -213,11 +169,7 @@ fn nest_parity() {
     );
     // A double-precision implementation of NEST's arithmetic: the README's bound for the exact
     // (propagator) models, which this one is between events.
-    assert!(
-        max_error <= 1e-9,
-        "V_m differs by {max_error:e} mV at {} ms",
-        times[worst]
-    );
+    assert!(max_error <= 1e-9, "V_m differs by {max_error:e} mV at {} ms", times[worst]);
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -246,10 +198,7 @@ fn run_steps(
 /// exactly n_ref·h later, so spikes are periodic with period n_ref·h + t*.
 #[test]
 fn dc_driven_spike_times_are_exact() {
-    let params = IafPscExpPsParams {
-        i_e: 500.0,
-        ..Default::default()
-    };
+    let params = IafPscExpPsParams { i_e: 500.0, ..Default::default() };
     let p = params;
     let mut neuron = IafPscExpPs::new(params, 1, H).unwrap();
     assert_eq!(neuron.refractory_steps(), 20);
@@ -268,15 +217,7 @@ fn dc_driven_spike_times_are_exact() {
 /// The same drive given as injected current instead of I_e.
 #[test]
 fn injected_current_acts_like_bias_current() {
-    let mut by_bias = IafPscExpPs::new(
-        IafPscExpPsParams {
-            i_e: 500.0,
-            ..Default::default()
-        },
-        1,
-        H,
-    )
-    .unwrap();
+    let mut by_bias = IafPscExpPs::new(IafPscExpPsParams { i_e: 500.0, ..Default::default() }, 1, H).unwrap();
     let mut by_stim = IafPscExpPs::new(IafPscExpPsParams::default(), 1, H).unwrap();
     let a = run_steps(&mut by_bias, 300, |_| Vec::new(), 0.0);
     let b = run_steps(&mut by_stim, 300, |_| Vec::new(), 500.0);
@@ -289,10 +230,7 @@ fn injected_current_acts_like_bias_current() {
 #[test]
 fn single_input_response_matches_closed_form() {
     for tau_syn in [10.0, 2.0] {
-        let params = IafPscExpPsParams {
-            tau_syn_ex: tau_syn,
-            ..Default::default()
-        };
+        let params = IafPscExpPsParams { tau_syn_ex: tau_syn, ..Default::default() };
         let p = params;
         let mut neuron = IafPscExpPs::new(params, 1, H).unwrap();
         let w = 100.0;
@@ -300,11 +238,7 @@ fn single_input_response_matches_closed_form() {
         let s = 1.3 - offset;
         let mut spikes = Vec::new();
         for k in 0..400 {
-            let events = if k == arrival_step {
-                vec![PreciseInput { offset, weight: w }]
-            } else {
-                Vec::new()
-            };
+            let events = if k == arrival_step { vec![PreciseInput { offset, weight: w }] } else { Vec::new() };
             neuron.update(0, &events, 0.0, &mut spikes);
             let t = (k + 1) as f64 * H;
             let expected = if t < s {
@@ -321,11 +255,7 @@ fn single_input_response_matches_closed_form() {
                 "tau_syn {tau_syn}, t {t}: {} vs {expected}",
                 neuron.v_m(0)
             );
-            let current = if t < s {
-                0.0
-            } else {
-                w * (-(t - s) / tau_syn).exp()
-            };
+            let current = if t < s { 0.0 } else { w * (-(t - s) / tau_syn).exp() };
             assert!((neuron.i_syn_ex(0) - current).abs() < 1e-10);
         }
         assert!(spikes.is_empty());
@@ -340,16 +270,7 @@ fn input_at_offset_zero_shows_at_end_of_step() {
     let mut spikes = Vec::new();
     neuron.update(
         0,
-        &[
-            PreciseInput {
-                offset: 0.0,
-                weight: 50.0,
-            },
-            PreciseInput {
-                offset: 0.0,
-                weight: -20.0,
-            },
-        ],
+        &[PreciseInput { offset: 0.0, weight: 50.0 }, PreciseInput { offset: 0.0, weight: -20.0 }],
         0.0,
         &mut spikes,
     );
@@ -363,13 +284,7 @@ fn input_at_offset_zero_shows_at_end_of_step() {
 /// inputs during refractoriness still charge the synaptic current.
 #[test]
 fn refractoriness_lasts_t_ref_in_continuous_time() {
-    let params = IafPscExpPsParams {
-        e_l: 0.0,
-        v_th: 10.0,
-        v_reset: 0.0,
-        t_ref: 1.0,
-        ..Default::default()
-    };
+    let params = IafPscExpPsParams { e_l: 0.0, v_th: 10.0, v_reset: 0.0, t_ref: 1.0, ..Default::default() };
     let mut neuron = IafPscExpPs::new(params, 1, H).unwrap();
     neuron.set_v_m(0, 20.0).unwrap(); // superthreshold: spikes at the start of its next step
     let mut spikes = Vec::new();
@@ -380,15 +295,7 @@ fn refractoriness_lasts_t_ref_in_continuous_time() {
 
     // Input during refractoriness: current grows, V_m stays at reset.
     spikes.clear();
-    neuron.update(
-        0,
-        &[PreciseInput {
-            offset: 0.05,
-            weight: 100.0,
-        }],
-        0.0,
-        &mut spikes,
-    );
+    neuron.update(0, &[PreciseInput { offset: 0.05, weight: 100.0 }], 0.0, &mut spikes);
     assert_eq!(neuron.v_m(0), 0.0);
     assert!(neuron.i_syn_ex(0) > 0.0);
     for _ in 2..10 {
@@ -408,10 +315,7 @@ fn refractoriness_lasts_t_ref_in_continuous_time() {
 /// branch, `propagate_` does not): a step with an input lets V_m go below V_min.
 #[test]
 fn v_min_bounds_the_membrane_potential_in_event_free_steps() {
-    let params = IafPscExpPsParams {
-        v_min: -72.0,
-        ..Default::default()
-    };
+    let params = IafPscExpPsParams { v_min: -72.0, ..Default::default() };
     let mut neuron = IafPscExpPs::new(params, 1, H).unwrap();
     neuron.set_i_syn_in(0, -5000.0).unwrap();
     let mut spikes = Vec::new();
@@ -424,10 +328,7 @@ fn v_min_bounds_the_membrane_potential_in_event_free_steps() {
 
     neuron.set_v_m(0, -71.9).unwrap();
     neuron.set_i_syn_in(0, -5000.0).unwrap();
-    let no_op_input = PreciseInput {
-        offset: 0.05,
-        weight: 0.0,
-    };
+    let no_op_input = PreciseInput { offset: 0.05, weight: 0.0 };
     neuron.update(0, &[no_op_input], 0.0, &mut spikes);
     assert!(neuron.v_m(0) < -72.0, "{}", neuron.v_m(0));
 }
@@ -438,14 +339,8 @@ fn v_min_bounds_the_membrane_potential_in_event_free_steps() {
 #[test]
 fn defaults_are_nests() {
     let p = IafPscExpPsParams::default();
-    assert_eq!(
-        (p.c_m, p.tau_m, p.tau_syn_ex, p.tau_syn_in, p.t_ref),
-        (250.0, 10.0, 2.0, 2.0, 2.0)
-    );
-    assert_eq!(
-        (p.e_l, p.i_e, p.v_th, p.v_reset, p.v_min),
-        (-70.0, 0.0, -55.0, -70.0, f64::NEG_INFINITY)
-    );
+    assert_eq!((p.c_m, p.tau_m, p.tau_syn_ex, p.tau_syn_in, p.t_ref), (250.0, 10.0, 2.0, 2.0, 2.0));
+    assert_eq!((p.e_l, p.i_e, p.v_th, p.v_reset, p.v_min), (-70.0, 0.0, -55.0, -70.0, f64::NEG_INFINITY));
     p.validate().unwrap();
     let s = IafPscExpPsInitialState::default();
     assert_eq!((s.v_m, s.i_syn_ex, s.i_syn_in), (-70.0, 0.0, 0.0));
@@ -456,8 +351,7 @@ fn defaults_are_nests() {
 
 #[test]
 fn params_use_nest_names_and_reject_unknown_fields() {
-    let p: IafPscExpPsParams =
-        serde_json::from_str(r#"{"C_m": 200.0, "E_L": -65.0, "V_min": null}"#).unwrap();
+    let p: IafPscExpPsParams = serde_json::from_str(r#"{"C_m": 200.0, "E_L": -65.0, "V_min": null}"#).unwrap();
     assert_eq!((p.c_m, p.e_l, p.v_min), (200.0, -65.0, f64::NEG_INFINITY));
     assert_eq!(p.tau_m, 10.0);
     let p: IafPscExpPsParams = serde_json::from_str(r#"{"V_min": -80.0}"#).unwrap();
@@ -480,35 +374,11 @@ fn invalid_parameters_name_the_field() {
     let d = IafPscExpPsParams::default();
     assert_eq!(field_of(IafPscExpPsParams { c_m: 0.0, ..d }), "C_m");
     assert_eq!(field_of(IafPscExpPsParams { tau_m: -1.0, ..d }), "tau_m");
-    assert_eq!(
-        field_of(IafPscExpPsParams {
-            tau_syn_in: f64::NAN,
-            ..d
-        }),
-        "tau_syn_in"
-    );
-    assert_eq!(
-        field_of(IafPscExpPsParams {
-            v_reset: -55.0,
-            ..d
-        }),
-        "V_reset"
-    );
+    assert_eq!(field_of(IafPscExpPsParams { tau_syn_in: f64::NAN, ..d }), "tau_syn_in");
+    assert_eq!(field_of(IafPscExpPsParams { v_reset: -55.0, ..d }), "V_reset");
     assert_eq!(field_of(IafPscExpPsParams { v_min: -60.0, ..d }), "V_min");
-    assert_eq!(
-        field_of(IafPscExpPsParams {
-            v_min: f64::NAN,
-            ..d
-        }),
-        "V_min"
-    );
-    assert_eq!(
-        field_of(IafPscExpPsParams {
-            i_e: f64::INFINITY,
-            ..d
-        }),
-        "I_e"
-    );
+    assert_eq!(field_of(IafPscExpPsParams { v_min: f64::NAN, ..d }), "V_min");
+    assert_eq!(field_of(IafPscExpPsParams { i_e: f64::INFINITY, ..d }), "I_e");
 
     let t_ref_error = IafPscExpPs::new(IafPscExpPsParams { t_ref: 1e-12, ..d }, 1, H).unwrap_err();
     assert_eq!(t_ref_error.field, "t_ref");
@@ -521,16 +391,7 @@ fn invalid_parameters_name_the_field() {
 #[test]
 fn refractory_steps_round_up_like_nest() {
     let steps = |t_ref: f64| {
-        IafPscExpPs::new(
-            IafPscExpPsParams {
-                t_ref,
-                ..Default::default()
-            },
-            1,
-            H,
-        )
-        .unwrap()
-        .refractory_steps()
+        IafPscExpPs::new(IafPscExpPsParams { t_ref, ..Default::default() }, 1, H).unwrap().refractory_steps()
     };
     assert_eq!(steps(2.0), 20);
     assert_eq!(steps(0.3), 3); // 0.3/0.1 = 2.9999999999999996
@@ -542,16 +403,7 @@ fn refractory_steps_round_up_like_nest() {
 #[test]
 fn recordables_are_listed_and_resolvable() {
     let mut neuron = IafPscExpPs::new(IafPscExpPsParams::default(), 2, H).unwrap();
-    neuron
-        .set_initial_state(
-            1,
-            &IafPscExpPsInitialState {
-                v_m: -60.0,
-                i_syn_ex: 3.0,
-                i_syn_in: -4.0,
-            },
-        )
-        .unwrap();
+    neuron.set_initial_state(1, &IafPscExpPsInitialState { v_m: -60.0, i_syn_ex: 3.0, i_syn_in: -4.0 }).unwrap();
     let expected = [-60.0, 3.0, -4.0];
     for ((name, unit), value) in RECORDABLES.iter().zip(expected) {
         let get = IafPscExpPs::recordable(name).expect(name);

@@ -50,17 +50,11 @@ pub enum RecordError {
 
 impl RecordError {
     pub(crate) fn invalid_input(path: &Path, message: impl Into<String>) -> Self {
-        Self::InvalidInput {
-            path: path.to_path_buf(),
-            message: message.into(),
-        }
+        Self::InvalidInput { path: path.to_path_buf(), message: message.into() }
     }
 
     pub(crate) fn format(path: &Path, message: impl Into<String>) -> Self {
-        Self::Format {
-            path: path.to_path_buf(),
-            message: message.into(),
-        }
+        Self::Format { path: path.to_path_buf(), message: message.into() }
     }
 }
 
@@ -71,10 +65,6 @@ pub(crate) trait Hdf5Context<T> {
 
 impl<T> Hdf5Context<T> for hdf5::Result<T> {
     fn context(self, path: &Path, action: impl FnOnce() -> String) -> Result<T> {
-        self.map_err(|source| RecordError::Hdf5 {
-            path: path.to_path_buf(),
-            action: action(),
-            source,
-        })
+        self.map_err(|source| RecordError::Hdf5 { path: path.to_path_buf(), action: action(), source })
     }
 }

@@ -37,11 +37,7 @@ struct OpenEventFile<G> {
 
 impl<G: EventGroup> EventFile<G> {
     pub(crate) fn new(path: PathBuf, chunk: usize, file: File, groups: Vec<G>) -> Self {
-        Self {
-            path,
-            chunk,
-            open: Some(OpenEventFile { file, groups }),
-        }
+        Self { path, chunk, open: Some(OpenEventFile { file, groups }) }
     }
 
     pub(crate) fn path(&self) -> &Path {
@@ -57,17 +53,12 @@ impl<G: EventGroup> EventFile<G> {
         buffer: impl FnOnce(&Path, &mut G) -> Result<()>,
     ) -> Result<()> {
         let path = &self.path;
-        let open = self
-            .open
-            .as_mut()
-            .ok_or_else(|| RecordError::invalid_input(path, "the file is already closed"))?;
+        let open = self.open.as_mut().ok_or_else(|| RecordError::invalid_input(path, "the file is already closed"))?;
         let group_count = open.groups.len();
         let group = open.groups.get_mut(index).ok_or_else(|| {
             RecordError::invalid_input(
                 path,
-                format!(
-                    "{kind} index {index} is out of range (the file has {group_count} {kind}s)"
-                ),
+                format!("{kind} index {index} is out of range (the file has {group_count} {kind}s)"),
             )
         })?;
         buffer(path, group)?;
@@ -81,10 +72,7 @@ impl<G: EventGroup> EventFile<G> {
     /// Appends every buffer and flushes the file to disk.
     pub(crate) fn flush(&mut self) -> Result<()> {
         let path = &self.path;
-        let open = self
-            .open
-            .as_mut()
-            .ok_or_else(|| RecordError::invalid_input(path, "the file is already closed"))?;
+        let open = self.open.as_mut().ok_or_else(|| RecordError::invalid_input(path, "the file is already closed"))?;
         for group in &mut open.groups {
             group.append_pending(path)?;
         }
@@ -107,9 +95,7 @@ impl<G: EventGroup> EventFile<G> {
         // file open until they are.
         let OpenEventFile { file, groups } = open;
         drop(groups);
-        let closed = file
-            .close()
-            .context(&self.path, || "close the file".to_owned());
+        let closed = file.close().context(&self.path, || "close the file".to_owned());
         match first_error {
             Some(error) => Err(error),
             None => closed,
@@ -126,8 +112,7 @@ impl<G: EventGroup> Drop for EventFile<G> {
 }
 
 pub(crate) fn flush_file(path: &Path, file: &File) -> Result<()> {
-    file.flush()
-        .context(path, || "flush the file to disk".to_owned())
+    file.flush().context(path, || "flush the file to disk".to_owned())
 }
 
 /// Checks that an event time can be stored: finite and not negative (libsonata rejects negative

@@ -49,8 +49,16 @@ impl std::fmt::Display for Sorting {
 }
 
 /// Creates (truncating) an HDF5 file and writes the root attributes `@magic` and `@version`.
+///
+/// HDF5's advisory file locks are turned off: the C library opens files without close-on-exec,
+/// so any process laminar starts (a test's Python reader, a second run) inherits the descriptor
+/// and with it the lock, and later opens of the same file fail with "unable to lock file". Only
+/// laminar writes its output files, so the lock protects nothing.
 pub(crate) fn create_file(path: &Path) -> Result<File> {
-    let file = File::create(path).context(path, || "create the HDF5 file".to_owned())?;
+    let file = File::with_options()
+        .with_fapl(|p| p.file_locking(false))
+        .create(path)
+        .context(path, || "create the HDF5 file".to_owned())?;
     file.new_attr::<u32>()
         .create("magic")
         .and_then(|attr| attr.write_scalar(&MAGIC))
@@ -64,7 +72,10 @@ pub(crate) fn create_file(path: &Path) -> Result<File> {
 
 /// Opens an existing file read-only.
 pub(crate) fn open_file(path: &Path) -> Result<File> {
-    File::open(path).context(path, || "open the HDF5 file".to_owned())
+    File::with_options()
+        .with_fapl(|p| p.file_locking(false))
+        .open(path)
+        .context(path, || "open the HDF5 file".to_owned())
 }
 
 /// Validates a population or projection name: it becomes an HDF5 group name, so it must be a
@@ -81,44 +92,27 @@ pub(crate) fn check_group_name(path: &Path, kind: &str, name: &str) -> Result<()
 
 /// Writes a scalar variable-length UTF-8 string attribute (libsonata reads `@units` only in
 /// this representation).
-pub(crate) fn write_string_attr(
-    path: &Path,
-    location: &Location,
-    name: &str,
-    value: &str,
-) -> Result<()> {
+pub(crate) fn write_string_attr(path: &Path, location: &Location, name: &str, value: &str) -> Result<()> {
     let value = VarLenUnicode::from_str(value).map_err(|_| {
-        RecordError::invalid_input(
-            path,
-            format!("attribute @{name} value {value:?} contains a NUL byte"),
-        )
+        RecordError::invalid_input(path, format!("attribute @{name} value {value:?} contains a NUL byte"))
     })?;
     location
         .new_attr::<VarLenUnicode>()
         .create(name)
         .and_then(|attr| attr.write_scalar(&value))
-        .context(path, || {
-            format!("write attribute {}/@{name}", location.name())
-        })
+        .context(path, || format!("write attribute {}/@{name}", location.name()))
 }
 
 /// Reads a scalar string attribute written as variable-length UTF-8 (or, from other tools,
 /// variable-length ASCII).
 pub(crate) fn read_string_attr(path: &Path, location: &Location, name: &str) -> Result<String> {
-    let attr = location.attr(name).context(path, || {
-        format!("open attribute {}/@{name}", location.name())
-    })?;
+    let attr = location.attr(name).context(path, || format!("open attribute {}/@{name}", location.name()))?;
     if let Ok(value) = attr.read_scalar::<VarLenUnicode>() {
         return Ok(value.as_str().to_owned());
     }
     attr.read_scalar::<VarLenAscii>()
         .map(|value| value.as_str().to_owned())
-        .context(path, || {
-            format!(
-                "read attribute {}/@{name} as a variable-length string",
-                location.name()
-            )
-        })
+        .context(path, || format!("read attribute {}/@{name} as a variable-length string", location.name()))
 }
 
 /// Writes the scalar enum attribute `@sorting`, replacing an earlier value.
@@ -128,13 +122,9 @@ pub(crate) fn write_sorting(path: &Path, group: &Group, sorting: Sorting) -> Res
         Err(_) => group
             .new_attr::<Sorting>()
             .create("sorting")
-            .context(path, || {
-                format!("create attribute {}/@sorting", group.name())
-            })?,
+            .context(path, || format!("create attribute {}/@sorting", group.name()))?,
     };
-    attr.write_scalar(&sorting).context(path, || {
-        format!("write attribute {}/@sorting = {sorting}", group.name())
-    })
+    attr.write_scalar(&sorting).context(path, || format!("write attribute {}/@sorting = {sorting}", group.name()))
 }
 
 /// A one-dimensional dataset of unlimited length that only grows at its end.
@@ -146,12 +136,7 @@ pub(crate) struct AppendableColumn {
 
 impl AppendableColumn {
     /// Creates an empty, chunked dataset `name` with maxshape unlimited and no filters.
-    pub(crate) fn create<T: H5Type>(
-        path: &Path,
-        group: &Group,
-        name: &str,
-        chunk: usize,
-    ) -> Result<Self> {
+    pub(crate) fn create<T: H5Type>(path: &Path, group: &Group, name: &str, chunk: usize) -> Result<Self> {
         let dataset = group
             .new_dataset::<T>()
             .chunk(chunk)
@@ -180,9 +165,7 @@ impl AppendableColumn {
         self.dataset
             .resize(new_len)
             .and_then(|()| self.dataset.write_slice(values, self.len..new_len))
-            .context(path, || {
-                format!("append {} values to {}", values.len(), self.dataset.name())
-            })?;
+            .context(path, || format!("append {} values to {}", values.len(), self.dataset.name()))?;
         self.len = new_len;
         Ok(())
     }
@@ -207,7 +190,5 @@ pub(crate) fn open_group(path: &Path, parent: &Group, name: &str) -> Result<Grou
 
 /// Names of the members of a group, in HDF5's (alphabetical) order.
 pub(crate) fn member_names(path: &Path, group: &Group) -> Result<Vec<String>> {
-    group
-        .member_names()
-        .context(path, || format!("list the members of {}", group.name()))
+    group.member_names().context(path, || format!("list the members of {}", group.name()))
 }

@@ -108,11 +108,7 @@ impl Manifest {
         let io_error = |path: &PathBuf, action: &str| {
             let path = path.clone();
             let action = action.to_owned();
-            move |source| RecordError::Io {
-                path,
-                action,
-                source,
-            }
+            move |source| RecordError::Io { path, action, source }
         };
         let written = fs::File::create(&temporary)
             .and_then(|mut file| {
@@ -120,8 +116,7 @@ impl Manifest {
                 file.sync_all()
             })
             .map_err(io_error(&temporary, "write"));
-        if let Err(error) = written
-            .and_then(|()| fs::rename(&temporary, &target).map_err(io_error(&target, "replace")))
+        if let Err(error) = written.and_then(|()| fs::rename(&temporary, &target).map_err(io_error(&target, "replace")))
         {
             // Do not leave a stray temporary file behind; the original error is what matters.
             let _ = fs::remove_file(&temporary);
@@ -138,10 +133,6 @@ impl Manifest {
             action: "read".to_owned(),
             source,
         })?;
-        serde_json::from_slice(&text).map_err(|source| RecordError::Json {
-            path,
-            action: "parse".to_owned(),
-            source,
-        })
+        serde_json::from_slice(&text).map_err(|source| RecordError::Json { path, action: "parse".to_owned(), source })
     }
 }

@@ -80,20 +80,11 @@ pub fn read_spikes(path: &Path) -> Result<Vec<SpikePopulation>> {
             if node_ids.len() != timestamps.len() {
                 return Err(RecordError::format(
                     path,
-                    format!(
-                        "/spikes/{name} has {} node ids but {} timestamps",
-                        node_ids.len(),
-                        timestamps.len()
-                    ),
+                    format!("/spikes/{name} has {} node ids but {} timestamps", node_ids.len(), timestamps.len()),
                 ));
             }
             let sorting = read_sorting(path, &group)?;
-            Ok(SpikePopulation {
-                name,
-                node_ids,
-                timestamps,
-                sorting: sorting.as_str().to_owned(),
-            })
+            Ok(SpikePopulation { name, node_ids, timestamps, sorting: sorting.as_str().to_owned() })
         })
         .collect()
 }
@@ -110,9 +101,7 @@ fn read_sorting(path: &Path, group: &Group) -> Result<Sorting> {
     group
         .attr("sorting")
         .and_then(|attr| attr.read_scalar::<Sorting>())
-        .context(path, || {
-            format!("read {}/@sorting as the SONATA sorting enum", group.name())
-        })
+        .context(path, || format!("read {}/@sorting as the SONATA sorting enum", group.name()))
 }
 
 /// Reads a frame report holding exactly one population.
@@ -134,28 +123,18 @@ pub fn read_report(path: &Path) -> Result<Report> {
     let element_ids = read_column::<u32>(path, &mapping, "element_ids")?;
     let time = read_column::<f64>(path, &mapping, "time")?;
     let &[tstart, tstop, dt] = time.as_slice() else {
-        return Err(RecordError::format(
-            path,
-            format!("mapping/time has {} values instead of 3", time.len()),
-        ));
+        return Err(RecordError::format(path, format!("mapping/time has {} values instead of 3", time.len())));
     };
 
-    let data_set = group
-        .dataset("data")
-        .context(path, || format!("open /report/{population}/data"))?;
+    let data_set = group.dataset("data").context(path, || format!("open /report/{population}/data"))?;
     let &[n_frames, n_elements] = data_set.shape().as_slice() else {
         return Err(RecordError::format(
             path,
-            format!(
-                "data has shape {:?}, expected [frames, elements]",
-                data_set.shape()
-            ),
+            format!("data has shape {:?}, expected [frames, elements]", data_set.shape()),
         ));
     };
     let units = read_string_attr(path, &data_set, "units")?;
-    let data = data_set
-        .read_raw::<f32>()
-        .context(path, || format!("read /report/{population}/data"))?;
+    let data = data_set.read_raw::<f32>().context(path, || format!("read /report/{population}/data"))?;
 
     let consistent = index_pointers.len() == node_ids.len() + 1
         && index_pointers.first() == Some(&0)
@@ -204,12 +183,7 @@ pub fn read_weights(path: &Path) -> Result<Vec<WeightEvents>> {
             let source_ids = read_column::<u64>(path, &group, "source_ids")?;
             let target_ids = read_column::<u64>(path, &group, "target_ids")?;
             let weight_values = read_column::<f64>(path, &group, "weights")?;
-            let lengths = [
-                timestamps.len(),
-                source_ids.len(),
-                target_ids.len(),
-                weight_values.len(),
-            ];
+            let lengths = [timestamps.len(), source_ids.len(), target_ids.len(), weight_values.len()];
             if lengths.iter().any(|&len| len != lengths[0]) {
                 return Err(RecordError::format(
                     path,
@@ -223,14 +197,7 @@ pub fn read_weights(path: &Path) -> Result<Vec<WeightEvents>> {
                 .dataset("weights")
                 .context(path, || format!("open /weights/{projection}/weights"))
                 .and_then(|dataset| read_string_attr(path, &dataset, "units"))?;
-            Ok(WeightEvents {
-                projection,
-                timestamps,
-                source_ids,
-                target_ids,
-                weights: weight_values,
-                units,
-            })
+            Ok(WeightEvents { projection, timestamps, source_ids, target_ids, weights: weight_values, units })
         })
         .collect()
 }
@@ -238,9 +205,7 @@ pub fn read_weights(path: &Path) -> Result<Vec<WeightEvents>> {
 /// The root attributes `@magic` and `@version` of a file, if it has them.
 pub fn read_magic_and_version(path: &Path) -> Result<Option<(u32, [u32; 2])>> {
     let file = open_file(path)?;
-    let names = file
-        .attr_names()
-        .context(path, || "list the root attributes".to_owned())?;
+    let names = file.attr_names().context(path, || "list the root attributes".to_owned())?;
     if !(names.iter().any(|n| n == "magic") && names.iter().any(|n| n == "version")) {
         return Ok(None);
     }
@@ -253,10 +218,7 @@ pub fn read_magic_and_version(path: &Path) -> Result<Option<(u32, [u32; 2])>> {
         .and_then(|attr| attr.read_raw::<u32>())
         .context(path, || "read the root attribute @version".to_owned())?;
     let &[major, minor] = version.as_slice() else {
-        return Err(RecordError::format(
-            path,
-            format!("@version has {} values instead of 2", version.len()),
-        ));
+        return Err(RecordError::format(path, format!("@version has {} values instead of 2", version.len())));
     };
     Ok(Some((magic, [major, minor])))
 }

@@ -109,16 +109,9 @@ impl FrameReportWriter {
         check_times(path, tstart_ms, dt_ms)?;
         let n_elements = layout.element_ids.len();
         if chunk_frames == 0 {
-            return Err(RecordError::invalid_input(
-                path,
-                "chunk_frames must be at least 1",
-            ));
+            return Err(RecordError::invalid_input(path, "chunk_frames must be at least 1"));
         }
-        if chunk_frames
-            .saturating_mul(n_elements)
-            .saturating_mul(size_of::<f32>())
-            > MAX_CHUNK_BYTES
-        {
+        if chunk_frames.saturating_mul(n_elements).saturating_mul(size_of::<f32>()) > MAX_CHUNK_BYTES {
             return Err(RecordError::invalid_input(
                 path,
                 format!(
@@ -133,66 +126,36 @@ impl FrameReportWriter {
             .create_group("report")
             .and_then(|report| report.create_group(population))
             .context(path, || format!("create group /report/{population}"))?;
-        let mapping = report.create_group("mapping").context(path, || {
-            format!("create group /report/{population}/mapping")
-        })?;
+        let mapping =
+            report.create_group("mapping").context(path, || format!("create group /report/{population}/mapping"))?;
 
         let write_column = |name: &str, result: hdf5::Result<Dataset>| {
-            result.context(path, || {
-                format!("write dataset /report/{population}/mapping/{name}")
-            })
+            result.context(path, || format!("write dataset /report/{population}/mapping/{name}"))
         };
-        let node_ids_ds = write_column(
-            "node_ids",
-            mapping
-                .new_dataset_builder()
-                .with_data(node_ids)
-                .create("node_ids"),
-        )?;
+        let node_ids_ds =
+            write_column("node_ids", mapping.new_dataset_builder().with_data(node_ids).create("node_ids"))?;
         let ascending = node_ids.windows(2).all(|pair| pair[0] < pair[1]);
         node_ids_ds
             .new_attr::<u8>()
             .create("sorted")
             .and_then(|attr| attr.write_scalar(&u8::from(ascending)))
-            .context(path, || {
-                format!("write attribute /report/{population}/mapping/node_ids/@sorted")
-            })?;
+            .context(path, || format!("write attribute /report/{population}/mapping/node_ids/@sorted"))?;
         write_column(
             "index_pointers",
-            mapping
-                .new_dataset_builder()
-                .with_data(&layout.index_pointers)
-                .create("index_pointers"),
+            mapping.new_dataset_builder().with_data(&layout.index_pointers).create("index_pointers"),
         )?;
         mapping
             .link_hard("index_pointers", "index_pointer")
-            .context(path, || {
-                format!("link /report/{population}/mapping/index_pointer to index_pointers")
-            })?;
+            .context(path, || format!("link /report/{population}/mapping/index_pointer to index_pointers"))?;
         write_column(
             "element_ids",
-            mapping
-                .new_dataset_builder()
-                .with_data(&layout.element_ids)
-                .create("element_ids"),
+            mapping.new_dataset_builder().with_data(&layout.element_ids).create("element_ids"),
         )?;
         let element_pos = vec![0.5_f32; n_elements];
-        write_column(
-            "element_pos",
-            mapping
-                .new_dataset_builder()
-                .with_data(&element_pos)
-                .create("element_pos"),
-        )?;
+        write_column("element_pos", mapping.new_dataset_builder().with_data(&element_pos).create("element_pos"))?;
 
         let clock = FrameClock::new(tstart_ms, dt_ms);
-        let time = write_column(
-            "time",
-            mapping
-                .new_dataset_builder()
-                .with_data(&clock.time_dataset())
-                .create("time"),
-        )?;
+        let time = write_column("time", mapping.new_dataset_builder().with_data(&clock.time_dataset()).create("time"))?;
         write_string_attr(path, &time, "units", "ms")?;
 
         let data = report
@@ -220,18 +183,11 @@ impl FrameReportWriter {
         if values.len() != self.n_elements {
             return Err(RecordError::invalid_input(
                 &self.path,
-                format!(
-                    "a frame has {} values but the report has {} elements",
-                    values.len(),
-                    self.n_elements
-                ),
+                format!("a frame has {} values but the report has {} elements", values.len(), self.n_elements),
             ));
         }
         if self.open.is_none() {
-            return Err(RecordError::invalid_input(
-                &self.path,
-                "the file is already closed",
-            ));
+            return Err(RecordError::invalid_input(&self.path, "the file is already closed"));
         }
         self.pending.extend_from_slice(values);
         if self.pending.len() >= self.chunk_frames * self.n_elements {
@@ -269,42 +225,30 @@ impl FrameReportWriter {
     /// What the file contains now (buffered frames are not counted).
     pub fn summary(&self) -> FrameReportSummary {
         let (tstop_ms, readers_agree) = self.clock.tstop();
-        FrameReportSummary {
-            frames: self.clock.frames,
-            tstop_ms,
-            readers_agree,
-        }
+        FrameReportSummary { frames: self.clock.frames, tstop_ms, readers_agree }
     }
 
     fn append_pending(&mut self) -> Result<()> {
         let path = &self.path;
-        let open = self
-            .open
-            .as_ref()
-            .ok_or_else(|| RecordError::invalid_input(path, "the file is already closed"))?;
+        let open = self.open.as_ref().ok_or_else(|| RecordError::invalid_input(path, "the file is already closed"))?;
         let new_frames = self.pending.len() / self.n_elements;
         if new_frames == 0 {
             return flush_file(path, &open.file);
         }
         let first_row = usize::try_from(self.clock.frames).map_err(|_| {
-            RecordError::invalid_input(
-                path,
-                "the report has more frames than this platform can address",
-            )
+            RecordError::invalid_input(path, "the report has more frames than this platform can address")
         })?;
         let rows = first_row..first_row + new_frames;
         open.data
             .resize((rows.end, self.n_elements))
-            .context(path, || {
-                format!("grow {} to {} frames", open.data.name(), rows.end)
-            })?;
+            .context(path, || format!("grow {} to {} frames", open.data.name(), rows.end))?;
         // One write per row: a single two-dimensional write would need an ndarray view, and
         // ndarray is not a dependency of this crate. Rows are contiguous within a chunk, so
         // this costs one library call per frame, not extra I/O.
         for (row, frame) in rows.clone().zip(self.pending.chunks_exact(self.n_elements)) {
-            open.data.write_slice(frame, (row, ..)).context(path, || {
-                format!("write frame {row} of {}", open.data.name())
-            })?;
+            open.data
+                .write_slice(frame, (row, ..))
+                .context(path, || format!("write frame {row} of {}", open.data.name()))?;
         }
         self.pending.clear();
         // Only now that the rows are in place may `time` claim them.
@@ -325,9 +269,7 @@ impl FrameReportWriter {
         };
         // Dataset handles must be released before the file, or HDF5 keeps the file open.
         drop((data, time));
-        let closed = file
-            .close()
-            .context(&self.path, || "close the file".to_owned());
+        let closed = file.close().context(&self.path, || "close the file".to_owned());
         appended.and(closed)
     }
 }
@@ -358,18 +300,12 @@ impl ElementLayout {
             ));
         }
         if node_ids.is_empty() {
-            return Err(RecordError::invalid_input(
-                path,
-                "a report needs at least one node",
-            ));
+            return Err(RecordError::invalid_input(path, "a report needs at least one node"));
         }
         let mut sorted = node_ids.to_vec();
         sorted.sort_unstable();
         if let Some(pair) = sorted.windows(2).find(|pair| pair[0] == pair[1]) {
-            return Err(RecordError::invalid_input(
-                path,
-                format!("node id {} is listed twice", pair[0]),
-            ));
+            return Err(RecordError::invalid_input(path, format!("node id {} is listed twice", pair[0])));
         }
 
         let mut index_pointers = Vec::with_capacity(node_ids.len() + 1);
@@ -377,18 +313,12 @@ impl ElementLayout {
         index_pointers.push(0);
         for (&node_id, &count) in node_ids.iter().zip(elements_per_node) {
             if count == 0 {
-                return Err(RecordError::invalid_input(
-                    path,
-                    format!("node {node_id} has no element to record"),
-                ));
+                return Err(RecordError::invalid_input(path, format!("node {node_id} has no element to record")));
             }
             element_ids.extend(0..count);
             index_pointers.push(element_ids.len() as u64);
         }
-        Ok(Self {
-            index_pointers,
-            element_ids,
-        })
+        Ok(Self { index_pointers, element_ids })
     }
 }
 
@@ -396,9 +326,7 @@ fn check_times(path: &Path, tstart_ms: f64, dt_ms: f64) -> Result<()> {
     if !(tstart_ms.is_finite() && tstart_ms >= 0.0) {
         return Err(RecordError::invalid_input(
             path,
-            format!(
-                "tstart {tstart_ms} ms must be finite and non-negative (libsonata rejects negative times)"
-            ),
+            format!("tstart {tstart_ms} ms must be finite and non-negative (libsonata rejects negative times)"),
         ));
     }
     // libsonata matches frame times with a 1e-6 ms tolerance: a step close to it would make
@@ -452,13 +380,7 @@ struct FrameClock {
 
 impl FrameClock {
     fn new(tstart: f64, dt: f64) -> Self {
-        Self {
-            tstart,
-            dt,
-            frames: 0,
-            last_frame_time: f64::NEG_INFINITY,
-            next_frame_time: tstart,
-        }
+        Self { tstart, dt, frames: 0, last_frame_time: f64::NEG_INFINITY, next_frame_time: tstart }
     }
 
     fn advance(&mut self, frames: u64) {
@@ -525,14 +447,7 @@ mod tests {
     /// clock says the readers agree, for typical sampling intervals and long recordings.
     #[test]
     fn tstop_is_counted_right_by_both_readers() {
-        for &(tstart, dt) in &[
-            (0.0, 0.1),
-            (0.0, 0.025),
-            (0.0, 0.01),
-            (2.5, 0.3),
-            (0.0, 1.0),
-            (100.0, 0.2),
-        ] {
+        for &(tstart, dt) in &[(0.0, 0.1), (0.0, 0.025), (0.0, 0.01), (2.5, 0.3), (0.0, 1.0), (100.0, 0.2)] {
             let mut clock = FrameClock::new(tstart, dt);
             // Step through counts that grow geometrically so that long runs are covered cheaply
             // (the libsonata replay is linear in the number of frames).
@@ -546,18 +461,11 @@ mod tests {
                     "libsonata count for tstart {tstart} dt {dt} tstop {tstop}"
                 );
                 if agree {
-                    assert_eq!(
-                        bmtk_frame_count(tstart, tstop, dt),
-                        target,
-                        "bmtk count for dt {dt}"
-                    );
+                    assert_eq!(bmtk_frame_count(tstart, tstop, dt), target, "bmtk count for dt {dt}");
                 } else {
                     // Only possible once libsonata's accumulated time has drifted by more than
                     // its 1e-6 ms tolerance, which takes hundreds of thousands of frames.
-                    assert!(
-                        target > 100_000,
-                        "dt {dt}: readers disagree after only {target} frames"
-                    );
+                    assert!(target > 100_000, "dt {dt}: readers disagree after only {target} frames");
                 }
                 target = target + 1 + target / 7;
             }

@@ -20,9 +20,7 @@ use hdf5::Group;
 
 use crate::error::{Hdf5Context, RecordError, Result};
 use crate::events::{EventFile, EventGroup, check_event_time};
-use crate::h5::{
-    AppendableColumn, Sorting, check_group_name, create_file, write_sorting, write_string_attr,
-};
+use crate::h5::{AppendableColumn, Sorting, check_group_name, create_file, write_sorting, write_string_attr};
 
 /// Streams spikes into `spikes.h5`.
 ///
@@ -55,33 +53,20 @@ impl SpikeWriter {
     /// appended `chunk` at a time, which is also the HDF5 chunk length.
     pub fn create(path: &Path, populations: &[(String, u64)], chunk: usize) -> Result<Self> {
         if chunk == 0 {
-            return Err(RecordError::invalid_input(
-                path,
-                "the chunk length must be at least 1",
-            ));
+            return Err(RecordError::invalid_input(path, "the chunk length must be at least 1"));
         }
         for (index, (name, _)) in populations.iter().enumerate() {
             check_group_name(path, "population", name)?;
-            if populations[..index]
-                .iter()
-                .any(|(earlier, _)| earlier == name)
-            {
-                return Err(RecordError::invalid_input(
-                    path,
-                    format!("population {name:?} is listed twice"),
-                ));
+            if populations[..index].iter().any(|(earlier, _)| earlier == name) {
+                return Err(RecordError::invalid_input(path, format!("population {name:?} is listed twice")));
             }
         }
 
         let file = create_file(path)?;
-        let spikes = file
-            .create_group("spikes")
-            .context(path, || "create group /spikes".to_owned())?;
+        let spikes = file.create_group("spikes").context(path, || "create group /spikes".to_owned())?;
         let mut groups = Vec::with_capacity(populations.len());
         for (name, size) in populations {
-            let group = spikes
-                .create_group(name)
-                .context(path, || format!("create group /spikes/{name}"))?;
+            let group = spikes.create_group(name).context(path, || format!("create group /spikes/{name}"))?;
             let timestamps = AppendableColumn::create::<f64>(path, &group, "timestamps", chunk)?;
             write_string_attr(path, timestamps.dataset(), "units", "ms")?;
             let node_ids = AppendableColumn::create::<u64>(path, &group, "node_ids", chunk)?;
@@ -110,26 +95,25 @@ impl SpikeWriter {
     /// Records that neuron `node_id` (0-based within the population) of population number
     /// `population` (its index in the list given to [`SpikeWriter::create`]) spiked at `time_ms`.
     pub fn push(&mut self, population: usize, node_id: u64, time_ms: f64) -> Result<()> {
-        self.events
-            .push_with(population, "population", |path, spikes| {
-                if node_id >= spikes.size {
-                    return Err(RecordError::invalid_input(
-                        path,
-                        format!(
-                            "node id {node_id} is out of range for population {:?} of {} neurons",
-                            spikes.name, spikes.size
-                        ),
-                    ));
-                }
-                check_event_time(path, &spikes.name, time_ms)?;
-                if time_ms < spikes.last_time {
-                    spikes.time_ordered = false;
-                }
-                spikes.last_time = time_ms;
-                spikes.pending_times.push(time_ms);
-                spikes.pending_ids.push(node_id);
-                Ok(())
-            })
+        self.events.push_with(population, "population", |path, spikes| {
+            if node_id >= spikes.size {
+                return Err(RecordError::invalid_input(
+                    path,
+                    format!(
+                        "node id {node_id} is out of range for population {:?} of {} neurons",
+                        spikes.name, spikes.size
+                    ),
+                ));
+            }
+            check_event_time(path, &spikes.name, time_ms)?;
+            if time_ms < spikes.last_time {
+                spikes.time_ordered = false;
+            }
+            spikes.last_time = time_ms;
+            spikes.pending_times.push(time_ms);
+            spikes.pending_ids.push(node_id);
+            Ok(())
+        })
     }
 
     /// Appends every buffered spike and flushes the file to disk.
@@ -163,8 +147,7 @@ impl EventGroup for PopulationSpikes {
         // If an earlier attempt appended node_ids but then failed on timestamps, those ids are
         // already in the file: append only the rest, so a retry cannot duplicate them.
         let ids_already_written = self.node_ids.len() - self.timestamps.len();
-        self.node_ids
-            .append(path, &self.pending_ids[ids_already_written..])?;
+        self.node_ids.append(path, &self.pending_ids[ids_already_written..])?;
         self.timestamps.append(path, &self.pending_times)?;
         self.pending_ids.clear();
         self.pending_times.clear();

@@ -54,17 +54,11 @@ impl WeightWriter {
     /// and appended `chunk` at a time, which is also the HDF5 chunk length.
     pub fn create(path: &Path, projections: &[WeightProjection], chunk: usize) -> Result<Self> {
         if chunk == 0 {
-            return Err(RecordError::invalid_input(
-                path,
-                "the chunk length must be at least 1",
-            ));
+            return Err(RecordError::invalid_input(path, "the chunk length must be at least 1"));
         }
         for (index, projection) in projections.iter().enumerate() {
             check_group_name(path, "projection", &projection.name)?;
-            if projections[..index]
-                .iter()
-                .any(|earlier| earlier.name == projection.name)
-            {
+            if projections[..index].iter().any(|earlier| earlier.name == projection.name) {
                 return Err(RecordError::invalid_input(
                     path,
                     format!("projection {:?} is listed twice", projection.name),
@@ -73,15 +67,11 @@ impl WeightWriter {
         }
 
         let file = create_file(path)?;
-        let weights_group = file
-            .create_group("weights")
-            .context(path, || "create group /weights".to_owned())?;
+        let weights_group = file.create_group("weights").context(path, || "create group /weights".to_owned())?;
         let mut groups = Vec::with_capacity(projections.len());
         for projection in projections {
             let name = &projection.name;
-            let group = weights_group
-                .create_group(name)
-                .context(path, || format!("create group /weights/{name}"))?;
+            let group = weights_group.create_group(name).context(path, || format!("create group /weights/{name}"))?;
             let timestamps = AppendableColumn::create::<f64>(path, &group, "timestamps", chunk)?;
             write_string_attr(path, timestamps.dataset(), "units", "ms")?;
             let source_ids = AppendableColumn::create::<u64>(path, &group, "source_ids", chunk)?;
@@ -108,32 +98,21 @@ impl WeightWriter {
 
     /// Records that the synapse `source_id → target_id` of projection number `projection` (its
     /// index in the list given to [`WeightWriter::create`]) had weight `weight` at `time_ms`.
-    pub fn push(
-        &mut self,
-        projection: usize,
-        time_ms: f64,
-        source_id: u64,
-        target_id: u64,
-        weight: f64,
-    ) -> Result<()> {
-        self.events
-            .push_with(projection, "projection", |path, events| {
-                check_event_time(path, &events.name, time_ms)?;
-                if !weight.is_finite() {
-                    return Err(RecordError::invalid_input(
-                        path,
-                        format!(
-                            "weight {weight} of {source_id} → {target_id} in {} is not finite",
-                            events.name
-                        ),
-                    ));
-                }
-                events.pending_times.push(time_ms);
-                events.pending_sources.push(source_id);
-                events.pending_targets.push(target_id);
-                events.pending_weights.push(weight);
-                Ok(())
-            })
+    pub fn push(&mut self, projection: usize, time_ms: f64, source_id: u64, target_id: u64, weight: f64) -> Result<()> {
+        self.events.push_with(projection, "projection", |path, events| {
+            check_event_time(path, &events.name, time_ms)?;
+            if !weight.is_finite() {
+                return Err(RecordError::invalid_input(
+                    path,
+                    format!("weight {weight} of {source_id} → {target_id} in {} is not finite", events.name),
+                ));
+            }
+            events.pending_times.push(time_ms);
+            events.pending_sources.push(source_id);
+            events.pending_targets.push(target_id);
+            events.pending_weights.push(weight);
+            Ok(())
+        })
     }
 
     /// Appends every buffered event and flushes the file to disk.
@@ -162,12 +141,9 @@ impl EventGroup for ProjectionWeights {
         // already appended, so a retry cannot duplicate events.
         let complete = self.timestamps.len();
         let skip = |column: &AppendableColumn| column.len() - complete;
-        self.source_ids
-            .append(path, &self.pending_sources[skip(&self.source_ids)..])?;
-        self.target_ids
-            .append(path, &self.pending_targets[skip(&self.target_ids)..])?;
-        self.weights
-            .append(path, &self.pending_weights[skip(&self.weights)..])?;
+        self.source_ids.append(path, &self.pending_sources[skip(&self.source_ids)..])?;
+        self.target_ids.append(path, &self.pending_targets[skip(&self.target_ids)..])?;
+        self.weights.append(path, &self.pending_weights[skip(&self.weights)..])?;
         self.timestamps.append(path, &self.pending_times)?;
         self.pending_times.clear();
         self.pending_sources.clear();

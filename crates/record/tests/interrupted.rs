@@ -42,8 +42,7 @@ fn killed_spike_writer_leaves_a_readable_file() {
 fn killed_report_writer_leaves_a_readable_report() {
     let frame = |k: usize| vec![k as f32, -(k as f32), 0.5 * k as f32];
     if let Some(path) = child_target() {
-        let mut writer =
-            FrameReportWriter::create(&path, "exc", &[0, 1], &[2, 1], 0.0, 0.1, "mV", 4).unwrap();
+        let mut writer = FrameReportWriter::create(&path, "exc", &[0, 1], &[2, 1], 0.0, 0.1, "mV", 4).unwrap();
         for k in 0..7 {
             writer.push_frame(&frame(k)).unwrap();
         }
@@ -62,10 +61,7 @@ fn killed_report_writer_leaves_a_readable_report() {
     let report = read_report(&path).unwrap();
     assert_eq!((report.n_frames, report.n_elements), (7, 3));
     // `tstop` claims exactly the rows that are there, for both readers.
-    assert_eq!(
-        libsonata_frame_count(report.tstart, report.tstop, report.dt),
-        7
-    );
+    assert_eq!(libsonata_frame_count(report.tstart, report.tstop, report.dt), 7);
     assert_eq!(bmtk_frame_count(report.tstart, report.tstop, report.dt), 7);
     for k in 0..7 {
         assert_eq!(report.frame(k).unwrap(), frame(k).as_slice());

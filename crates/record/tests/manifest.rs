@@ -3,16 +3,11 @@
 mod common;
 
 use common::TempDir;
-use laminar_record::{
-    MANIFEST_FILE_NAME, Manifest, OutputFiles, PopulationEntry, RecordError, ReportEntry, VERSION,
-};
+use laminar_record::{MANIFEST_FILE_NAME, Manifest, OutputFiles, PopulationEntry, RecordError, ReportEntry, VERSION};
 
 fn sample() -> Manifest {
     let mut extra = serde_json::Map::new();
-    extra.insert(
-        "plasticity".to_owned(),
-        serde_json::json!({ "rule": "stdp", "tau_plus_ms": 20.0 }),
-    );
+    extra.insert("plasticity".to_owned(), serde_json::json!({ "rule": "stdp", "tau_plus_ms": 20.0 }));
     Manifest {
         format_version: VERSION,
         laminar_version: "0.1.0".to_owned(),
@@ -26,18 +21,8 @@ fn sample() -> Manifest {
         stopped_early_reason: Some("interrupted (Ctrl-C)".to_owned()),
         threads: 2,
         populations: vec![
-            PopulationEntry {
-                name: "exc".to_owned(),
-                model: "iaf_psc_alpha".to_owned(),
-                size: 800,
-                first_gid: 0,
-            },
-            PopulationEntry {
-                name: "inh".to_owned(),
-                model: "iaf_psc_alpha".to_owned(),
-                size: 200,
-                first_gid: 800,
-            },
+            PopulationEntry { name: "exc".to_owned(), model: "iaf_psc_alpha".to_owned(), size: 800, first_gid: 0 },
+            PopulationEntry { name: "inh".to_owned(), model: "iaf_psc_alpha".to_owned(), size: 200, first_gid: 800 },
         ],
         files: OutputFiles {
             spikes: Some("spikes.h5".to_owned()),
@@ -67,16 +52,13 @@ fn manifest_round_trips_and_replaces_the_old_one() {
     manifest.write(dir.path()).unwrap();
     assert_eq!(Manifest::read(dir.path()).unwrap(), manifest);
     // Only the manifest is left: the temporary file was renamed, not copied.
-    let names: Vec<_> = std::fs::read_dir(dir.path())
-        .unwrap()
-        .map(|entry| entry.unwrap().file_name().into_string().unwrap())
-        .collect();
+    let names: Vec<_> =
+        std::fs::read_dir(dir.path()).unwrap().map(|entry| entry.unwrap().file_name().into_string().unwrap()).collect();
     assert_eq!(names, vec![MANIFEST_FILE_NAME.to_owned()]);
 
     // Plain JSON that any tool can read, with the model text verbatim.
     let json: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join(MANIFEST_FILE_NAME)).unwrap())
-            .unwrap();
+        serde_json::from_str(&std::fs::read_to_string(dir.join(MANIFEST_FILE_NAME)).unwrap()).unwrap();
     assert_eq!(json["model_text"], manifest.model_text.as_str());
     assert_eq!(json["seed"], u64::MAX - 7);
     assert_eq!(json["files"]["reports"][0]["interval_ms"], 0.5);
@@ -95,12 +77,7 @@ fn missing_and_malformed_manifests_are_reported_with_their_path() {
     assert!(matches!(error, RecordError::Json { .. }));
     assert!(error.to_string().contains(MANIFEST_FILE_NAME), "{error}");
 
-    let error = sample()
-        .write(&dir.join("no-such-subdirectory"))
-        .unwrap_err();
+    let error = sample().write(&dir.join("no-such-subdirectory")).unwrap_err();
     assert!(matches!(error, RecordError::Io { .. }));
-    assert!(
-        error.to_string().contains("no-such-subdirectory"),
-        "{error}"
-    );
+    assert!(error.to_string().contains("no-such-subdirectory"), "{error}");
 }

@@ -12,12 +12,12 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 use common::{TempDir, child_target, die, run_child_that_dies, serial};
 use laminar_record::{
-    FrameReportWriter, Manifest, OutputFiles, PopulationEntry, ReportEntry, SpikeWriter, VERSION,
-    WeightProjection, WeightWriter,
+    FrameReportWriter, Manifest, OutputFiles, PopulationEntry, ReportEntry, SpikeWriter, VERSION, WeightProjection,
+    WeightWriter,
 };
 
 const SIMULATED_MS: f64 = 50.0;
@@ -35,17 +35,11 @@ impl OutputDir {
                 let path = PathBuf::from(root).join(label);
                 let _ = std::fs::remove_dir_all(&path);
                 std::fs::create_dir_all(&path).expect("create the kept output directory");
-                Self {
-                    path,
-                    _temporary: None,
-                }
+                Self { path, _temporary: None }
             }
             None => {
                 let temporary = TempDir::new(label);
-                Self {
-                    path: temporary.path().to_path_buf(),
-                    _temporary: Some(temporary),
-                }
+                Self { path: temporary.path().to_path_buf(), _temporary: Some(temporary) }
             }
         }
     }
@@ -65,12 +59,7 @@ fn describe(output: &Output) -> String {
     )
 }
 
-fn manifest(
-    files: OutputFiles,
-    completed: bool,
-    simulated_ms: f64,
-    reason: Option<&str>,
-) -> Manifest {
+fn manifest(files: OutputFiles, completed: bool, simulated_ms: f64, reason: Option<&str>) -> Manifest {
     Manifest {
         format_version: VERSION,
         laminar_version: env!("CARGO_PKG_VERSION").to_owned(),
@@ -84,18 +73,8 @@ fn manifest(
         stopped_early_reason: reason.map(str::to_owned),
         threads: 1,
         populations: vec![
-            PopulationEntry {
-                name: "exc".to_owned(),
-                model: "iaf_psc_alpha".to_owned(),
-                size: 8,
-                first_gid: 0,
-            },
-            PopulationEntry {
-                name: "inh".to_owned(),
-                model: "two_compartment".to_owned(),
-                size: 4,
-                first_gid: 8,
-            },
+            PopulationEntry { name: "exc".to_owned(), model: "iaf_psc_alpha".to_owned(), size: 8, first_gid: 0 },
+            PopulationEntry { name: "inh".to_owned(), model: "two_compartment".to_owned(), size: 4, first_gid: 8 },
         ],
         files,
         extra: serde_json::Map::new(),
@@ -154,28 +133,12 @@ impl Writers {
         )
         .unwrap();
         // Two-compartment cells in descending id order, so libsonata has to reorder columns.
-        let v_comp = FrameReportWriter::create(
-            &dir.join("v_comp.h5"),
-            "inh",
-            &[3, 1, 0],
-            &[2, 1, 2],
-            0.0,
-            0.1,
-            "mV",
-            64,
-        )
-        .unwrap();
-        let projections = [WeightProjection {
-            name: "exc_to_inh".to_owned(),
-            units: "nS".to_owned(),
-        }];
+        let v_comp =
+            FrameReportWriter::create(&dir.join("v_comp.h5"), "inh", &[3, 1, 0], &[2, 1, 2], 0.0, 0.1, "mV", 64)
+                .unwrap();
+        let projections = [WeightProjection { name: "exc_to_inh".to_owned(), units: "nS".to_owned() }];
         let weights = WeightWriter::create(&dir.join("weights.h5"), &projections, 4).unwrap();
-        Self {
-            spikes,
-            v_m,
-            v_comp,
-            weights,
-        }
+        Self { spikes, v_m, v_comp, weights }
     }
 
     /// Simulates `steps` steps of 0.1 ms from step `first_step`.
@@ -189,29 +152,17 @@ impl Writers {
                 // inh spikes arrive slightly out of order, as when several threads deliver
                 // them: the file must say @sorting none.
                 self.spikes.push(1, u64::from(step % 4), t).unwrap();
-                self.spikes
-                    .push(1, u64::from((step + 1) % 4), (t - 0.05).max(0.0))
-                    .unwrap();
+                self.spikes.push(1, u64::from((step + 1) % 4), (t - 0.05).max(0.0)).unwrap();
             }
             if step % 5 == 0 {
-                let values: Vec<f32> = (0..8)
-                    .map(|cell| -65.0 + 0.01 * (step * (cell + 1)) as f32)
-                    .collect();
+                let values: Vec<f32> = (0..8).map(|cell| -65.0 + 0.01 * (step * (cell + 1)) as f32).collect();
                 self.v_m.push_frame(&values).unwrap();
             }
-            let values: Vec<f32> = (0..5)
-                .map(|element| -70.0 + 0.001 * (step + 100 * element) as f32)
-                .collect();
+            let values: Vec<f32> = (0..5).map(|element| -70.0 + 0.001 * (step + 100 * element) as f32).collect();
             self.v_comp.push_frame(&values).unwrap();
             if step % 13 == 0 {
                 self.weights
-                    .push(
-                        0,
-                        t,
-                        u64::from(step % 8),
-                        u64::from(step % 4),
-                        0.5 + 0.001 * f64::from(step),
-                    )
+                    .push(0, t, u64::from(step % 8), u64::from(step % 4), 0.5 + 0.001 * f64::from(step))
                     .unwrap();
             }
         }
@@ -236,9 +187,7 @@ fn write_complete_run(dir: &Path) {
     let mut writers = Writers::create(dir);
     writers.simulate(0, 500);
     writers.finish();
-    manifest(all_files(), true, SIMULATED_MS, None)
-        .write(dir)
-        .unwrap();
+    manifest(all_files(), true, SIMULATED_MS, None).write(dir).unwrap();
 }
 
 #[test]
@@ -247,18 +196,10 @@ fn h5py_and_libsonata_read_a_complete_run() {
     let dir = OutputDir::new("readback-complete");
     write_complete_run(&dir.path);
     let output = run_readback(&dir.path);
-    assert!(
-        output.status.success(),
-        "readback.py rejected the output directory:\n{}",
-        describe(&output)
-    );
+    assert!(output.status.success(), "readback.py rejected the output directory:\n{}", describe(&output));
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(stdout.contains("readback OK"), "{}", describe(&output));
-    assert!(
-        stdout.contains("inh: 92 spikes, sorting none"),
-        "{}",
-        describe(&output)
-    );
+    assert!(stdout.contains("inh: 92 spikes, sorting none"), "{}", describe(&output));
 }
 
 /// The script must notice when the files and the manifest disagree, or it checks nothing.
@@ -283,11 +224,7 @@ fn readback_rejects_a_manifest_that_contradicts_the_files() {
         ">= population size 5",
         "weights.h5 is in the directory but not in the manifest",
     ] {
-        assert!(
-            stderr.contains(expected),
-            "no failure mentions {expected:?}:\n{}",
-            describe(&output)
-        );
+        assert!(stderr.contains(expected), "no failure mentions {expected:?}:\n{}", describe(&output));
     }
 }
 
@@ -309,11 +246,7 @@ fn h5py_and_libsonata_read_a_killed_run() {
     let dir = OutputDir::new("readback-killed");
     run_child_that_dies("h5py_and_libsonata_read_a_killed_run", &dir.path);
     let output = run_readback(&dir.path);
-    assert!(
-        output.status.success(),
-        "readback.py rejected the killed run:\n{}",
-        describe(&output)
-    );
+    assert!(output.status.success(), "readback.py rejected the killed run:\n{}", describe(&output));
 
     // The flushed steps 0..237 are all there: V_m every fifth step, v_comp every step.
     let v_m = laminar_record::read_report(&dir.path.join("V_m.h5")).unwrap();

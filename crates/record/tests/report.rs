@@ -12,23 +12,11 @@ const NODE_IDS: [u64; 3] = [5, 2, 9];
 const ELEMENTS: [u32; 3] = [1, 2, 1];
 
 fn frame_values(frame: usize) -> Vec<f32> {
-    (0..4)
-        .map(|element| -70.0 + frame as f32 + 0.25 * element as f32)
-        .collect()
+    (0..4).map(|element| -70.0 + frame as f32 + 0.25 * element as f32).collect()
 }
 
 fn create(path: &std::path::Path, tstart: f64, dt: f64, chunk_frames: usize) -> FrameReportWriter {
-    FrameReportWriter::create(
-        path,
-        "exc",
-        &NODE_IDS,
-        &ELEMENTS,
-        tstart,
-        dt,
-        "mV",
-        chunk_frames,
-    )
-    .unwrap()
+    FrameReportWriter::create(path, "exc", &NODE_IDS, &ELEMENTS, tstart, dt, "mV", chunk_frames).unwrap()
 }
 
 /// Checks what every valid report must satisfy with `frames` rows.
@@ -36,20 +24,10 @@ fn assert_consistent(report: &Report, frames: usize) {
     assert_eq!(report.n_frames, frames);
     assert_eq!(report.n_elements, 4);
     assert_eq!(report.data.len(), frames * 4);
-    assert_eq!(
-        libsonata_frame_count(report.tstart, report.tstop, report.dt),
-        frames as u64
-    );
-    assert_eq!(
-        bmtk_frame_count(report.tstart, report.tstop, report.dt),
-        frames as u64
-    );
+    assert_eq!(libsonata_frame_count(report.tstart, report.tstop, report.dt), frames as u64);
+    assert_eq!(bmtk_frame_count(report.tstart, report.tstop, report.dt), frames as u64);
     for frame in 0..frames {
-        assert_eq!(
-            report.frame(frame).unwrap(),
-            frame_values(frame).as_slice(),
-            "frame {frame}"
-        );
+        assert_eq!(report.frame(frame).unwrap(), frame_values(frame).as_slice(), "frame {frame}");
     }
 }
 
@@ -75,10 +53,7 @@ fn report_round_trip_with_a_partial_last_chunk() {
     assert_eq!(report.tstop, summary.tstop_ms);
     assert_eq!(report.units, "mV");
     assert_consistent(&report, 10);
-    assert_eq!(
-        read_magic_and_version(&path).unwrap(),
-        Some((MAGIC, VERSION))
-    );
+    assert_eq!(read_magic_and_version(&path).unwrap(), Some((MAGIC, VERSION)));
 }
 
 /// The details libsonata and bmtk depend on, checked on the HDF5 objects themselves.
@@ -98,22 +73,9 @@ fn layout_matches_the_sonata_details() {
     let pointers = mapping.loc_info_by_name("index_pointers").unwrap();
     let pointer = mapping.loc_info_by_name("index_pointer").unwrap();
     assert_eq!(pointers.token, pointer.token);
-    assert_eq!(
-        mapping
-            .dataset("element_pos")
-            .unwrap()
-            .read_raw::<f32>()
-            .unwrap(),
-        vec![0.5; 4]
-    );
+    assert_eq!(mapping.dataset("element_pos").unwrap().read_raw::<f32>().unwrap(), vec![0.5; 4]);
     // The node ids are not ascending here, so libsonata must not assume they are.
-    let sorted: u8 = mapping
-        .dataset("node_ids")
-        .unwrap()
-        .attr("sorted")
-        .unwrap()
-        .read_scalar()
-        .unwrap();
+    let sorted: u8 = mapping.dataset("node_ids").unwrap().attr("sorted").unwrap().read_scalar().unwrap();
     assert_eq!(sorted, 0);
     let time = mapping.dataset("time").unwrap();
     assert_eq!(time.read_raw::<f64>().unwrap()[0], 2.0);
@@ -121,20 +83,14 @@ fn layout_matches_the_sonata_details() {
     let data = file.dataset("report/exc/data").unwrap();
     assert_eq!(data.shape(), vec![4, 4]);
     assert_eq!(data.chunk(), Some(vec![3, 4]));
-    assert!(
-        data.filters().is_empty(),
-        "libsonata's wheel cannot read compressed data"
-    );
+    assert!(data.filters().is_empty(), "libsonata's wheel cannot read compressed data");
     assert_eq!(data.dtype().unwrap().size(), 4);
     assert!(data.dtype().unwrap().is::<f32>());
     assert_eq!(data.space().unwrap().maxdims(), vec![None, Some(4)]);
-    for (location, name) in [
-        (data.attr("units").unwrap(), "data"),
-        (time.attr("units").unwrap(), "time"),
-    ] {
-        let units: hdf5::types::VarLenUnicode = location.read_scalar().unwrap_or_else(|error| {
-            panic!("{name}/@units is not a variable-length UTF-8 string: {error}")
-        });
+    for (location, name) in [(data.attr("units").unwrap(), "data"), (time.attr("units").unwrap(), "time")] {
+        let units: hdf5::types::VarLenUnicode = location
+            .read_scalar()
+            .unwrap_or_else(|error| panic!("{name}/@units is not a variable-length UTF-8 string: {error}"));
         assert_eq!(units.as_str(), if name == "data" { "mV" } else { "ms" });
     }
 }
@@ -143,20 +99,18 @@ fn layout_matches_the_sonata_details() {
 fn ascending_node_ids_are_marked_sorted() {
     let dir = TempDir::new("report-sorted");
     let path = dir.join("I_syn.h5");
-    let writer =
-        FrameReportWriter::create(&path, "inh", &[0, 1, 4], &[1, 1, 1], 0.0, 1.0, "pA", 8).unwrap();
+    let writer = FrameReportWriter::create(&path, "inh", &[0, 1, 4], &[1, 1, 1], 0.0, 1.0, "pA", 8).unwrap();
     let summary = writer.finish().unwrap();
     assert_eq!(summary.frames, 0);
 
-    let file = hdf5::File::open(&path).unwrap();
-    let sorted: u8 = file
-        .dataset("report/inh/mapping/node_ids")
-        .unwrap()
-        .attr("sorted")
-        .unwrap()
-        .read_scalar()
-        .unwrap();
-    assert_eq!(sorted, 1);
+    {
+        // HDF5 refuses a second open of a file with other locking flags than an open handle's,
+        // so this handle is closed before `read_report` (which opens without locking) runs.
+        let file = hdf5::File::open(&path).unwrap();
+        let sorted: u8 =
+            file.dataset("report/inh/mapping/node_ids").unwrap().attr("sorted").unwrap().read_scalar().unwrap();
+        assert_eq!(sorted, 1);
+    }
     // An empty report is still valid: tstop = tstart, no rows.
     let report = read_report(&path).unwrap();
     assert_eq!((report.n_frames, report.tstop), (0, 0.0));
@@ -217,12 +171,7 @@ fn frames_of_the_wrong_length_are_rejected() {
     writer.push_frame(&frame_values(0)).unwrap();
     let error = writer.push_frame(&[1.0, 2.0, 3.0]).unwrap_err();
     assert!(matches!(error, RecordError::InvalidInput { .. }));
-    assert!(
-        error
-            .to_string()
-            .contains("3 values but the report has 4 elements"),
-        "{error}"
-    );
+    assert!(error.to_string().contains("3 values but the report has 4 elements"), "{error}");
     writer.push_frame(&frame_values(1)).unwrap();
     writer.finish().unwrap();
     assert_consistent(&read_report(&path).unwrap(), 2);
@@ -238,63 +187,22 @@ struct InvalidLayout {
     expected: &'static str,
 }
 
-const VALID: InvalidLayout = InvalidLayout {
-    node_ids: &[0],
-    elements: &[1],
-    tstart: 0.0,
-    dt: 0.1,
-    chunk_frames: 4,
-    expected: "",
-};
+const VALID: InvalidLayout =
+    InvalidLayout { node_ids: &[0], elements: &[1], tstart: 0.0, dt: 0.1, chunk_frames: 4, expected: "" };
 
 #[test]
 fn invalid_layouts_are_rejected() {
     let dir = TempDir::new("report-invalid");
     let path = dir.join("V_m.h5");
     let cases = [
-        InvalidLayout {
-            node_ids: &[0, 1],
-            expected: "2 node ids but 1 element counts",
-            ..VALID
-        },
-        InvalidLayout {
-            node_ids: &[],
-            elements: &[],
-            expected: "at least one node",
-            ..VALID
-        },
-        InvalidLayout {
-            node_ids: &[3, 1, 3],
-            elements: &[1, 1, 1],
-            expected: "node id 3 is listed twice",
-            ..VALID
-        },
-        InvalidLayout {
-            node_ids: &[0, 1],
-            elements: &[1, 0],
-            expected: "node 1 has no element",
-            ..VALID
-        },
-        InvalidLayout {
-            tstart: -1.0,
-            expected: "tstart -1 ms",
-            ..VALID
-        },
-        InvalidLayout {
-            dt: 0.0,
-            expected: "sampling interval 0 ms",
-            ..VALID
-        },
-        InvalidLayout {
-            dt: f64::NAN,
-            expected: "sampling interval NaN ms",
-            ..VALID
-        },
-        InvalidLayout {
-            chunk_frames: 0,
-            expected: "chunk_frames must be at least 1",
-            ..VALID
-        },
+        InvalidLayout { node_ids: &[0, 1], expected: "2 node ids but 1 element counts", ..VALID },
+        InvalidLayout { node_ids: &[], elements: &[], expected: "at least one node", ..VALID },
+        InvalidLayout { node_ids: &[3, 1, 3], elements: &[1, 1, 1], expected: "node id 3 is listed twice", ..VALID },
+        InvalidLayout { node_ids: &[0, 1], elements: &[1, 0], expected: "node 1 has no element", ..VALID },
+        InvalidLayout { tstart: -1.0, expected: "tstart -1 ms", ..VALID },
+        InvalidLayout { dt: 0.0, expected: "sampling interval 0 ms", ..VALID },
+        InvalidLayout { dt: f64::NAN, expected: "sampling interval NaN ms", ..VALID },
+        InvalidLayout { chunk_frames: 0, expected: "chunk_frames must be at least 1", ..VALID },
     ];
     for case in cases {
         let expected = case.expected;
@@ -311,14 +219,8 @@ fn invalid_layouts_are_rejected() {
         match created {
             Err(error @ RecordError::InvalidInput { .. }) => {
                 let message = error.to_string();
-                assert!(
-                    message.contains(expected),
-                    "{message:?} does not mention {expected:?}"
-                );
-                assert!(
-                    message.contains("V_m.h5"),
-                    "{message:?} does not name the file"
-                );
+                assert!(message.contains(expected), "{message:?} does not mention {expected:?}");
+                assert!(message.contains("V_m.h5"), "{message:?} does not name the file");
             }
             Err(other) => panic!("expected invalid input ({expected}), got {other}"),
             Ok(_) => panic!("accepted an invalid layout ({expected})"),

@@ -34,21 +34,12 @@ fn spikes_round_trip_across_partial_chunks() {
     let read = read_spikes(&path).unwrap();
     assert_eq!(read.len(), 2);
     assert_eq!(read[0].name, "exc");
-    assert_eq!(
-        (read[0].node_ids.clone(), read[0].timestamps.clone()),
-        expected_exc
-    );
+    assert_eq!((read[0].node_ids.clone(), read[0].timestamps.clone()), expected_exc);
     assert_eq!(read[0].sorting, "by_time");
     assert_eq!(read[1].name, "inh");
-    assert_eq!(
-        (read[1].node_ids.clone(), read[1].timestamps.clone()),
-        expected_inh
-    );
+    assert_eq!((read[1].node_ids.clone(), read[1].timestamps.clone()), expected_inh);
     assert_eq!(read[1].sorting, "by_time");
-    assert_eq!(
-        read_magic_and_version(&path).unwrap(),
-        Some((MAGIC, VERSION))
-    );
+    assert_eq!(read_magic_and_version(&path).unwrap(), Some((MAGIC, VERSION)));
 }
 
 #[test]
@@ -140,18 +131,9 @@ fn invalid_requests_are_rejected_with_the_file_named() {
     let path = dir.join("spikes.h5");
 
     let duplicate = vec![("exc".to_owned(), 1), ("exc".to_owned(), 2)];
-    assert_invalid(
-        SpikeWriter::create(&path, &duplicate, 4).map(drop),
-        "listed twice",
-    );
-    assert_invalid(
-        SpikeWriter::create(&path, &[("a/b".to_owned(), 1)], 4).map(drop),
-        "group name",
-    );
-    assert_invalid(
-        SpikeWriter::create(&path, &populations(), 0).map(drop),
-        "chunk",
-    );
+    assert_invalid(SpikeWriter::create(&path, &duplicate, 4).map(drop), "listed twice");
+    assert_invalid(SpikeWriter::create(&path, &[("a/b".to_owned(), 1)], 4).map(drop), "group name");
+    assert_invalid(SpikeWriter::create(&path, &populations(), 0).map(drop), "chunk");
 
     let mut writer = SpikeWriter::create(&path, &populations(), 4).unwrap();
     assert_invalid(writer.push(2, 0, 1.0), "population index 2 is out of range");
@@ -160,26 +142,15 @@ fn invalid_requests_are_rejected_with_the_file_named() {
     assert_invalid(writer.push(0, 0, -1.0), "not a finite, non-negative");
     writer.finish().unwrap();
     // Rejected spikes were not recorded.
-    assert!(
-        read_spikes(&path)
-            .unwrap()
-            .iter()
-            .all(|population| population.node_ids.is_empty())
-    );
+    assert!(read_spikes(&path).unwrap().iter().all(|population| population.node_ids.is_empty()));
 }
 
 fn assert_invalid(result: laminar_record::Result<()>, expected: &str) {
     match result {
         Err(error @ RecordError::InvalidInput { .. }) => {
             let message = error.to_string();
-            assert!(
-                message.contains(expected),
-                "{message:?} does not mention {expected:?}"
-            );
-            assert!(
-                message.contains("spikes.h5"),
-                "{message:?} does not name the file"
-            );
+            assert!(message.contains(expected), "{message:?} does not mention {expected:?}");
+            assert!(message.contains("spikes.h5"), "{message:?} does not name the file");
         }
         other => panic!("expected an invalid-input error mentioning {expected:?}, got {other:?}"),
     }

@@ -36,27 +36,16 @@ pub struct NestCase {
 
 /// Loads `../shared/reference/nest/<name>.json` and builds its per-step inputs.
 pub fn load(name: &str) -> NestCase {
-    let path = format!(
-        "{}/../../../shared/reference/nest/{name}.json",
-        env!("CARGO_MANIFEST_DIR")
-    );
+    let path = format!("{}/../../../shared/reference/nest/{name}.json", env!("CARGO_MANIFEST_DIR"));
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
     let case: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"));
     let setup = &case["setup"];
 
     let h_ms = number(&setup["resolution_ms"]);
     let steps = to_steps(number(&setup["duration_ms"]), h_ms);
-    assert_eq!(
-        number(&setup["record"]["interval_ms"]),
-        h_ms,
-        "recording on the step grid"
-    );
+    assert_eq!(number(&setup["record"]["interval_ms"]), h_ms, "recording on the step grid");
 
-    let mut inputs = StepInputs {
-        spike_ex: vec![0.0; steps],
-        spike_in: vec![0.0; steps],
-        i_stim: vec![0.0; steps],
-    };
+    let mut inputs = StepInputs { spike_ex: vec![0.0; steps], spike_in: vec![0.0; steps], i_stim: vec![0.0; steps] };
     for input in array(&setup["inputs"]) {
         match input["kind"].as_str() {
             Some("spike_train") => {
@@ -86,13 +75,7 @@ pub fn load(name: &str) -> NestCase {
         }
     }
 
-    NestCase {
-        h_ms,
-        steps,
-        params: setup["neuron"]["params"].clone(),
-        inputs,
-        expected: case["expected"].clone(),
-    }
+    NestCase { h_ms, steps, params: setup["neuron"]["params"].clone(), inputs, expected: case["expected"].clone() }
 }
 
 impl NestCase {
@@ -102,21 +85,14 @@ impl NestCase {
         let times = array(&self.expected["times_ms"]);
         assert_eq!(times.len(), trace.len());
         for (j, time) in times.iter().enumerate() {
-            assert_eq!(
-                to_steps(number(time), self.h_ms),
-                j + 1,
-                "sample {j} at (j+1)·h"
-            );
+            assert_eq!(to_steps(number(time), self.h_ms), j + 1, "sample {j} at (j+1)·h");
         }
         trace
     }
 
     /// NEST's spike times as the steps they were emitted in (time (k+1)·h ↦ k).
     pub fn expected_spike_steps(&self) -> Vec<usize> {
-        array(&self.expected["spike_times_ms"])
-            .iter()
-            .map(|t| to_steps(number(t), self.h_ms) - 1)
-            .collect()
+        array(&self.expected["spike_times_ms"]).iter().map(|t| to_steps(number(t), self.h_ms) - 1).collect()
     }
 
     /// The time NEST gives a spike emitted in `step`.
@@ -138,50 +114,27 @@ pub struct ErrorStats {
 
 pub fn error_stats(simulated: &[f64], expected: &[f64]) -> ErrorStats {
     assert!(simulated.len() >= expected.len());
-    let mut errors: Vec<f64> = expected
-        .iter()
-        .zip(simulated)
-        .map(|(e, s)| (s - e).abs())
-        .collect();
+    let mut errors: Vec<f64> = expected.iter().zip(simulated).map(|(e, s)| (s - e).abs()).collect();
     let (max_at, max) =
-        errors.iter().copied().enumerate().fold(
-            (0, 0.0),
-            |best, (k, e)| if e > best.1 { (k, e) } else { best },
-        );
+        errors.iter().copied().enumerate().fold((0, 0.0), |best, (k, e)| if e > best.1 { (k, e) } else { best });
     errors.sort_by(f64::total_cmp);
     let n = errors.len();
-    let median = if n % 2 == 1 {
-        errors[n / 2]
-    } else {
-        0.5 * (errors[n / 2 - 1] + errors[n / 2])
-    };
+    let median = if n % 2 == 1 { errors[n / 2] } else { 0.5 * (errors[n / 2 - 1] + errors[n / 2]) };
     let p99 = errors[((0.99 * n as f64).ceil() as usize).max(1) - 1];
-    ErrorStats {
-        max,
-        max_at,
-        median,
-        p99,
-    }
+    ErrorStats { max, max_at, median, p99 }
 }
 
 /// A time in ms as a whole number of steps.
 fn to_steps(ms: f64, h_ms: f64) -> usize {
     let steps = (ms / h_ms).round();
-    assert!(
-        steps >= 0.0 && ((ms / h_ms) - steps).abs() < 1e-6,
-        "{ms} ms is off the grid"
-    );
+    assert!(steps >= 0.0 && ((ms / h_ms) - steps).abs() < 1e-6, "{ms} ms is off the grid");
     steps as usize
 }
 
 fn number(value: &Value) -> f64 {
-    value
-        .as_f64()
-        .unwrap_or_else(|| panic!("expected a number, found {value}"))
+    value.as_f64().unwrap_or_else(|| panic!("expected a number, found {value}"))
 }
 
 fn array(value: &Value) -> &Vec<Value> {
-    value
-        .as_array()
-        .unwrap_or_else(|| panic!("expected an array, found {value}"))
+    value.as_array().unwrap_or_else(|| panic!("expected an array, found {value}"))
 }

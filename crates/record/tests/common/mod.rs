@@ -12,11 +12,8 @@ pub struct TempDir(PathBuf);
 impl TempDir {
     pub fn new(label: &str) -> Self {
         static COUNTER: AtomicUsize = AtomicUsize::new(0);
-        let unique = format!(
-            "laminar-record-{label}-{}-{}",
-            std::process::id(),
-            COUNTER.fetch_add(1, Ordering::Relaxed)
-        );
+        let unique =
+            format!("laminar-record-{label}-{}-{}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed));
         let path = std::env::temp_dir().join(unique);
         // A leftover from a crashed earlier run with the same pid would otherwise leak into this one.
         let _ = std::fs::remove_dir_all(&path);

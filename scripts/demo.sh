@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Quick start (1): set up, build, and run the default model, writing a recording to out/demo.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+cargo build --release --locked -q -p laminar-cli
+./target/release/laminar run models/demo.toml --out out/demo "$@"
+./target/release/laminar inspect out/demo

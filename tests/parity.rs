@@ -1,0 +1,84 @@
+//! NEST 3.10 parity: every shared reference case of the foundation models passes
+//! `laminar verify` (the tolerances are those of `shared/reference/README.md`), and the network
+//! case gives NEST's identical spike list for any thread count.
+
+use std::path::PathBuf;
+
+use laminar_cli::verify;
+
+fn case(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/reference/nest").join(format!("{name}.json"))
+}
+
+fn check(name: &str, threads: usize) {
+    let result = verify::verify_file(&case(name), threads, None).unwrap_or_else(|e| panic!("{name}: {e:#}"));
+    println!("{}", result.report());
+    assert!(result.pass(), "{}", result.report());
+    assert!(result.spikes.expected > 0 || name == "tsodyks_synapse", "{name}: the case has spikes to compare");
+    assert_eq!(result.spikes.expected, result.spikes.got);
+}
+
+#[test]
+fn iaf_psc_exp() {
+    check("iaf_psc_exp", 1);
+}
+
+#[test]
+fn iaf_psc_delta() {
+    check("iaf_psc_delta", 1);
+}
+
+#[test]
+fn iaf_cond_exp() {
+    check("iaf_cond_exp", 1);
+}
+
+#[test]
+fn aeif_cond_alpha() {
+    check("aeif_cond_alpha", 1);
+}
+
+#[test]
+fn iaf_psc_exp_ps() {
+    check("iaf_psc_exp_ps", 1);
+}
+
+#[test]
+fn iaf_psc_exp_network_any_thread_count() {
+    for threads in [1, 2, 4] {
+        check("iaf_psc_exp_network", threads);
+    }
+}
+
+#[test]
+fn every_foundation_case_is_verified() {
+    for name in verify::supported_cases() {
+        assert!(case(name).exists(), "missing shared case {name}");
+    }
+}
+
+#[test]
+fn unsupported_cases_are_refused_with_a_reason() {
+    let err = verify::verify_file(&case("astrocyte_lr_1994_sic"), 1, None).expect_err("must be refused");
+    assert!(format!("{err:#}").contains("not supported"), "{err:#}");
+}
+
+#[test]
+fn verify_out_writes_the_standard_layout() {
+    let dir = std::env::temp_dir().join(format!("laminar-verify-out-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let r = verify::verify_file(&case("iaf_psc_exp"), 1, Some(&dir)).expect("verify");
+    assert!(r.pass());
+    for f in ["manifest.json", "spikes.h5", "V_m.h5", "I_syn_ex.h5", "I_syn_in.h5"] {
+        assert!(dir.join(f).exists(), "{f} missing");
+    }
+    let spikes = laminar_record::read_spikes(&dir.join("spikes.h5")).expect("spikes");
+    assert_eq!(spikes.len(), 1);
+    assert_eq!(spikes[0].name, "neuron");
+    assert_eq!(spikes[0].timestamps.len(), r.spikes.expected);
+    let vm = laminar_record::read_report(&dir.join("V_m.h5")).expect("V_m");
+    assert_eq!(vm.population, "neuron");
+    assert_eq!(vm.n_frames, 3000);
+    assert!((vm.tstart - 0.1).abs() < 1e-12 && (vm.dt - 0.1).abs() < 1e-12);
+    std::fs::remove_dir_all(&dir).ok();
+}
