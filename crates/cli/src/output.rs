@@ -41,6 +41,8 @@ pub struct RunInfo {
     pub resolution_ms: f64,
     pub duration_ms: f64,
     pub threads: usize,
+    /// `--set` overrides applied on top of `model_text` (kept for provenance).
+    pub overrides: Vec<String>,
 }
 
 /// Writes a run's output directory.
@@ -136,7 +138,13 @@ impl Recorder {
                 reports: entries,
                 weights: None,
             },
-            extra: Default::default(),
+            extra: if info.overrides.is_empty() {
+                Default::default()
+            } else {
+                let mut extra = serde_json::Map::new();
+                extra.insert("overrides".into(), serde_json::json!(info.overrides));
+                extra
+            },
         };
         manifest.write(dir)?;
         Ok(Self { dir: dir.to_path_buf(), manifest, spikes, spike_population, reports: writers, frame: Vec::new() })

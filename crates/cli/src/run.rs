@@ -70,6 +70,7 @@ pub fn run(model: &Path, out: &Path, options: &RunOptions, stop: Arc<AtomicBool>
         resolution_ms: sim_cfg.resolution_ms,
         duration_ms: sim_cfg.duration_ms,
         threads: sim_cfg.threads,
+        overrides: overrides.clone(),
     };
     let mut recorder = Recorder::create(out, &info, &populations, &built.record_spikes, &reports)?;
 

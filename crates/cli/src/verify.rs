@@ -506,6 +506,7 @@ pub fn verify_file(path: &Path, threads: usize, out: Option<&Path>) -> Result<Ca
         resolution_ms: sim.resolution().h(),
         duration_ms: sim.resolution().ms(case.duration),
         threads: sim.threads(),
+        overrides: Vec::new(),
     };
     let mut recorder = crate::output::Recorder::create(dir, &info, &populations, &record_spikes, &reports)?;
     let result = run_case(&mut case, Some(&mut recorder))?;

@@ -1,0 +1,185 @@
+#!/usr/bin/env bash
+# Macro benchmarks: laminar against NEST on this machine, whole processes, side by side.
+#
+#   benches/macro.sh [--quick] [--nest-sparse] [--threads T] [--repeat R] [--no-build]
+#
+#   --quick        skip the NEST CUBA 40,000 run (about two minutes on a laptop-class machine)
+#   --nest-sparse  also run the sparse-drive scenario in NEST (slow: NEST steps every neuron)
+#   --threads T    threads for both simulators (default 2)
+#   --repeat R     run every case R times and keep the fastest (default 1)
+#   --no-build     use the existing release binary instead of running cargo build first
+#
+# Needs only the repository (cargo) and PyNEST (`pip install nest-simulator`); PYTHON selects the
+# interpreter (default python3). Without NEST, the NEST rows say so and the laminar rows still run.
+# Prints a Markdown table of build, simulate and whole-process wall times, firing rates, and the
+# ratios the project's targets refer to. Raw outputs stay in a temporary directory (printed).
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+BENCHES="$ROOT/benches"
+PY="${PYTHON:-python3}"
+QUICK=0
+NEST_SPARSE=0
+THREADS=2
+REPEAT=1
+BUILD=1
+
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --quick) QUICK=1 ;;
+        --nest-sparse) NEST_SPARSE=1 ;;
+        --threads) THREADS="$2"; shift ;;
+        --repeat) REPEAT="$2"; shift ;;
+        --no-build) BUILD=0 ;;
+        -h|--help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        *) echo "macro.sh: unknown argument '$1' (try --help)" >&2; exit 2 ;;
+    esac
+    shift
+done
+
+LOG="$(mktemp -d "${TMPDIR:-/tmp}/laminar-macro.XXXXXX")"
+note() { echo "macro.sh: $*" >&2; }
+
+if [ "$BUILD" = 1 ]; then
+    note "building laminar (release)"
+    (cd "$ROOT" && cargo build --release -p laminar-cli) >&2
+fi
+LAMINAR="${CARGO_TARGET_DIR:-$ROOT/target}/release/laminar"
+[ -x "$LAMINAR" ] || { note "no binary at $LAMINAR"; exit 1; }
+
+HAVE_NEST=0
+NEST_VERSION="not installed"
+if NEST_VERSION="$(PYNEST_QUIET=1 "$PY" -c 'import nest; print(nest.__version__)' 2>/dev/null | tail -n 1)"; then
+    HAVE_NEST=1
+else
+    NEST_VERSION="not installed"
+    note "PyNEST not importable with $PY: NEST rows are skipped (pip install nest-simulator)"
+fi
+
+now() {
+    if [ -n "${EPOCHREALTIME:-}" ]; then echo "${EPOCHREALTIME/,/.}"; else date +%s.%N; fi
+}
+
+# Results per case: "wall build simulate rate" (the fastest of REPEAT runs), or "-" if skipped.
+declare -A RES
+
+# run_case KEY command... : runs the command REPEAT times, keeps the fastest whole-process wall.
+run_case() {
+    local key="$1"; shift
+    local best="" r
+    for r in $(seq 1 "$REPEAT"); do
+        local out="$LOG/$key.$r.out"
+        note "$key (run $r/$REPEAT): $*"
+        local t0 t1
+        t0="$(now)"
+        if ! "$@" >"$out" 2>"$LOG/$key.$r.err"; then
+            note "$key failed; see $LOG/$key.$r.err"
+            tail -n 5 "$LOG/$key.$r.err" >&2 || true
+            RES[$key]="-"
+            return 0
+        fi
+        t1="$(now)"
+        local parsed
+        parsed="$(sed -n 's/.*build \([0-9.]*\) s, simulate \([0-9.]*\) s, rate \([0-9.]*\) Hz.*/\1 \2 \3/p' "$out" | tail -n 1)"
+        if [ -z "$parsed" ]; then
+            note "$key: could not parse output:"; cat "$out" >&2
+            RES[$key]="-"
+            return 0
+        fi
+        local wall
+        wall="$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')"
+        note "$key: wall $wall s; $(cat "$out")"
+        if [ -z "$best" ] || awk -v w="$wall" -v b="${best%% *}" 'BEGIN { exit !(w < b) }'; then
+            best="$wall $parsed"
+        fi
+    done
+    RES[$key]="$best"
+}
+
+skip() { RES[$1]="-"; }
+
+# ---------------------------------------------------------------- the runs
+
+load_before="$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || uptime)"
+
+run_case lam_cuba4k "$LAMINAR" bench cuba --n 4000 --k 80 --duration 10000 --threads "$THREADS"
+if [ "$HAVE_NEST" = 1 ]; then
+    run_case nest_cuba4k "$PY" "$BENCHES/nest_cuba.py" --n 4000 --k 80 --duration 10000 --threads "$THREADS"
+else skip nest_cuba4k; fi
+
+run_case lam_cuba40k "$LAMINAR" bench cuba --n 40000 --k 80 --duration 10000 --threads "$THREADS"
+if [ "$HAVE_NEST" = 1 ] && [ "$QUICK" = 0 ]; then
+    run_case nest_cuba40k "$PY" "$BENCHES/nest_cuba.py" --n 40000 --k 80 --duration 10000 --threads "$THREADS"
+else skip nest_cuba40k; fi
+
+run_case lam_sparse1 "$LAMINAR" bench sparse --n 100000 --driven 0.01 --duration 1000 --threads "$THREADS"
+run_case lam_sparse100 "$LAMINAR" bench sparse --n 100000 --driven 1.0 --duration 1000 --threads "$THREADS"
+if [ "$HAVE_NEST" = 1 ] && [ "$NEST_SPARSE" = 1 ]; then
+    run_case nest_sparse1 "$PY" "$BENCHES/nest_sparse.py" --n 100000 --driven 0.01 --duration 1000 --threads "$THREADS"
+    run_case nest_sparse100 "$PY" "$BENCHES/nest_sparse.py" --n 100000 --driven 1.0 --duration 1000 --threads "$THREADS"
+else skip nest_sparse1; skip nest_sparse100; fi
+
+load_after="$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || uptime)"
+
+# ---------------------------------------------------------------- the table
+
+field() { # field KEY INDEX (1 wall, 2 build, 3 simulate, 4 rate)
+    local v="${RES[$1]:--}"
+    if [ "$v" = "-" ]; then echo "-"; else echo "$v" | awk -v i="$2" '{ print $i }'; fi
+}
+
+# ratio NUM DEN: NUM/DEN formatted "12.3×", or "-".
+ratio() {
+    if [ "$1" = "-" ] || [ "$2" = "-" ]; then echo "-"; return; fi
+    awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.1f×", a / b; else print "-" }'
+}
+
+# check VALUE OP LIMIT: "yes"/"**no**"/"-".
+check() {
+    local v="${1%×}"
+    if [ "$v" = "-" ]; then echo "-"; return; fi
+    awk -v v="$v" -v op="$2" -v l="$3" 'BEGIN { ok = (op == ">=") ? (v >= l) : (v < l); print ok ? "yes" : "**no**" }'
+}
+
+row() { # row KEY LABEL SIMULATOR
+    printf '| %s | %s | %s | %s | %s | %s |\n' "$2" "$3" "$(field "$1" 2)" "$(field "$1" 3)" "$(field "$1" 1)" "$(field "$1" 4)"
+}
+
+echo
+echo "## laminar vs NEST: macro benchmarks"
+echo
+echo "$(nproc 2>/dev/null || echo '?') cores, $THREADS threads, best of $REPEAT; load average before: $load_before, after: $load_after;"
+echo "laminar $(cd "$ROOT" && git rev-parse --short HEAD 2>/dev/null || echo '?'), NEST $NEST_VERSION; raw output in $LOG"
+echo
+echo "| case | simulator | build (s) | simulate (s) | wall, whole process (s) | rate (Hz) |"
+echo "|---|---|---:|---:|---:|---:|"
+row lam_cuba4k "CUBA 4000 × 10 s" laminar
+row nest_cuba4k "CUBA 4000 × 10 s" NEST
+row lam_cuba40k "CUBA 40,000 (k = 80) × 10 s" laminar
+row nest_cuba40k "CUBA 40,000 (k = 80) × 10 s" NEST
+row lam_sparse1 "sparse 100,000, 1 % driven × 1 s" laminar
+row lam_sparse100 "sparse 100,000, 100 % driven × 1 s" laminar
+if [ "$NEST_SPARSE" = 1 ]; then
+    row nest_sparse1 "sparse 100,000, 1 % driven × 1 s" NEST
+    row nest_sparse100 "sparse 100,000, 100 % driven × 1 s" NEST
+fi
+
+r_cuba4k="$(ratio "$(field nest_cuba4k 1)" "$(field lam_cuba4k 1)")"
+r_cuba40k="$(ratio "$(field nest_cuba40k 1)" "$(field lam_cuba40k 1)")"
+# Both sparse runs simulate 1 s, so simulate-time ratios are ratios per simulated second.
+r_sparse_sim="$(ratio "$(field lam_sparse100 3)" "$(field lam_sparse1 3)")"
+r_sparse_wall="$(ratio "$(field lam_sparse100 1)" "$(field lam_sparse1 1)")"
+
+echo
+echo "| ratio | value | target | met |"
+echo "|---|---:|---|---|"
+echo "| CUBA 4000 × 10 s: NEST wall / laminar wall | $r_cuba4k | ≥ 15× | $(check "$r_cuba4k" ">=" 15) |"
+echo "| CUBA 4000 × 10 s: laminar wall | $(field lam_cuba4k 1) s | < 0.5 s | $(check "$(field lam_cuba4k 1)" "<" 0.5) |"
+echo "| CUBA 40,000 × 10 s: NEST wall / laminar wall | $r_cuba40k | — | |"
+echo "| CUBA 40,000 × 10 s: laminar wall | $(field lam_cuba40k 1) s | < 2 s | $(check "$(field lam_cuba40k 1)" "<" 2) |"
+echo "| sparse 100,000: 100 % / 1 % driven, simulate time per simulated second | $r_sparse_sim | ≥ 20× | $(check "$r_sparse_sim" ">=" 20) |"
+echo "| sparse 100,000: 100 % / 1 % driven, whole-process wall | $r_sparse_wall | — | |"
+if [ "$NEST_SPARSE" = 1 ]; then
+    r_nest_sparse="$(ratio "$(field nest_sparse100 3)" "$(field nest_sparse1 3)")"
+    echo "| sparse 100,000 in NEST: 100 % / 1 % driven, simulate time | $r_nest_sparse | — | |"
+fi
