@@ -22,12 +22,12 @@
 //! References: NEST `models/iaf_psc_delta.{h,cpp}`; Rotter & Diesmann (1999) Biol Cybern 81:381.
 
 use laminar_engine::{
-    BuildContext, DefaultReceptor, InputKind, LocalSpike, ModelError, ModelInfo, NextEventQueue, Population,
-    PopulationFactory, Recordable, Step, Update,
+    BuildContext, DefaultReceptor, InputKind, ModelError, ModelInfo, NextEventQueue, Population, PopulationFactory,
+    Recordable, Step, StepInput, Update,
 };
 use serde::Deserialize;
 
-use crate::lazy::LazyClock;
+use crate::lazy::{LazyClock, LazyModel, update_lazily};
 use crate::params::{ParamError, Validate, finite, less_than, non_negative, positive};
 
 /// Parameters (NEST names and defaults). `V_m` is the initial membrane potential.
@@ -126,7 +126,6 @@ impl PopulationFactory for IafPscDeltaFactory {
             i_stim: vec![0.0; len],
             refractory: vec![0; len],
             clock: LazyClock::new(len),
-            due_now: Vec::new(),
             e_l: p.e_l,
             i_e: p.i_e,
             theta: p.v_th - p.e_l,
@@ -149,8 +148,6 @@ pub struct IafPscDelta {
     i_stim: Vec<f64>,
     refractory: Vec<u32>,
     clock: LazyClock,
-    /// Scratch: neurons due in the current step.
-    due_now: Vec<u32>,
     e_l: f64,
     i_e: f64,
     theta: f64,
@@ -225,6 +222,25 @@ impl IafPscDelta {
     }
 }
 
+impl LazyModel for IafPscDelta {
+    fn clock(&mut self) -> &mut LazyClock {
+        &mut self.clock
+    }
+
+    #[inline]
+    fn step_neuron(&mut self, i: usize, t: Step, input: Option<&StepInput<'_>>) -> bool {
+        match input {
+            Some(input) => self.step(i, t, input.receptor(0)[i], input.current_change()[i]),
+            None => self.step(i, t, 0.0, 0.0),
+        }
+    }
+
+    #[inline]
+    fn reschedule(&mut self, i: usize, queue: &mut NextEventQueue, now: Step) {
+        IafPscDelta::reschedule(self, i, queue, now)
+    }
+}
+
 impl Population for IafPscDelta {
     fn len(&self) -> usize {
         self.u.len()
@@ -240,30 +256,7 @@ impl Population for IafPscDelta {
     }
 
     fn update(&mut self, u: &mut Update<'_>) {
-        let t = u.step;
-        let w = u.input.receptor(0);
-        let cur = u.input.current_change();
-        for &i in u.input.touched() {
-            let i = i as usize;
-            if self.step(i, t, w[i], cur[i]) {
-                u.spikes.push(LocalSpike { local: i as u32, offset: 0.0 });
-            }
-            self.reschedule(i, u.queue, t);
-        }
-        let mut due = std::mem::take(&mut self.due_now);
-        due.clear();
-        self.clock.take_due(u.queue, t, &mut due);
-        for &i in &due {
-            let i = i as usize;
-            if self.clock.synced[i] > t {
-                continue; // touched in this step already
-            }
-            if self.step(i, t, 0.0, 0.0) {
-                u.spikes.push(LocalSpike { local: i as u32, offset: 0.0 });
-            }
-            self.reschedule(i, u.queue, t);
-        }
-        self.due_now = due;
+        update_lazily(self, u);
     }
 
     fn sample(&self, _variable: usize, i: usize, step: Step) -> f64 {

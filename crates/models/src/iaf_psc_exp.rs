@@ -34,12 +34,12 @@
 //! Rotter & Diesmann (1999) Biol Cybern 81:381; Tsodyks, Uziel & Markram (2000) J Neurosci 20:RC50.
 
 use laminar_engine::{
-    BuildContext, DefaultReceptor, InputKind, LocalSpike, ModelError, ModelInfo, NextEventQueue, Population,
-    PopulationFactory, Recordable, Step, Update,
+    BuildContext, DefaultReceptor, InputKind, ModelError, ModelInfo, NextEventQueue, Population, PopulationFactory,
+    Recordable, Step, StepInput, Update,
 };
 use serde::Deserialize;
 
-use crate::lazy::{GAP_TABLE_LEN, GapTable, LazyClock};
+use crate::lazy::{GAP_TABLE_LEN, GapTable, LazyClock, LazyModel, update_lazily};
 use crate::params::{ParamError, Validate, finite, less_than, non_negative, positive};
 
 /// Parameters (NEST names and defaults). `V_m`, `I_syn_ex`, `I_syn_in` are initial values.
@@ -196,8 +196,6 @@ pub struct IafPscExp {
     /// Remaining refractory steps.
     refractory: Vec<u32>,
     clock: LazyClock,
-    /// Scratch: neurons due in the current step.
-    due_now: Vec<u32>,
     // Parameters, in the units of the update.
     e_l: f64,
     i_e: f64,
@@ -221,7 +219,6 @@ impl IafPscExp {
             i_in: vec![p.i_syn_in; n],
             i_stim: vec![0.0; n],
             refractory: vec![0; n],
-            due_now: Vec::new(),
             clock: LazyClock::new(n),
             e_l: p.e_l,
             i_e: p.i_e,
@@ -332,6 +329,25 @@ impl IafPscExp {
     }
 }
 
+impl LazyModel for IafPscExp {
+    fn clock(&mut self) -> &mut LazyClock {
+        &mut self.clock
+    }
+
+    #[inline]
+    fn step_neuron(&mut self, i: usize, t: Step, input: Option<&StepInput<'_>>) -> bool {
+        match input {
+            Some(input) => self.step(i, t, input.receptor(0)[i], input.receptor(1)[i], input.current_change()[i]),
+            None => self.step(i, t, 0.0, 0.0, 0.0),
+        }
+    }
+
+    #[inline]
+    fn reschedule(&mut self, i: usize, queue: &mut NextEventQueue, now: Step) {
+        IafPscExp::reschedule(self, i, queue, now)
+    }
+}
+
 impl Population for IafPscExp {
     fn len(&self) -> usize {
         self.u.len()
@@ -347,31 +363,7 @@ impl Population for IafPscExp {
     }
 
     fn update(&mut self, u: &mut Update<'_>) {
-        let t = u.step;
-        let ex = u.input.receptor(0);
-        let inh = u.input.receptor(1);
-        let cur = u.input.current_change();
-        for &i in u.input.touched() {
-            let i = i as usize;
-            if self.step(i, t, ex[i], inh[i], cur[i]) {
-                u.spikes.push(LocalSpike { local: i as u32, offset: 0.0 });
-            }
-            self.reschedule(i, u.queue, t);
-        }
-        let mut due = std::mem::take(&mut self.due_now);
-        due.clear();
-        self.clock.take_due(u.queue, t, &mut due);
-        for &i in &due {
-            let i = i as usize;
-            if self.clock.synced[i] > t {
-                continue; // touched in this step already
-            }
-            if self.step(i, t, 0.0, 0.0, 0.0) {
-                u.spikes.push(LocalSpike { local: i as u32, offset: 0.0 });
-            }
-            self.reschedule(i, u.queue, t);
-        }
-        self.due_now = due;
+        update_lazily(self, u);
     }
 
     fn sample(&self, variable: usize, i: usize, step: Step) -> f64 {

@@ -7,7 +7,7 @@
 //! the neuron is advanced, found quiet, and re-scheduled) but never late, which is what makes the
 //! lazy update exact.
 
-use laminar_engine::{NextEventQueue, Step};
+use laminar_engine::{LocalSpike, NextEventQueue, Step, StepInput, Update};
 
 /// Per-neuron bookkeeping of a lazily updated population.
 ///
@@ -24,6 +24,8 @@ pub struct LazyClock {
     /// The step at which neuron i is next due (`Step::MAX`: nothing due).
     pub due: Vec<Step>,
     wheel: Vec<Vec<u32>>,
+    /// Scratch: the neurons due in the current step.
+    due_now: Vec<u32>,
 }
 
 /// Horizon of the timing wheel in steps (a power of two).
@@ -31,7 +33,7 @@ pub const WHEEL_STEPS: usize = 1024;
 
 impl LazyClock {
     pub fn new(n: usize) -> Self {
-        Self { synced: vec![0; n], due: vec![Step::MAX; n], wheel: vec![Vec::new(); WHEEL_STEPS] }
+        Self { synced: vec![0; n], due: vec![Step::MAX; n], wheel: vec![Vec::new(); WHEEL_STEPS], due_now: Vec::new() }
     }
 
     /// Schedules neuron `i` at `step` (> `now`) if that is earlier than its current schedule,
@@ -66,6 +68,43 @@ impl LazyClock {
             }
         }
     }
+}
+
+/// A lazily updated model: what [`update_lazily`] needs from it.
+pub trait LazyModel {
+    fn clock(&mut self) -> &mut LazyClock;
+
+    /// Brings neuron `i` up to step `t` and computes step `t` with `input` (the step's input to
+    /// the shard; `None` when the neuron is only due, not touched). Returns whether it spiked.
+    fn step_neuron(&mut self, i: usize, t: Step, input: Option<&StepInput<'_>>) -> bool;
+
+    /// Predicts neuron `i`'s next check after step `now` and schedules it in the clock.
+    fn reschedule(&mut self, i: usize, queue: &mut NextEventQueue, now: Step);
+}
+
+/// One step of an event-driven shard: the neurons touched by input in this step, then those
+/// whose check is due (unless already computed as touched). Nobody else is visited.
+pub fn update_lazily<M: LazyModel>(model: &mut M, u: &mut Update<'_>) {
+    let t = u.step;
+    for &i in u.input.touched() {
+        if model.step_neuron(i as usize, t, Some(&u.input)) {
+            u.spikes.push(LocalSpike { local: i, offset: 0.0 });
+        }
+        model.reschedule(i as usize, u.queue, t);
+    }
+    let mut due = std::mem::take(&mut model.clock().due_now);
+    due.clear();
+    model.clock().take_due(u.queue, t, &mut due);
+    for &i in &due {
+        if model.clock().synced[i as usize] > t {
+            continue; // touched in this step already
+        }
+        if model.step_neuron(i as usize, t, None) {
+            u.spikes.push(LocalSpike { local: i, offset: 0.0 });
+        }
+        model.reschedule(i as usize, u.queue, t);
+    }
+    model.clock().due_now = due;
 }
 
 /// Powers of single-step propagators, tabulated for short gaps (the common case when a neuron
