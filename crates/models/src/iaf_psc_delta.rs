@@ -27,7 +27,7 @@ use laminar_engine::{
 };
 use serde::Deserialize;
 
-use crate::lazy::{LazyClock, LazyModel, update_lazily};
+use crate::lazy::{LazyClock, LazyModel, start_lazily, update_lazily};
 use crate::params::{ParamError, Validate, finite, less_than, non_negative, positive};
 
 /// Parameters (NEST names and defaults). `V_m` is the initial membrane potential.
@@ -200,26 +200,6 @@ impl IafPscDelta {
             false
         }
     }
-
-    /// The step at the end of which neuron `i` first reaches threshold (or one step earlier).
-    #[inline]
-    fn earliest_crossing(&self, i: usize) -> Option<Step> {
-        let base = self.clock.synced[i] + u64::from(self.refractory[i]);
-        let c = (self.i_e + self.i_stim[i]) * self.r_m;
-        if c <= self.theta {
-            return None;
-        }
-        let t = self.tau_m * ((c - self.u[i]) / (c - self.theta)).ln();
-        let m = (t / self.h).floor();
-        if m.is_finite() && m < 1e15 { Some(base + (m.max(0.0) as Step).saturating_sub(1)) } else { None }
-    }
-
-    #[inline]
-    fn reschedule(&mut self, i: usize, queue: &mut NextEventQueue, now: Step) {
-        if let Some(k) = self.earliest_crossing(i) {
-            self.clock.schedule(queue, i, k.max(now + 1), now);
-        }
-    }
 }
 
 impl LazyModel for IafPscDelta {
@@ -235,9 +215,17 @@ impl LazyModel for IafPscDelta {
         }
     }
 
+    /// The step at the end of which neuron `i` first reaches threshold (or one step earlier).
     #[inline]
-    fn reschedule(&mut self, i: usize, queue: &mut NextEventQueue, now: Step) {
-        IafPscDelta::reschedule(self, i, queue, now)
+    fn earliest_crossing(&self, i: usize) -> Option<Step> {
+        let base = self.clock.synced[i] + u64::from(self.refractory[i]);
+        let c = (self.i_e + self.i_stim[i]) * self.r_m;
+        if c <= self.theta {
+            return None;
+        }
+        let t = self.tau_m * ((c - self.u[i]) / (c - self.theta)).ln();
+        let m = (t / self.h).floor();
+        if m.is_finite() && m < 1e15 { Some(base + (m.max(0.0) as Step).saturating_sub(1)) } else { None }
     }
 }
 
@@ -247,12 +235,7 @@ impl Population for IafPscDelta {
     }
 
     fn start(&mut self, step: Step, queue: &mut NextEventQueue) {
-        for i in 0..self.len() {
-            self.clock.synced[i] = self.clock.synced[i].max(step);
-            if let Some(k) = self.earliest_crossing(i) {
-                self.clock.schedule(queue, i, k.max(step), step.saturating_sub(1).min(k));
-            }
-        }
+        start_lazily(self, step, queue);
     }
 
     fn update(&mut self, u: &mut Update<'_>) {

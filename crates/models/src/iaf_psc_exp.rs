@@ -39,7 +39,7 @@ use laminar_engine::{
 };
 use serde::Deserialize;
 
-use crate::lazy::{GAP_TABLE_LEN, GapTable, LazyClock, LazyModel, update_lazily};
+use crate::lazy::{GAP_TABLE_LEN, GapTable, LazyClock, LazyModel, start_lazily, update_lazily};
 use crate::params::{ParamError, Validate, finite, less_than, non_negative, positive};
 
 /// Parameters (NEST names and defaults). `V_m`, `I_syn_ex`, `I_syn_in` are initial values.
@@ -294,6 +294,20 @@ impl IafPscExp {
             false
         }
     }
+}
+
+impl LazyModel for IafPscExp {
+    fn clock(&mut self) -> &mut LazyClock {
+        &mut self.clock
+    }
+
+    #[inline]
+    fn step_neuron(&mut self, i: usize, t: Step, input: Option<&StepInput<'_>>) -> bool {
+        match input {
+            Some(input) => self.step(i, t, input.receptor(0)[i], input.receptor(1)[i], input.current_change()[i]),
+            None => self.step(i, t, 0.0, 0.0, 0.0),
+        }
+    }
 
     /// The earliest step at which neuron `i` could cross threshold, if ever (see module docs).
     #[inline]
@@ -319,33 +333,6 @@ impl IafPscExp {
         // m ≥ 0 here, so truncation is floor; huge m means "not within any run".
         if m < 1e15 { Some(base + (m as Step).saturating_sub(1)) } else { None }
     }
-
-    #[inline]
-    fn reschedule(&mut self, i: usize, queue: &mut NextEventQueue, now: Step) {
-        if let Some(k) = self.earliest_crossing(i) {
-            let k = k.max(now + 1);
-            self.clock.schedule(queue, i, k, now);
-        }
-    }
-}
-
-impl LazyModel for IafPscExp {
-    fn clock(&mut self) -> &mut LazyClock {
-        &mut self.clock
-    }
-
-    #[inline]
-    fn step_neuron(&mut self, i: usize, t: Step, input: Option<&StepInput<'_>>) -> bool {
-        match input {
-            Some(input) => self.step(i, t, input.receptor(0)[i], input.receptor(1)[i], input.current_change()[i]),
-            None => self.step(i, t, 0.0, 0.0, 0.0),
-        }
-    }
-
-    #[inline]
-    fn reschedule(&mut self, i: usize, queue: &mut NextEventQueue, now: Step) {
-        IafPscExp::reschedule(self, i, queue, now)
-    }
 }
 
 impl Population for IafPscExp {
@@ -354,12 +341,7 @@ impl Population for IafPscExp {
     }
 
     fn start(&mut self, step: Step, queue: &mut NextEventQueue) {
-        for i in 0..self.len() {
-            self.clock.synced[i] = self.clock.synced[i].max(step);
-            if let Some(k) = self.earliest_crossing(i) {
-                self.clock.schedule(queue, i, k.max(step), step.saturating_sub(1).min(k));
-            }
-        }
+        start_lazily(self, step, queue);
     }
 
     fn update(&mut self, u: &mut Update<'_>) {

@@ -70,7 +70,7 @@ impl LazyClock {
     }
 }
 
-/// A lazily updated model: what [`update_lazily`] needs from it.
+/// A lazily updated model: what [`start_lazily`] and [`update_lazily`] need from it.
 pub trait LazyModel {
     fn clock(&mut self) -> &mut LazyClock;
 
@@ -78,8 +78,29 @@ pub trait LazyModel {
     /// the shard; `None` when the neuron is only due, not touched). Returns whether it spiked.
     fn step_neuron(&mut self, i: usize, t: Step, input: Option<&StepInput<'_>>) -> bool;
 
-    /// Predicts neuron `i`'s next check after step `now` and schedules it in the clock.
-    fn reschedule(&mut self, i: usize, queue: &mut NextEventQueue, now: Step);
+    /// A step at or before the first one whose end may find neuron `i` above threshold, given
+    /// its current state and no further input (`None`: it cannot cross).
+    fn earliest_crossing(&self, i: usize) -> Option<Step>;
+}
+
+/// Schedules neuron `i`'s next check after computing step `now`.
+#[inline]
+fn reschedule<M: LazyModel>(model: &mut M, i: usize, queue: &mut NextEventQueue, now: Step) {
+    if let Some(k) = model.earliest_crossing(i) {
+        model.clock().schedule(queue, i, k.max(now + 1), now);
+    }
+}
+
+/// Starts (or resumes) a run at `step`: every neuron that may cross threshold without input
+/// (e.g. driven by `I_e`) gets its first check.
+pub fn start_lazily<M: LazyModel>(model: &mut M, step: Step, queue: &mut NextEventQueue) {
+    for i in 0..model.clock().synced.len() {
+        let synced = &mut model.clock().synced[i];
+        *synced = (*synced).max(step);
+        if let Some(k) = model.earliest_crossing(i) {
+            model.clock().schedule(queue, i, k.max(step), step);
+        }
+    }
 }
 
 /// One step of an event-driven shard: the neurons touched by input in this step, then those
@@ -90,7 +111,7 @@ pub fn update_lazily<M: LazyModel>(model: &mut M, u: &mut Update<'_>) {
         if model.step_neuron(i as usize, t, Some(&u.input)) {
             u.spikes.push(LocalSpike { local: i, offset: 0.0 });
         }
-        model.reschedule(i as usize, u.queue, t);
+        reschedule(model, i as usize, u.queue, t);
     }
     let mut due = std::mem::take(&mut model.clock().due_now);
     due.clear();
@@ -102,7 +123,7 @@ pub fn update_lazily<M: LazyModel>(model: &mut M, u: &mut Update<'_>) {
         if model.step_neuron(i as usize, t, None) {
             u.spikes.push(LocalSpike { local: i, offset: 0.0 });
         }
-        model.reschedule(i as usize, u.queue, t);
+        reschedule(model, i as usize, u.queue, t);
     }
     model.clock().due_now = due;
 }
