@@ -49,38 +49,7 @@ impl PopulationFactory for IafCondExpFactory {
     fn build(&self, _: usize, _: u64, len: usize, ctx: &BuildContext) -> Result<Box<dyn Population>, ModelError> {
         let kernel =
             IafCondExp::new(self.params.clone(), len, ctx.resolution.h()).map_err(|e| ModelError(e.to_string()))?;
-        Ok(Box::new(CondExpShard { kernel, i_stim: vec![0.0; len] }))
-    }
-}
-
-struct CondExpShard {
-    kernel: IafCondExp,
-    i_stim: Vec<f64>,
-}
-
-impl Population for CondExpShard {
-    fn len(&self) -> usize {
-        self.i_stim.len()
-    }
-
-    fn update(&mut self, u: &mut Update<'_>) {
-        let (ex, inh, cur) = (u.input.receptor(0), u.input.receptor(1), u.input.current_change());
-        for i in 0..self.i_stim.len() {
-            self.i_stim[i] += cur[i];
-            if self.kernel.update(i, ex[i], -inh[i], self.i_stim[i]) {
-                u.spikes.push(LocalSpike { local: i as u32, offset: 0.0 });
-            }
-        }
-    }
-
-    fn sample(&self, variable: usize, i: usize, _: Step) -> f64 {
-        self.kernel.get(cond::Recordable::ALL[variable], i)
-    }
-
-    fn set_state(&mut self, variable: usize, i: usize, value: f64) -> Result<(), String> {
-        finite_or_err(value)?;
-        self.kernel.set(cond::Recordable::ALL[variable], i, value);
-        Ok(())
+        Ok(Box::new(ConductanceShard { kernel, i_stim: vec![0.0; len] }))
     }
 }
 
@@ -117,16 +86,50 @@ impl PopulationFactory for AeifCondAlphaFactory {
     fn build(&self, _: usize, _: u64, len: usize, ctx: &BuildContext) -> Result<Box<dyn Population>, ModelError> {
         let kernel =
             AeifCondAlpha::new(self.params.clone(), len, ctx.resolution.h()).map_err(|e| ModelError(e.to_string()))?;
-        Ok(Box::new(AeifShard { kernel, i_stim: vec![0.0; len] }))
+        Ok(Box::new(ConductanceShard { kernel, i_stim: vec![0.0; len] }))
     }
 }
 
-struct AeifShard {
-    kernel: AeifCondAlpha,
+/// The stepped conductance-based kernels, as [`ConductanceShard`] drives them.
+trait ConductanceKernel: Send {
+    /// One step of neuron `i`; returns the number of spikes emitted in it.
+    fn step(&mut self, i: usize, g_ex: f64, g_in: f64, i_stim: f64) -> u32;
+    fn get(&self, variable: usize, i: usize) -> f64;
+    fn set(&mut self, variable: usize, i: usize, value: f64);
+}
+
+impl ConductanceKernel for IafCondExp {
+    fn step(&mut self, i: usize, g_ex: f64, g_in: f64, i_stim: f64) -> u32 {
+        u32::from(self.update(i, g_ex, g_in, i_stim))
+    }
+    fn get(&self, variable: usize, i: usize) -> f64 {
+        IafCondExp::get(self, cond::Recordable::ALL[variable], i)
+    }
+    fn set(&mut self, variable: usize, i: usize, value: f64) {
+        IafCondExp::set(self, cond::Recordable::ALL[variable], i, value)
+    }
+}
+
+impl ConductanceKernel for AeifCondAlpha {
+    fn step(&mut self, i: usize, g_ex: f64, g_in: f64, i_stim: f64) -> u32 {
+        // With t_ref = 0 a neuron may cross V_peak more than once per step (NEST sends each).
+        self.update_counting_spikes(i, g_ex, g_in, i_stim)
+    }
+    fn get(&self, variable: usize, i: usize) -> f64 {
+        AeifCondAlpha::get(self, aeif::Recordable::ALL[variable], i)
+    }
+    fn set(&mut self, variable: usize, i: usize, value: f64) {
+        AeifCondAlpha::set(self, aeif::Recordable::ALL[variable], i, value)
+    }
+}
+
+/// A shard of a stepped conductance-based model: every neuron every step.
+struct ConductanceShard<K> {
+    kernel: K,
     i_stim: Vec<f64>,
 }
 
-impl Population for AeifShard {
+impl<K: ConductanceKernel> Population for ConductanceShard<K> {
     fn len(&self) -> usize {
         self.i_stim.len()
     }
@@ -135,21 +138,19 @@ impl Population for AeifShard {
         let (ex, inh, cur) = (u.input.receptor(0), u.input.receptor(1), u.input.current_change());
         for i in 0..self.i_stim.len() {
             self.i_stim[i] += cur[i];
-            // With t_ref = 0 a neuron may cross V_peak more than once per step (NEST sends each).
-            let n = self.kernel.update_counting_spikes(i, ex[i], -inh[i], self.i_stim[i]);
-            for _ in 0..n {
+            for _ in 0..self.kernel.step(i, ex[i], -inh[i], self.i_stim[i]) {
                 u.spikes.push(LocalSpike { local: i as u32, offset: 0.0 });
             }
         }
     }
 
     fn sample(&self, variable: usize, i: usize, _: Step) -> f64 {
-        self.kernel.get(aeif::Recordable::ALL[variable], i)
+        self.kernel.get(variable, i)
     }
 
     fn set_state(&mut self, variable: usize, i: usize, value: f64) -> Result<(), String> {
         finite_or_err(value)?;
-        self.kernel.set(aeif::Recordable::ALL[variable], i, value);
+        self.kernel.set(variable, i, value);
         Ok(())
     }
 }
