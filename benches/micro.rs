@@ -24,8 +24,8 @@ use std::time::Duration;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use laminar_engine::buffer::InputBuffer;
 use laminar_engine::{
-    BuildContext, InputKind, LocalSpike, NextEventQueue, NullObserver, Population, PreciseEvent, Resolution, Step,
-    Update,
+    BuildContext, GradedValue, InputKind, LocalSpike, NextEventQueue, NullObserver, Population, PreciseEvent,
+    Resolution, Step, Update,
 };
 use laminar_models::registry;
 use serde_json::{Map, Value, json};
@@ -157,6 +157,7 @@ struct ShardBench {
     buffer: InputBuffer,
     queue: NextEventQueue,
     spikes: Vec<LocalSpike>,
+    graded: Vec<GradedValue>,
     /// Per schedule step: (receptor, target, weight, offset).
     schedule: Vec<Vec<(u8, u32, f64, f64)>>,
     step: Step,
@@ -194,6 +195,7 @@ impl ShardBench {
             buffer: InputBuffer::new(SHARD, receptors, 2, info.input),
             queue,
             spikes: Vec::new(),
+            graded: Vec::new(),
             schedule,
             step: 0,
             emitted: 0,
@@ -215,7 +217,8 @@ impl ShardBench {
         self.spikes.clear();
         {
             let input = self.buffer.take_step(step);
-            let mut update = Update { step, input, queue: &mut self.queue, spikes: &mut self.spikes };
+            let mut update =
+                Update { step, input, queue: &mut self.queue, spikes: &mut self.spikes, graded: &mut self.graded };
             self.model.update(&mut update);
         }
         self.buffer.clear_step(step);

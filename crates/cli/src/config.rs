@@ -624,8 +624,8 @@ fn allowed_params(kind: ModelKind, model: &str, info: Option<&ModelInfo>) -> Vec
         }
         _ => Vec::new(),
     };
-    for r in info.map(|i| i.recordables).unwrap_or_default() {
-        if !names.iter().any(|n| n == r.name) && probe(r.name).is_none_or(|m| unknown_field_name(&m).is_none()) {
+    for r in info.map(|i| &i.recordables[..]).unwrap_or_default() {
+        if !names.iter().any(|n| *n == r.name) && probe(&r.name).is_none_or(|m| unknown_field_name(&m).is_none()) {
             names.push(r.name.to_string());
         }
     }
@@ -1302,7 +1302,7 @@ impl<'f> Loader<'f> {
     }
 
     fn initial(&self, t: &TableRef, info: &ModelInfo, size: usize) -> Res<Vec<(String, Initial)>> {
-        let names: Vec<&str> = info.recordables.iter().map(|r| r.name).collect();
+        let names: Vec<&str> = info.recordables.iter().map(|r| r.name.as_ref()).collect();
         let mut out = Vec::new();
         for e in t.entries {
             let field = t.field(&e.key);
@@ -1352,7 +1352,7 @@ impl<'f> Loader<'f> {
                     format!(
                         "{} has no receptor `{name}`{}; receptors: {list}",
                         info.name,
-                        suggestion(name, info.receptors)
+                        suggestion(name, &info.receptors.iter().map(|r| r.as_ref()).collect::<Vec<_>>())
                     ),
                 )
             }),
@@ -1394,13 +1394,13 @@ impl<'f> Loader<'f> {
             Dist::Uniform { low, high } => (low, high),
             Dist::LogNormal { .. } => (0.0, f64::INFINITY),
         };
-        match receptor.and_then(|r| info.receptors.get(r)) {
-            Some(&"ex") if low < 0.0 => Err(self.bad_value(
+        match receptor.and_then(|r| info.receptors.get(r)).map(|r| r.as_ref()) {
+            Some("ex") if low < 0.0 => Err(self.bad_value(
                 item,
                 field,
                 "weights onto the excitatory receptor of a conductance model must be >= 0 nS",
             )),
-            Some(&"in") if high > 0.0 => Err(self.bad_value(
+            Some("in") if high > 0.0 => Err(self.bad_value(
                 item,
                 field,
                 "weights onto the inhibitory receptor of a conductance model must be <= 0 nS \
@@ -1915,7 +1915,7 @@ impl<'f> Loader<'f> {
                 let pop_e = v.get("population").ok_or_else(|| self.missing(&v, "population", "a population name"))?;
                 let population = self.population_index(&pop_e.item, &v.field("population"), pops)?;
                 let info = pops[population].factory.info();
-                let names: Vec<&str> = info.recordables.iter().map(|r| r.name).collect();
+                let names: Vec<&str> = info.recordables.iter().map(|r| r.name.as_ref()).collect();
                 let var_e = v.get("variable").ok_or_else(|| {
                     self.missing(&v, "variable", &format!("a state variable of {}: {}", info.name, names.join(", ")))
                 })?;

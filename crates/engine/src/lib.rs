@@ -28,7 +28,8 @@ pub use buffer::{InputKind, PreciseEvent, StepInput};
 pub use connect::{Dist, ExplicitEdge, Rule};
 pub use network::{BuildError, DeviceEntry, Initial, NetworkBuilder, Projection, RecordingSpec};
 pub use population::{
-    BuildContext, DefaultReceptor, LocalSpike, ModelError, ModelInfo, Population, PopulationFactory, Recordable, Update,
+    BuildContext, DefaultReceptor, GradedValue, LocalSpike, ModelError, ModelInfo, Population, PopulationFactory,
+    Recordable, Update,
 };
 pub use queue::NextEventQueue;
 pub use sim::{NullObserver, Observer, PopulationMeta, RunError, RunReport, Simulation, SpikeRecord};

@@ -164,7 +164,7 @@ impl NetworkBuilder {
             message: format!(
                 "model {} has no state variable '{variable}' (it has: {})",
                 info.name,
-                info.recordables.iter().map(|r| r.name).collect::<Vec<_>>().join(", ")
+                info.recordables.iter().map(|r| r.name.as_ref()).collect::<Vec<_>>().join(", ")
             ),
         })?;
         if let Initial::PerNeuron(v) = &value
@@ -504,6 +504,7 @@ impl NetworkBuilder {
                 queue: NextEventQueue::new(),
                 csr,
                 spikes: Vec::new(),
+                graded: Vec::new(),
             });
         }
 

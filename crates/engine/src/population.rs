@@ -14,6 +14,8 @@
 //!   neuron must be looked at again (a conservative prediction of its next threshold crossing, or
 //!   the end of its refractory period).
 
+use std::borrow::Cow;
+
 use crate::buffer::{InputKind, StepInput};
 use crate::queue::NextEventQueue;
 use crate::time::{Resolution, Step};
@@ -27,10 +29,27 @@ pub struct LocalSpike {
 }
 
 /// A recordable state variable.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Recordable {
-    pub name: &'static str,
+    pub name: Cow<'static, str>,
     pub units: &'static str,
+}
+
+impl Recordable {
+    /// A recordable with a fixed name, usable in a `static` [`ModelInfo`].
+    pub const fn new(name: &'static str, units: &'static str) -> Self {
+        Self { name: Cow::Borrowed(name), units }
+    }
+}
+
+/// A fixed list of receptor names for a `static` [`ModelInfo`]: `receptor_names!["ex", "in"]`.
+/// Models whose receptors depend on their parameters (compartmental cells) build the list at
+/// run time instead.
+#[macro_export]
+macro_rules! receptor_names {
+    ($($name:expr),* $(,)?) => {
+        ::std::borrow::Cow::Borrowed(&[$(::std::borrow::Cow::Borrowed($name)),*])
+    };
 }
 
 /// How a weight's sign picks the receptor when a projection names none.
@@ -48,9 +67,9 @@ pub struct ModelInfo {
     /// NEST's model name.
     pub name: &'static str,
     /// Spike receptors by name, in channel order (e.g. `["ex", "in"]`).
-    pub receptors: &'static [&'static str],
+    pub receptors: Cow<'static, [Cow<'static, str>]>,
     pub default_receptor: DefaultReceptor,
-    pub recordables: &'static [Recordable],
+    pub recordables: Cow<'static, [Recordable]>,
     pub input: InputKind,
     /// The unit of synaptic weights onto this model ("pA", "nS", "mV"; "1" for counting models).
     pub weight_units: &'static str,
@@ -58,6 +77,9 @@ pub struct ModelInfo {
     pub counts_spikes: bool,
     /// A pure source (spike_generator): accepts no incoming connections.
     pub source_only: bool,
+    /// The graded signal this model emits instead of spikes (e.g. `"SIC"` for an astrocyte);
+    /// projections from it carry [`GradedValue`]s.
+    pub graded_output: Option<&'static str>,
 }
 
 impl ModelInfo {
@@ -87,6 +109,19 @@ pub struct Update<'a> {
     pub queue: &'a mut NextEventQueue,
     /// Spikes emitted in this step; the engine sorts them by local index.
     pub spikes: &'a mut Vec<LocalSpike>,
+    /// Graded values emitted in this step by models with a [`ModelInfo::graded_output`] (e.g. an
+    /// astrocyte's slow inward current); zeros need not be pushed.
+    pub graded: &'a mut Vec<GradedValue>,
+}
+
+/// A graded (non-spike) signal value a neuron emits in one step. Projections from a population
+/// with a graded output carry these instead of spikes: the value emitted in step k, times the
+/// synapse weight, is summed into the target's receptor slot for step k + delay, as NEST's
+/// secondary events (`SICEvent`) are.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct GradedValue {
+    pub local: u32,
+    pub value: f64,
 }
 
 /// A shard of a population: the neurons `first_gid .. first_gid + len` owned by one thread.

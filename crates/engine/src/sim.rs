@@ -29,7 +29,7 @@ use thiserror::Error;
 use crate::barrier::SpinBarrier;
 use crate::buffer::{InputBuffer, InputKind, PreciseEvent};
 use crate::network::RecordingSpec;
-use crate::population::{LocalSpike, Population, Recordable, Update};
+use crate::population::{GradedValue, LocalSpike, Population, Recordable, Update};
 use crate::queue::{Calendar, NextEventQueue};
 use crate::stimulus::{Stimulus, StimulusSink};
 use crate::time::{Resolution, Step};
@@ -157,6 +157,7 @@ pub(crate) struct Shard {
     pub queue: NextEventQueue,
     pub csr: IncomingCsr,
     pub spikes: Vec<LocalSpike>,
+    pub graded: Vec<GradedValue>,
 }
 
 /// The part of a recording a thread samples.
@@ -262,7 +263,13 @@ impl Partition {
                 shard.spikes.clear();
                 {
                     let input = shard.buffer.take_step(step);
-                    let mut update = Update { step, input, queue: &mut shard.queue, spikes: &mut shard.spikes };
+                    let mut update = Update {
+                        step,
+                        input,
+                        queue: &mut shard.queue,
+                        spikes: &mut shard.spikes,
+                        graded: &mut shard.graded,
+                    };
                     shard.model.update(&mut update);
                 }
                 shard.buffer.clear_step(step);

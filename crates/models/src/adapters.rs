@@ -23,17 +23,18 @@ fn finite_or_err(value: f64) -> Result<(), String> {
 
 pub static IAF_COND_EXP: ModelInfo = ModelInfo {
     name: "iaf_cond_exp",
-    receptors: &["ex", "in"],
+    receptors: laminar_engine::receptor_names!["ex", "in"],
     default_receptor: DefaultReceptor::BySign,
-    recordables: &[
-        Recordable { name: "V_m", units: "mV" },
-        Recordable { name: "g_ex", units: "nS" },
-        Recordable { name: "g_in", units: "nS" },
-    ],
+    recordables: std::borrow::Cow::Borrowed(&[
+        Recordable::new("V_m", "mV"),
+        Recordable::new("g_ex", "nS"),
+        Recordable::new("g_in", "nS"),
+    ]),
     input: InputKind::Summed,
     weight_units: "nS",
     counts_spikes: false,
     source_only: false,
+    graded_output: None,
 };
 
 #[derive(Debug, Clone)]
@@ -57,20 +58,21 @@ impl PopulationFactory for IafCondExpFactory {
 
 pub static AEIF_COND_ALPHA: ModelInfo = ModelInfo {
     name: "aeif_cond_alpha",
-    receptors: &["ex", "in"],
+    receptors: laminar_engine::receptor_names!["ex", "in"],
     default_receptor: DefaultReceptor::BySign,
-    recordables: &[
-        Recordable { name: "V_m", units: "mV" },
-        Recordable { name: "w", units: "pA" },
-        Recordable { name: "g_ex", units: "nS" },
-        Recordable { name: "g_in", units: "nS" },
-        Recordable { name: "dg_ex", units: "nS/ms" },
-        Recordable { name: "dg_in", units: "nS/ms" },
-    ],
+    recordables: std::borrow::Cow::Borrowed(&[
+        Recordable::new("V_m", "mV"),
+        Recordable::new("w", "pA"),
+        Recordable::new("g_ex", "nS"),
+        Recordable::new("g_in", "nS"),
+        Recordable::new("dg_ex", "nS/ms"),
+        Recordable::new("dg_in", "nS/ms"),
+    ]),
     input: InputKind::Summed,
     weight_units: "nS",
     counts_spikes: false,
     source_only: false,
+    graded_output: None,
 };
 
 #[derive(Debug, Clone)]
@@ -159,17 +161,18 @@ impl<K: ConductanceKernel> Population for ConductanceShard<K> {
 
 pub static IAF_PSC_EXP_PS: ModelInfo = ModelInfo {
     name: "iaf_psc_exp_ps",
-    receptors: &["ex", "in"],
+    receptors: laminar_engine::receptor_names!["ex", "in"],
     default_receptor: DefaultReceptor::BySign,
-    recordables: &[
-        Recordable { name: "V_m", units: "mV" },
-        Recordable { name: "I_syn_ex", units: "pA" },
-        Recordable { name: "I_syn_in", units: "pA" },
-    ],
+    recordables: std::borrow::Cow::Borrowed(&[
+        Recordable::new("V_m", "mV"),
+        Recordable::new("I_syn_ex", "pA"),
+        Recordable::new("I_syn_in", "pA"),
+    ]),
     input: InputKind::Precise,
     weight_units: "pA",
     counts_spikes: false,
     source_only: false,
+    graded_output: None,
 };
 
 #[derive(Debug, Clone)]

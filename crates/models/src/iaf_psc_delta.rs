@@ -98,13 +98,14 @@ impl Validate for IafPscDeltaParams {
 
 pub static INFO: ModelInfo = ModelInfo {
     name: "iaf_psc_delta",
-    receptors: &["delta"],
+    receptors: laminar_engine::receptor_names!["delta"],
     default_receptor: DefaultReceptor::First,
-    recordables: &[Recordable { name: "V_m", units: "mV" }],
+    recordables: std::borrow::Cow::Borrowed(&[Recordable::new("V_m", "mV")]),
     input: InputKind::SummedTouched,
     weight_units: "mV",
     counts_spikes: false,
     source_only: false,
+    graded_output: None,
 };
 
 #[derive(Debug, Clone)]

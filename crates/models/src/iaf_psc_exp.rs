@@ -123,17 +123,18 @@ pub fn propagator_p21(tau_syn: f64, tau_m: f64, c_m: f64, t: f64) -> f64 {
 
 pub static INFO: ModelInfo = ModelInfo {
     name: "iaf_psc_exp",
-    receptors: &["ex", "in"],
+    receptors: laminar_engine::receptor_names!["ex", "in"],
     default_receptor: DefaultReceptor::BySign,
-    recordables: &[
-        Recordable { name: "V_m", units: "mV" },
-        Recordable { name: "I_syn_ex", units: "pA" },
-        Recordable { name: "I_syn_in", units: "pA" },
-    ],
+    recordables: std::borrow::Cow::Borrowed(&[
+        Recordable::new("V_m", "mV"),
+        Recordable::new("I_syn_ex", "pA"),
+        Recordable::new("I_syn_in", "pA"),
+    ]),
     input: InputKind::SummedTouched,
     weight_units: "pA",
     counts_spikes: false,
     source_only: false,
+    graded_output: None,
 };
 
 const V_M: usize = 0;

@@ -19,13 +19,14 @@ pub struct ParrotParams {}
 
 pub static INFO: ModelInfo = ModelInfo {
     name: "parrot_neuron",
-    receptors: &["spikes"],
+    receptors: laminar_engine::receptor_names!["spikes"],
     default_receptor: DefaultReceptor::First,
-    recordables: &[],
+    recordables: std::borrow::Cow::Borrowed(&[]),
     input: InputKind::SummedTouched,
     weight_units: "1",
     counts_spikes: true,
     source_only: false,
+    graded_output: None,
 };
 
 #[derive(Debug, Clone, Default)]

@@ -30,13 +30,14 @@ pub struct SpikeGeneratorParams {
 
 pub static INFO: ModelInfo = ModelInfo {
     name: "spike_generator",
-    receptors: &[],
+    receptors: laminar_engine::receptor_names![],
     default_receptor: DefaultReceptor::First,
-    recordables: &[],
+    recordables: std::borrow::Cow::Borrowed(&[]),
     input: InputKind::SummedTouched,
     weight_units: "",
     counts_spikes: false,
     source_only: true,
+    graded_output: None,
 };
 
 /// A scheduled spike: the step it is emitted in and its precise offset.
