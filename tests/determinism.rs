@@ -11,7 +11,7 @@ type Run = (Vec<(usize, u64, u64)>, Vec<Vec<(Step, Vec<u64>)>>, u64);
 
 fn run(builder: &laminar_engine::NetworkBuilder, threads: usize, steps: Step) -> Run {
     let mut sim = builder.build(threads).expect("build");
-    let mut collect = Collect { spikes: Vec::new(), frames: Vec::new(), forward: None };
+    let mut collect = Collect::new(None);
     sim.run(steps, &mut collect, &AtomicBool::new(false)).expect("run");
     let spikes = collect.spikes.iter().map(|s: &SpikeRecord| (s.population, s.node, s.time_ms.to_bits())).collect();
     // Compare traces bit for bit.
@@ -60,7 +60,7 @@ fn running_in_chunks_equals_one_run() {
     let b = scenarios::cuba(1000, 80.0, 5, false).expect("cuba");
     let whole = run(&b, 2, 2000);
     let mut sim = b.build(2).expect("build");
-    let mut collect = Collect { spikes: Vec::new(), frames: Vec::new(), forward: None };
+    let mut collect = Collect::new(None);
     let stop = AtomicBool::new(false);
     for end in [1, 7, 500, 1333, 2000] {
         sim.run(end, &mut collect, &stop).expect("run");

@@ -1501,7 +1501,19 @@ impl<'f> Loader<'f> {
                 multapses,
             )?;
             out.push(ProjectionSpec {
-                projection: Projection { name, source, target, rule, weight, delay, receptor, autapses, multapses },
+                projection: Projection {
+                    name,
+                    source,
+                    target,
+                    rule,
+                    weight,
+                    delay,
+                    receptor,
+                    autapses,
+                    multapses,
+                    synapse: None,
+                    record_weights: false,
+                },
                 origin: item.origin.clone(),
                 field: path,
             });

@@ -13,8 +13,10 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
-use laminar_engine::{Observer, PopulationMeta, SpikeRecord, Step};
-use laminar_record::{FrameReportWriter, Manifest, OutputFiles, PopulationEntry, ReportEntry, SpikeWriter};
+use laminar_engine::{Observer, PopulationMeta, SpikeRecord, Step, WeightEvent};
+use laminar_record::{
+    FrameReportWriter, Manifest, OutputFiles, PopulationEntry, ReportEntry, SpikeWriter, WeightProjection, WeightWriter,
+};
 
 /// Spikes buffered per population before an append.
 const SPIKE_CHUNK: usize = 1 << 16;
@@ -33,6 +35,15 @@ pub struct ReportPlan {
 }
 
 /// What ran (for the manifest).
+/// A plastic projection whose weights go to `weights.h5`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WeightPlan {
+    /// Index of the projection in the network.
+    pub projection: usize,
+    pub name: String,
+    pub units: String,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct RunInfo {
     pub model_path: String,
@@ -55,6 +66,9 @@ pub struct Recorder {
     /// Per engine recording index.
     reports: Vec<FrameReportWriter>,
     frame: Vec<f32>,
+    weights: Option<WeightWriter>,
+    /// Per network projection: its group in `weights.h5`.
+    weight_group: Vec<Option<usize>>,
 }
 
 impl std::fmt::Debug for Recorder {
@@ -73,6 +87,7 @@ impl Recorder {
         populations: &[PopulationMeta],
         record_spikes: &[bool],
         reports: &[ReportPlan],
+        weight_plans: &[WeightPlan],
     ) -> Result<Self> {
         std::fs::create_dir_all(dir).with_context(|| format!("creating output directory {}", dir.display()))?;
         let mut spike_population = vec![None; populations.len()];
@@ -112,6 +127,19 @@ impl Recorder {
                 interval_ms: r.interval_ms,
             });
         }
+        let weights = if weight_plans.is_empty() {
+            None
+        } else {
+            let groups: Vec<WeightProjection> = weight_plans
+                .iter()
+                .map(|w| WeightProjection { name: w.name.clone(), units: w.units.clone() })
+                .collect();
+            Some(WeightWriter::create(&dir.join("weights.h5"), &groups, SPIKE_CHUNK)?)
+        };
+        let mut weight_group = vec![None; weight_plans.iter().map(|w| w.projection + 1).max().unwrap_or(0)];
+        for (k, w) in weight_plans.iter().enumerate() {
+            weight_group[w.projection] = Some(k);
+        }
         let manifest = Manifest {
             format_version: [0, 1],
             laminar_version: env!("CARGO_PKG_VERSION").to_string(),
@@ -136,7 +164,7 @@ impl Recorder {
             files: OutputFiles {
                 spikes: spikes.as_ref().map(|_| "spikes.h5".to_string()),
                 reports: entries,
-                weights: None,
+                weights: weights.as_ref().map(|_| "weights.h5".to_string()),
             },
             extra: if info.overrides.is_empty() {
                 Default::default()
@@ -147,7 +175,16 @@ impl Recorder {
             },
         };
         manifest.write(dir)?;
-        Ok(Self { dir: dir.to_path_buf(), manifest, spikes, spike_population, reports: writers, frame: Vec::new() })
+        Ok(Self {
+            dir: dir.to_path_buf(),
+            manifest,
+            spikes,
+            spike_population,
+            reports: writers,
+            frame: Vec::new(),
+            weights,
+            weight_group,
+        })
     }
 
     /// Flushes everything and rewrites the manifest with the outcome.
@@ -157,6 +194,9 @@ impl Recorder {
         }
         for r in std::mem::take(&mut self.reports) {
             r.finish()?;
+        }
+        if let Some(w) = self.weights.take() {
+            w.finish()?;
         }
         self.manifest.simulated_ms = simulated_ms;
         self.manifest.completed = stopped_early.is_none();
@@ -181,6 +221,16 @@ impl Observer for Recorder {
         self.frame.clear();
         self.frame.extend(values.iter().map(|&v| v as f32));
         self.reports[recording].push_frame(&self.frame).map_err(|e| e.to_string())
+    }
+
+    fn weights(&mut self, events: &[WeightEvent]) -> Result<(), String> {
+        let Some(writer) = self.weights.as_mut() else { return Ok(()) };
+        for e in events {
+            if let Some(Some(group)) = self.weight_group.get(e.projection) {
+                writer.push(*group, e.t_ms, e.source, e.target, e.weight).map_err(|e| e.to_string())?;
+            }
+        }
+        Ok(())
     }
 }
 

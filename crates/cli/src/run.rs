@@ -72,7 +72,7 @@ pub fn run(model: &Path, out: &Path, options: &RunOptions, stop: Arc<AtomicBool>
         threads: sim_cfg.threads,
         overrides: overrides.clone(),
     };
-    let mut recorder = Recorder::create(out, &info, &populations, &built.record_spikes, &reports)?;
+    let mut recorder = Recorder::create(out, &info, &populations, &built.record_spikes, &reports, &[])?;
 
     let resolution = sim.resolution();
     let until = resolution.exact_steps(sim_cfg.duration_ms).context("simulation.duration_ms")?;

@@ -48,6 +48,8 @@ pub fn cuba(n: usize, k: f64, seed: u64, record: bool) -> Result<NetworkBuilder>
                 receptor: None,
                 autapses: true,
                 multapses: false,
+                synapse: None,
+                record_weights: false,
             });
         }
     }
@@ -73,6 +75,8 @@ pub fn sparse(n: usize, driven: f64, seed: u64) -> Result<NetworkBuilder> {
         receptor: None,
         autapses: false,
         multapses: false,
+        synapse: None,
+        record_weights: false,
     });
     let n_driven = ((n as f64) * driven).round() as u64;
     let stride = (n as u64).checked_div(n_driven).unwrap_or(1);

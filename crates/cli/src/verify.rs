@@ -14,7 +14,7 @@ use std::sync::atomic::AtomicBool;
 use anyhow::{Context, Result, anyhow, bail};
 use laminar_engine::{
     DeviceEntry, Dist, ExplicitEdge, Initial, NetworkBuilder, Observer, Projection, RecordingSpec, Resolution, Rule,
-    Simulation, SpikeRecord, Step,
+    Simulation, SpikeRecord, Step, SynapseModel, WeightEvent,
 };
 use laminar_models::registry;
 use serde_json::{Map, Value};
@@ -26,6 +26,10 @@ pub enum Tolerance {
     MaxAbs(f64),
     /// Median and 99th percentile of the absolute error (AdEx: NEST's adaptive sub-steps).
     Distribution { median: f64, p99: f64 },
+    /// Every sample within this fraction of the trace's range (NEST's adaptive RK45 traces).
+    OfRange(f64),
+    /// Every sample within this fraction of the largest magnitude (weights).
+    Relative(f64),
 }
 
 /// How spike lists must agree.
@@ -56,6 +60,8 @@ fn tolerances(case: &str) -> Option<(Vec<(&'static str, Tolerance)>, SpikeTolera
         ),
         "iaf_psc_exp_ps" => (vec![("V_m", MaxAbs(exact))], SpikeTolerance::Within(1e-6)),
         "iaf_psc_exp_network" => (vec![], SpikeTolerance::Identical),
+        "tsodyks_synapse" => (vec![("V_m", MaxAbs(exact)), ("I_syn_ex", MaxAbs(exact))], SpikeTolerance::Identical),
+        "stdp_synapse" => (vec![], SpikeTolerance::Identical),
         _ => return None,
     })
 }
@@ -100,16 +106,18 @@ impl CaseResult {
     pub fn report(&self) -> String {
         let mut s = format!("case {}\n", self.name);
         s.push_str(&format!(
-            "  {:<10} {:>8} {:>12} {:>12} {:>12}  {:<28} {}\n",
+            "  {:<24} {:>8} {:>12} {:>12} {:>12}  {:<28} {}\n",
             "quantity", "samples", "max|err|", "median", "p99", "tolerance", "result"
         ));
         for q in &self.quantities {
             let tol = match q.tolerance {
                 Tolerance::MaxAbs(m) => format!("max <= {m:e}"),
                 Tolerance::Distribution { median, p99 } => format!("median <= {median}, p99 <= {p99}"),
+                Tolerance::OfRange(f) => format!("max <= {f:e} x range"),
+                Tolerance::Relative(r) => format!("max <= {r:e} x |value|"),
             };
             s.push_str(&format!(
-                "  {:<10} {:>8} {:>12.3e} {:>12.3e} {:>12.3e}  {:<28} {}\n",
+                "  {:<24} {:>8} {:>12.3e} {:>12.3e} {:>12.3e}  {:<28} {}\n",
                 q.name,
                 q.samples,
                 q.max_abs,
@@ -136,17 +144,127 @@ impl CaseResult {
     }
 }
 
-/// A built case: the network, the name of its neuron population, and the recorded variables.
+/// A recorded trace compared with NEST's.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CaseRecording {
+    /// The population name in the output (`neuron`, `network`, `astrocyte`).
+    pub population: String,
+    pub variable: String,
+    pub units: String,
+    pub interval_ms: f64,
+    pub nodes: Vec<u64>,
+    expected_times: Vec<f64>,
+    expected: Vec<f64>,
+    tolerance: Tolerance,
+}
+
+/// NEST's weight_recorder log of one plastic projection, to compare.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExpectedWeights {
+    /// Index of the projection in the network.
+    pub projection: usize,
+    pub name: String,
+    pub units: String,
+    times: Vec<f64>,
+    weights: Vec<f64>,
+    final_weight: Option<f64>,
+}
+
+/// A built case: the network, what it records and what NEST recorded.
 pub struct BuiltCase {
     pub name: String,
     pub simulation: Simulation,
     pub duration: Step,
-    /// Recorded variables in recording order, with units.
-    pub variables: Vec<(String, String)>,
-    /// The population name used in recordings (`neuron`, or `network`).
-    pub population: String,
-    pub record_interval_ms: f64,
-    pub expected: Value,
+    /// Recorded traces in recording order.
+    pub recordings: Vec<CaseRecording>,
+    /// The population whose spikes are compared (and written with `--out`).
+    pub spike_population: String,
+    expected_spikes: Vec<(u64, f64)>,
+    spike_tolerance: SpikeTolerance,
+    pub weights: Option<ExpectedWeights>,
+}
+
+/// Collects a case's network and expectations while it is being built.
+struct CaseBuilder<'a> {
+    name: String,
+    setup: &'a Value,
+    expected: &'a Value,
+    resolution: Resolution,
+    b: NetworkBuilder,
+    recordings: Vec<CaseRecording>,
+    quantity_tols: Vec<(&'static str, Tolerance)>,
+}
+
+impl CaseBuilder<'_> {
+    fn h(&self) -> f64 {
+        self.resolution.h()
+    }
+
+    fn population(&mut self, name: &str, model: &str, params: &Map<String, Value>, n: usize) -> Result<usize> {
+        let f = registry::population_factory(model, params, n).map_err(|e| anyhow!("{name} ({model}): {e}"))?;
+        Ok(self.b.add_population(name, n, f))
+    }
+
+    /// A spike_generator population with one train per node (precise times for `_ps` targets).
+    fn spike_source(&mut self, label: &str, per_node: Vec<Vec<f64>>, precise: bool) -> Result<usize> {
+        let mut p = Map::new();
+        p.insert("spike_times_per_node".into(), serde_json::to_value(&per_node)?);
+        p.insert("precise_times".into(), Value::Bool(precise));
+        self.population(label, "spike_generator", &p, per_node.len())
+    }
+
+    /// A parrot relay fed by `times` through a static synapse of `delay_ms`.
+    fn parrot_relay(&mut self, label: &str, times: Vec<f64>, delay_ms: f64) -> Result<usize> {
+        let src = self.spike_source(&format!("{label}_times"), vec![times], false)?;
+        let parrot = self.population(label, "parrot_neuron", &Map::new(), 1)?;
+        self.b.add_projection(Projection::new(
+            &format!("{label}_relay"),
+            src,
+            parrot,
+            Rule::OneToOne,
+            Dist::Constant(1.0),
+            Dist::Constant(delay_ms),
+        ));
+        Ok(parrot)
+    }
+
+    /// Records `variables` of population `population` (named `label`) and takes NEST's traces
+    /// from `expected` (an object with `times_ms` and one list per variable).
+    fn record(
+        &mut self,
+        population: usize,
+        label: &str,
+        variables: &[String],
+        interval_ms: f64,
+        expected: &Value,
+    ) -> Result<()> {
+        let interval = self.resolution.exact_steps(interval_ms)?;
+        let info = self.b.population_factory(population).info().clone();
+        let times = f64_list(&expected["times_ms"], "expected.times_ms")?;
+        for v in variables {
+            let variable =
+                info.recordable_index(v).with_context(|| format!("{} has no recordable '{v}'", info.name))?;
+            let n = self.b.population_size(population) as u64;
+            self.b.add_recording(RecordingSpec { population, variable, nodes: (0..n).collect(), interval });
+            let tolerance = self
+                .quantity_tols
+                .iter()
+                .find(|(q, _)| q == v)
+                .map(|(_, t)| *t)
+                .with_context(|| format!("case {}: no stated tolerance for {v}", self.name))?;
+            self.recordings.push(CaseRecording {
+                population: label.to_string(),
+                variable: v.clone(),
+                units: info.recordables[variable].units.to_string(),
+                interval_ms,
+                nodes: (0..n).collect(),
+                expected_times: times.clone(),
+                expected: f64_list(&expected[v.as_str()], v)?,
+                tolerance,
+            });
+        }
+        Ok(())
+    }
 }
 
 /// NEST's exporter writes `-Infinity` (Python's JSON extension) for unbounded parameters such as
@@ -191,6 +309,10 @@ fn num(v: &Value, key: &str) -> Result<f64> {
     v.get(key).and_then(Value::as_f64).with_context(|| format!("missing number '{key}'"))
 }
 
+fn str_list(v: Option<&Value>) -> Vec<String> {
+    v.and_then(Value::as_array).into_iter().flatten().filter_map(|s| s.as_str().map(str::to_string)).collect()
+}
+
 /// Reads and builds a case file.
 pub fn build_case(path: &Path, threads: usize) -> Result<BuiltCase> {
     let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
@@ -198,14 +320,43 @@ pub fn build_case(path: &Path, threads: usize) -> Result<BuiltCase> {
         .with_context(|| format!("{}: not valid JSON", path.display()))?;
     let name = case.get("name").and_then(Value::as_str).context("case has no 'name'")?.to_string();
     let setup = case.get("setup").context("case has no 'setup'")?;
-    let expected = case.get("expected").cloned().context("case has no 'expected'")?;
-    if tolerances(&name).is_none() {
+    let expected = case.get("expected").context("case has no 'expected'")?;
+    let Some((quantity_tols, spike_tolerance)) = tolerances(&name) else {
         bail!("case '{name}' is not supported by this version of laminar (its models arrive with a later release)");
-    }
+    };
     let h = num(setup, "resolution_ms")?;
     let resolution = Resolution::new(h)?;
     let duration = resolution.exact_steps(num(setup, "duration_ms")?)?;
-    let mut b = NetworkBuilder::new(resolution, 1);
+    let mut cb = CaseBuilder {
+        name: name.clone(),
+        setup,
+        expected,
+        resolution,
+        b: NetworkBuilder::new(resolution, 1),
+        recordings: Vec::new(),
+        quantity_tols,
+    };
+    let (spike_population, expected_spikes, weights) =
+        if setup.get("synapse").is_some() { build_stdp(&mut cb)? } else { build_point_neuron(&mut cb)? };
+    let simulation = cb.b.build(threads)?;
+    Ok(BuiltCase {
+        name,
+        simulation,
+        duration,
+        recordings: cb.recordings,
+        spike_population,
+        expected_spikes,
+        spike_tolerance,
+        weights,
+    })
+}
+
+type Built = (String, Vec<(u64, f64)>, Option<ExpectedWeights>);
+
+/// One neuron (or the 60-neuron network) driven by spike trains, parrot-relayed trains through a
+/// synapse model, and DC steps.
+fn build_point_neuron(cb: &mut CaseBuilder<'_>) -> Result<Built> {
+    let (setup, h) = (cb.setup, cb.h());
     let neuron = setup.get("neuron").context("setup has no 'neuron'")?;
     let model = neuron.get("model").and_then(Value::as_str).context("neuron has no 'model'")?;
     let params: Map<String, Value> = neuron.get("params").and_then(Value::as_object).cloned().unwrap_or_default();
@@ -214,21 +365,11 @@ pub fn build_case(path: &Path, threads: usize) -> Result<BuiltCase> {
     let network = setup.get("connections").is_some();
     let (population, n) =
         if network { ("network".to_string(), num(setup, "n")? as usize) } else { ("neuron".to_string(), 1) };
-    let factory = registry::population_factory(model, &params, n).map_err(|e| anyhow!("neuron params: {e}"))?;
-    let target = b.add_population(&population, n, factory);
-
-    let spike_source = |b: &mut NetworkBuilder, label: &str, per_node: Vec<Vec<f64>>| -> Result<usize> {
-        let mut p = Map::new();
-        p.insert("spike_times_per_node".into(), serde_json::to_value(&per_node)?);
-        p.insert("precise_times".into(), Value::Bool(precise));
-        let f =
-            registry::population_factory("spike_generator", &p, per_node.len()).map_err(|e| anyhow!("{label}: {e}"))?;
-        Ok(b.add_population(label, per_node.len(), f))
-    };
+    let target = cb.population(&population, model, &params, n)?;
 
     if network {
         let init = f64_list(setup.get("initial_V_m").context("network case has no initial_V_m")?, "initial_V_m")?;
-        b.set_initial(target, "V_m", Initial::PerNeuron(init))?;
+        cb.b.set_initial(target, "V_m", Initial::PerNeuron(init))?;
         let edges = setup["connections"]
             .as_array()
             .context("connections: expected a list")?
@@ -241,17 +382,14 @@ pub fn build_case(path: &Path, threads: usize) -> Result<BuiltCase> {
                 Ok(ExplicitEdge { source: c[0] as u64, target: c[1] as u64, weight: c[2], delay_ms: c[3] })
             })
             .collect::<Result<Vec<_>>>()?;
-        b.add_projection(Projection {
-            name: "recurrent".into(),
-            source: target,
+        cb.b.add_projection(Projection::new(
+            "recurrent",
             target,
-            rule: Rule::Explicit(edges),
-            weight: Dist::Constant(0.0),
-            delay: Dist::Constant(h),
-            receptor: None,
-            autapses: true,
-            multapses: true,
-        });
+            target,
+            Rule::Explicit(edges),
+            Dist::Constant(0.0),
+            Dist::Constant(h),
+        ));
         let drive = setup.get("drive").context("network case has no drive")?;
         let trains = drive["times_ms"]
             .as_array()
@@ -259,40 +397,55 @@ pub fn build_case(path: &Path, threads: usize) -> Result<BuiltCase> {
             .iter()
             .map(|t| f64_list(t, "drive.times_ms"))
             .collect::<Result<Vec<_>>>()?;
-        let src = spike_source(&mut b, "drive", trains)?;
-        b.add_projection(Projection {
-            name: "drive".into(),
-            source: src,
+        let src = cb.spike_source("drive", trains, precise)?;
+        cb.b.add_projection(Projection::new(
+            "drive",
+            src,
             target,
-            rule: Rule::OneToOne,
-            weight: Dist::Constant(num(drive, "weight")?),
-            delay: Dist::Constant(num(drive, "delay_ms")?),
-            receptor: None,
-            autapses: true,
-            multapses: true,
-        });
+            Rule::OneToOne,
+            Dist::Constant(num(drive, "weight")?),
+            Dist::Constant(num(drive, "delay_ms")?),
+        ));
     }
 
     for (k, input) in setup.get("inputs").and_then(Value::as_array).into_iter().flatten().enumerate() {
         match input.get("kind").and_then(Value::as_str) {
             Some("spike_train") => {
-                if input.get("via").is_some() || input.get("synapse").is_some() {
-                    bail!("input {k}: plastic synapses and parrot relays arrive with a later release");
-                }
                 let times = f64_list(&input["times_ms"], "times_ms")?;
-                let src = spike_source(&mut b, &format!("input{k}"), vec![times])?;
                 let receptor = input.get("receptor").and_then(Value::as_u64).map(|r| r as usize);
-                b.add_projection(Projection {
-                    name: format!("input{k}"),
-                    source: src,
-                    target,
-                    rule: Rule::AllToAll,
-                    weight: Dist::Constant(num(input, "weight")?),
-                    delay: Dist::Constant(num(input, "delay_ms")?),
-                    receptor,
-                    autapses: true,
-                    multapses: true,
-                });
+                let projection = if let Some(via) = input.get("via") {
+                    if via.as_str() != Some("parrot_neuron") {
+                        bail!("input {k}: relay {via} is not supported (parrot_neuron is)");
+                    }
+                    let parrot = cb.parrot_relay(&format!("input{k}_parrot"), times, num(input, "parrot_delay_ms")?)?;
+                    let synapse = input.get("synapse").context("relayed input without a synapse")?;
+                    let (model, mut params) = synapse_spec(synapse)?;
+                    let weight = params.remove("weight").and_then(|w| w.as_f64()).context("synapse has no weight")?;
+                    let delay = params.remove("delay").and_then(|d| d.as_f64()).context("synapse has no delay")?;
+                    let mut p = Projection::new(
+                        &format!("input{k}"),
+                        parrot,
+                        target,
+                        Rule::AllToAll,
+                        Dist::Constant(weight),
+                        Dist::Constant(delay),
+                    );
+                    p.synapse = registry::synapse_factory(&model, &params)
+                        .map_err(|e| anyhow!("input {k}: {e}"))?
+                        .map(SynapseModel);
+                    p
+                } else {
+                    let src = cb.spike_source(&format!("input{k}"), vec![times], precise)?;
+                    Projection::new(
+                        &format!("input{k}"),
+                        src,
+                        target,
+                        Rule::AllToAll,
+                        Dist::Constant(num(input, "weight")?),
+                        Dist::Constant(num(input, "delay_ms")?),
+                    )
+                };
+                cb.b.add_projection(Projection { receptor, ..projection });
             }
             Some("dc") => {
                 let mut p = Map::new();
@@ -300,7 +453,7 @@ pub fn build_case(path: &Path, threads: usize) -> Result<BuiltCase> {
                 p.insert("start".into(), input["start_ms"].clone());
                 p.insert("stop".into(), input["stop_ms"].clone());
                 let f = registry::stimulus_factory("dc_generator", &p).map_err(|e| anyhow!("input {k}: {e}"))?;
-                b.add_device(DeviceEntry {
+                cb.b.add_device(DeviceEntry {
                     name: format!("dc{k}"),
                     factory: f,
                     population: target,
@@ -314,21 +467,65 @@ pub fn build_case(path: &Path, threads: usize) -> Result<BuiltCase> {
         }
     }
 
-    let info = registry::model_info(model).context("unknown model")?;
-    let mut variables = Vec::new();
-    let mut record_interval_ms = h;
     if let Some(record) = setup.get("record") {
-        record_interval_ms = num(record, "interval_ms")?;
-        let interval = resolution.exact_steps(record_interval_ms)?;
-        for v in record.get("variables").and_then(Value::as_array).into_iter().flatten() {
-            let v = v.as_str().context("record.variables: expected names")?;
-            let variable = info.recordable_index(v).with_context(|| format!("{model} has no recordable '{v}'"))?;
-            b.add_recording(RecordingSpec { population: target, variable, nodes: (0..n as u64).collect(), interval });
-            variables.push((v.to_string(), info.recordables[variable].units.to_string()));
-        }
+        let variables = str_list(record.get("variables"));
+        cb.record(target, &population, &variables, num(record, "interval_ms")?, cb.expected)?;
     }
-    let simulation = b.build(threads)?;
-    Ok(BuiltCase { name, simulation, duration, variables, population, record_interval_ms, expected })
+    Ok((population.clone(), expected_spike_list(cb.expected)?, None))
+}
+
+/// Pair-based STDP between two parrot neurons; NEST's weight_recorder log is compared.
+fn build_stdp(cb: &mut CaseBuilder<'_>) -> Result<Built> {
+    let setup = cb.setup;
+    let delay = num(setup, "parrot_delay_ms")?;
+    let pre = cb.parrot_relay("pre", f64_list(&setup["pre_times_ms"], "pre_times_ms")?, delay)?;
+    let post = cb.parrot_relay("post", f64_list(&setup["post_times_ms"], "post_times_ms")?, delay)?;
+    let (model, mut params) = synapse_spec(&setup["synapse"])?;
+    let weight = params.remove("weight").and_then(|w| w.as_f64()).context("synapse has no weight")?;
+    let syn_delay = params.remove("delay").and_then(|d| d.as_f64()).context("synapse has no delay")?;
+    params.insert("tau_minus".into(), Value::from(num(setup, "tau_minus")?));
+    let mut p = Projection::new("stdp", pre, post, Rule::AllToAll, Dist::Constant(weight), Dist::Constant(syn_delay));
+    p.synapse = registry::synapse_factory(&model, &params).map_err(|e| anyhow!("synapse: {e}"))?.map(SynapseModel);
+    // The case connects to the parrot's port 0: the post parrot also repeats every pre spike that
+    // reaches it, and those spikes take part in the plasticity.
+    p.record_weights = true;
+    cb.b.add_projection(p);
+    let projection = cb.b.projection_count() - 1;
+    let e = cb.expected;
+    let weights = ExpectedWeights {
+        projection,
+        name: "stdp".into(),
+        units: "pA".into(),
+        times: f64_list(&e["weight_times_ms"], "weight_times_ms")?,
+        weights: f64_list(&e["weights"], "weights")?,
+        final_weight: e.get("final_weight").and_then(Value::as_f64),
+    };
+    Ok(("post".into(), Vec::new(), Some(weights)))
+}
+
+/// A synapse object of a case: its model name and the remaining parameters.
+fn synapse_spec(v: &Value) -> Result<(String, Map<String, Value>)> {
+    let mut params = v.as_object().cloned().context("synapse: expected an object")?;
+    let model = params.remove("model").and_then(|m| m.as_str().map(str::to_string)).context("synapse has no model")?;
+    Ok((model, params))
+}
+
+/// `expected.spikes` (`[neuron, time]` pairs) or `expected.spike_times_ms` (one neuron).
+fn expected_spike_list(expected: &Value) -> Result<Vec<(u64, f64)>> {
+    if let Some(list) = expected.get("spikes") {
+        list.as_array()
+            .context("expected.spikes")?
+            .iter()
+            .map(|p| {
+                let p = f64_list(p, "spike")?;
+                Ok((p[0] as u64, p[1]))
+            })
+            .collect()
+    } else if let Some(times) = expected.get("spike_times_ms") {
+        Ok(f64_list(times, "spike_times_ms")?.into_iter().map(|t| (0, t)).collect())
+    } else {
+        Ok(Vec::new())
+    }
 }
 
 /// Keeps everything in memory (for comparison), optionally forwarding to another observer.
@@ -336,7 +533,14 @@ pub struct Collect<'a> {
     pub spikes: Vec<SpikeRecord>,
     /// Per recording: (step, values).
     pub frames: Vec<Vec<(Step, Vec<f64>)>>,
+    pub weights: Vec<WeightEvent>,
     pub forward: Option<&'a mut dyn Observer>,
+}
+
+impl<'a> Collect<'a> {
+    pub fn new(forward: Option<&'a mut dyn Observer>) -> Self {
+        Self { spikes: Vec::new(), frames: Vec::new(), weights: Vec::new(), forward }
+    }
 }
 
 impl Observer for Collect<'_> {
@@ -358,6 +562,14 @@ impl Observer for Collect<'_> {
             None => Ok(()),
         }
     }
+
+    fn weights(&mut self, events: &[WeightEvent]) -> Result<(), String> {
+        self.weights.extend_from_slice(events);
+        match self.forward.as_mut() {
+            Some(f) => f.weights(events),
+            None => Ok(()),
+        }
+    }
 }
 
 fn percentile(sorted: &[f64], q: f64) -> f64 {
@@ -368,66 +580,112 @@ fn percentile(sorted: &[f64], q: f64) -> f64 {
     sorted[idx]
 }
 
+/// Compares one trace sample by sample (at NEST's recording times).
+fn compare_trace(rec: &CaseRecording, frames: &[(Step, Vec<f64>)], h: f64) -> Result<QuantityResult> {
+    let by_step: BTreeMap<Step, f64> = frames.iter().map(|(s, v)| (*s, v[0])).collect();
+    let mut errors = Vec::with_capacity(rec.expected_times.len());
+    for (t, w) in rec.expected_times.iter().zip(&rec.expected) {
+        let step = (t / h).round() as Step - 1;
+        let got = by_step.get(&step).with_context(|| format!("{}: no sample at {t} ms", rec.variable))?;
+        errors.push((got - w).abs());
+    }
+    let range = rec.expected.iter().cloned().fold(f64::NEG_INFINITY, f64::max)
+        - rec.expected.iter().cloned().fold(f64::INFINITY, f64::min);
+    let max_abs = errors.iter().cloned().fold(0.0, f64::max);
+    errors.sort_by(f64::total_cmp);
+    let median_abs = percentile(&errors, 0.5);
+    let p99_abs = percentile(&errors, 0.99);
+    let pass = !errors.is_empty()
+        && errors.iter().all(|e| e.is_finite())
+        && match rec.tolerance {
+            Tolerance::MaxAbs(m) => max_abs <= m,
+            Tolerance::Distribution { median, p99 } => median_abs <= median && p99_abs <= p99,
+            Tolerance::OfRange(f) => max_abs <= f * range,
+            Tolerance::Relative(r) => max_abs <= r * rec.expected.iter().map(|v| v.abs()).fold(0.0, f64::max),
+        };
+    Ok(QuantityResult {
+        name: if rec.population == "neuron" || rec.population == "network" {
+            rec.variable.clone()
+        } else {
+            format!("{}.{}", rec.population, rec.variable)
+        },
+        samples: errors.len(),
+        max_abs,
+        median_abs,
+        p99_abs,
+        tolerance: rec.tolerance,
+        pass,
+    })
+}
+
+/// Compares the logged weights (each transmission's weight, at its time) and the final weight.
+fn compare_weights(want: &ExpectedWeights, got: &[WeightEvent], sim: &Simulation) -> Vec<QuantityResult> {
+    let tol = Tolerance::Relative(1e-9);
+    let got: Vec<&WeightEvent> = got.iter().filter(|e| e.projection == want.projection).collect();
+    let scale = want.weights.iter().map(|w| w.abs()).fold(0.0, f64::max).max(f64::MIN_POSITIVE);
+    let mut errors = Vec::new();
+    let mut pass = got.len() == want.weights.len();
+    for (g, (t, w)) in got.iter().zip(want.times.iter().zip(&want.weights)) {
+        pass &= (g.t_ms - t).abs() < 1e-9;
+        errors.push((g.weight - w).abs());
+    }
+    let max_abs = errors.iter().cloned().fold(0.0, f64::max);
+    errors.sort_by(f64::total_cmp);
+    pass &= errors.iter().all(|e| e.is_finite()) && max_abs <= 1e-9 * scale;
+    let mut out = vec![QuantityResult {
+        name: format!("{} weights ({} of {})", want.name, got.len(), want.weights.len()),
+        samples: errors.len(),
+        max_abs,
+        median_abs: percentile(&errors, 0.5),
+        p99_abs: percentile(&errors, 0.99),
+        tolerance: tol,
+        pass,
+    }];
+    if let Some(final_weight) = want.final_weight {
+        let last = sim.synapse_weights(want.projection).first().map(|&(_, _, w)| w).unwrap_or(f64::NAN);
+        let err = (last - final_weight).abs();
+        out.push(QuantityResult {
+            name: format!("{} final weight", want.name),
+            samples: 1,
+            max_abs: err,
+            median_abs: err,
+            p99_abs: err,
+            tolerance: tol,
+            pass: err <= 1e-9 * final_weight.abs(),
+        });
+    }
+    out
+}
+
 /// Runs a built case and compares it with NEST's output.
 pub fn run_case(case: &mut BuiltCase, forward: Option<&mut dyn Observer>) -> Result<CaseResult> {
-    let mut collect = Collect { spikes: Vec::new(), frames: Vec::new(), forward };
+    let mut collect = Collect::new(forward);
     let stop = AtomicBool::new(false);
     case.simulation.run(case.duration, &mut collect, &stop)?;
-    let (quantity_tols, spike_tol) = tolerances(&case.name).context("unsupported case")?;
     let h = case.simulation.resolution().h();
-    let target_pop = 0usize;
-
     let mut quantities = Vec::new();
-    if !case.variables.is_empty() {
-        let times = f64_list(&case.expected["times_ms"], "expected.times_ms")?;
-        for (ri, (var, _)) in case.variables.iter().enumerate() {
-            let tol = quantity_tols.iter().find(|(n, _)| n == var).map(|(_, t)| *t).unwrap_or(Tolerance::MaxAbs(1e-9));
-            let want = f64_list(&case.expected[var.as_str()], var)?;
-            let frames: BTreeMap<Step, f64> =
-                collect.frames.get(ri).into_iter().flatten().map(|(s, v)| (*s, v[0])).collect();
-            let mut errors = Vec::with_capacity(times.len());
-            for (t, w) in times.iter().zip(&want) {
-                let step = (t / h).round() as Step - 1;
-                let got = frames.get(&step).with_context(|| format!("{var}: no sample at {t} ms"))?;
-                errors.push((got - w).abs());
-            }
-            let max_abs = errors.iter().cloned().fold(0.0, f64::max);
-            errors.sort_by(f64::total_cmp);
-            let median_abs = percentile(&errors, 0.5);
-            let p99_abs = percentile(&errors, 0.99);
-            let pass = errors.iter().all(|e| e.is_finite())
-                && match tol {
-                    Tolerance::MaxAbs(m) => max_abs <= m,
-                    Tolerance::Distribution { median, p99 } => median_abs <= median && p99_abs <= p99,
-                };
-            quantities.push(QuantityResult {
-                name: var.clone(),
-                samples: errors.len(),
-                max_abs,
-                median_abs,
-                p99_abs,
-                tolerance: tol,
-                pass,
-            });
-        }
+    for (ri, rec) in case.recordings.iter().enumerate() {
+        let frames = collect.frames.get(ri).map(Vec::as_slice).unwrap_or_default();
+        quantities.push(compare_trace(rec, frames, h)?);
     }
-
-    // Spikes of the target population: (node, time), NEST's order (time, then node).
+    if let Some(w) = &case.weights {
+        quantities.extend(compare_weights(w, &collect.weights, &case.simulation));
+    }
+    let target_pop = case
+        .simulation
+        .populations()
+        .iter()
+        .position(|p| p.name == case.spike_population)
+        .context("spike population missing")?;
+    // Spikes of the compared population: (node, time), NEST's order (time, then node).
     let got: Vec<(u64, f64)> =
         collect.spikes.iter().filter(|s| s.population == target_pop).map(|s| (s.node, s.time_ms)).collect();
-    let want: Vec<(u64, f64)> = if let Some(list) = case.expected.get("spikes") {
-        list.as_array()
-            .context("expected.spikes")?
-            .iter()
-            .map(|p| {
-                let p = f64_list(p, "spike")?;
-                Ok((p[0] as u64, p[1]))
-            })
-            .collect::<Result<_>>()?
+    let spikes = if case.weights.is_some() {
+        // The STDP case compares weights; its parrots' spikes are inputs, not results.
+        SpikeResult { expected: 0, got: 0, unmatched: Vec::new(), max_time_error: 0.0, pass: true }
     } else {
-        f64_list(&case.expected["spike_times_ms"], "spike_times_ms")?.into_iter().map(|t| (0, t)).collect()
+        compare_spikes(&case.expected_spikes, &got, case.spike_tolerance, h)
     };
-    let spikes = compare_spikes(&want, &got, spike_tol, h);
     Ok(CaseResult { name: case.name.clone(), quantities, spikes })
 }
 
@@ -480,24 +738,29 @@ fn compare_spikes(want: &[(u64, f64)], got: &[(u64, f64)], tol: SpikeTolerance, 
 }
 
 /// Builds and runs a case file, comparing with NEST; with `out`, also writes the run in the
-/// standard output layout (spikes and one report per recorded variable of the case's neuron
-/// population: `neuron`, or `network` for the network case).
+/// standard output layout: spikes of the compared population, one report per recorded variable
+/// under its population (`neuron`, `network`, `astrocyte`), and `weights.h5` for plastic cases.
 pub fn verify_file(path: &Path, threads: usize, out: Option<&Path>) -> Result<CaseResult> {
     let mut case = build_case(path, threads)?;
     let Some(dir) = out else { return run_case(&mut case, None) };
     let sim = &case.simulation;
     let populations = sim.populations().to_vec();
-    let record_spikes: Vec<bool> = populations.iter().map(|p| p.name == case.population).collect();
+    let record_spikes: Vec<bool> = populations.iter().map(|p| p.name == case.spike_population).collect();
     let reports: Vec<crate::output::ReportPlan> = case
-        .variables
+        .recordings
         .iter()
-        .map(|(variable, units)| crate::output::ReportPlan {
-            population: case.population.clone(),
-            variable: variable.clone(),
-            units: units.clone(),
-            interval_ms: case.record_interval_ms,
-            nodes: (0..populations[0].size as u64).collect(),
+        .map(|r| crate::output::ReportPlan {
+            population: r.population.clone(),
+            variable: r.variable.clone(),
+            units: r.units.clone(),
+            interval_ms: r.interval_ms,
+            nodes: r.nodes.clone(),
         })
+        .collect();
+    let weights: Vec<crate::output::WeightPlan> = case
+        .weights
+        .iter()
+        .map(|w| crate::output::WeightPlan { projection: w.projection, name: w.name.clone(), units: w.units.clone() })
         .collect();
     let info = crate::output::RunInfo {
         model_path: path.display().to_string(),
@@ -508,14 +771,23 @@ pub fn verify_file(path: &Path, threads: usize, out: Option<&Path>) -> Result<Ca
         threads: sim.threads(),
         overrides: Vec::new(),
     };
-    let mut recorder = crate::output::Recorder::create(dir, &info, &populations, &record_spikes, &reports)?;
+    let mut recorder = crate::output::Recorder::create(dir, &info, &populations, &record_spikes, &reports, &weights)?;
     let result = run_case(&mut case, Some(&mut recorder))?;
     recorder.finish(case.simulation.resolution().ms(case.simulation.now()), None)?;
     Ok(result)
 }
 
-/// Models whose parity cases this release verifies.
+/// The NEST cases this release verifies.
 pub fn supported_cases() -> Vec<&'static str> {
-    ["iaf_psc_exp", "iaf_psc_delta", "iaf_cond_exp", "aeif_cond_alpha", "iaf_psc_exp_ps", "iaf_psc_exp_network"]
-        .to_vec()
+    [
+        "iaf_psc_exp",
+        "iaf_psc_delta",
+        "iaf_cond_exp",
+        "aeif_cond_alpha",
+        "iaf_psc_exp_ps",
+        "iaf_psc_exp_network",
+        "tsodyks_synapse",
+        "stdp_synapse",
+    ]
+    .to_vec()
 }

@@ -22,11 +22,12 @@ pub mod queue;
 pub mod rng;
 pub mod sim;
 pub mod stimulus;
+pub mod synapse;
 pub mod time;
 
 pub use buffer::{InputKind, PreciseEvent, StepInput};
 pub use connect::{Dist, ExplicitEdge, Rule};
-pub use network::{BuildError, DeviceEntry, Initial, NetworkBuilder, Projection, RecordingSpec};
+pub use network::{BuildError, DeviceEntry, Initial, NetworkBuilder, Projection, RecordingSpec, SynapseModel};
 pub use population::{
     BuildContext, DefaultReceptor, GradedValue, LocalSpike, ModelError, ModelInfo, Population, PopulationFactory,
     Recordable, Update,
@@ -34,4 +35,7 @@ pub use population::{
 pub use queue::NextEventQueue;
 pub use sim::{NullObserver, Observer, PopulationMeta, RunError, RunReport, Simulation, SpikeRecord};
 pub use stimulus::{ChannelTarget, Stimulus, StimulusFactory, StimulusSink};
+pub use synapse::{
+    PlasticGroup, PostHistory, PostSpike, STDP_EPS_MS, SynapseDynamics, SynapseFactory, Transmission, WeightEvent,
+};
 pub use time::{Resolution, Step, TimeError};

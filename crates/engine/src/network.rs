@@ -18,6 +18,7 @@ use crate::queue::NextEventQueue;
 use crate::rng::stream_for;
 use crate::sim::{Partition, RecordingPart, Shard, Simulation};
 use crate::stimulus::{ChannelTarget, StimulusFactory};
+use crate::synapse::{PlasticGroup, PostHistory, SynapseFactory};
 use crate::time::{Resolution, Step};
 
 /// Why a network could not be built.
@@ -50,6 +51,22 @@ pub(crate) struct PopulationEntry {
     pub initial: Vec<(usize, String, Initial)>,
 }
 
+/// The synapse model of a projection: a shared factory, compared by model name.
+#[derive(Clone)]
+pub struct SynapseModel(pub Arc<dyn SynapseFactory>);
+
+impl std::fmt::Debug for SynapseModel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "SynapseModel({})", self.0.name())
+    }
+}
+
+impl PartialEq for SynapseModel {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
 /// A projection between two populations.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Projection {
@@ -64,6 +81,30 @@ pub struct Projection {
     pub receptor: Option<usize>,
     pub autapses: bool,
     pub multapses: bool,
+    /// `None`: static synapses. Otherwise the synapse model whose state each synapse carries.
+    pub synapse: Option<SynapseModel>,
+    /// Report every transmission's weight (NEST's `weight_recorder`); needs a synapse model.
+    pub record_weights: bool,
+}
+
+impl Projection {
+    /// A projection of static synapses with NEST's defaults (autapses and multapses allowed,
+    /// receptor by the weight's sign).
+    pub fn new(name: &str, source: usize, target: usize, rule: Rule, weight: Dist, delay: Dist) -> Self {
+        Self {
+            name: name.to_string(),
+            source,
+            target,
+            rule,
+            weight,
+            delay,
+            receptor: None,
+            autapses: true,
+            multapses: true,
+            synapse: None,
+            record_weights: false,
+        }
+    }
 }
 
 /// A device connected to neurons of one population.
@@ -112,8 +153,19 @@ impl std::fmt::Debug for NetworkBuilder {
     }
 }
 
+/// How a synapse is stored: in the static CSR, in a projection's plastic group, or in the CSR of
+/// graded (non-spike) couplings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum EdgeKind {
+    Static,
+    Plastic,
+    Graded,
+}
+
 /// A partition's generated synapses onto one shard before CSR packing.
 struct Edge {
+    /// Index of the projection: static, plastic and graded synapses are stored apart.
+    projection: u32,
     source_gid: u64,
     target: u32,
     weight: f64,
@@ -179,6 +231,11 @@ impl NetworkBuilder {
         Ok(())
     }
 
+    /// The number of projections added so far (the next projection's index).
+    pub fn projection_count(&self) -> usize {
+        self.projections.len()
+    }
+
     pub fn add_projection(&mut self, projection: Projection) {
         self.projections.push(projection);
     }
@@ -219,6 +276,18 @@ impl NetworkBuilder {
             {
                 return Err(proj_err(format!("receptor {r} does not exist on {}", info.name)));
             }
+            let source_info = source.factory.info();
+            if source_info.graded_output.is_some() && p.synapse.is_some() {
+                return Err(proj_err(format!(
+                    "'{}' ({}) emits a graded signal ({}), not spikes: its projections take no synapse model",
+                    source.name,
+                    source_info.name,
+                    source_info.graded_output.unwrap_or_default()
+                )));
+            }
+            if p.record_weights && p.synapse.is_none() {
+                return Err(proj_err("weights can be recorded only for projections with a synapse model".into()));
+            }
             let ns = source.size as u64;
             let nt = target.size as u64;
             let same = p.source == p.target;
@@ -251,6 +320,24 @@ impl NetworkBuilder {
                     }
                 }
                 _ => {}
+            }
+        }
+        for (pi, pop) in self.populations.iter().enumerate() {
+            let mut taus = self
+                .projections
+                .iter()
+                .filter(|p| p.target == pi)
+                .filter_map(|p| p.synapse.as_ref().and_then(|s| s.0.post_history()).map(|t| (t, &p.name)));
+            if let Some((tau, first)) = taus.next()
+                && let Some((other, name)) = taus.find(|(t, _)| *t != tau)
+            {
+                return Err(BuildError::Population {
+                    population: pop.name.clone(),
+                    message: format!(
+                        "spike-timing projections onto one population must share tau_minus \
+                         (the postsynaptic trace): '{first}' has {tau} ms, '{name}' has {other} ms"
+                    ),
+                });
             }
         }
         for d in &self.devices {
@@ -397,9 +484,10 @@ impl NetworkBuilder {
             let receptor_of = |w: f64| p.receptor.unwrap_or_else(|| info.receptor_for(w)) as u8;
             let push = |source: u64, target: u64, w: f64, d_ms: f64, out: &mut Vec<Edge>| {
                 out.push(Edge {
+                    projection: pi as u32,
                     source_gid: source_gid0 + source,
                     target: (target as usize - lo) as u32,
-                    weight: if counts { 1.0 } else { w },
+                    weight: if counts && p.synapse.is_none() { 1.0 } else { w },
                     delay: delay_steps(d_ms),
                     receptor: receptor_of(w),
                 });
@@ -491,18 +579,71 @@ impl NetworkBuilder {
             }
             // Stable sort by source keeps, within a row, the canonical order (target, draw order).
             edges.sort_by_key(|e| e.source_gid);
-            let csr = crate::sim::IncomingCsr::from_sorted(
-                n_total,
-                edges.iter().map(|e| (e.source_gid, e.target, e.weight, e.delay, e.receptor)),
-            );
+            let kind = |e: &Edge| {
+                let p = &self.projections[e.projection as usize];
+                if self.populations[p.source].factory.info().graded_output.is_some() {
+                    EdgeKind::Graded
+                } else if p.synapse.is_some() {
+                    EdgeKind::Plastic
+                } else {
+                    EdgeKind::Static
+                }
+            };
+            let pack = |k: EdgeKind| {
+                let selected: Vec<&Edge> = edges.iter().filter(|e| kind(e) == k).collect();
+                crate::sim::IncomingCsr::from_sorted(
+                    n_total,
+                    selected.iter().map(|e| (e.source_gid, e.target, e.weight, e.delay, e.receptor)),
+                )
+            };
+            let csr = pack(EdgeKind::Static);
+            let graded_csr = pack(EdgeKind::Graded);
+            let mut plastic = Vec::new();
+            let mut history: Option<PostHistory> = None;
+            for (proj_index, proj) in self.projections.iter().enumerate() {
+                let Some(model) = proj.synapse.as_ref().filter(|_| proj.target == pi) else { continue };
+                let mine: Vec<&Edge> = edges.iter().filter(|e| e.projection as usize == proj_index).collect();
+                let source_first = first_gids[proj.source];
+                let n_src = self.populations[proj.source].size;
+                let mut row_start = vec![0u64; n_src + 1];
+                for e in &mine {
+                    row_start[(e.source_gid - source_first) as usize + 1] += 1;
+                }
+                for i in 0..n_src {
+                    row_start[i + 1] += row_start[i];
+                }
+                let dynamics = model
+                    .0
+                    .build(mine.iter().map(|e| e.weight).collect())
+                    .map_err(|message| BuildError::Projection { projection: proj.name.clone(), message })?;
+                if let Some(tau) = model.0.post_history() {
+                    history.get_or_insert_with(|| PostHistory::new(hi - lo, tau));
+                }
+                plastic.push(PlasticGroup {
+                    projection: proj_index,
+                    source_first_gid: source_first,
+                    target_first_index: lo as u64,
+                    row_start,
+                    target: mine.iter().map(|e| e.target).collect(),
+                    delay: mine.iter().map(|e| e.delay.min(u64::from(u16::MAX)) as u16).collect(),
+                    delay_ms: mine.iter().map(|e| e.delay as f64 * self.resolution.h()).collect(),
+                    receptor: mine.iter().map(|e| e.receptor).collect(),
+                    dynamics,
+                    record_weights: proj.record_weights,
+                });
+            }
             drop(edges);
             shard_of_population[pi] = shards.len();
             shards.push(Shard {
                 first_gid: first_gids[pi] + lo as u64,
+                counts_spikes: info.counts_spikes,
                 model,
                 buffer: InputBuffer::new(hi - lo, info.receptors.len(), slots, info.input),
                 queue: NextEventQueue::new(),
                 csr,
+                graded_csr,
+                plastic,
+                history,
                 spikes: Vec::new(),
                 graded: Vec::new(),
             });
@@ -549,6 +690,14 @@ impl NetworkBuilder {
             })
             .collect();
 
-        Ok(Partition::new(thread, shards, shard_of_population, stimuli, stimulus_offsets, recording_parts))
+        Ok(Partition::new(
+            thread,
+            self.resolution.h(),
+            shards,
+            shard_of_population,
+            stimuli,
+            stimulus_offsets,
+            recording_parts,
+        ))
     }
 }

@@ -32,6 +32,7 @@ use crate::network::RecordingSpec;
 use crate::population::{GradedValue, LocalSpike, Population, Recordable, Update};
 use crate::queue::{Calendar, NextEventQueue};
 use crate::stimulus::{Stimulus, StimulusSink};
+use crate::synapse::{PlasticGroup, PostHistory, Transmission, WeightEvent};
 use crate::time::{Resolution, Step};
 
 /// A spike on its way through the exchange.
@@ -60,6 +61,11 @@ pub trait Observer {
     /// One sample of recording `recording` at the end of step `step` (time `(step+1)·h`), one
     /// value per recorded node.
     fn frame(&mut self, recording: usize, step: Step, values: &[f64]) -> Result<(), String>;
+    /// Weights transmitted through recorded plastic projections, ordered by (time, projection,
+    /// source, target).
+    fn weights(&mut self, _events: &[WeightEvent]) -> Result<(), String> {
+        Ok(())
+    }
 }
 
 /// An observer that keeps nothing.
@@ -152,12 +158,28 @@ impl IncomingCsr {
 /// The neurons of one population owned by one thread.
 pub(crate) struct Shard {
     pub first_gid: u64,
+    /// The model counts incoming spikes (parrot): a plastic synapse delivers 1, not its weight.
+    pub counts_spikes: bool,
     pub model: Box<dyn Population>,
     pub buffer: InputBuffer,
     pub queue: NextEventQueue,
     pub csr: IncomingCsr,
+    /// Couplings from sources with a graded output (e.g. astrocytes' slow inward current).
+    pub graded_csr: IncomingCsr,
+    /// Synapses with a synapse model, one group per projection.
+    pub plastic: Vec<PlasticGroup>,
+    /// The neurons' spike history, kept when a plastic group reads it.
+    pub history: Option<PostHistory>,
     pub spikes: Vec<LocalSpike>,
     pub graded: Vec<GradedValue>,
+}
+
+/// A graded value on its way through the exchange.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct GradedEvent {
+    pub step: Step,
+    pub gid: u64,
+    pub value: f64,
 }
 
 /// The part of a recording a thread samples.
@@ -171,6 +193,9 @@ pub(crate) struct RecordingPart {
 #[derive(Debug, Default)]
 struct IntervalOutput {
     spikes: Vec<Spike>,
+    graded: Vec<GradedEvent>,
+    /// Weights used by recorded plastic projections in the *previous* interval's delivery.
+    weights: Vec<WeightEvent>,
     /// Per recording: (step, values of this thread's part).
     samples: Vec<Vec<(Step, Vec<f64>)>>,
 }
@@ -178,6 +203,8 @@ struct IntervalOutput {
 /// One thread's share of the network.
 pub struct Partition {
     thread: usize,
+    /// The resolution in ms (spike times for the histories).
+    h: f64,
     shards: Vec<Shard>,
     shard_of_population: Vec<usize>,
     stimuli: Vec<Box<dyn Stimulus>>,
@@ -186,7 +213,14 @@ pub struct Partition {
     due_channels: Vec<u32>,
     recording_parts: Vec<RecordingPart>,
     merged: Vec<Spike>,
+    merged_graded: Vec<GradedEvent>,
+    /// Weight events of the last delivery, handed out with the next interval's output.
+    pending_weights: Vec<WeightEvent>,
+    /// Scratch: the weights a plastic row transmits.
+    row_weights: Vec<f64>,
     synaptic_events: u64,
+    /// The step at which the spike histories are next pruned.
+    next_prune: Step,
 }
 
 impl std::fmt::Debug for Partition {
@@ -198,6 +232,7 @@ impl std::fmt::Debug for Partition {
 impl Partition {
     pub(crate) fn new(
         thread: usize,
+        h: f64,
         shards: Vec<Shard>,
         shard_of_population: Vec<usize>,
         stimuli: Vec<Box<dyn Stimulus>>,
@@ -206,6 +241,7 @@ impl Partition {
     ) -> Self {
         Self {
             thread,
+            h,
             shards,
             shard_of_population,
             stimuli,
@@ -214,7 +250,11 @@ impl Partition {
             due_channels: Vec::new(),
             recording_parts,
             merged: Vec::new(),
+            merged_graded: Vec::new(),
+            pending_weights: Vec::new(),
+            row_weights: Vec::new(),
             synaptic_events: 0,
+            next_prune: 0,
         }
     }
 
@@ -234,6 +274,9 @@ impl Partition {
     /// Computes steps `from..to`, writing spikes and samples into `out`.
     fn compute(&mut self, from: Step, to: Step, recordings: &[RecordingSpec], out: &mut IntervalOutput) {
         out.spikes.clear();
+        out.graded.clear();
+        out.weights.clear();
+        std::mem::swap(&mut out.weights, &mut self.pending_weights);
         out.samples.resize_with(recordings.len(), Vec::new);
         for s in &mut out.samples {
             s.clear();
@@ -259,8 +302,10 @@ impl Partition {
                 }
             }
             self.due_channels = due;
+            let h = self.h;
             for shard in &mut self.shards {
                 shard.spikes.clear();
+                shard.graded.clear();
                 {
                     let input = shard.buffer.take_step(step);
                     let mut update = Update {
@@ -273,8 +318,21 @@ impl Partition {
                     shard.model.update(&mut update);
                 }
                 shard.buffer.clear_step(step);
+                if !shard.graded.is_empty() {
+                    shard.graded.sort_by_key(|g| g.local);
+                    out.graded.extend(shard.graded.iter().map(|g| GradedEvent {
+                        step,
+                        gid: shard.first_gid + u64::from(g.local),
+                        value: g.value,
+                    }));
+                }
                 if !shard.spikes.is_empty() {
                     shard.spikes.sort_by_key(|s| s.local);
+                    if let Some(history) = &mut shard.history {
+                        for s in &shard.spikes {
+                            history.record(s.local as usize, (step + 1) as f64 * h - s.offset);
+                        }
+                    }
                     out.spikes.extend(shard.spikes.iter().map(|s| Spike {
                         step,
                         gid: shard.first_gid + u64::from(s.local),
@@ -298,42 +356,116 @@ impl Partition {
         }
     }
 
-    /// Delivers the (already merged and ordered) spikes into this thread's buffers.
+    /// Delivers the (already merged and ordered) spikes and graded values into this thread's
+    /// buffers, running the synapse models of plastic projections on the way.
     fn deliver(&mut self) {
         let mut events = 0u64;
         for spike in &self.merged {
             for shard in &mut self.shards {
                 let range = shard.csr.row(spike.gid);
-                if range.is_empty() {
-                    continue;
-                }
-                events += range.len() as u64;
-                let csr = &shard.csr;
-                if shard.buffer.kind() == InputKind::Precise {
-                    for j in range {
-                        shard.buffer.add_precise(
-                            spike.step + u64::from(csr.delay[j]),
-                            PreciseEvent {
-                                target: csr.target[j],
-                                receptor: csr.receptor[j],
-                                offset: spike.offset,
-                                weight: csr.weight[j],
-                            },
-                        );
+                if !range.is_empty() {
+                    events += range.len() as u64;
+                    let csr = &shard.csr;
+                    if shard.buffer.kind() == InputKind::Precise {
+                        for j in range {
+                            shard.buffer.add_precise(
+                                spike.step + u64::from(csr.delay[j]),
+                                PreciseEvent {
+                                    target: csr.target[j],
+                                    receptor: csr.receptor[j],
+                                    offset: spike.offset,
+                                    weight: csr.weight[j],
+                                },
+                            );
+                        }
+                    } else {
+                        for j in range {
+                            shard.buffer.add(
+                                spike.step + u64::from(csr.delay[j]),
+                                usize::from(csr.receptor[j]),
+                                csr.target[j] as usize,
+                                csr.weight[j],
+                            );
+                        }
                     }
-                } else {
-                    for j in range {
-                        shard.buffer.add(
-                            spike.step + u64::from(csr.delay[j]),
-                            usize::from(csr.receptor[j]),
-                            csr.target[j] as usize,
-                            csr.weight[j],
-                        );
+                }
+                for group in &mut shard.plastic {
+                    if spike.gid < group.source_first_gid {
+                        continue;
+                    }
+                    let range = group.row(spike.gid - group.source_first_gid);
+                    if range.is_empty() {
+                        continue;
+                    }
+                    events += range.len() as u64;
+                    let t_spike = (spike.step + 1) as f64 * self.h - spike.offset;
+                    let weights = &mut self.row_weights;
+                    weights.clear();
+                    weights.resize(range.len(), 0.0);
+                    let tx = Transmission {
+                        t_spike,
+                        source: spike.gid - group.source_first_gid,
+                        synapses: range.clone(),
+                        targets: &group.target,
+                        delays_ms: &group.delay_ms,
+                        history: shard.history.as_ref(),
+                    };
+                    group.dynamics.transmit(&tx, weights);
+                    if shard.counts_spikes {
+                        weights.fill(1.0);
+                    }
+                    for (k, j) in range.enumerate() {
+                        let step = spike.step + u64::from(group.delay[j]);
+                        let (target, receptor) = (group.target[j], group.receptor[j]);
+                        if shard.buffer.kind() == InputKind::Precise {
+                            let event = PreciseEvent { target, receptor, offset: spike.offset, weight: weights[k] };
+                            shard.buffer.add_precise(step, event);
+                        } else {
+                            shard.buffer.add(step, usize::from(receptor), target as usize, weights[k]);
+                        }
+                        if group.record_weights {
+                            // The synapse's own weight, not what a counting target received.
+                            self.pending_weights.push(WeightEvent {
+                                projection: group.projection,
+                                t_ms: t_spike,
+                                source: tx.source,
+                                target: group.target_first_index + u64::from(target),
+                                weight: group.dynamics.weight(j),
+                            });
+                        }
                     }
                 }
             }
         }
+        for value in &self.merged_graded {
+            for shard in &mut self.shards {
+                let csr = &shard.graded_csr;
+                for j in csr.row(value.gid) {
+                    shard.buffer.add(
+                        value.step + u64::from(csr.delay[j]),
+                        usize::from(csr.receptor[j]),
+                        csr.target[j] as usize,
+                        csr.weight[j] * value.value,
+                    );
+                }
+            }
+        }
         self.synaptic_events += events;
+    }
+
+    /// Drops spike-history entries no synapse can read again (every 1024 steps).
+    fn prune_histories(&mut self, now: Step) {
+        if now < self.next_prune {
+            return;
+        }
+        self.next_prune = now + 1024;
+        for shard in &mut self.shards {
+            if let Some(history) = &mut shard.history {
+                let oldest =
+                    shard.plastic.iter().map(|g| g.dynamics.oldest_needed(&g.delay_ms)).fold(f64::INFINITY, f64::min);
+                history.prune(oldest);
+            }
+        }
     }
 }
 
@@ -427,6 +559,26 @@ impl Simulation {
         self.min_delay
     }
 
+    /// The weights of a projection's plastic synapses as `(source, target, weight)` (indices
+    /// within the populations), ordered by source then stored order; empty for static projections.
+    pub fn synapse_weights(&self, projection: usize) -> Vec<(u64, u64, f64)> {
+        let mut out = Vec::new();
+        for p in &self.partitions {
+            for shard in &p.shards {
+                for g in shard.plastic.iter().filter(|g| g.projection == projection) {
+                    for source in 0..g.row_start.len().saturating_sub(1) {
+                        for j in g.row(source as u64) {
+                            let target = g.target_first_index + u64::from(g.target[j]);
+                            out.push((source as u64, target, g.dynamics.weight(j)));
+                        }
+                    }
+                }
+            }
+        }
+        out.sort_by_key(|&(s, t, _)| (s, t));
+        out
+    }
+
     /// The current step (time `now·h`).
     pub fn now(&self) -> Step {
         self.now
@@ -493,6 +645,7 @@ impl Simulation {
         let mut failure: Option<RunError> = None;
         let mut records: Vec<SpikeRecord> = Vec::new();
         let mut frame: Vec<f64> = Vec::new();
+        let mut weights: Vec<WeightEvent> = Vec::new();
         let mut observe = |merged: &[Spike], parity: usize| -> bool {
             records.clear();
             records.extend(merged.iter().map(|s| {
@@ -508,6 +661,18 @@ impl Simulation {
                 return false;
             }
             let mut result = observer.spikes(&records).map_err(|m| (merged.first().map(|s| s.step), m));
+            if result.is_ok() {
+                let parts: Vec<_> =
+                    outputs.iter().map(|o| o[parity].read().expect("interval output poisoned")).collect();
+                weights.clear();
+                for part in &parts {
+                    weights.extend_from_slice(&part.weights);
+                }
+                if !weights.is_empty() {
+                    sort_weight_events(&mut weights);
+                    result = observer.weights(&weights).map_err(|m| (merged.first().map(|s| s.step), m));
+                }
+            }
             if result.is_ok() {
                 let parts: Vec<_> =
                     outputs.iter().map(|o| o[parity].read().expect("interval output poisoned")).collect();
@@ -544,6 +709,15 @@ impl Simulation {
         for (total, new) in self.spike_counts.iter_mut().zip(&spike_counts) {
             *total += new;
         }
+        // The last interval's weight events have no next interval to travel with.
+        let mut last_weights: Vec<WeightEvent> =
+            self.partitions.iter_mut().flat_map(|p| std::mem::take(&mut p.pending_weights)).collect();
+        if !last_weights.is_empty() && failure.is_none() {
+            sort_weight_events(&mut last_weights);
+            if let Err(message) = observer.weights(&last_weights) {
+                failure = Some(RunError::Observer { time_ms: end as f64 * h, message });
+            }
+        }
         self.now = end;
         if let Some(e) = failure {
             return Err(e);
@@ -555,6 +729,18 @@ impl Simulation {
     pub fn population_of(&self, gid: u64) -> usize {
         self.population_of_gid(gid)
     }
+}
+
+/// Orders weight events canonically: by time, projection, source and target; a stable sort keeps
+/// multapses of one pair in their stored order (they are delivered by one thread).
+fn sort_weight_events(events: &mut [WeightEvent]) {
+    events.sort_by(|a, b| {
+        a.t_ms
+            .total_cmp(&b.t_ms)
+            .then(a.projection.cmp(&b.projection))
+            .then(a.source.cmp(&b.source))
+            .then(a.target.cmp(&b.target))
+    });
 }
 
 /// Shared, read-only state of one `run` call.
@@ -594,7 +780,15 @@ fn run_partition(partition: &mut Partition, ctx: &RunContext<'_>, mut hook: Opti
         // Stable sort: spikes of one gid in one step keep their emission order.
         merged.sort_by_key(|s| (s.step, s.gid));
         partition.merged = merged;
+        let mut graded = std::mem::take(&mut partition.merged_graded);
+        graded.clear();
+        for out in ctx.outputs {
+            graded.extend_from_slice(&out[parity].read().expect("interval output poisoned").graded);
+        }
+        graded.sort_by_key(|g| (g.step, g.gid));
+        partition.merged_graded = graded;
         partition.deliver();
+        partition.prune_histories(to);
         if let Some(hook) = hook.as_mut()
             && !hook(&partition.merged, parity)
         {

@@ -25,3 +25,4 @@ pub mod iaf_psc_exp_ps;
 pub mod odeint;
 pub mod parrot_neuron;
 pub mod spike_generator;
+pub mod synapses;

@@ -4,6 +4,10 @@
 //! with `n` arrivals emits `n` spikes. Used to turn device spike trains into network spikes
 //! (e.g. the pre/post trains of plasticity experiments). Event-driven: only touched parrots run.
 //!
+//! Receptors: `spikes` (NEST's port 0) is repeated; `silent` (NEST's port 1) is not. Plasticity
+//! experiments connect the presynaptic parrot to the postsynaptic one on `silent`, so the synapse
+//! is plastic but the postsynaptic parrot fires only with its own train.
+//!
 //! Reference: NEST `models/parrot_neuron.{h,cpp}`.
 
 use laminar_engine::{
@@ -19,7 +23,7 @@ pub struct ParrotParams {}
 
 pub static INFO: ModelInfo = ModelInfo {
     name: "parrot_neuron",
-    receptors: laminar_engine::receptor_names!["spikes"],
+    receptors: laminar_engine::receptor_names!["spikes", "silent"],
     default_receptor: DefaultReceptor::First,
     recordables: std::borrow::Cow::Borrowed(&[]),
     input: InputKind::SummedTouched,

@@ -6,12 +6,12 @@
 
 use std::sync::Arc;
 
-use laminar_engine::{ModelInfo, PopulationFactory, StimulusFactory};
+use laminar_engine::{ModelInfo, PopulationFactory, StimulusFactory, SynapseFactory};
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
 use crate::params::Validate;
-use crate::{adapters, devices, iaf_psc_delta, iaf_psc_exp, parrot_neuron, spike_generator};
+use crate::{adapters, devices, iaf_psc_delta, iaf_psc_exp, parrot_neuron, spike_generator, synapses};
 
 /// Neuron (and source) models laminar implements.
 pub const NEURON_MODELS: &[&str] = &[
@@ -26,6 +26,26 @@ pub const NEURON_MODELS: &[&str] = &[
 
 /// Device models laminar implements.
 pub const DEVICE_MODELS: &[&str] = &["poisson_generator", "dc_generator", "step_current_generator"];
+
+/// Synapse models laminar implements (`static_synapse` is the default and needs no factory).
+pub const SYNAPSE_MODELS: &[&str] = &["static_synapse", "tsodyks_synapse", "stdp_synapse"];
+
+/// The factory of a synapse model, or `None` for `static_synapse` (which takes no parameters).
+pub fn synapse_factory(model: &str, params: &Map<String, Value>) -> Result<Option<Arc<dyn SynapseFactory>>, String> {
+    Ok(match model {
+        "static_synapse" => {
+            if let Some(key) = params.keys().next() {
+                return Err(format!(
+                    "unknown field `{key}`: static_synapse has no parameters besides weight and delay"
+                ));
+            }
+            None
+        }
+        "tsodyks_synapse" => Some(Arc::new(synapses::TsodyksFactory { params: parse_valid(params)? })),
+        "stdp_synapse" => Some(Arc::new(synapses::StdpFactory { params: parse_valid(params)? })),
+        other => return Err(unknown(other, SYNAPSE_MODELS)),
+    })
+}
 
 /// The static description of a neuron model.
 pub fn model_info(model: &str) -> Option<&'static ModelInfo> {
