@@ -158,7 +158,7 @@ use std::sync::Arc;
 
 use laminar_engine::{
     BuildContext, BuildError, DeviceEntry, Dist, ExplicitEdge, Initial, ModelInfo, NetworkBuilder, PopulationFactory,
-    Projection, RecordingSpec, Resolution, Rule, Simulation, Step, StimulusFactory,
+    Projection, RecordingSpec, Resolution, Rule, Simulation, Step, StimulusFactory, SynapseModel,
 };
 use laminar_models::registry;
 use serde_json::{Map, Value as Json};
@@ -1071,13 +1071,13 @@ impl<'f> Loader<'f> {
             Node::Array(items) => Json::Array(
                 items.iter().enumerate().map(|(k, i)| self.to_json(i, &format!("{field}.{k}"))).collect::<Res<_>>()?,
             ),
-            Node::Table(_) => {
-                return Err(self.wrong_type(
-                    item,
-                    field,
-                    "a number, boolean, string or list (one value per population)",
-                ));
-            }
+            // Structured parameters (a compartment tree, receptor lists) are tables.
+            Node::Table(entries) => Json::Object(
+                entries
+                    .iter()
+                    .map(|e| Ok((e.key.clone(), self.to_json(&e.item, &format!("{field}.{}", e.key))?)))
+                    .collect::<Res<Map<String, Json>>>()?,
+            ),
             Node::Datetime(_) => {
                 return Err(self.wrong_type(item, field, "a number, boolean, string or list"));
             }
@@ -1427,7 +1427,20 @@ impl<'f> Loader<'f> {
             let t = self.as_table(item, &path)?;
             self.check_keys(
                 &t,
-                &["name", "source", "target", "rule", "autapses", "multapses", "weight", "delay_ms", "receptor"],
+                &[
+                    "name",
+                    "source",
+                    "target",
+                    "rule",
+                    "autapses",
+                    "multapses",
+                    "weight",
+                    "delay_ms",
+                    "receptor",
+                    "synapse",
+                    "record_weights",
+                    "learning_windows_ms",
+                ],
             )?;
             let get = |key: &str, what: &str| t.get(key).ok_or_else(|| self.missing(&t, key, what));
             let source_e = get("source", "the source population")?;
@@ -1500,6 +1513,28 @@ impl<'f> Loader<'f> {
                 autapses,
                 multapses,
             )?;
+            let synapse = match t.get("synapse") {
+                Some(e) => self.synapse(&e.item, &t.field("synapse"))?,
+                None => None,
+            };
+            let record_weights = match t.get("record_weights") {
+                Some(e) => {
+                    let on = self.as_bool(&e.item, &t.field("record_weights"))?;
+                    if on && synapse.is_none() {
+                        return Err(self.bad_value(
+                            &e.item,
+                            &t.field("record_weights"),
+                            "static synapses do not change: record weights of a projection with a synapse model",
+                        ));
+                    }
+                    on
+                }
+                None => false,
+            };
+            let learning_windows = match t.get("learning_windows_ms") {
+                Some(e) => self.windows(&e.item, &t.field("learning_windows_ms"))?,
+                None => Vec::new(),
+            };
             out.push(ProjectionSpec {
                 projection: Projection {
                     name,
@@ -1511,12 +1546,81 @@ impl<'f> Loader<'f> {
                     receptor,
                     autapses,
                     multapses,
-                    synapse: None,
-                    record_weights: false,
+                    synapse,
+                    record_weights,
+                    learning_windows,
                 },
                 origin: item.origin.clone(),
                 field: path,
             });
+        }
+        Ok(out)
+    }
+
+    /// `synapse = { model = "stdp_synapse", tau_plus = 20.0, … }`: a synapse model and its
+    /// parameters (`static_synapse`, the default, has none).
+    fn synapse(&self, item: &Item, field: &str) -> Res<Option<SynapseModel>> {
+        let t = self.as_table(item, field)?;
+        let model_e = t.get("model").ok_or_else(|| {
+            self.missing(&t, "model", &format!("a synapse model: {}", registry::SYNAPSE_MODELS.join(", ")))
+        })?;
+        let model = self.as_str(&model_e.item, &t.field("model"))?;
+        if !registry::SYNAPSE_MODELS.contains(&model) {
+            return Err(self.bad_value(
+                &model_e.item,
+                &t.field("model"),
+                format!(
+                    "unknown synapse model{}; known: {}",
+                    suggestion(model, registry::SYNAPSE_MODELS),
+                    registry::SYNAPSE_MODELS.join(", ")
+                ),
+            ));
+        }
+        let mut params = Map::new();
+        for e in t.entries.iter().filter(|e| e.key != "model") {
+            params.insert(e.key.clone(), self.to_json(&e.item, &t.field(&e.key))?);
+        }
+        match registry::synapse_factory(model, &params) {
+            Ok(f) => Ok(f.map(SynapseModel)),
+            Err(message) => {
+                if let Some(name) = unknown_field_name(&message)
+                    && let Some(e) = t.get(name)
+                {
+                    let known: Vec<String> = message.split('`').skip(3).step_by(2).map(str::to_string).collect();
+                    let known: Vec<&str> = known.iter().map(String::as_str).collect();
+                    return Err(self.error(
+                        &e.key_origin,
+                        t.field(name),
+                        format!(
+                            "unknown parameter of {model}{}; known: model, {}",
+                            suggestion(name, &known),
+                            known.join(", ")
+                        ),
+                    ));
+                }
+                Err(self.model_build_error(&message, Some(&t), field, t.origin))
+            }
+        }
+    }
+
+    /// `[[start, stop], …]` in ms: half-open time windows, non-overlapping and in order.
+    fn windows(&self, item: &Item, field: &str) -> Res<Vec<(f64, f64)>> {
+        let items = self.as_array(item, field, "a list of [start, stop] pairs in ms, e.g. [[0, 500]]")?;
+        let mut out: Vec<(f64, f64)> = Vec::new();
+        for (k, w) in items.iter().enumerate() {
+            let f = format!("{field}.{k}");
+            let pair = self.as_array(w, &f, "a [start, stop] pair in ms")?;
+            if pair.len() != 2 {
+                return Err(self.bad_value(w, &f, "a window is a [start, stop] pair in ms"));
+            }
+            let (start, stop) = (self.as_number(&pair[0], &f)?, self.as_number(&pair[1], &f)?);
+            if !(start.is_finite() && stop.is_finite() && start >= 0.0 && start < stop) {
+                return Err(self.bad_value(w, &f, "needs 0 <= start < stop (ms)"));
+            }
+            if out.last().is_some_and(|&(_, prev_stop)| start < prev_stop) {
+                return Err(self.bad_value(w, &f, "windows must be in time order and must not overlap"));
+            }
+            out.push((start, stop));
         }
         Ok(out)
     }

@@ -50,6 +50,7 @@ pub fn cuba(n: usize, k: f64, seed: u64, record: bool) -> Result<NetworkBuilder>
                 multapses: false,
                 synapse: None,
                 record_weights: false,
+                learning_windows: Vec::new(),
             });
         }
     }
@@ -77,6 +78,7 @@ pub fn sparse(n: usize, driven: f64, seed: u64) -> Result<NetworkBuilder> {
         multapses: false,
         synapse: None,
         record_weights: false,
+        learning_windows: Vec::new(),
     });
     let n_driven = ((n as f64) * driven).round() as u64;
     let stride = (n as u64).checked_div(n_driven).unwrap_or(1);

@@ -85,6 +85,9 @@ pub struct Projection {
     pub synapse: Option<SynapseModel>,
     /// Report every transmission's weight (NEST's `weight_recorder`); needs a synapse model.
     pub record_weights: bool,
+    /// Half-open windows `[start, stop)` in ms in which long-term plasticity changes weights (a
+    /// write phase); outside them weights are frozen (a read phase). Empty: always plastic.
+    pub learning_windows: Vec<(f64, f64)>,
 }
 
 impl Projection {
@@ -103,6 +106,7 @@ impl Projection {
             multapses: true,
             synapse: None,
             record_weights: false,
+            learning_windows: Vec::new(),
         }
     }
 }
@@ -630,6 +634,7 @@ impl NetworkBuilder {
                     receptor: mine.iter().map(|e| e.receptor).collect(),
                     dynamics,
                     record_weights: proj.record_weights,
+                    learning_windows: proj.learning_windows.clone(),
                 });
             }
             drop(edges);

@@ -409,6 +409,7 @@ impl Partition {
                         targets: &group.target,
                         delays_ms: &group.delay_ms,
                         history: shard.history.as_ref(),
+                        learning: group.learning_at(t_spike),
                     };
                     group.dynamics.transmit(&tx, weights);
                     if shard.counts_spikes {

@@ -121,6 +121,9 @@ pub struct Transmission<'a> {
     pub delays_ms: &'a [f64],
     /// The shard's postsynaptic spike history, if any group of the shard asked for it.
     pub history: Option<&'a PostHistory>,
+    /// Whether long-term plasticity may change weights now (the projection's learning windows);
+    /// when false, rules keep their traces but leave weights unchanged.
+    pub learning: bool,
 }
 
 /// A weight as a synapse used it, for weight recordings (NEST's `weight_recorder`).
@@ -183,6 +186,8 @@ pub struct PlasticGroup {
     pub dynamics: Box<dyn SynapseDynamics>,
     /// Whether transmissions are reported as [`WeightEvent`]s.
     pub record_weights: bool,
+    /// `[start, stop)` windows (ms) in which weights may change; empty: always.
+    pub learning_windows: Vec<(f64, f64)>,
 }
 
 impl std::fmt::Debug for PlasticGroup {
@@ -205,6 +210,11 @@ impl PlasticGroup {
 
     pub fn synapses(&self) -> usize {
         self.target.len()
+    }
+
+    /// Whether weights may change at time `t_ms`.
+    pub fn learning_at(&self, t_ms: f64) -> bool {
+        self.learning_windows.is_empty() || self.learning_windows.iter().any(|&(a, b)| (a..b).contains(&t_ms))
     }
 
     pub fn bytes(&self) -> usize {

@@ -31,7 +31,8 @@
 //! ŵ ← max(0, ŵ − α·λ·ŵ^μ₋ · K⁻(t_spike − d))
 //! ```
 //! transmits the new weight, and updates the presynaptic trace
-//! `K⁺ ← K⁺·exp((t_last − t_spike)/τ₊) + 1`, `t_last ← t_spike`. NEST sets τ⁻ on the
+//! `K⁺ ← K⁺·exp((t_last − t_spike)/τ₊) + 1`, `t_last ← t_spike`. Outside the projection's
+//! learning windows the weight is transmitted unchanged while the traces go on. NEST sets τ⁻ on the
 //! postsynaptic neuron; laminar takes it as the synapse parameter `tau_minus` and requires all
 //! spike-timing projections onto one population to agree on it.
 //!
@@ -262,12 +263,14 @@ impl SynapseDynamics for Stdp {
             let d = tx.delays_ms[j];
             let t_last = self.t_last[j];
             let mut w = self.weight[j];
-            for post in history.between(target, t_last - d, tx.t_spike - d) {
-                let minus_dt = t_last - (post.t_ms + d);
-                w = self.facilitate(w, self.k_plus[j] * (minus_dt / tau_plus).exp());
+            if tx.learning {
+                for post in history.between(target, t_last - d, tx.t_spike - d) {
+                    let minus_dt = t_last - (post.t_ms + d);
+                    w = self.facilitate(w, self.k_plus[j] * (minus_dt / tau_plus).exp());
+                }
+                w = self.depress(w, history.k_minus(target, tx.t_spike - d));
+                self.weight[j] = w;
             }
-            w = self.depress(w, history.k_minus(target, tx.t_spike - d));
-            self.weight[j] = w;
             weights[k] = w;
             self.k_plus[j] = self.k_plus[j] * ((t_last - tx.t_spike) / tau_plus).exp() + 1.0;
             self.t_last[j] = tx.t_spike;
