@@ -17,6 +17,7 @@ mod lazy;
 
 pub mod adapters;
 pub mod aeif_cond_alpha;
+pub mod cm_default;
 pub mod devices;
 pub mod iaf_cond_exp;
 pub mod iaf_psc_delta;

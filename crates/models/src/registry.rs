@@ -11,7 +11,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
 use crate::params::Validate;
-use crate::{adapters, devices, iaf_psc_delta, iaf_psc_exp, parrot_neuron, spike_generator, synapses};
+use crate::{adapters, cm_default, devices, iaf_psc_delta, iaf_psc_exp, parrot_neuron, spike_generator, synapses};
 
 /// Neuron (and source) models laminar implements.
 pub const NEURON_MODELS: &[&str] = &[
@@ -20,6 +20,7 @@ pub const NEURON_MODELS: &[&str] = &[
     "iaf_cond_exp",
     "aeif_cond_alpha",
     "iaf_psc_exp_ps",
+    "cm_default",
     "parrot_neuron",
     "spike_generator",
 ];
@@ -55,6 +56,9 @@ pub fn model_info(model: &str) -> Option<&'static ModelInfo> {
         "iaf_cond_exp" => &adapters::IAF_COND_EXP,
         "aeif_cond_alpha" => &adapters::AEIF_COND_ALPHA,
         "iaf_psc_exp_ps" => &adapters::IAF_PSC_EXP_PS,
+        // A template without receptors and recordables: they depend on the parameters, and the
+        // factory's `info()` describes them.
+        "cm_default" => &cm_default::INFO,
         "parrot_neuron" => &parrot_neuron::INFO,
         "spike_generator" => &spike_generator::INFO,
         _ => return None,
@@ -93,6 +97,12 @@ pub fn population_factory(
             }
             Arc::new(adapters::IafPscExpPsFactory { params: parse_valid(&rest)?, initial: parse_valid(&state)? })
         }
+        "cm_default" => Arc::new(
+            cm_default::CmDefaultFactory::new(
+                cm_default::CmDefaultParams::from_json(params).map_err(|e| e.to_string())?,
+            )
+            .map_err(|e| e.to_string())?,
+        ),
         "parrot_neuron" => {
             let _: parrot_neuron::ParrotParams = parse(params)?;
             Arc::new(parrot_neuron::ParrotFactory)
