@@ -1,17 +1,24 @@
-//! Engine shards for the stepped models (`iaf_cond_exp`, `aeif_cond_alpha`) and the precise
-//! model (`iaf_psc_exp_ps`): they read the step's input from the engine's ring buffer, keep the
-//! injected current (devices send changes), and call the model kernels neuron by neuron.
+//! Engine shards for the stepped models (`iaf_cond_exp`, `aeif_cond_alpha`,
+//! `aeif_cond_alpha_astro`, `astrocyte_lr_1994`) and the precise model (`iaf_psc_exp_ps`): they
+//! read the step's input from the engine's ring buffer, keep the injected current (devices send
+//! changes), and call the model kernels neuron by neuron.
 //!
 //! Receptors follow NEST's sign convention: a synapse with weight w > 0 targets `ex`, w ≤ 0 `in`.
 //! Conductance models receive the inhibitory conductance as −w (a positive conductance), as NEST
 //! adds it; the inhibitory receptor therefore expects non-positive weights.
+//!
+//! Astrocytes emit their slow inward current as a graded value every step
+//! ([`ModelInfo::graded_output`] `"SIC"`); `aeif_cond_alpha_astro` receives it, summed and
+//! weighted, on its `SIC` receptor (see [`crate::astrocyte_lr_1994`] for the timing).
 
 use laminar_engine::{
-    BuildContext, DefaultReceptor, InputKind, LocalSpike, ModelError, ModelInfo, Population, PopulationFactory,
-    Recordable, Step, Update,
+    BuildContext, DefaultReceptor, GradedValue, InputKind, LocalSpike, ModelError, ModelInfo, Population,
+    PopulationFactory, Recordable, Step, Update,
 };
 
 use crate::aeif_cond_alpha::{self as aeif, AeifCondAlpha, AeifCondAlphaParams};
+use crate::aeif_cond_alpha_astro::{self as aeif_astro, AeifCondAlphaAstro, AeifCondAlphaAstroParams};
+use crate::astrocyte_lr_1994::{self as astro, AstrocyteLr1994, AstrocyteLr1994Params};
 use crate::iaf_cond_exp::{self as cond, IafCondExp, IafCondExpParams};
 use crate::iaf_psc_exp_ps::{IafPscExpPs, IafPscExpPsInitialState, IafPscExpPsParams, PreciseInput};
 
@@ -92,16 +99,62 @@ impl PopulationFactory for AeifCondAlphaFactory {
     }
 }
 
+// ---------------------------------------------------------------- aeif_cond_alpha_astro
+
+pub static AEIF_COND_ALPHA_ASTRO: ModelInfo = ModelInfo {
+    name: "aeif_cond_alpha_astro",
+    receptors: laminar_engine::receptor_names!["ex", "in", "SIC"],
+    default_receptor: DefaultReceptor::BySign,
+    recordables: std::borrow::Cow::Borrowed(&[
+        Recordable::new("V_m", "mV"),
+        Recordable::new("w", "pA"),
+        Recordable::new("g_ex", "nS"),
+        Recordable::new("g_in", "nS"),
+        Recordable::new("dg_ex", "nS/ms"),
+        Recordable::new("dg_in", "nS/ms"),
+        Recordable::new("I_SIC", "pA"),
+    ]),
+    input: InputKind::Summed,
+    weight_units: "nS",
+    counts_spikes: false,
+    source_only: false,
+    graded_output: None,
+};
+
+#[derive(Debug, Clone)]
+pub struct AeifCondAlphaAstroFactory {
+    pub params: AeifCondAlphaAstroParams,
+}
+
+impl PopulationFactory for AeifCondAlphaAstroFactory {
+    fn info(&self) -> &ModelInfo {
+        &AEIF_COND_ALPHA_ASTRO
+    }
+
+    fn build(&self, _: usize, _: u64, len: usize, ctx: &BuildContext) -> Result<Box<dyn Population>, ModelError> {
+        let kernel = AeifCondAlphaAstro::new(self.params.clone(), len, ctx.resolution.h())
+            .map_err(|e| ModelError(e.to_string()))?;
+        Ok(Box::new(ConductanceShard { kernel, i_stim: vec![0.0; len] }))
+    }
+}
+
+/// Receptor index of the slow inward current in [`AEIF_COND_ALPHA_ASTRO`].
+const SIC_RECEPTOR: usize = 2;
+
 /// The stepped conductance-based kernels, as [`ConductanceShard`] drives them.
 trait ConductanceKernel: Send {
-    /// One step of neuron `i`; returns the number of spikes emitted in it.
-    fn step(&mut self, i: usize, g_ex: f64, g_in: f64, i_stim: f64) -> u32;
+    /// Whether the kernel takes a slow inward current on receptor [`SIC_RECEPTOR`].
+    const TAKES_SIC: bool = false;
+
+    /// One step of neuron `i` with the step's input (`sic` is 0 unless [`Self::TAKES_SIC`]);
+    /// returns the number of spikes emitted in it.
+    fn step(&mut self, i: usize, g_ex: f64, g_in: f64, i_stim: f64, sic: f64) -> u32;
     fn get(&self, variable: usize, i: usize) -> f64;
     fn set(&mut self, variable: usize, i: usize, value: f64);
 }
 
 impl ConductanceKernel for IafCondExp {
-    fn step(&mut self, i: usize, g_ex: f64, g_in: f64, i_stim: f64) -> u32 {
+    fn step(&mut self, i: usize, g_ex: f64, g_in: f64, i_stim: f64, _sic: f64) -> u32 {
         u32::from(self.update(i, g_ex, g_in, i_stim))
     }
     fn get(&self, variable: usize, i: usize) -> f64 {
@@ -113,7 +166,7 @@ impl ConductanceKernel for IafCondExp {
 }
 
 impl ConductanceKernel for AeifCondAlpha {
-    fn step(&mut self, i: usize, g_ex: f64, g_in: f64, i_stim: f64) -> u32 {
+    fn step(&mut self, i: usize, g_ex: f64, g_in: f64, i_stim: f64, _sic: f64) -> u32 {
         // With t_ref = 0 a neuron may cross V_peak more than once per step (NEST sends each).
         self.update_counting_spikes(i, g_ex, g_in, i_stim)
     }
@@ -122,6 +175,20 @@ impl ConductanceKernel for AeifCondAlpha {
     }
     fn set(&mut self, variable: usize, i: usize, value: f64) {
         AeifCondAlpha::set(self, aeif::Recordable::ALL[variable], i, value)
+    }
+}
+
+impl ConductanceKernel for AeifCondAlphaAstro {
+    const TAKES_SIC: bool = true;
+
+    fn step(&mut self, i: usize, g_ex: f64, g_in: f64, i_stim: f64, sic: f64) -> u32 {
+        self.update_counting_spikes(i, g_ex, g_in, i_stim, sic)
+    }
+    fn get(&self, variable: usize, i: usize) -> f64 {
+        AeifCondAlphaAstro::get(self, aeif_astro::Recordable::ALL[variable], i)
+    }
+    fn set(&mut self, variable: usize, i: usize, value: f64) {
+        AeifCondAlphaAstro::set(self, aeif_astro::Recordable::ALL[variable], i, value)
     }
 }
 
@@ -138,9 +205,11 @@ impl<K: ConductanceKernel> Population for ConductanceShard<K> {
 
     fn update(&mut self, u: &mut Update<'_>) {
         let (ex, inh, cur) = (u.input.receptor(0), u.input.receptor(1), u.input.current_change());
+        let sic = if K::TAKES_SIC { Some(u.input.receptor(SIC_RECEPTOR)) } else { None };
         for i in 0..self.i_stim.len() {
             self.i_stim[i] += cur[i];
-            for _ in 0..self.kernel.step(i, ex[i], -inh[i], self.i_stim[i]) {
+            let sic_i = sic.map_or(0.0, |s| s[i]);
+            for _ in 0..self.kernel.step(i, ex[i], -inh[i], self.i_stim[i], sic_i) {
                 u.spikes.push(LocalSpike { local: i as u32, offset: 0.0 });
             }
         }
@@ -154,6 +223,75 @@ impl<K: ConductanceKernel> Population for ConductanceShard<K> {
         finite_or_err(value)?;
         self.kernel.set(variable, i, value);
         Ok(())
+    }
+}
+
+// ---------------------------------------------------------------- astrocyte_lr_1994
+
+pub static ASTROCYTE_LR_1994: ModelInfo = ModelInfo {
+    name: "astrocyte_lr_1994",
+    receptors: laminar_engine::receptor_names!["ip3"],
+    default_receptor: DefaultReceptor::First,
+    recordables: std::borrow::Cow::Borrowed(&[
+        Recordable::new("Ca_astro", "uM"),
+        Recordable::new("IP3", "uM"),
+        Recordable::new("h_IP3R", "1"),
+    ]),
+    input: InputKind::Summed,
+    // Spike weights scale delta_IP3: dimensionless, and non-negative in NEST.
+    weight_units: "1",
+    counts_spikes: false,
+    source_only: false,
+    graded_output: Some("SIC"),
+};
+
+#[derive(Debug, Clone)]
+pub struct AstrocyteLr1994Factory {
+    pub params: AstrocyteLr1994Params,
+}
+
+impl PopulationFactory for AstrocyteLr1994Factory {
+    fn info(&self) -> &ModelInfo {
+        &ASTROCYTE_LR_1994
+    }
+
+    fn build(&self, _: usize, _: u64, len: usize, ctx: &BuildContext) -> Result<Box<dyn Population>, ModelError> {
+        let kernel = AstrocyteLr1994::new(self.params.clone(), len, ctx.resolution.h())
+            .map_err(|e| ModelError(e.to_string()))?;
+        Ok(Box::new(AstrocyteShard { kernel, j_noise: vec![0.0; len] }))
+    }
+}
+
+/// A shard of astrocytes: every astrocyte every step (integrating when its clock ticks), each
+/// emitting its SIC as a graded value.
+struct AstrocyteShard {
+    kernel: AstrocyteLr1994,
+    /// Injected current (the calcium flux `J_noise`, µM/ms) acting in the current step.
+    j_noise: Vec<f64>,
+}
+
+impl Population for AstrocyteShard {
+    fn len(&self) -> usize {
+        self.j_noise.len()
+    }
+
+    fn update(&mut self, u: &mut Update<'_>) {
+        let (ip3, cur) = (u.input.receptor(0), u.input.current_change());
+        for i in 0..self.j_noise.len() {
+            self.j_noise[i] += cur[i];
+            let sic = self.kernel.update(i, u.step, ip3[i], self.j_noise[i]);
+            if sic != 0.0 {
+                u.graded.push(GradedValue { local: i as u32, value: sic });
+            }
+        }
+    }
+
+    fn sample(&self, variable: usize, i: usize, _: Step) -> f64 {
+        self.kernel.get(astro::Recordable::ALL[variable], i)
+    }
+
+    fn set_state(&mut self, variable: usize, i: usize, value: f64) -> Result<(), String> {
+        self.kernel.set(astro::Recordable::ALL[variable], i, value).map_err(|e| e.to_string())
     }
 }
 

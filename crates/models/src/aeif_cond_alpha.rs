@@ -37,6 +37,9 @@
 //! 3. Add the spike input delivered in this step: `dg_ex += spike_ex·e/tau_syn_ex`,
 //!    `dg_in += spike_in·e/tau_syn_in`.
 //!
+//! The same kernel runs [`crate::aeif_cond_alpha_astro`], which adds the astrocytes' slow inward
+//! current after `I_e + I_stim` (zero here, leaving every sum bit for bit unchanged).
+//!
 //! # References
 //! - NEST 3.10, `models/aeif_cond_alpha.{h,cpp}` (the authority on equations, defaults, order).
 //! - Brette R & Gerstner W (2005), Adaptive exponential integrate-and-fire model as an effective
@@ -274,10 +277,12 @@ impl Recordable {
 /// `|w| > 10⁶ pA`); NEST stops the simulation with `NumericalInstability`.
 #[derive(Debug, Clone, PartialEq, Error)]
 #[error(
-    "aeif_cond_alpha neuron {neuron}: numerical instability (V_m = {v_m} mV, w = {w} pA); \
+    "{model} neuron {neuron}: numerical instability (V_m = {v_m} mV, w = {w} pA); \
      reduce gsl_error_tol or check the parameters"
 )]
 pub struct NumericalInstability {
+    /// NEST's name of the model (`aeif_cond_alpha` or `aeif_cond_alpha_astro`).
+    pub model: &'static str,
     /// Index of the neuron in its population.
     pub neuron: usize,
     pub v_m: f64,
@@ -287,6 +292,8 @@ pub struct NumericalInstability {
 /// A population of `aeif_cond_alpha` neurons sharing one parameter set (struct of arrays).
 #[derive(Debug, Clone)]
 pub struct AeifCondAlpha {
+    /// NEST's name of the model this kernel runs, for error messages.
+    model: &'static str,
     params: AeifCondAlphaParams,
     solver: Rkf45,
     /// Simulation step h (ms).
@@ -320,6 +327,7 @@ impl AeifCondAlpha {
         positive("resolution", h_ms, "ms")?;
         let e = std::f64::consts::E;
         Ok(Self {
+            model: "aeif_cond_alpha",
             solver: Rkf45::new(StandardControl::yp(params.gsl_error_tol, params.gsl_error_tol)),
             h_ms,
             spike_detection_v: if params.delta_t > 0.0 { params.v_peak } else { params.v_th },
@@ -340,6 +348,12 @@ impl AeifCondAlpha {
         })
     }
 
+    /// The same kernel reporting errors under NEST's model name `model` (models that extend it).
+    pub(crate) fn named(mut self, model: &'static str) -> Self {
+        self.model = model;
+        self
+    }
+
     /// Advances neuron `i` by one step (see the module documentation for the order) and tells
     /// whether it spiked in this step.
     ///
@@ -356,6 +370,13 @@ impl AeifCondAlpha {
 
     /// [`AeifCondAlpha::update`], returning the number of spikes emitted in this step.
     pub fn update_counting_spikes(&mut self, i: usize, spike_ex: f64, spike_in: f64, i_stim: f64) -> u32 {
+        self.advance(i, spike_ex, spike_in, i_stim, 0.0)
+    }
+
+    /// One step of neuron `i` with an extra current `i_extra` (pA) acting during the step, added
+    /// after `I_e + i_stim` as NEST's `aeif_cond_alpha_astro` adds its slow inward current.
+    /// `aeif_cond_alpha` passes 0, which leaves every sum bit for bit as without the term.
+    pub(crate) fn advance(&mut self, i: usize, spike_ex: f64, spike_in: f64, i_stim: f64, i_extra: f64) -> u32 {
         debug_assert!(spike_ex >= 0.0 && spike_in >= 0.0, "spike input is a conductance");
         let p = &self.params;
         let mut y = [0.0; STATE_SIZE];
@@ -374,13 +395,18 @@ impl AeifCondAlpha {
             // A spike earlier in this step makes the remaining sub-steps refractory.
             let refractory = refractory_left > 0;
             let mut rhs = |_t: f64, y: &[f64; STATE_SIZE], dydt: &mut [f64; STATE_SIZE]| {
-                derivatives(p, i_stim, refractory, y, dydt)
+                derivatives(p, i_stim, i_extra, refractory, y, dydt)
             };
             self.solver.evolve_apply(&mut rhs, &mut t, self.h_ms, step_size, &mut y);
 
             // NEST lets V_m explode upwards (the reset catches it) but not downwards.
             if y[V_M] < V_M_FLOOR || y[W] < -W_BOUND || y[W] > W_BOUND {
-                self.instability.get_or_insert(NumericalInstability { neuron: i, v_m: y[V_M], w: y[W] });
+                self.instability.get_or_insert(NumericalInstability {
+                    model: self.model,
+                    neuron: i,
+                    v_m: y[V_M],
+                    w: y[W],
+                });
                 break;
             }
 
@@ -485,6 +511,7 @@ impl AeifCondAlpha {
 fn derivatives(
     p: &AeifCondAlphaParams,
     i_stim: f64,
+    i_extra: f64,
     refractory: bool,
     y: &[f64; STATE_SIZE],
     dydt: &mut [f64; STATE_SIZE],
@@ -507,7 +534,7 @@ fn derivatives(
     dydt[V_M] = if refractory {
         0.0
     } else {
-        (-p.g_l * (v - p.e_l) + i_spike - i_syn_ex - i_syn_in - w + p.i_e + i_stim) / p.c_m
+        (-p.g_l * (v - p.e_l) + i_spike - i_syn_ex - i_syn_in - w + p.i_e + i_stim + i_extra) / p.c_m
     };
     dydt[DG_EX] = -dg_ex / p.tau_syn_ex;
     dydt[G_EX] = dg_ex - g_ex / p.tau_syn_ex;

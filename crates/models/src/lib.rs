@@ -17,6 +17,8 @@ mod lazy;
 
 pub mod adapters;
 pub mod aeif_cond_alpha;
+pub mod aeif_cond_alpha_astro;
+pub mod astrocyte_lr_1994;
 pub mod cm_default;
 pub mod devices;
 pub mod iaf_cond_exp;

@@ -19,6 +19,8 @@ pub const NEURON_MODELS: &[&str] = &[
     "iaf_psc_delta",
     "iaf_cond_exp",
     "aeif_cond_alpha",
+    "aeif_cond_alpha_astro",
+    "astrocyte_lr_1994",
     "iaf_psc_exp_ps",
     "cm_default",
     "parrot_neuron",
@@ -55,6 +57,8 @@ pub fn model_info(model: &str) -> Option<&'static ModelInfo> {
         "iaf_psc_delta" => &iaf_psc_delta::INFO,
         "iaf_cond_exp" => &adapters::IAF_COND_EXP,
         "aeif_cond_alpha" => &adapters::AEIF_COND_ALPHA,
+        "aeif_cond_alpha_astro" => &adapters::AEIF_COND_ALPHA_ASTRO,
+        "astrocyte_lr_1994" => &adapters::ASTROCYTE_LR_1994,
         "iaf_psc_exp_ps" => &adapters::IAF_PSC_EXP_PS,
         // A template without receptors and recordables: they depend on the parameters, and the
         // factory's `info()` describes them.
@@ -86,6 +90,8 @@ pub fn population_factory(
         "iaf_psc_delta" => Arc::new(iaf_psc_delta::IafPscDeltaFactory { params: parse_valid(params)? }),
         "iaf_cond_exp" => Arc::new(adapters::IafCondExpFactory { params: parse_valid(params)? }),
         "aeif_cond_alpha" => Arc::new(adapters::AeifCondAlphaFactory { params: parse_valid(params)? }),
+        "aeif_cond_alpha_astro" => Arc::new(adapters::AeifCondAlphaAstroFactory { params: parse_valid(params)? }),
+        "astrocyte_lr_1994" => Arc::new(adapters::AstrocyteLr1994Factory { params: parse_valid(params)? }),
         "iaf_psc_exp_ps" => {
             // NEST's status dictionary mixes parameters and initial state; split them.
             let mut rest = params.clone();
