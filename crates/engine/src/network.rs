@@ -616,9 +616,10 @@ impl NetworkBuilder {
                 for i in 0..n_src {
                     row_start[i + 1] += row_start[i];
                 }
+                let targets: Vec<u32> = mine.iter().map(|e| e.target).collect();
                 let dynamics = model
                     .0
-                    .build(mine.iter().map(|e| e.weight).collect())
+                    .build(mine.iter().map(|e| e.weight).collect(), &targets, hi - lo)
                     .map_err(|message| BuildError::Projection { projection: proj.name.clone(), message })?;
                 if let Some(tau) = model.0.post_history() {
                     history.get_or_insert_with(|| PostHistory::new(hi - lo, tau));
@@ -628,7 +629,7 @@ impl NetworkBuilder {
                     source_first_gid: source_first,
                     target_first_index: lo as u64,
                     row_start,
-                    target: mine.iter().map(|e| e.target).collect(),
+                    target: targets,
                     delay: mine.iter().map(|e| e.delay.min(u64::from(u16::MAX)) as u16).collect(),
                     delay_ms: mine.iter().map(|e| e.delay as f64 * self.resolution.h()).collect(),
                     receptor: mine.iter().map(|e| e.receptor).collect(),
@@ -671,6 +672,7 @@ impl NetworkBuilder {
                     weight: if info.counts_spikes && !injects_current { 1.0 } else { d.weight },
                     delay: device_delays[di],
                     receptor: d.receptor.unwrap_or_else(|| info.receptor_for(d.weight)) as u8,
+                    current_lead: Step::from(injects_current && info.current_on_arrival),
                 })
                 .collect();
             let stim = d

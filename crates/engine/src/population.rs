@@ -80,6 +80,9 @@ pub struct ModelInfo {
     /// The graded signal this model emits instead of spikes (e.g. `"SIC"` for an astrocyte);
     /// projections from it carry [`GradedValue`]s.
     pub graded_output: Option<&'static str>,
+    /// The model uses an injected current in the step it arrives (NEST's `cm_default`), where
+    /// point neurons store it for the next step; current devices then deliver one step earlier.
+    pub current_on_arrival: bool,
 }
 
 impl ModelInfo {

@@ -22,6 +22,9 @@ pub struct ChannelTarget {
     pub weight: f64,
     pub delay: Step,
     pub receptor: u8,
+    /// Steps by which an injected current must arrive early: 1 for models that use a current in
+    /// the step it arrives ([`crate::ModelInfo::current_on_arrival`]), else 0.
+    pub current_lead: Step,
 }
 
 /// Writes device output into the owning thread's input buffers.

@@ -168,8 +168,10 @@ pub trait SynapseFactory: Send + Sync {
         None
     }
 
-    /// The state for synapses with the given initial weights (in CSR order).
-    fn build(&self, weights: Vec<f64>) -> Result<Box<dyn SynapseDynamics>, String>;
+    /// The state for synapses with the given initial weights and targets (local indices within a
+    /// shard of `shard_len` neurons), in CSR order. Rules with per-target state (a normalising
+    /// astrocyte domain) size it by `shard_len`.
+    fn build(&self, weights: Vec<f64>, targets: &[u32], shard_len: usize) -> Result<Box<dyn SynapseDynamics>, String>;
 }
 
 /// The synapses of one projection onto one shard that carry a synapse model.

@@ -42,6 +42,7 @@ pub static IAF_COND_EXP: ModelInfo = ModelInfo {
     counts_spikes: false,
     source_only: false,
     graded_output: None,
+    current_on_arrival: false,
 };
 
 #[derive(Debug, Clone)]
@@ -80,6 +81,7 @@ pub static AEIF_COND_ALPHA: ModelInfo = ModelInfo {
     counts_spikes: false,
     source_only: false,
     graded_output: None,
+    current_on_arrival: false,
 };
 
 #[derive(Debug, Clone)]
@@ -119,6 +121,7 @@ pub static AEIF_COND_ALPHA_ASTRO: ModelInfo = ModelInfo {
     counts_spikes: false,
     source_only: false,
     graded_output: None,
+    current_on_arrival: false,
 };
 
 #[derive(Debug, Clone)]
@@ -243,6 +246,7 @@ pub static ASTROCYTE_LR_1994: ModelInfo = ModelInfo {
     counts_spikes: false,
     source_only: false,
     graded_output: Some("SIC"),
+    current_on_arrival: false,
 };
 
 #[derive(Debug, Clone)]
@@ -311,6 +315,7 @@ pub static IAF_PSC_EXP_PS: ModelInfo = ModelInfo {
     counts_spikes: false,
     source_only: false,
     graded_output: None,
+    current_on_arrival: false,
 };
 
 #[derive(Debug, Clone)]

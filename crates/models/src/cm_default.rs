@@ -97,12 +97,11 @@
 //! shard holds for the step. laminar has one current channel per neuron, so currents cannot be
 //! injected into other compartments.
 //!
-//! laminar's current devices time their changes for NEST's point neurons, which use a current
-//! from the step *after* it arrives; NEST's `cm_default` uses it in the step it arrives. Injected
-//! currents therefore act one step later than in NEST: a `dc_generator` with delay d acts during
-//! the steps ending in (start + d, stop + d] instead of NEST's (start + d − h, stop + d − h].
-//! Matching NEST here needs the engine to deliver current changes one step earlier to this model
-//! (the kernel itself, [`CmDefault::step`], uses whatever current it is given for the step).
+//! NEST's point neurons use a current from the step *after* it arrives, NEST's `cm_default` in
+//! the step it arrives. The model's description says so (`current_on_arrival`), and laminar's
+//! current devices then deliver their changes one step earlier: a `dc_generator` with delay d acts
+//! during the steps ending in (start + d − h, stop + d − h], as in NEST (the kernel itself,
+//! [`CmDefault::step`], uses whatever current it is given for the step).
 //!
 //! # Recordables and receptors
 //! Receptors are named as above, in receptor-index order. Recordables (NEST's names):
@@ -114,7 +113,6 @@
 //! it (NEST initialises the gates from the initial `v_comp`); set gates after voltages.
 //!
 //! # Differences from NEST 3.10
-//! - Injected currents act one step later (see above).
 //! - The initial voltage defaults to −70 mV: NEST's documentation says −75 mV, but NEST's code
 //!   (and its output) start every compartment at −70 mV unless `v_comp` is given.
 //! - `e_K` is honoured whenever given; NEST reads it only when `e_Na` is given as well.
@@ -161,6 +159,7 @@ pub static INFO: ModelInfo = ModelInfo {
     counts_spikes: false,
     source_only: false,
     graded_output: None,
+    current_on_arrival: true,
 };
 
 /// Receptor names in receptor-index order.

@@ -219,7 +219,7 @@ impl StimulusFactory for DcFactory {
         }
         let r = ctx.resolution;
         let start = ms_to_start_step(r, p.start, "start")?;
-        let lag = |t: &ChannelTarget| t.delay - 1;
+        let lag = current_lag;
         let mut changes = vec![(start + 1, p.amplitude)];
         if p.stop.is_finite() {
             let stop = ms_to_start_step(r, p.stop, "stop")?;
@@ -273,17 +273,24 @@ impl StimulusFactory for StepCurrentFactory {
             }
             changes.push((s + 1, a));
         }
-        Ok(delayed_schedule(changes, targets, |t| t.delay - 1))
+        Ok(delayed_schedule(changes, targets, current_lag))
     }
 }
 
-/// Shifts a schedule by each channel's extra delay. Channels with equal delays share a schedule.
+/// How many steps later than with delay h a current change reaches a target: `d − h` in steps,
+/// one step less for models that use a current in the step it arrives (`cm_default`).
+fn current_lag(t: &ChannelTarget) -> i64 {
+    t.delay as i64 - 1 - t.current_lead as i64
+}
+
+/// Shifts a schedule by each channel's lag. Channels with equal lags share a schedule. Changes
+/// are scheduled at steps ≥ 1 and lags are ≥ −1, so no change moves before step 0.
 fn delayed_schedule(
     changes: Vec<(Step, f64)>,
     targets: Vec<ChannelTarget>,
-    lag: impl Fn(&ChannelTarget) -> Step,
+    lag: impl Fn(&ChannelTarget) -> i64,
 ) -> Box<dyn Stimulus> {
-    let mut groups: Vec<(Step, Vec<ChannelTarget>)> = Vec::new();
+    let mut groups: Vec<(i64, Vec<ChannelTarget>)> = Vec::new();
     for t in targets {
         let l = lag(&t);
         match groups.iter_mut().find(|(g, _)| *g == l) {
@@ -294,7 +301,7 @@ fn delayed_schedule(
     let schedules: Vec<CurrentSchedule> = groups
         .into_iter()
         .map(|(l, targets)| CurrentSchedule {
-            changes: changes.iter().map(|&(s, a)| (s + l, a)).collect(),
+            changes: changes.iter().map(|&(s, a)| ((s as i64 + l).max(0) as Step, a)).collect(),
             next: vec![0; targets.len()],
             targets,
         })

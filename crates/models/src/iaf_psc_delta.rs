@@ -106,6 +106,7 @@ pub static INFO: ModelInfo = ModelInfo {
     counts_spikes: false,
     source_only: false,
     graded_output: None,
+    current_on_arrival: false,
 };
 
 #[derive(Debug, Clone)]

@@ -135,6 +135,7 @@ pub static INFO: ModelInfo = ModelInfo {
     counts_spikes: false,
     source_only: false,
     graded_output: None,
+    current_on_arrival: false,
 };
 
 const V_M: usize = 0;

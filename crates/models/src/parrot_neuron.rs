@@ -31,6 +31,7 @@ pub static INFO: ModelInfo = ModelInfo {
     counts_spikes: true,
     source_only: false,
     graded_output: None,
+    current_on_arrival: false,
 };
 
 #[derive(Debug, Clone, Default)]

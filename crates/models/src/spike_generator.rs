@@ -38,6 +38,7 @@ pub static INFO: ModelInfo = ModelInfo {
     counts_spikes: false,
     source_only: true,
     graded_output: None,
+    current_on_arrival: false,
 };
 
 /// A scheduled spike: the step it is emitted in and its precise offset.

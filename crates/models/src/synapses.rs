@@ -105,7 +105,7 @@ impl SynapseFactory for TsodyksFactory {
         "tsodyks_synapse"
     }
 
-    fn build(&self, weights: Vec<f64>) -> Result<Box<dyn SynapseDynamics>, String> {
+    fn build(&self, weights: Vec<f64>, _: &[u32], _: usize) -> Result<Box<dyn SynapseDynamics>, String> {
         let n = weights.len();
         let p = &self.params;
         Ok(Box::new(Tsodyks {
@@ -219,7 +219,7 @@ impl SynapseFactory for StdpFactory {
         Some(self.params.tau_minus)
     }
 
-    fn build(&self, weights: Vec<f64>) -> Result<Box<dyn SynapseDynamics>, String> {
+    fn build(&self, weights: Vec<f64>, _: &[u32], _: usize) -> Result<Box<dyn SynapseDynamics>, String> {
         let w_max = self.params.w_max;
         if let Some(w) = weights.iter().find(|&&w| w / w_max < 0.0 || w / w_max > 1.0) {
             return Err(format!("stdp_synapse: weight {w} must lie between 0 and Wmax = {w_max}"));
