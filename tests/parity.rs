@@ -14,7 +14,8 @@ fn check(name: &str, threads: usize) {
     let result = verify::verify_file(&case(name), threads, None).unwrap_or_else(|e| panic!("{name}: {e:#}"));
     println!("{}", result.report());
     assert!(result.pass(), "{}", result.report());
-    let compares_spikes = !["tsodyks_synapse", "stdp_synapse"].contains(&name);
+    // These cases have no spikes in NEST's output (V_th out of reach, or weights compared).
+    let compares_spikes = !["tsodyks_synapse", "stdp_synapse", "astrocyte_lr_1994_sic"].contains(&name);
     assert!(result.spikes.expected > 0 || !compares_spikes, "{name}: the case has spikes to compare");
     assert_eq!(result.spikes.expected, result.spikes.got);
 }
@@ -61,6 +62,47 @@ fn stdp_synapse_any_thread_count() {
     for threads in [1, 2] {
         check("stdp_synapse", threads);
     }
+}
+
+#[test]
+fn cm_default_two_compartment() {
+    check("cm_default_two_compartment", 1);
+}
+
+#[test]
+fn astrocyte_lr_1994_sic_any_thread_count() {
+    for threads in [1, 2] {
+        check("astrocyte_lr_1994_sic", threads);
+    }
+}
+
+/// `--out` of the compartmental and astrocyte cases: one report per compartment voltage, and the
+/// astrocyte's and the neuron's traces under their own populations.
+#[test]
+fn verify_out_names_reports_per_population() {
+    let dir = std::env::temp_dir().join(format!("laminar-verify-glia-{}", std::process::id()));
+    for (name, reports) in [
+        ("cm_default_two_compartment", vec![("v_comp0.h5", "neuron"), ("v_comp1.h5", "neuron")]),
+        (
+            "astrocyte_lr_1994_sic",
+            vec![
+                ("Ca_astro.h5", "astrocyte"),
+                ("IP3.h5", "astrocyte"),
+                ("h_IP3R.h5", "astrocyte"),
+                ("I_SIC.h5", "neuron"),
+                ("V_m.h5", "neuron"),
+            ],
+        ),
+    ] {
+        let _ = std::fs::remove_dir_all(&dir);
+        let r = verify::verify_file(&case(name), 1, Some(&dir)).expect("verify");
+        assert!(r.pass(), "{}", r.report());
+        for (file, population) in reports {
+            let report = laminar_record::read_report(&dir.join(file)).unwrap_or_else(|e| panic!("{file}: {e}"));
+            assert_eq!(report.population, population, "{name}: {file}");
+        }
+    }
+    std::fs::remove_dir_all(&dir).ok();
 }
 
 #[test]

@@ -249,6 +249,10 @@ pub struct RecordingPlan {
     pub interval_ms: f64,
     /// Neuron indices within the population, ascending: the columns of each sample.
     pub nodes: Vec<u64>,
+    /// Elements per node: 1, or the number of compartments when a compartmental variable is
+    /// recorded by its stem (`v_comp` for `v_comp0`, `v_comp1`, …). Such a plan is fed by one
+    /// engine recording per compartment, in compartment order.
+    pub elements: usize,
 }
 
 /// A network built from a model file, ready to run.
@@ -273,7 +277,7 @@ pub struct ModelFile {
     populations: Vec<PopulationSpec>,
     projections: Vec<ProjectionSpec>,
     stimuli: Vec<StimulusSpec>,
-    recordings: Vec<(RecordingPlan, RecordingSpec)>,
+    recordings: Vec<(RecordingPlan, Vec<RecordingSpec>)>,
     record_spikes: Vec<bool>,
 }
 
@@ -352,7 +356,7 @@ impl ModelFile {
         for s in &self.stimuli {
             builder.add_device(s.device.clone());
         }
-        for (_, spec) in &self.recordings {
+        for spec in self.recordings.iter().flat_map(|(_, specs)| specs) {
             builder.add_recording(spec.clone());
         }
         let simulation = builder.build(threads).map_err(|e| self.build_error(e))?;
@@ -1293,7 +1297,8 @@ impl<'f> Loader<'f> {
             }
 
             let initial = match t.get("initial") {
-                Some(i) => self.initial(&self.as_table(&i.item, &t.field("initial"))?, info, size)?,
+                // The factory's description: compartmental models name their state per compartment.
+                Some(i) => self.initial(&self.as_table(&i.item, &t.field("initial"))?, factory.info(), size)?,
                 None => Vec::new(),
             };
             out.push(PopulationSpec { name: name.to_string(), size, factory, initial, origin: e.key_origin.clone() });
@@ -1999,7 +2004,7 @@ impl<'f> Loader<'f> {
         top: &TableRef,
         sim: &SimulationSection,
         pops: &[PopulationSpec],
-    ) -> Res<(Vec<(RecordingPlan, RecordingSpec)>, Vec<bool>)> {
+    ) -> Res<(Vec<(RecordingPlan, Vec<RecordingSpec>)>, Vec<bool>)> {
         let Some(entry) = top.get("recording") else {
             return Ok((Vec::new(), vec![true; pops.len()]));
         };
@@ -2037,7 +2042,12 @@ impl<'f> Loader<'f> {
                 })?;
                 let var_field = v.field("variable");
                 let variable_name = self.as_str(&var_e.item, &var_field)?;
-                let Some(variable) = info.recordable_index(variable_name) else {
+                // A compartmental variable by its stem: `v_comp` records v_comp0, v_comp1, ….
+                let per_element: Vec<usize> = match info.recordable_index(variable_name) {
+                    Some(i) => vec![i],
+                    None => (0..).map_while(|c| info.recordable_index(&format!("{variable_name}{c}"))).collect(),
+                };
+                let Some(&variable) = per_element.first() else {
                     let allowed = if names.is_empty() {
                         format!("{} has no state variables to record", info.name)
                     } else {
@@ -2066,8 +2076,12 @@ impl<'f> Loader<'f> {
                         units: info.recordables[variable].units.to_string(),
                         interval_ms,
                         nodes: nodes.clone(),
+                        elements: per_element.len(),
                     },
-                    RecordingSpec { population, variable, nodes, interval },
+                    per_element
+                        .iter()
+                        .map(|&variable| RecordingSpec { population, variable, nodes: nodes.clone(), interval })
+                        .collect(),
                 ));
             }
         }

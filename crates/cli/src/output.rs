@@ -32,6 +32,9 @@ pub struct ReportPlan {
     pub interval_ms: f64,
     /// Node ids within the population, ascending.
     pub nodes: Vec<u64>,
+    /// Elements per node (compartments); each element comes from its own engine recording, and
+    /// the engine recordings of a plan are consecutive, in element order.
+    pub elements: usize,
 }
 
 /// What ran (for the manifest).
@@ -65,6 +68,10 @@ pub struct Recorder {
     spike_population: Vec<Option<usize>>,
     /// Per engine recording index.
     reports: Vec<FrameReportWriter>,
+    /// Per engine recording: (report, element).
+    report_of: Vec<(usize, usize)>,
+    /// Per report: the frame being assembled from its element recordings, by step.
+    pending: Vec<std::collections::BTreeMap<Step, Vec<f32>>>,
     frame: Vec<f32>,
     weights: Option<WeightWriter>,
     /// Per network projection: its group in `weights.h5`.
@@ -105,15 +112,20 @@ impl Recorder {
         };
         let mut entries = Vec::new();
         let mut writers = Vec::new();
+        let mut report_of = Vec::new();
         for r in reports {
             let shared = reports.iter().filter(|o| o.variable == r.variable).count() > 1;
             let file =
                 if shared { format!("{}_{}.h5", r.variable, r.population) } else { format!("{}.h5", r.variable) };
+            let elements = r.elements.max(1);
+            for element in 0..elements {
+                report_of.push((writers.len(), element));
+            }
             writers.push(FrameReportWriter::create(
                 &dir.join(&file),
                 &r.population,
                 &r.nodes,
-                &vec![1; r.nodes.len()],
+                &vec![elements as u32; r.nodes.len()],
                 r.interval_ms,
                 r.interval_ms,
                 &r.units,
@@ -180,7 +192,9 @@ impl Recorder {
             manifest,
             spikes,
             spike_population,
+            pending: vec![Default::default(); writers.len()],
             reports: writers,
+            report_of,
             frame: Vec::new(),
             weights,
             weight_group,
@@ -217,10 +231,24 @@ impl Observer for Recorder {
         Ok(())
     }
 
-    fn frame(&mut self, recording: usize, _step: Step, values: &[f64]) -> Result<(), String> {
-        self.frame.clear();
-        self.frame.extend(values.iter().map(|&v| v as f32));
-        self.reports[recording].push_frame(&self.frame).map_err(|e| e.to_string())
+    fn frame(&mut self, recording: usize, step: Step, values: &[f64]) -> Result<(), String> {
+        let (report, element) = self.report_of[recording];
+        let elements = self.report_of.iter().filter(|(r, _)| *r == report).count();
+        if elements == 1 {
+            self.frame.clear();
+            self.frame.extend(values.iter().map(|&v| v as f32));
+            return self.reports[report].push_frame(&self.frame).map_err(|e| e.to_string());
+        }
+        // Elements are node-major: node i's compartments are columns i·C … i·C + C − 1.
+        let frame = self.pending[report].entry(step).or_insert_with(|| vec![0.0; values.len() * elements]);
+        for (i, &v) in values.iter().enumerate() {
+            frame[i * elements + element] = v as f32;
+        }
+        if element + 1 == elements {
+            let frame = self.pending[report].remove(&step).unwrap_or_default();
+            self.reports[report].push_frame(&frame).map_err(|e| e.to_string())?;
+        }
+        Ok(())
     }
 
     fn weights(&mut self, events: &[WeightEvent]) -> Result<(), String> {

@@ -61,6 +61,7 @@ pub fn run(model: &Path, out: &Path, options: &RunOptions, stop: Arc<AtomicBool>
             units: r.units.clone(),
             interval_ms: r.interval_ms,
             nodes: r.nodes.clone(),
+            elements: r.elements,
         })
         .collect();
     let info = RunInfo {

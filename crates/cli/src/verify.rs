@@ -62,6 +62,13 @@ fn tolerances(case: &str) -> Option<(Vec<(&'static str, Tolerance)>, SpikeTolera
         "iaf_psc_exp_network" => (vec![], SpikeTolerance::Identical),
         "tsodyks_synapse" => (vec![("V_m", MaxAbs(exact)), ("I_syn_ex", MaxAbs(exact))], SpikeTolerance::Identical),
         "stdp_synapse" => (vec![], SpikeTolerance::Identical),
+        "cm_default_two_compartment" => {
+            (vec![("v_comp0", MaxAbs(1e-6)), ("v_comp1", MaxAbs(1e-6))], SpikeTolerance::Identical)
+        }
+        "astrocyte_lr_1994_sic" => (
+            ["Ca_astro", "IP3", "h_IP3R", "I_SIC", "V_m"].map(|q| (q, OfRange(1e-3))).to_vec(),
+            SpikeTolerance::Identical,
+        ),
         _ => return None,
     })
 }
@@ -336,8 +343,13 @@ pub fn build_case(path: &Path, threads: usize) -> Result<BuiltCase> {
         recordings: Vec::new(),
         quantity_tols,
     };
-    let (spike_population, expected_spikes, weights) =
-        if setup.get("synapse").is_some() { build_stdp(&mut cb)? } else { build_point_neuron(&mut cb)? };
+    let (spike_population, expected_spikes, weights) = if setup.get("synapse").is_some() {
+        build_stdp(&mut cb)?
+    } else if setup.get("astrocyte").is_some() {
+        build_astrocyte(&mut cb)?
+    } else {
+        build_point_neuron(&mut cb)?
+    };
     let simulation = cb.b.build(threads)?;
     Ok(BuiltCase {
         name,
@@ -357,9 +369,17 @@ type Built = (String, Vec<(u64, f64)>, Option<ExpectedWeights>);
 /// synapse model, and DC steps.
 fn build_point_neuron(cb: &mut CaseBuilder<'_>) -> Result<Built> {
     let (setup, h) = (cb.setup, cb.h());
-    let neuron = setup.get("neuron").context("setup has no 'neuron'")?;
-    let model = neuron.get("model").and_then(Value::as_str).context("neuron has no 'model'")?;
-    let params: Map<String, Value> = neuron.get("params").and_then(Value::as_object).cloned().unwrap_or_default();
+    let (model, params) = if let Some(compartments) = setup.get("compartments") {
+        // A compartmental cell: the tree and its receptors are the model's parameters.
+        let mut p = Map::new();
+        p.insert("compartments".into(), compartments.clone());
+        p.insert("receptors".into(), setup.get("receptors").cloned().unwrap_or(Value::Array(Vec::new())));
+        ("cm_default", p)
+    } else {
+        let neuron = setup.get("neuron").context("setup has no 'neuron'")?;
+        let model = neuron.get("model").and_then(Value::as_str).context("neuron has no 'model'")?;
+        (model, neuron.get("params").and_then(Value::as_object).cloned().unwrap_or_default())
+    };
     let precise = model.ends_with("_ps");
 
     let network = setup.get("connections").is_some();
@@ -501,6 +521,54 @@ fn build_stdp(cb: &mut CaseBuilder<'_>) -> Result<Built> {
         final_weight: e.get("final_weight").and_then(Value::as_f64),
     };
     Ok(("post".into(), Vec::new(), Some(weights)))
+}
+
+/// An astrocyte driven by a spike train, sending its slow inward current to an AdEx neuron.
+fn build_astrocyte(cb: &mut CaseBuilder<'_>) -> Result<Built> {
+    let setup = cb.setup;
+    let part = |key: &str| -> Result<(String, Map<String, Value>)> {
+        let v = setup.get(key).with_context(|| format!("setup has no '{key}'"))?;
+        let model = v.get("model").and_then(Value::as_str).with_context(|| format!("{key} has no model"))?;
+        Ok((model.to_string(), v.get("params").and_then(Value::as_object).cloned().unwrap_or_default()))
+    };
+    let (astro_model, astro_params) = part("astrocyte")?;
+    let (neuron_model, neuron_params) = part("neuron")?;
+    let astrocyte = cb.population("astrocyte", &astro_model, &astro_params, 1)?;
+    let neuron = cb.population("neuron", &neuron_model, &neuron_params, 1)?;
+    for (k, input) in setup.get("inputs").and_then(Value::as_array).into_iter().flatten().enumerate() {
+        if input.get("kind").and_then(Value::as_str) != Some("spike_train") {
+            bail!("input {k}: only spike trains drive the astrocyte");
+        }
+        let target = match input.get("target").and_then(Value::as_str) {
+            Some("astrocyte") | None => astrocyte,
+            Some("neuron") => neuron,
+            Some(other) => bail!("input {k}: unknown target '{other}'"),
+        };
+        let src = cb.spike_source(&format!("input{k}"), vec![f64_list(&input["times_ms"], "times_ms")?], false)?;
+        cb.b.add_projection(Projection::new(
+            &format!("input{k}"),
+            src,
+            target,
+            Rule::AllToAll,
+            Dist::Constant(num(input, "weight")?),
+            Dist::Constant(num(input, "delay_ms")?),
+        ));
+    }
+    let sic = setup.get("sic").context("setup has no 'sic' connection")?;
+    cb.b.add_projection(Projection::new(
+        "sic",
+        astrocyte,
+        neuron,
+        Rule::AllToAll,
+        Dist::Constant(num(sic, "weight")?),
+        Dist::Constant(num(sic, "delay_ms")?),
+    ));
+    let record = setup.get("record").context("setup has no 'record'")?;
+    let interval = num(record, "interval_ms")?;
+    let e = cb.expected;
+    cb.record(astrocyte, "astrocyte", &str_list(record.get("astrocyte")), interval, &e["astrocyte"])?;
+    cb.record(neuron, "neuron", &str_list(record.get("neuron")), interval, &e["neuron"])?;
+    Ok(("neuron".into(), expected_spike_list(&e["neuron"])?, None))
 }
 
 /// A synapse object of a case: its model name and the remaining parameters.
@@ -755,6 +823,7 @@ pub fn verify_file(path: &Path, threads: usize, out: Option<&Path>) -> Result<Ca
             units: r.units.clone(),
             interval_ms: r.interval_ms,
             nodes: r.nodes.clone(),
+            elements: 1,
         })
         .collect();
     let weights: Vec<crate::output::WeightPlan> = case
@@ -788,6 +857,8 @@ pub fn supported_cases() -> Vec<&'static str> {
         "iaf_psc_exp_network",
         "tsodyks_synapse",
         "stdp_synapse",
+        "cm_default_two_compartment",
+        "astrocyte_lr_1994_sic",
     ]
     .to_vec()
 }

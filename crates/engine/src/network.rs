@@ -275,10 +275,25 @@ impl NetworkBuilder {
             if info.source_only {
                 return Err(proj_err(format!("target '{}' ({}) accepts no connections", target.name, info.name)));
             }
+            if info.receptors.is_empty() {
+                return Err(proj_err(format!(
+                    "target '{}' ({}) has no receptors to connect to",
+                    target.name, info.name
+                )));
+            }
             if let Some(r) = p.receptor
                 && r >= info.receptors.len()
             {
                 return Err(proj_err(format!("receptor {r} does not exist on {}", info.name)));
+            }
+            if let Some(signal) = source.factory.info().graded_output
+                && p.receptor.is_none()
+                && info.receptor_index(signal).is_none()
+            {
+                return Err(proj_err(format!(
+                    "'{}' sends a graded {signal} signal, but {} has no {signal} receptor",
+                    source.name, info.name
+                )));
             }
             let source_info = source.factory.info();
             if source_info.graded_output.is_some() && p.synapse.is_some() {
@@ -485,7 +500,10 @@ impl NetworkBuilder {
             let dpurpose = format!("delay:{}", p.name);
             let out = &mut per_shard[p.target];
             let delay_steps = |ms: f64| self.resolution.round_steps(ms).max(1);
-            let receptor_of = |w: f64| p.receptor.unwrap_or_else(|| info.receptor_for(w)) as u8;
+            // A graded signal goes to the receptor of its name (an astrocyte's SIC to `SIC`).
+            let graded_receptor =
+                self.populations[p.source].factory.info().graded_output.and_then(|g| info.receptor_index(g));
+            let receptor_of = |w: f64| p.receptor.or(graded_receptor).unwrap_or_else(|| info.receptor_for(w)) as u8;
             let push = |source: u64, target: u64, w: f64, d_ms: f64, out: &mut Vec<Edge>| {
                 out.push(Edge {
                     projection: pi as u32,
