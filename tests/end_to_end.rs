@@ -159,7 +159,15 @@ fn inspect_and_verify_commands() {
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("neuron") && out.contains("V_m"), "{out}");
     readback(&dir);
-    let (code, _) = laminar(&["verify", root().join("../shared/reference/nest/stdp_synapse.json").to_str().unwrap()]);
-    assert_ne!(code, 0, "an unsupported case must not pass");
+    // Several cases at once, with plastic weights written: every one must pass, and the weights
+    // file must read back in Python.
+    std::fs::remove_dir_all(&dir).ok();
+    let stdp = root().join("../shared/reference/nest/stdp_synapse.json");
+    let (code, out) = laminar(&["verify", stdp.to_str().unwrap(), "--out", dir.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}");
+    readback(&dir);
+    let missing = dir.join("no_such_case.json");
+    let (code, out) = laminar(&["verify", case.to_str().unwrap(), missing.to_str().unwrap()]);
+    assert_ne!(code, 0, "a missing case must fail the command: {out}");
     std::fs::remove_dir_all(&dir).ok();
 }

@@ -660,3 +660,72 @@ fn invalid_parameters_are_rejected_with_the_field_named() {
     };
     assert!(err.starts_with("compartments"), "{err}");
 }
+
+/// Through the engine, a `dc_generator` (start 50, stop 120 ms, delay h) into a `cm_default`
+/// acts during the steps ending in (50, 120] ms, NEST's timing for this model (one step earlier
+/// than for point neurons): the engine run equals a shard stepped by hand with the current
+/// switched on in step 500 and off in step 1200.
+#[test]
+fn dc_generator_acts_on_arrival_through_the_engine() {
+    use laminar_engine::{DeviceEntry, NetworkBuilder, RecordingSpec};
+    let params = obj(json!({
+        "compartments": [
+            {"parent": -1, "params": {"C_m": 10.0, "g_C": 0.0, "g_L": 1.0, "e_L": -70.0}},
+            {"parent": 0, "params": {"C_m": 2.0, "g_C": 0.15, "g_L": 0.1, "e_L": -70.0}},
+        ],
+        "receptors": [{"compartment": 0, "type": "AMPA"}],
+    }));
+    let h = 0.1;
+    let steps = 1500;
+    let factory = registry::population_factory("cm_default", &params, 1).expect("valid parameters");
+
+    let mut b = NetworkBuilder::new(Resolution::new(h).unwrap(), 1);
+    let cell = b.add_population("cell", 1, factory.clone());
+    let mut dc = Map::new();
+    dc.insert("amplitude".into(), json!(0.5));
+    dc.insert("start".into(), json!(50.0));
+    dc.insert("stop".into(), json!(120.0));
+    b.add_device(DeviceEntry {
+        name: "dc".into(),
+        factory: registry::stimulus_factory("dc_generator", &dc).unwrap(),
+        population: cell,
+        targets: vec![0],
+        weight: 1.0,
+        delay_ms: h,
+        receptor: None,
+    });
+    b.add_recording(RecordingSpec { population: cell, variable: 0, nodes: vec![0], interval: 1 });
+    let mut sim = b.build(1).expect("build");
+    struct Trace(Vec<f64>);
+    impl laminar_engine::Observer for Trace {
+        fn spikes(&mut self, _: &[laminar_engine::SpikeRecord]) -> Result<(), String> {
+            Ok(())
+        }
+        fn frame(&mut self, _: usize, _: laminar_engine::Step, values: &[f64]) -> Result<(), String> {
+            self.0.push(values[0]);
+            Ok(())
+        }
+    }
+    let mut trace = Trace(Vec::new());
+    sim.run(steps, &mut trace, &std::sync::atomic::AtomicBool::new(false)).expect("run");
+
+    let ctx = BuildContext { resolution: Resolution::new(h).unwrap(), seed: 1 };
+    let mut shard = factory.build(0, 0, 1, &ctx).unwrap();
+    let mut buffer = InputBuffer::new(1, 1, steps as usize + 1, InputKind::Summed);
+    buffer.add_current(500, 0, 0.5);
+    buffer.add_current(1200, 0, -0.5);
+    let mut queue = NextEventQueue::new();
+    let (mut spikes, mut graded) = (Vec::new(), Vec::new());
+    let mut by_hand = Vec::new();
+    for step in 0..steps {
+        let input = buffer.take_step(step);
+        shard.update(&mut Update { step, input, queue: &mut queue, spikes: &mut spikes, graded: &mut graded });
+        buffer.clear_step(step);
+        by_hand.push(shard.sample(0, 0, step));
+    }
+    assert_eq!(trace.0.len(), by_hand.len());
+    assert!(trace.0[499] == -70.0 && trace.0[500] > -70.0, "the current first acts in the step ending at 50.1 ms");
+    for (k, (a, b)) in trace.0.iter().zip(&by_hand).enumerate() {
+        assert_eq!(a.to_bits(), b.to_bits(), "step {k}: engine {a} vs by hand {b}");
+    }
+}
