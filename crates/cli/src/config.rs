@@ -70,8 +70,10 @@
 //! ## `[populations.NAME]`
 //! NAME uses letters, digits, `_` and `-` and starts with a letter or `_`. Populations receive
 //! their global ids in the order they appear in the file.
-//! - `model` (required): `iaf_psc_exp`, `iaf_psc_delta`, `iaf_cond_exp`, `aeif_cond_alpha`,
-//!   `iaf_psc_exp_ps`, `parrot_neuron`, or `spike_generator`.
+//! - `model` (required): a neuron model of `registry::NEURON_MODELS` (`iaf_psc_exp`,
+//!   `iaf_psc_delta`, `iaf_cond_exp`, `aeif_cond_alpha`, `iaf_psc_exp_ps`, `cm_default`,
+//!   `astrocyte_lr_1994`, `aeif_cond_alpha_astro`, `parrot_neuron`, `spike_generator`, …).
+//!   Structured parameters (a `cm_default` tree: `compartments`, `receptors`) are nested tables.
 //! - `size` (required): the number of neurons, >= 1.
 //! - `params`: the model's parameters by their NEST names; parameters left out keep NEST's
 //!   defaults. Unknown names are errors that list the model's parameters. Numbers must be
@@ -119,6 +121,11 @@
 //! - `name`: unique among projections; default `"<source>-><target>"`, with `#2`, `#3`, … for
 //!   repeated pairs. The name seeds the projection's random streams, so renaming a projection
 //!   draws a different (equally valid) network.
+//! - `synapse`: `{ model = "<synapse model>", <parameters> }` (`registry::SYNAPSE_MODELS`;
+//!   default static). `record_weights = true` writes each transmission's weight to `weights.h5`;
+//!   `learning_windows_ms = [[start, stop], …]` limits weight changes to those windows.
+//! - A projection from a population with a graded output (an astrocyte's SIC) carries that
+//!   signal instead of spikes, to the target's receptor of the same name.
 //!
 //! ## `[[stimuli]]`
 //! Devices driving neurons from outside the network.
@@ -139,7 +146,8 @@
 //!   for none).
 //! - `[[recording.variables]]`: `population`, `variable` (a recordable of the model, e.g. `V_m`,
 //!   `I_syn_ex`, `g_ex`), `interval_ms` (a multiple of the resolution, default the resolution),
-//!   `nodes` (as for stimuli, default `"all"`).
+//!   `nodes` (as for stimuli, default `"all"`). A compartmental variable given by its stem
+//!   (`v_comp`) records every compartment: one report element per (cell, compartment).
 //!
 //! ## Overrides: `--set key.path=value`
 //! Each override replaces (or adds) one value before validation, so it is checked exactly like
