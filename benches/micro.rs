@@ -14,6 +14,10 @@
 //!   timed. `I_e` is set per model so that the shard fires at roughly 10-20 Hz (each setup prints
 //!   the measured rate). Throughput: neuron-steps.
 //!
+//!   The new models: `aeif_cond_alpha_astro`, `cm_default_2comp` (the two-compartment cell of
+//!   the NEST case: delivery into dendritic AMPA+NMDA and somatic GABA receptors) and
+//!   `astrocyte_lr_1994` on the neurons' clock and on a 1-ms clock (`_clock_1ms`).
+//!
 //! Run: `cargo bench -p laminar-cli --bench micro` (about 1.5 minutes); add a filter such as
 //! `-- population_step` to run a subset.
 
@@ -135,6 +139,8 @@ const SCHEDULE: usize = 2000;
 
 /// One model's bench setup: NEST parameters (mostly `I_e`) and input weights (ex, in).
 struct ModelCase {
+    /// The bench name (the model, or the model and a variant).
+    label: &'static str,
     model: &'static str,
     params: Value,
     w_ex: f64,
@@ -143,11 +149,75 @@ struct ModelCase {
 
 fn cases() -> Vec<ModelCase> {
     vec![
-        ModelCase { model: "iaf_psc_exp", params: json!({ "I_e": 350.0 }), w_ex: 20.0, w_in: -40.0 },
-        ModelCase { model: "iaf_psc_delta", params: json!({ "I_e": 335.0 }), w_ex: 0.2, w_in: -0.4 },
-        ModelCase { model: "iaf_cond_exp", params: json!({ "I_e": 230.0 }), w_ex: 4.0, w_in: -2.0 },
-        ModelCase { model: "aeif_cond_alpha", params: json!({ "I_e": 700.0 }), w_ex: 4.0, w_in: -2.0 },
-        ModelCase { model: "iaf_psc_exp_ps", params: json!({ "I_e": 350.0 }), w_ex: 20.0, w_in: -40.0 },
+        ModelCase {
+            label: "iaf_psc_exp",
+            model: "iaf_psc_exp",
+            params: json!({ "I_e": 350.0 }),
+            w_ex: 20.0,
+            w_in: -40.0,
+        },
+        ModelCase {
+            label: "iaf_psc_delta",
+            model: "iaf_psc_delta",
+            params: json!({ "I_e": 335.0 }),
+            w_ex: 0.2,
+            w_in: -0.4,
+        },
+        ModelCase {
+            label: "iaf_cond_exp",
+            model: "iaf_cond_exp",
+            params: json!({ "I_e": 230.0 }),
+            w_ex: 4.0,
+            w_in: -2.0,
+        },
+        ModelCase {
+            label: "aeif_cond_alpha",
+            model: "aeif_cond_alpha",
+            params: json!({ "I_e": 700.0 }),
+            w_ex: 4.0,
+            w_in: -2.0,
+        },
+        ModelCase {
+            label: "iaf_psc_exp_ps",
+            model: "iaf_psc_exp_ps",
+            params: json!({ "I_e": 350.0 }),
+            w_ex: 20.0,
+            w_in: -40.0,
+        },
+        ModelCase {
+            label: "aeif_cond_alpha_astro",
+            model: "aeif_cond_alpha_astro",
+            params: json!({ "I_e": 700.0 }),
+            w_ex: 4.0,
+            w_in: -2.0,
+        },
+        // The two-compartment cell of the NEST parity case: excitation on the dendrite's
+        // AMPA+NMDA receptor, inhibition on a somatic GABA receptor (conductances in uS, > 0).
+        ModelCase {
+            label: "cm_default_2comp",
+            model: "cm_default",
+            params: json!({
+                "compartments": [
+                    {"parent": -1, "params": {"C_m": 10.0, "g_C": 0.0, "g_L": 1.0, "e_L": -70.0}},
+                    {"parent": 0, "params": {"C_m": 2.0, "g_C": 0.15, "g_L": 0.1, "e_L": -70.0}},
+                ],
+                "receptors": [
+                    {"compartment": 1, "type": "AMPA_NMDA"},
+                    {"compartment": 0, "type": "GABA"},
+                ],
+            }),
+            w_ex: 2.0,
+            w_in: 1.0,
+        },
+        // Astrocytes receive spikes on one receptor (IP3); both weights are positive.
+        ModelCase { label: "astrocyte_lr_1994", model: "astrocyte_lr_1994", params: json!({}), w_ex: 1.0, w_in: 0.5 },
+        ModelCase {
+            label: "astrocyte_lr_1994_clock_1ms",
+            model: "astrocyte_lr_1994",
+            params: json!({ "clock_ms": 1.0 }),
+            w_ex: 1.0,
+            w_in: 0.5,
+        },
     ]
 }
 
@@ -241,8 +311,8 @@ fn population_step(c: &mut Criterion) {
             shard.step();
         }
         let rate = (shard.emitted - before) as f64 / SHARD as f64;
-        eprintln!("population_step/{}: shard firing rate {rate:.1} Hz", case.model);
-        group.bench_function(case.model, |b| {
+        eprintln!("population_step/{}: shard firing rate {rate:.1} Hz", case.label);
+        group.bench_function(case.label, |b| {
             b.iter(|| {
                 for _ in 0..STEPS {
                     shard.step();

@@ -662,3 +662,82 @@ fn rates_of_shipped_models() {
         );
     }
 }
+
+#[test]
+fn synapse_models_are_checked_like_models() {
+    let stdp = "weight = 20.0\ndelay_ms = 0.1\nsynapse = { model = \"stdp_synapse\", tau_plus = 15.0, Wmax = 100.0 }\nrecord_weights = true";
+    let ok = base_with("weight = 20.0\ndelay_ms = 0.1", stdp);
+    let file = load_text("stdp-ok", &ok, &[]).unwrap_or_else(|e| panic!("{e}"));
+    file.build(1, 1).unwrap_or_else(|e| panic!("{e}"));
+
+    let text = base_with("weight = 20.0\ndelay_ms = 0.1", &stdp.replace("stdp_synapse", "stdp_synaps"));
+    let e = load_err("synapse-model", &text, &[]);
+    check(&e, line_of(&text, "stdp_synaps"), "projections.exc_to_all.synapse.model", &["did you mean `stdp_synapse`?"]);
+
+    let text = base_with("weight = 20.0\ndelay_ms = 0.1", &stdp.replace("tau_plus", "tau_pluss"));
+    let e = load_err("synapse-param", &text, &[]);
+    check(&e, line_of(&text, "tau_pluss"), "projections.exc_to_all.synapse.tau_pluss", &["tau_plus", "lambda"]);
+
+    let text = base_with("weight = 20.0\ndelay_ms = 0.1", &stdp.replace("tau_plus = 15.0", "tau_plus = -15.0"));
+    let e = load_err("synapse-range", &text, &[]);
+    check(&e, line_of(&text, "tau_plus"), "projections.exc_to_all.synapse.tau_plus", &["> 0 ms"]);
+
+    let text = base_with("weight = 20.0\ndelay_ms = 0.1", "weight = 20.0\ndelay_ms = 0.1\nrecord_weights = true");
+    let e = load_err("static-weights", &text, &[]);
+    check(&e, line_of(&text, "record_weights"), "projections.exc_to_all.record_weights", &["static synapses"]);
+
+    let windows = format!("{stdp}\nlearning_windows_ms = [[0, 50], [40, 80]]");
+    let text = base_with("weight = 20.0\ndelay_ms = 0.1", &windows);
+    let e = load_err("windows", &text, &[]);
+    check(&e, line_of(&text, "learning_windows_ms"), "projections.exc_to_all.learning_windows_ms.1", &["overlap"]);
+}
+
+/// Learning windows freeze weights outside them: a write phase changes STDP weights, a read
+/// phase after it leaves them as they were at its start.
+#[test]
+fn learning_windows_freeze_weights_outside_them() {
+    let model = r#"[simulation]
+duration_ms = 400.0
+seed = 3
+
+[populations.pre]
+model = "parrot_neuron"
+size = 20
+
+[populations.post]
+model = "parrot_neuron"
+size = 5
+
+[[stimuli]]
+model = "poisson_generator"
+params = { rate = 40.0 }
+target = "pre"
+weight = 1.0
+
+[[stimuli]]
+model = "poisson_generator"
+params = { rate = 40.0 }
+target = "post"
+weight = 1.0
+
+[[projections]]
+name = "plastic"
+source = "pre"
+target = "post"
+rule = "all_to_all"
+weight = 50.0
+receptor = "silent"
+synapse = { model = "stdp_synapse", lambda = 0.05 }
+learning_windows_ms = [[0, 200]]
+"#;
+    let file = load_text("windows-run", model, &[]).unwrap_or_else(|e| panic!("{e}"));
+    let mut built = file.build(3, 1).unwrap_or_else(|e| panic!("{e}"));
+    let stop = AtomicBool::new(false);
+    built.simulation.run(2000, &mut NullObserver, &stop).expect("write phase");
+    let after_write = built.simulation.synapse_weights(0);
+    assert!(after_write.iter().any(|&(_, _, w)| (w - 50.0).abs() > 1e-6), "the write phase changes weights");
+    built.simulation.run(4000, &mut NullObserver, &stop).expect("read phase");
+    // Transmissions in the read phase leave every weight as the write phase left it (a weight
+    // changed at a pre spike in [200, 400) would differ).
+    assert_eq!(built.simulation.synapse_weights(0), after_write);
+}
