@@ -45,22 +45,8 @@ pub static IAF_COND_EXP: ModelInfo = ModelInfo {
     current_on_arrival: false,
 };
 
-#[derive(Debug, Clone)]
-pub struct IafCondExpFactory {
-    pub params: IafCondExpParams,
-}
-
-impl PopulationFactory for IafCondExpFactory {
-    fn info(&self) -> &ModelInfo {
-        &IAF_COND_EXP
-    }
-
-    fn build(&self, _: usize, _: u64, len: usize, ctx: &BuildContext) -> Result<Box<dyn Population>, ModelError> {
-        let kernel =
-            IafCondExp::new(self.params.clone(), len, ctx.resolution.h()).map_err(|e| ModelError(e.to_string()))?;
-        Ok(Box::new(ConductanceShard { kernel, i_stim: vec![0.0; len] }))
-    }
-}
+/// Builds `iaf_cond_exp` shards.
+pub type IafCondExpFactory = ConductanceFactory<IafCondExp>;
 
 // ---------------------------------------------------------------- aeif_cond_alpha
 
@@ -84,22 +70,8 @@ pub static AEIF_COND_ALPHA: ModelInfo = ModelInfo {
     current_on_arrival: false,
 };
 
-#[derive(Debug, Clone)]
-pub struct AeifCondAlphaFactory {
-    pub params: AeifCondAlphaParams,
-}
-
-impl PopulationFactory for AeifCondAlphaFactory {
-    fn info(&self) -> &ModelInfo {
-        &AEIF_COND_ALPHA
-    }
-
-    fn build(&self, _: usize, _: u64, len: usize, ctx: &BuildContext) -> Result<Box<dyn Population>, ModelError> {
-        let kernel =
-            AeifCondAlpha::new(self.params.clone(), len, ctx.resolution.h()).map_err(|e| ModelError(e.to_string()))?;
-        Ok(Box::new(ConductanceShard { kernel, i_stim: vec![0.0; len] }))
-    }
-}
+/// Builds `aeif_cond_alpha` shards.
+pub type AeifCondAlphaFactory = ConductanceFactory<AeifCondAlpha>;
 
 // ---------------------------------------------------------------- aeif_cond_alpha_astro
 
@@ -124,30 +96,23 @@ pub static AEIF_COND_ALPHA_ASTRO: ModelInfo = ModelInfo {
     current_on_arrival: false,
 };
 
-#[derive(Debug, Clone)]
-pub struct AeifCondAlphaAstroFactory {
-    pub params: AeifCondAlphaAstroParams,
-}
-
-impl PopulationFactory for AeifCondAlphaAstroFactory {
-    fn info(&self) -> &ModelInfo {
-        &AEIF_COND_ALPHA_ASTRO
-    }
-
-    fn build(&self, _: usize, _: u64, len: usize, ctx: &BuildContext) -> Result<Box<dyn Population>, ModelError> {
-        let kernel = AeifCondAlphaAstro::new(self.params.clone(), len, ctx.resolution.h())
-            .map_err(|e| ModelError(e.to_string()))?;
-        Ok(Box::new(ConductanceShard { kernel, i_stim: vec![0.0; len] }))
-    }
-}
+/// Builds `aeif_cond_alpha_astro` shards.
+pub type AeifCondAlphaAstroFactory = ConductanceFactory<AeifCondAlphaAstro>;
 
 /// Receptor index of the slow inward current in [`AEIF_COND_ALPHA_ASTRO`].
 const SIC_RECEPTOR: usize = 2;
 
 /// The stepped conductance-based kernels, as [`ConductanceShard`] drives them.
-trait ConductanceKernel: Send {
+pub trait ConductanceKernel: Send + Sized + 'static {
+    /// The model's parameter set (NEST's names).
+    type Params: Clone + std::fmt::Debug + Send + Sync;
+    /// The model's static description.
+    const INFO: &'static ModelInfo;
     /// Whether the kernel takes a slow inward current on receptor [`SIC_RECEPTOR`].
     const TAKES_SIC: bool = false;
+
+    /// `len` neurons with `params` at resolution `h_ms`.
+    fn create(params: Self::Params, len: usize, h_ms: f64) -> Result<Self, String>;
 
     /// One step of neuron `i` with the step's input (`sic` is 0 unless [`Self::TAKES_SIC`]);
     /// returns the number of spikes emitted in it.
@@ -156,7 +121,29 @@ trait ConductanceKernel: Send {
     fn set(&mut self, variable: usize, i: usize, value: f64);
 }
 
+/// Builds shards of a stepped conductance-based model from its parameters.
+#[derive(Debug, Clone)]
+pub struct ConductanceFactory<K: ConductanceKernel> {
+    pub params: K::Params,
+}
+
+impl<K: ConductanceKernel> PopulationFactory for ConductanceFactory<K> {
+    fn info(&self) -> &ModelInfo {
+        K::INFO
+    }
+
+    fn build(&self, _: usize, _: u64, len: usize, ctx: &BuildContext) -> Result<Box<dyn Population>, ModelError> {
+        let kernel = K::create(self.params.clone(), len, ctx.resolution.h()).map_err(ModelError)?;
+        Ok(Box::new(ConductanceShard { kernel, i_stim: vec![0.0; len] }))
+    }
+}
+
 impl ConductanceKernel for IafCondExp {
+    type Params = IafCondExpParams;
+    const INFO: &'static ModelInfo = &IAF_COND_EXP;
+    fn create(params: Self::Params, len: usize, h_ms: f64) -> Result<Self, String> {
+        IafCondExp::new(params, len, h_ms).map_err(|e| e.to_string())
+    }
     fn step(&mut self, i: usize, g_ex: f64, g_in: f64, i_stim: f64, _sic: f64) -> u32 {
         u32::from(self.update(i, g_ex, g_in, i_stim))
     }
@@ -169,6 +156,11 @@ impl ConductanceKernel for IafCondExp {
 }
 
 impl ConductanceKernel for AeifCondAlpha {
+    type Params = AeifCondAlphaParams;
+    const INFO: &'static ModelInfo = &AEIF_COND_ALPHA;
+    fn create(params: Self::Params, len: usize, h_ms: f64) -> Result<Self, String> {
+        AeifCondAlpha::new(params, len, h_ms).map_err(|e| e.to_string())
+    }
     fn step(&mut self, i: usize, g_ex: f64, g_in: f64, i_stim: f64, _sic: f64) -> u32 {
         // With t_ref = 0 a neuron may cross V_peak more than once per step (NEST sends each).
         self.update_counting_spikes(i, g_ex, g_in, i_stim)
@@ -182,7 +174,12 @@ impl ConductanceKernel for AeifCondAlpha {
 }
 
 impl ConductanceKernel for AeifCondAlphaAstro {
+    type Params = AeifCondAlphaAstroParams;
+    const INFO: &'static ModelInfo = &AEIF_COND_ALPHA_ASTRO;
     const TAKES_SIC: bool = true;
+    fn create(params: Self::Params, len: usize, h_ms: f64) -> Result<Self, String> {
+        AeifCondAlphaAstro::new(params, len, h_ms).map_err(|e| e.to_string())
+    }
 
     fn step(&mut self, i: usize, g_ex: f64, g_in: f64, i_stim: f64, sic: f64) -> u32 {
         self.update_counting_spikes(i, g_ex, g_in, i_stim, sic)
