@@ -267,10 +267,23 @@ pub struct RecordingPlan {
 #[derive(Debug)]
 pub struct BuiltModel {
     pub simulation: Simulation,
-    /// Per engine recording index.
+    /// The recorded variables; a plan with `elements` > 1 is fed by that many consecutive
+    /// engine recordings.
     pub recordings: Vec<RecordingPlan>,
     /// Per population (in gid order): whether its spikes are recorded.
     pub record_spikes: Vec<bool>,
+    /// Projections whose weights are recorded (`record_weights = true`).
+    pub weight_recordings: Vec<WeightRecording>,
+}
+
+/// A plastic projection whose transmitted weights are recorded.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WeightRecording {
+    /// Index of the projection in the network (file order).
+    pub projection: usize,
+    pub name: String,
+    /// The target model's weight unit.
+    pub units: String,
 }
 
 /// A loaded and validated model file.
@@ -368,8 +381,20 @@ impl ModelFile {
             builder.add_recording(spec.clone());
         }
         let simulation = builder.build(threads).map_err(|e| self.build_error(e))?;
+        let weight_recordings = self
+            .projections
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| p.projection.record_weights)
+            .map(|(i, p)| WeightRecording {
+                projection: i,
+                name: p.projection.name.clone(),
+                units: self.populations[p.projection.target].factory.info().weight_units.to_string(),
+            })
+            .collect();
         Ok(BuiltModel {
             simulation,
+            weight_recordings,
             recordings: self.recordings.iter().map(|(plan, _)| plan.clone()).collect(),
             record_spikes: self.record_spikes.clone(),
         })

@@ -328,5 +328,16 @@ pub fn inspect(dir: &Path) -> Result<String> {
             rep.units
         ));
     }
+    if let Some(file) = &m.files.weights {
+        for p in laminar_record::read_weights(&dir.join(file))? {
+            let (lo, hi) = p.weights.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &w| (a.min(w), b.max(w)));
+            s.push_str(&format!(
+                "weights {} ({file}): {} transmissions, weight range [{lo}, {hi}] {}\n",
+                p.projection,
+                p.weights.len(),
+                p.units
+            ));
+        }
+    }
     Ok(s)
 }

@@ -14,7 +14,7 @@ use anyhow::{Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::config;
-use crate::output::{Recorder, ReportPlan, RunInfo};
+use crate::output::{Recorder, ReportPlan, RunInfo, WeightPlan};
 
 /// Command-line settings of a run.
 #[derive(Debug, Clone, Default)]
@@ -64,6 +64,11 @@ pub fn run(model: &Path, out: &Path, options: &RunOptions, stop: Arc<AtomicBool>
             elements: r.elements,
         })
         .collect();
+    let weights: Vec<WeightPlan> = built
+        .weight_recordings
+        .iter()
+        .map(|w| WeightPlan { projection: w.projection, name: w.name.clone(), units: w.units.clone() })
+        .collect();
     let info = RunInfo {
         model_path: model.display().to_string(),
         model_text: file.text.clone(),
@@ -73,7 +78,7 @@ pub fn run(model: &Path, out: &Path, options: &RunOptions, stop: Arc<AtomicBool>
         threads: sim_cfg.threads,
         overrides: overrides.clone(),
     };
-    let mut recorder = Recorder::create(out, &info, &populations, &built.record_spikes, &reports, &[])?;
+    let mut recorder = Recorder::create(out, &info, &populations, &built.record_spikes, &reports, &weights)?;
 
     let resolution = sim.resolution();
     let until = resolution.exact_steps(sim_cfg.duration_ms).context("simulation.duration_ms")?;
