@@ -68,6 +68,14 @@ fn the_command_takes_parameters_from_sets_and_files_and_names_bad_fields() {
     assert!(out.status.success(), "{text}\n{}", String::from_utf8_lossy(&out.stderr));
     assert!(text.contains("bAP_amplitude = 2600") && text.contains("seed 7, 2 thread(s)"), "{text}");
 
+    // --auto-range calibrates both edges for the given cell first.
+    let mut args = vec!["gating", "--auto-range", "--set", "g_d=1100"];
+    args.extend(quick);
+    let out = laminar(&args);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains("--auto-range: somatic 0 … ") && text.contains("verdict:"), "{text}");
+
     // A parameter file with [params] and [grid].
     let dir = std::env::temp_dir().join(format!("laminar-gating-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
