@@ -32,15 +32,15 @@
 //! is no passive `(V_d − V_m)` term, so subthreshold apical input reaches the soma only through
 //! the foot of the sigmoid (`f(−70 mV) ≈ 0.5 %`, ≈ 6 pA).
 //!
-//! | parameter | default | unit | paper's symbol and meaning |
+//! | parameter | default | unit | symbol in the model's literature, meaning |
 //! |---|---|---|---|
 //! | `E_L` | −70 | mV | E_L, resting potential of both compartments |
 //! | `C_m`, `tau_m` | 370, 16 | pF, ms | C_s, τ_s: somatic capacitance, time constant |
 //! | `V_th`, `V_reset`, `t_ref` | −50, −70, 3 | mV, mV, ms | threshold, reset (E_L), refractory period |
-//! | `b_s`, `tau_w_s` | −200, 100 | pA, ms | b_w, τ_ws: spike-triggered somatic adaptation |
+//! | `b_s`, `tau_w_s` | −200, 100 | pA, ms | b_ws, τ_ws: spike-triggered somatic adaptation |
 //! | `g_s` | 1300 | pA | g_s: plateau → soma coupling |
 //! | `C_d`, `tau_d` | 170, 7 | pF, ms | C_d, τ_d: dendritic capacitance, time constant |
-//! | `a_d`, `tau_w_d` | −13, 30 | nS, ms | a_w, τ_wd: subthreshold dendritic adaptation |
+//! | `a_d`, `tau_w_d` | −13, 30 | nS, ms | a_wd, τ_wd: subthreshold dendritic adaptation |
 //! | `g_d` | 1200 | pA | g_d: regenerative (Ca²⁺/NMDA) plateau current |
 //! | `E_d`, `D_d` | −38, 6 | mV, mV | E_d, D_d: half-activation and slope of the plateau |
 //! | `bAP_amplitude` | 2600 | pA | c_d: back-propagating AP current into the dendrite |
@@ -50,9 +50,13 @@
 //! | `V_m`, `V_d`, `w_s`, `w_d` | −70, −70, 0, 0 | mV, mV, pA, pA | initial state |
 //!
 //! Parameter source: Naud R & Sprekeler H (2018), PNAS 115(27):E6329–E6338, Methods
-//! ("two-compartment model"), the parameter table of the pyramidal-neuron model; the same values
-//! are in Auryn's `NaudGroup` and in independent Brian 2 reimplementations of the paper. The paper
-//! drives its cells with currents (Ornstein–Uhlenbeck background plus injected steps); the
+//! (two-compartment pyramidal-neuron model: the equations above and its parameter table). The
+//! table and equation numbers of the paper could not be checked against its text here; the
+//! values were cross-checked against independent implementations of the model, which agree on
+//! every value above (Auryn's `NaudGroup`, several Brian 2 and Julia reimplementations) except
+//! the refractory period: 3 ms here, as in the reimplementation that follows the paper's Methods
+//! most closely, where one other uses 2 ms and Auryn replaces it by a moving threshold. The
+//! paper drives its cells with currents (Ornstein–Uhlenbeck background plus injected steps); the
 //! current-based exponential synapses (5 ms, the AMPA-like time constant of Auryn's
 //! implementation), their receptors and the constant currents `I_e`, `I_e_apical` are laminar's
 //! additions, which leave the cell's equations unchanged.
