@@ -27,5 +27,6 @@ pub mod iaf_psc_exp;
 pub mod iaf_psc_exp_ps;
 pub mod odeint;
 pub mod parrot_neuron;
+pub mod pyramidal_bac;
 pub mod spike_generator;
 pub mod synapses;

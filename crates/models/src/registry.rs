@@ -11,7 +11,9 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
 use crate::params::Validate;
-use crate::{adapters, cm_default, devices, iaf_psc_delta, iaf_psc_exp, parrot_neuron, spike_generator, synapses};
+use crate::{
+    adapters, cm_default, devices, iaf_psc_delta, iaf_psc_exp, parrot_neuron, pyramidal_bac, spike_generator, synapses,
+};
 
 /// Neuron (and source) models laminar implements.
 pub const NEURON_MODELS: &[&str] = &[
@@ -23,6 +25,7 @@ pub const NEURON_MODELS: &[&str] = &[
     "astrocyte_lr_1994",
     "iaf_psc_exp_ps",
     "cm_default",
+    "pyramidal_bac",
     "parrot_neuron",
     "spike_generator",
 ];
@@ -63,6 +66,7 @@ pub fn model_info(model: &str) -> Option<&'static ModelInfo> {
         // A template without receptors and recordables: they depend on the parameters, and the
         // factory's `info()` describes them.
         "cm_default" => &cm_default::INFO,
+        "pyramidal_bac" => &pyramidal_bac::INFO,
         "parrot_neuron" => &parrot_neuron::INFO,
         "spike_generator" => &spike_generator::INFO,
         _ => return None,
@@ -109,6 +113,7 @@ pub fn population_factory(
             )
             .map_err(|e| e.to_string())?,
         ),
+        "pyramidal_bac" => Arc::new(pyramidal_bac::PyramidalBacFactory { params: parse_valid(params)? }),
         "parrot_neuron" => {
             let _: parrot_neuron::ParrotParams = parse(params)?;
             Arc::new(parrot_neuron::ParrotFactory)
