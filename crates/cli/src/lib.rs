@@ -1,5 +1,6 @@
 //! The `laminar` command line: model files, runs, recordings, NEST parity checks.
 pub mod config;
+pub mod normalization;
 pub mod output;
 pub mod run;
 pub mod scenarios;

@@ -119,6 +119,35 @@ impl SynapseFactory for TsodyksFactory {
     }
 }
 
+/// One `tsodyks_synapse` transmission `dt` ms after the synapse's previous one: advances the
+/// state `(x, y, u)` over `dt`, applies the spike with utilisation increment `u_increment` (the
+/// parameter `U`, or a value modulated by another process such as gliotransmission) and returns
+/// the released fraction `Δy = u·x` (the synapse transmits `weight·Δy`).
+#[inline]
+pub(crate) fn tsodyks_release(
+    p: &TsodyksParams,
+    u_increment: f64,
+    dt: f64,
+    x: &mut f64,
+    y: &mut f64,
+    u: &mut f64,
+) -> f64 {
+    let p_uu = if p.tau_fac == 0.0 { 0.0 } else { (-dt / p.tau_fac).exp() };
+    let p_yy = (-dt / p.tau_psc).exp();
+    let p_zz = (-dt / p.tau_rec).exp_m1();
+    let p_xy = (p_zz * p.tau_rec - (p_yy - 1.0) * p.tau_psc) / (p.tau_psc - p.tau_rec);
+    let z = 1.0 - *x - *y;
+    // NEST's order: u, then x (uses the old y), then y.
+    *u *= p_uu;
+    *x += p_xy * *y - p_zz * z;
+    *y *= p_yy;
+    *u += u_increment * (1.0 - *u);
+    let released = *u * *x;
+    *x -= released;
+    *y += released;
+    released
+}
+
 /// The state of a group of `tsodyks_synapse`s.
 #[derive(Debug, Clone)]
 pub struct Tsodyks {
@@ -132,22 +161,16 @@ pub struct Tsodyks {
 
 impl SynapseDynamics for Tsodyks {
     fn transmit(&mut self, tx: &Transmission<'_>, weights: &mut [f64]) {
-        let p = &self.params;
         for (k, j) in tx.synapses.clone().enumerate() {
             let dt = tx.t_spike - self.t_last[j];
-            let p_uu = if p.tau_fac == 0.0 { 0.0 } else { (-dt / p.tau_fac).exp() };
-            let p_yy = (-dt / p.tau_psc).exp();
-            let p_zz = (-dt / p.tau_rec).exp_m1();
-            let p_xy = (p_zz * p.tau_rec - (p_yy - 1.0) * p.tau_psc) / (p.tau_psc - p.tau_rec);
-            let z = 1.0 - self.x[j] - self.y[j];
-            // NEST's order: u, then x (uses the old y), then y.
-            self.u[j] *= p_uu;
-            self.x[j] += p_xy * self.y[j] - p_zz * z;
-            self.y[j] *= p_yy;
-            self.u[j] += p.u_increment * (1.0 - self.u[j]);
-            let released = self.u[j] * self.x[j];
-            self.x[j] -= released;
-            self.y[j] += released;
+            let released = tsodyks_release(
+                &self.params,
+                self.params.u_increment,
+                dt,
+                &mut self.x[j],
+                &mut self.y[j],
+                &mut self.u[j],
+            );
             weights[k] = released * self.weight[j];
             self.t_last[j] = tx.t_spike;
         }
