@@ -102,18 +102,10 @@ fn normalized_synapse_divides_by_the_domain_state_after_the_jump() {
     // Synapses 0 and 1 onto target 0 (one domain), synapse 2 onto target 1 (another domain).
     let group = Group::new(vec![0, 0, 1], 1.0);
     let mut d = f.build_group(vec![10.0, 20.0, 30.0], 2).expect("build");
-    let mut a0 = 0.0;
+    let (mut a0, mut last) = (0.0, 0.0);
     for (t, j, w) in [(5.0, 0, 10.0), (5.0, 1, 20.0), (30.0, 0, 10.0), (250.0, 1, 20.0)] {
-        let last = if t == 5.0 && j == 1 {
-            5.0
-        } else if t == 30.0 {
-            5.0
-        } else if t == 250.0 {
-            30.0
-        } else {
-            0.0
-        };
         a0 = a0 * (-(t - last) / tau).exp() + g;
+        last = t;
         let got = group.transmit(&mut d, t, j..j + 1, None, true);
         assert!((got[0] - w / (eps + a0)).abs() < 1e-14, "t = {t}: {} vs {}", got[0], w / (eps + a0));
         assert!((d.domain_state(0) - a0).abs() < 1e-14);
@@ -243,7 +235,7 @@ fn gliotransmission_shifts_release_and_paired_pulse_ratio_as_alpha_dictates() {
             assert!(glia.releases >= 1, "{kind}: C crosses C_Theta while the drivers fire");
             // One release with full resources binds 1 − exp(−O_G·ρ_e·G_T·U_A·τ_e) of the receptors
             // (less the unbinding over ~1 s, τ_G = 2 min); a second one binds more.
-            let one = 1.0 - (-1.5e-3 * 6.5e-4 * 200_000.0 * 0.6 * (1000.0 / 60.0) as f64).exp();
+            let one = 1.0 - (-1.5e-3 * 6.5e-4 * 200_000.0 * 0.6 * (1000.0 / 60.0_f64)).exp();
             assert!(glia.gamma > 0.98 * one && glia.gamma < 1.0, "{kind}: Gamma = {}", glia.gamma);
             // The first release of a rested synapse is U₀* = (1 − Γ)·U + α·Γ.
             let u0 = (1.0 - glia.gamma) * u + alpha * glia.gamma;
