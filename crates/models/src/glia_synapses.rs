@@ -98,11 +98,13 @@
 //! `η·τ_c·exp(−Δ/τ₊)` if the presynaptic spike came first and `η·τ_c·exp(−Δ/τ₋)` if the
 //! postsynaptic one did, τ_c = τ₊τ₋/(τ₊ + τ₋) — a symmetric pair-based rule. Since the engine runs
 //! synapse models only at presynaptic spikes, both halves are applied there (with dendritic delay
-//! d, as `stdp_synapse` does): first, for every postsynaptic spike t_k in (t_last − d, t − d] (a
-//! pre-before-post pair completed since the last presynaptic spike)
-//! `w ← w + η·τ_c·K⁺·exp((t_last − (t_k + d))/τ₊)`; then, for the postsynaptic spikes before
-//! t − d, `w ← w + η·τ_c·K⁻(t − d)`; then `w ← clamp(w, Wmin, Wmax)`, the new w is transmitted
-//! and `K⁺ ← K⁺·exp((t_last − t)/τ₊) + 1`. For independent Poisson trains the mean drift is
+//! d, through the same code as `stdp_synapse`): first, for every postsynaptic spike t_k in
+//! (t_last − d, t − d] (a pre-before-post pair completed since the last presynaptic spike)
+//! `w ← clamp(w + η·τ_c·K⁺·exp((t_last − (t_k + d))/τ₊), Wmin, Wmax)`; then, for the
+//! postsynaptic spikes before t − d, `w ← clamp(w + η·τ_c·K⁻(t − d), Wmin, Wmax)` (all increments
+//! have the sign of η, so bounding each equals bounding their sum); the new w is transmitted and
+//! `K⁺ ← K⁺·exp((t_last − t)/τ₊) + 1`. A pair at the same (delay-shifted) time is not counted,
+//! as in NEST's `stdp_synapse`. For independent Poisson trains the mean drift is
 //! `⟨dw/dt⟩ = η·⟨x_pre⟩⟨x_post⟩ = η·τ₊·τ₋·r_pre·r_post`. `eta` has the weight's unit per ms (it
 //! may be negative: anti-Hebbian). Outside the learning windows the traces go on and w is frozen.
 //! Defaults: `eta` 0.01, `tau_plus` = `tau_minus` = 20 ms, `Wmin` 0, `Wmax` 100. The initial
@@ -124,7 +126,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use crate::params::{ParamError, Validate, finite, less_than, non_negative, positive};
-use crate::synapses::{TsodyksParams, tsodyks_release};
+use crate::synapses::{PairTraces, TsodyksParams, tsodyks_release};
 
 /// The time each astrocyte domain (one per target neuron of the shard) was last brought up to date.
 #[derive(Debug, Clone)]
@@ -140,9 +142,13 @@ impl DomainClock {
     /// Moves domain `i` to time `t` and returns the time elapsed (≥ 0).
     #[inline]
     fn advance(&mut self, i: usize, t: f64) -> f64 {
-        let dt = (t - self.t_last[i]).max(0.0);
-        self.t_last[i] += dt;
-        dt
+        let dt = t - self.t_last[i];
+        if dt > 0.0 {
+            self.t_last[i] = t;
+            dt
+        } else {
+            0.0
+        }
     }
 }
 
@@ -593,15 +599,8 @@ impl SynapseFactory for HebbianFactory {
                 p.w_min, p.w_max
             ));
         }
-        let n = weights.len();
         let tau_c = p.tau_plus * p.tau_minus / (p.tau_plus + p.tau_minus);
-        Ok(Box::new(Hebbian {
-            params: p.clone(),
-            pair: p.eta * tau_c,
-            weight: weights,
-            k_plus: vec![0.0; n],
-            t_last: vec![0.0; n],
-        }))
+        Ok(Box::new(Hebbian { params: p.clone(), pair: p.eta * tau_c, traces: PairTraces::new(weights) }))
     }
 }
 
@@ -611,41 +610,24 @@ pub struct Hebbian {
     params: HebbianParams,
     /// The amplitude of one spike pair, η·τ_c.
     pair: f64,
-    weight: Vec<f64>,
-    k_plus: Vec<f64>,
-    t_last: Vec<f64>,
+    traces: PairTraces,
 }
 
 impl SynapseDynamics for Hebbian {
     fn transmit(&mut self, tx: &Transmission<'_>, weights: &mut [f64]) {
-        let history = tx.history.expect("hebbian_synapse needs the postsynaptic spike history");
-        let p = &self.params;
-        for (k, j) in tx.synapses.clone().enumerate() {
-            let target = tx.targets[j] as usize;
-            let d = tx.delays_ms[j];
-            let t_last = self.t_last[j];
-            let mut w = self.weight[j];
-            if tx.learning {
-                let mut x_pre_sum = 0.0;
-                for post in history.between(target, t_last - d, tx.t_spike - d) {
-                    x_pre_sum += ((t_last - (post.t_ms + d)) / p.tau_plus).exp();
-                }
-                let x_post = history.k_minus(target, tx.t_spike - d);
-                w = (w + self.pair * (self.k_plus[j] * x_pre_sum + x_post)).clamp(p.w_min, p.w_max);
-                self.weight[j] = w;
-            }
-            weights[k] = w;
-            self.k_plus[j] = self.k_plus[j] * ((t_last - tx.t_spike) / p.tau_plus).exp() + 1.0;
-            self.t_last[j] = tx.t_spike;
-        }
+        let (p, pair) = (&self.params, self.pair);
+        // Every pair adds η·τ_c times the other side's trace; as all increments have the sign of
+        // η, bounding after each one equals bounding the sum.
+        let add = |w: f64, trace: f64| (w + pair * trace).clamp(p.w_min, p.w_max);
+        self.traces.transmit(tx, weights, p.tau_plus, add, add, "hebbian_synapse");
     }
 
     fn weight(&self, j: usize) -> f64 {
-        self.weight[j]
+        self.traces.weight[j]
     }
 
     fn oldest_needed(&self, delays_ms: &[f64]) -> f64 {
-        self.t_last.iter().zip(delays_ms).map(|(t, d)| t - d).fold(f64::INFINITY, f64::min)
+        self.traces.oldest_needed(delays_ms)
     }
 
     fn bytes_per_synapse(&self) -> usize {
