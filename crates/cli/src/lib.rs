@@ -1,6 +1,7 @@
 //! The `laminar` command line: model files, runs, recordings, NEST parity checks.
 pub mod config;
 pub mod gating;
+pub mod normalization;
 pub mod output;
 pub mod run;
 pub mod scenarios;

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::{Result, bail};
 use clap::{Parser, Subcommand};
-use laminar_cli::{config, gating, output, run, scenarios, verify};
+use laminar_cli::{config, gating, normalization, output, run, scenarios, verify};
 
 #[derive(Parser)]
 #[command(name = "laminar", version, about = "Event-driven spiking network simulator")]
@@ -102,6 +102,21 @@ enum Command {
         #[arg(long, default_value_t = 1)]
         threads: usize,
     },
+    /// Measure the divisive normalisation of astro_normalized_synapse: Poisson inputs at random
+    /// rates onto targets; prints the drive against the normalised and unnormalised predictions.
+    Normalization {
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Number of random rate vectors (at least 3).
+        #[arg(long, default_value_t = 50)]
+        vectors: usize,
+        /// Poisson inputs per rate vector (K).
+        #[arg(long, default_value_t = 10)]
+        inputs: usize,
+        /// Measurement time after the warm-up (ms).
+        #[arg(long, default_value_t = 10000.0)]
+        measure_ms: f64,
+    },
     /// Run a macro benchmark scenario (cuba | sparse) and print timings.
     Bench {
         scenario: String,
@@ -172,6 +187,11 @@ fn real_main() -> Result<ExitCode> {
             exp.seed = seed;
             exp.threads = threads.max(1);
             print!("{}", gating::gating(exp, auto_range)?.text());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Normalization { seed, vectors, inputs, measure_ms } => {
+            let report = normalization::run(&normalization::Options { seed, vectors, inputs, measure_ms })?;
+            print!("{}", report.text());
             Ok(ExitCode::SUCCESS)
         }
         Command::Bench { scenario, n, k, driven, duration, threads, seed } => {

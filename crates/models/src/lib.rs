@@ -21,6 +21,7 @@ pub mod aeif_cond_alpha_astro;
 pub mod astrocyte_lr_1994;
 pub mod cm_default;
 pub mod devices;
+pub mod glia_synapses;
 pub mod iaf_cond_exp;
 pub mod iaf_psc_delta;
 pub mod iaf_psc_exp;

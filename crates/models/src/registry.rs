@@ -12,7 +12,8 @@ use serde_json::{Map, Value};
 
 use crate::params::Validate;
 use crate::{
-    adapters, cm_default, devices, iaf_psc_delta, iaf_psc_exp, parrot_neuron, pyramidal_bac, spike_generator, synapses,
+    adapters, cm_default, devices, glia_synapses, iaf_psc_delta, iaf_psc_exp, parrot_neuron, pyramidal_bac, spike_generator,
+    synapses,
 };
 
 /// Neuron (and source) models laminar implements.
@@ -34,7 +35,14 @@ pub const NEURON_MODELS: &[&str] = &[
 pub const DEVICE_MODELS: &[&str] = &["poisson_generator", "dc_generator", "step_current_generator"];
 
 /// Synapse models laminar implements (`static_synapse` is the default and needs no factory).
-pub const SYNAPSE_MODELS: &[&str] = &["static_synapse", "tsodyks_synapse", "stdp_synapse"];
+pub const SYNAPSE_MODELS: &[&str] = &[
+    "static_synapse",
+    "tsodyks_synapse",
+    "stdp_synapse",
+    "astro_normalized_synapse",
+    "tsodyks_astro_synapse",
+    "hebbian_synapse",
+];
 
 /// The factory of a synapse model, or `None` for `static_synapse` (which takes no parameters).
 pub fn synapse_factory(model: &str, params: &Map<String, Value>) -> Result<Option<Arc<dyn SynapseFactory>>, String> {
@@ -49,6 +57,11 @@ pub fn synapse_factory(model: &str, params: &Map<String, Value>) -> Result<Optio
         }
         "tsodyks_synapse" => Some(Arc::new(synapses::TsodyksFactory { params: parse_valid(params)? })),
         "stdp_synapse" => Some(Arc::new(synapses::StdpFactory { params: parse_valid(params)? })),
+        "astro_normalized_synapse" => {
+            Some(Arc::new(glia_synapses::AstroNormalizedFactory { params: parse_valid(params)? }))
+        }
+        "tsodyks_astro_synapse" => Some(Arc::new(glia_synapses::TsodyksAstroFactory::from_json(params)?)),
+        "hebbian_synapse" => Some(Arc::new(glia_synapses::HebbianFactory { params: parse_valid(params)? })),
         other => return Err(unknown(other, SYNAPSE_MODELS)),
     })
 }

@@ -119,6 +119,35 @@ impl SynapseFactory for TsodyksFactory {
     }
 }
 
+/// One `tsodyks_synapse` transmission `dt` ms after the synapse's previous one: advances the
+/// state `(x, y, u)` over `dt`, applies the spike with utilisation increment `u_increment` (the
+/// parameter `U`, or a value modulated by another process such as gliotransmission) and returns
+/// the released fraction `Δy = u·x` (the synapse transmits `weight·Δy`).
+#[inline]
+pub(crate) fn tsodyks_release(
+    p: &TsodyksParams,
+    u_increment: f64,
+    dt: f64,
+    x: &mut f64,
+    y: &mut f64,
+    u: &mut f64,
+) -> f64 {
+    let p_uu = if p.tau_fac == 0.0 { 0.0 } else { (-dt / p.tau_fac).exp() };
+    let p_yy = (-dt / p.tau_psc).exp();
+    let p_zz = (-dt / p.tau_rec).exp_m1();
+    let p_xy = (p_zz * p.tau_rec - (p_yy - 1.0) * p.tau_psc) / (p.tau_psc - p.tau_rec);
+    let z = 1.0 - *x - *y;
+    // NEST's order: u, then x (uses the old y), then y.
+    *u *= p_uu;
+    *x += p_xy * *y - p_zz * z;
+    *y *= p_yy;
+    *u += u_increment * (1.0 - *u);
+    let released = *u * *x;
+    *x -= released;
+    *y += released;
+    released
+}
+
 /// The state of a group of `tsodyks_synapse`s.
 #[derive(Debug, Clone)]
 pub struct Tsodyks {
@@ -132,22 +161,16 @@ pub struct Tsodyks {
 
 impl SynapseDynamics for Tsodyks {
     fn transmit(&mut self, tx: &Transmission<'_>, weights: &mut [f64]) {
-        let p = &self.params;
         for (k, j) in tx.synapses.clone().enumerate() {
             let dt = tx.t_spike - self.t_last[j];
-            let p_uu = if p.tau_fac == 0.0 { 0.0 } else { (-dt / p.tau_fac).exp() };
-            let p_yy = (-dt / p.tau_psc).exp();
-            let p_zz = (-dt / p.tau_rec).exp_m1();
-            let p_xy = (p_zz * p.tau_rec - (p_yy - 1.0) * p.tau_psc) / (p.tau_psc - p.tau_rec);
-            let z = 1.0 - self.x[j] - self.y[j];
-            // NEST's order: u, then x (uses the old y), then y.
-            self.u[j] *= p_uu;
-            self.x[j] += p_xy * self.y[j] - p_zz * z;
-            self.y[j] *= p_yy;
-            self.u[j] += p.u_increment * (1.0 - self.u[j]);
-            let released = self.u[j] * self.x[j];
-            self.x[j] -= released;
-            self.y[j] += released;
+            let released = tsodyks_release(
+                &self.params,
+                self.params.u_increment,
+                dt,
+                &mut self.x[j],
+                &mut self.y[j],
+                &mut self.u[j],
+            );
             weights[k] = released * self.weight[j];
             self.t_last[j] = tx.t_spike;
         }
@@ -224,8 +247,7 @@ impl SynapseFactory for StdpFactory {
         if let Some(w) = weights.iter().find(|&&w| w / w_max < 0.0 || w / w_max > 1.0) {
             return Err(format!("stdp_synapse: weight {w} must lie between 0 and Wmax = {w_max}"));
         }
-        let n = weights.len();
-        Ok(Box::new(Stdp { params: self.params.clone(), weight: weights, k_plus: vec![0.0; n], t_last: vec![0.0; n] }))
+        Ok(Box::new(Stdp { params: self.params.clone(), traces: PairTraces::new(weights) }))
     }
 }
 
@@ -233,22 +255,18 @@ impl SynapseFactory for StdpFactory {
 #[derive(Debug, Clone)]
 pub struct Stdp {
     params: StdpParams,
-    weight: Vec<f64>,
-    k_plus: Vec<f64>,
-    t_last: Vec<f64>,
+    traces: PairTraces,
 }
 
 impl Stdp {
     #[inline]
-    fn facilitate(&self, w: f64, k_plus: f64) -> f64 {
-        let p = &self.params;
+    fn facilitate(p: &StdpParams, w: f64, k_plus: f64) -> f64 {
         let norm = w / p.w_max + p.lambda * (1.0 - w / p.w_max).powf(p.mu_plus) * k_plus;
         norm.min(1.0) * p.w_max
     }
 
     #[inline]
-    fn depress(&self, w: f64, k_minus: f64) -> f64 {
-        let p = &self.params;
+    fn depress(p: &StdpParams, w: f64, k_minus: f64) -> f64 {
         let norm = w / p.w_max - p.alpha * p.lambda * (w / p.w_max).powf(p.mu_minus) * k_minus;
         norm.max(0.0) * p.w_max
     }
@@ -256,8 +274,63 @@ impl Stdp {
 
 impl SynapseDynamics for Stdp {
     fn transmit(&mut self, tx: &Transmission<'_>, weights: &mut [f64]) {
-        let history = tx.history.expect("stdp_synapse needs the postsynaptic spike history");
-        let tau_plus = self.params.tau_plus;
+        let p = &self.params;
+        self.traces.transmit(
+            tx,
+            weights,
+            p.tau_plus,
+            |w, k| Self::facilitate(p, w, k),
+            |w, k| Self::depress(p, w, k),
+            "stdp_synapse",
+        );
+    }
+
+    fn weight(&self, j: usize) -> f64 {
+        self.traces.weight[j]
+    }
+
+    fn oldest_needed(&self, delays_ms: &[f64]) -> f64 {
+        self.traces.oldest_needed(delays_ms)
+    }
+
+    fn bytes_per_synapse(&self) -> usize {
+        3 * 8
+    }
+}
+
+// ---------------------------------------------------------------- pair-based rules
+
+/// Weights and traces of a pair-based spike-timing rule (`stdp_synapse`, `hebbian_synapse`): per
+/// synapse the weight, the presynaptic trace K⁺ just after the last presynaptic spike, and that
+/// spike's time.
+#[derive(Debug, Clone)]
+pub(crate) struct PairTraces {
+    pub(crate) weight: Vec<f64>,
+    k_plus: Vec<f64>,
+    t_last: Vec<f64>,
+}
+
+impl PairTraces {
+    pub(crate) fn new(weights: Vec<f64>) -> Self {
+        let n = weights.len();
+        Self { weight: weights, k_plus: vec![0.0; n], t_last: vec![0.0; n] }
+    }
+
+    /// One transmission of the row of `tx` (the update order of NEST's `stdp_synapse`): when
+    /// learning, `w ← potentiate(w, K⁺·exp((t_last − (t_j + d))/τ₊))` for every postsynaptic spike
+    /// t_j in `(t_last − d, t_spike − d]`, then `w ← depress(w, K⁻(t_spike − d))`; the weight is
+    /// transmitted, and `K⁺ ← K⁺·exp((t_last − t_spike)/τ₊) + 1`, `t_last ← t_spike`.
+    #[inline]
+    pub(crate) fn transmit(
+        &mut self,
+        tx: &Transmission<'_>,
+        weights: &mut [f64],
+        tau_plus: f64,
+        potentiate: impl Fn(f64, f64) -> f64,
+        depress: impl Fn(f64, f64) -> f64,
+        model: &str,
+    ) {
+        let Some(history) = tx.history else { panic!("{model} needs the postsynaptic spike history") };
         for (k, j) in tx.synapses.clone().enumerate() {
             let target = tx.targets[j] as usize;
             let d = tx.delays_ms[j];
@@ -266,9 +339,9 @@ impl SynapseDynamics for Stdp {
             if tx.learning {
                 for post in history.between(target, t_last - d, tx.t_spike - d) {
                     let minus_dt = t_last - (post.t_ms + d);
-                    w = self.facilitate(w, self.k_plus[j] * (minus_dt / tau_plus).exp());
+                    w = potentiate(w, self.k_plus[j] * (minus_dt / tau_plus).exp());
                 }
-                w = self.depress(w, history.k_minus(target, tx.t_spike - d));
+                w = depress(w, history.k_minus(target, tx.t_spike - d));
                 self.weight[j] = w;
             }
             weights[k] = w;
@@ -277,15 +350,8 @@ impl SynapseDynamics for Stdp {
         }
     }
 
-    fn weight(&self, j: usize) -> f64 {
-        self.weight[j]
-    }
-
-    fn oldest_needed(&self, delays_ms: &[f64]) -> f64 {
+    /// The earliest postsynaptic spike time a synapse may still ask for (`t_last − d`, minimised).
+    pub(crate) fn oldest_needed(&self, delays_ms: &[f64]) -> f64 {
         self.t_last.iter().zip(delays_ms).map(|(t, d)| t - d).fold(f64::INFINITY, f64::min)
-    }
-
-    fn bytes_per_synapse(&self) -> usize {
-        3 * 8
     }
 }
