@@ -14,7 +14,7 @@
 //!   timed. `I_e` is set per model so that the shard fires at roughly 10-20 Hz (each setup prints
 //!   the measured rate). Throughput: neuron-steps.
 //!
-//!   The new models: `aeif_cond_alpha_astro`, `cm_default_2comp` (the two-compartment cell of
+//!   The new models: `aeif_cond_alpha_astro`, `pyramidal_bac`, `cm_default_2comp` (the two-compartment cell of
 //!   the NEST case: delivery into dendritic AMPA+NMDA and somatic GABA receptors) and
 //!   `astrocyte_lr_1994` on the neurons' clock and on a 1-ms clock (`_clock_1ms`).
 //!
@@ -208,6 +208,15 @@ fn cases() -> Vec<ModelCase> {
             }),
             w_ex: 2.0,
             w_in: 1.0,
+        },
+        // The two-compartment pyramidal cell (Naud & Sprekeler 2018): somatic drive by I_e,
+        // synaptic input on `soma` (receptor 0) and, as negative weights, `basal` (receptor 1).
+        ModelCase {
+            label: "pyramidal_bac",
+            model: "pyramidal_bac",
+            params: json!({ "I_e": 500.0, "I_e_apical": 100.0 }),
+            w_ex: 20.0,
+            w_in: -40.0,
         },
         // Astrocytes receive spikes on one receptor (IP3); both weights are positive.
         ModelCase { label: "astrocyte_lr_1994", model: "astrocyte_lr_1994", params: json!({}), w_ex: 1.0, w_in: 0.5 },

@@ -12,8 +12,8 @@ use serde_json::{Map, Value};
 
 use crate::params::Validate;
 use crate::{
-    adapters, cm_default, devices, glia_synapses, iaf_psc_delta, iaf_psc_exp, parrot_neuron, pyramidal_bac, spike_generator,
-    synapses,
+    adapters, cm_default, devices, glia_synapses, iaf_psc_delta, iaf_psc_exp, parrot_neuron, pyramidal_bac,
+    spike_generator, synapses,
 };
 
 /// Neuron (and source) models laminar implements.
