@@ -72,7 +72,8 @@
 //! their global ids in the order they appear in the file.
 //! - `model` (required): a neuron model of `registry::NEURON_MODELS` (`iaf_psc_exp`,
 //!   `iaf_psc_delta`, `iaf_cond_exp`, `aeif_cond_alpha`, `iaf_psc_exp_ps`, `cm_default`,
-//!   `astrocyte_lr_1994`, `aeif_cond_alpha_astro`, `parrot_neuron`, `spike_generator`, …).
+//!   `pyramidal_bac`, `astrocyte_lr_1994`, `aeif_cond_alpha_astro`, `parrot_neuron`,
+//!   `spike_generator`).
 //!   Structured parameters (a `cm_default` tree: `compartments`, `receptors`) are nested tables.
 //! - `size` (required): the number of neurons, >= 1.
 //! - `params`: the model's parameters by their NEST names; parameters left out keep NEST's
