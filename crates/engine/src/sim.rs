@@ -601,8 +601,13 @@ impl Simulation {
         let mut bytes = 0;
         for p in &self.partitions {
             for s in &p.shards {
-                synapses += s.csr.synapses();
-                bytes += s.csr.bytes() + s.buffer.bytes();
+                synapses += s.csr.synapses() + s.graded_csr.synapses();
+                bytes += s.csr.bytes() + s.graded_csr.bytes() + s.buffer.bytes();
+                for g in &s.plastic {
+                    synapses += g.synapses();
+                    bytes += g.bytes();
+                }
+                bytes += s.history.as_ref().map_or(0, |h| h.len() * std::mem::size_of::<crate::synapse::PostSpike>());
             }
         }
         (synapses, bytes)
