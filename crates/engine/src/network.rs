@@ -157,6 +157,16 @@ impl std::fmt::Debug for NetworkBuilder {
     }
 }
 
+/// A shard's packed incoming connectivity, built before its model and buffers.
+struct ShardConnectivity {
+    csr: crate::sim::IncomingCsr,
+    graded_csr: crate::sim::IncomingCsr,
+    plastic: Vec<PlasticGroup>,
+    history: Option<PostHistory>,
+    min_delay: Option<Step>,
+    max_delay: Option<Step>,
+}
+
 /// How a synapse is stored: in the static CSR, in a projection's plastic group, or in the CSR of
 /// graded (non-spike) couplings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -173,7 +183,8 @@ struct Edge {
     source_gid: u64,
     target: u32,
     weight: f64,
-    delay: Step,
+    /// In steps; saturated at `u32::MAX` (anything above `u16::MAX` is refused when packing).
+    delay: u32,
     receptor: u8,
 }
 
@@ -402,26 +413,37 @@ impl NetworkBuilder {
             })
             .collect();
 
-        // Phase 1 (parallel): each thread draws the synapses onto its neurons.
-        let edges: Vec<Result<Vec<Vec<Edge>>, BuildError>> = std::thread::scope(|s| {
+        // Phase 1 (parallel): each thread draws the synapses onto its neurons and packs them, one
+        // shard at a time, so at most one shard's unpacked edges exist per thread.
+        let connectivity: Vec<Result<Vec<Option<ShardConnectivity>>, BuildError>> = std::thread::scope(|s| {
             let handles: Vec<_> = ranges
                 .iter()
                 .map(|r| {
                     let first_gids = &first_gids;
                     let total_splits = &total_splits;
-                    s.spawn(move || self.partition_edges(r, first_gids, total_splits))
+                    s.spawn(move || {
+                        (0..self.populations.len())
+                            .map(|pi| {
+                                if r[pi].0 == r[pi].1 {
+                                    return Ok(None);
+                                }
+                                let edges = self.shard_edges(pi, r[pi], first_gids, total_splits);
+                                self.connect_shard(pi, r[pi], edges, first_gids, n_total).map(Some)
+                            })
+                            .collect()
+                    })
                 })
                 .collect();
             handles.into_iter().map(|h| h.join().expect("edge generation thread panicked")).collect()
         });
-        let edges: Vec<Vec<Vec<Edge>>> = edges.into_iter().collect::<Result<_, _>>()?;
+        let connectivity: Vec<Vec<Option<ShardConnectivity>>> = connectivity.into_iter().collect::<Result<_, _>>()?;
 
         let h = self.resolution.h();
         let device_delays: Vec<Step> =
             self.devices.iter().map(|d| self.resolution.round_steps(d.delay_ms.max(h)).max(1)).collect();
-        let min_delay = edges.iter().flatten().flatten().map(|e| e.delay).min().unwrap_or(1).max(1);
-        let max_delay =
-            edges.iter().flatten().flatten().map(|e| e.delay).chain(device_delays.iter().copied()).max().unwrap_or(1);
+        let shards = || connectivity.iter().flatten().flatten();
+        let min_delay = shards().filter_map(|c| c.min_delay).min().unwrap_or(1).max(1);
+        let max_delay = shards().filter_map(|c| c.max_delay).chain(device_delays.iter().copied()).max().unwrap_or(1);
         let slots = (max_delay + min_delay + 1) as usize;
         let ctx = BuildContext { resolution: self.resolution, seed: self.seed };
 
@@ -429,12 +451,12 @@ impl NetworkBuilder {
         let partitions: Vec<Result<Partition, BuildError>> = std::thread::scope(|s| {
             let handles: Vec<_> = ranges
                 .iter()
-                .zip(edges)
+                .zip(connectivity)
                 .enumerate()
-                .map(|(t, (r, edges))| {
+                .map(|(t, (r, connectivity))| {
                     let first_gids = &first_gids;
                     let device_delays = &device_delays;
-                    s.spawn(move || self.build_partition(t, r, edges, first_gids, device_delays, slots, n_total, &ctx))
+                    s.spawn(move || self.build_partition(t, r, connectivity, first_gids, device_delays, slots, &ctx))
                 })
                 .collect();
             handles.into_iter().map(|h| h.join().expect("partition build thread panicked")).collect()
@@ -478,18 +500,18 @@ impl NetworkBuilder {
     }
 
     /// The synapses onto this partition's neurons, one edge list per population (shard).
-    fn partition_edges(
+    fn shard_edges(
         &self,
-        ranges: &[(usize, usize)],
+        population: usize,
+        (lo, hi): (usize, usize),
         first_gids: &[u64],
         total_splits: &[Option<Vec<u64>>],
-    ) -> Result<Vec<Vec<Edge>>, BuildError> {
+    ) -> Vec<Edge> {
         let h = self.resolution.h();
-        let mut per_shard: Vec<Vec<Edge>> = (0..self.populations.len()).map(|_| Vec::new()).collect();
+        let mut out: Vec<Edge> = Vec::new();
         let mut sources = Vec::new();
         for (pi, p) in self.projections.iter().enumerate() {
-            let (lo, hi) = ranges[p.target];
-            if lo == hi {
+            if p.target != population || lo == hi {
                 continue;
             }
             let info = self.populations[p.target].factory.info();
@@ -498,7 +520,7 @@ impl NetworkBuilder {
             let source_gid0 = first_gids[p.source];
             let wpurpose = format!("weight:{}", p.name);
             let dpurpose = format!("delay:{}", p.name);
-            let out = &mut per_shard[p.target];
+            let out = &mut out;
             let delay_steps = |ms: f64| self.resolution.round_steps(ms).max(1);
             // A graded signal goes to the receptor of its name (an astrocyte's SIC to `SIC`).
             let graded_receptor =
@@ -510,7 +532,7 @@ impl NetworkBuilder {
                     source_gid: source_gid0 + source,
                     target: (target as usize - lo) as u32,
                     weight: if counts && p.synapse.is_none() { 1.0 } else { w },
-                    delay: delay_steps(d_ms),
+                    delay: delay_steps(d_ms).min(u64::from(u32::MAX)) as u32,
                     receptor: receptor_of(w),
                 });
             };
@@ -560,7 +582,85 @@ impl NetworkBuilder {
                 }
             }
         }
-        Ok(per_shard)
+        out
+    }
+
+    /// Packs the synapses onto one shard (population `pi`, neurons `lo..hi`): static synapses
+    /// and graded couplings into CSRs by source gid, each plastic projection into its group.
+    fn connect_shard(
+        &self,
+        pi: usize,
+        (lo, hi): (usize, usize),
+        mut edges: Vec<Edge>,
+        first_gids: &[u64],
+        n_total: u64,
+    ) -> Result<ShardConnectivity, BuildError> {
+        if let Some(e) = edges.iter().find(|e| e.delay > u32::from(u16::MAX)) {
+            return Err(BuildError::Projection {
+                projection: self.projections[e.projection as usize].name.clone(),
+                message: format!("a delay of {} steps exceeds the longest supported, {} steps", e.delay, u16::MAX),
+            });
+        }
+        let delays = edges.iter().map(|e| Step::from(e.delay));
+        let (min_delay, max_delay) = (delays.clone().min(), delays.max());
+        // Stable sort by source keeps, within a row, the canonical order (target, draw order).
+        edges.sort_by_key(|e| e.source_gid);
+        let kind = |e: &Edge| {
+            let p = &self.projections[e.projection as usize];
+            if self.populations[p.source].factory.info().graded_output.is_some() {
+                EdgeKind::Graded
+            } else if p.synapse.is_some() {
+                EdgeKind::Plastic
+            } else {
+                EdgeKind::Static
+            }
+        };
+        let pack = |k: EdgeKind| {
+            let selected: Vec<&Edge> = edges.iter().filter(|e| kind(e) == k).collect();
+            crate::sim::IncomingCsr::from_sorted(
+                n_total,
+                selected.iter().map(|e| (e.source_gid, e.target, e.weight, Step::from(e.delay), e.receptor)),
+            )
+        };
+        let csr = pack(EdgeKind::Static);
+        let graded_csr = pack(EdgeKind::Graded);
+        let mut plastic = Vec::new();
+        let mut history: Option<PostHistory> = None;
+        for (proj_index, proj) in self.projections.iter().enumerate() {
+            let Some(model) = proj.synapse.as_ref().filter(|_| proj.target == pi) else { continue };
+            let mine: Vec<&Edge> = edges.iter().filter(|e| e.projection as usize == proj_index).collect();
+            let source_first = first_gids[proj.source];
+            let n_src = self.populations[proj.source].size;
+            let mut row_start = vec![0u64; n_src + 1];
+            for e in &mine {
+                row_start[(e.source_gid - source_first) as usize + 1] += 1;
+            }
+            for i in 0..n_src {
+                row_start[i + 1] += row_start[i];
+            }
+            let targets: Vec<u32> = mine.iter().map(|e| e.target).collect();
+            let dynamics = model
+                .0
+                .build(mine.iter().map(|e| e.weight).collect(), &targets, hi - lo)
+                .map_err(|message| BuildError::Projection { projection: proj.name.clone(), message })?;
+            if let Some(tau) = model.0.post_history() {
+                history.get_or_insert_with(|| PostHistory::new(hi - lo, tau));
+            }
+            plastic.push(PlasticGroup {
+                projection: proj_index,
+                source_first_gid: source_first,
+                target_first_index: lo as u64,
+                row_start,
+                target: targets,
+                delay: mine.iter().map(|e| e.delay as u16).collect(),
+                delay_ms: mine.iter().map(|e| e.delay as f64 * self.resolution.h()).collect(),
+                receptor: mine.iter().map(|e| e.receptor).collect(),
+                dynamics,
+                record_weights: proj.record_weights,
+                learning_windows: proj.learning_windows.clone(),
+            });
+        }
+        Ok(ShardConnectivity { csr, graded_csr, plastic, history, min_delay, max_delay })
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -568,16 +668,15 @@ impl NetworkBuilder {
         &self,
         thread: usize,
         ranges: &[(usize, usize)],
-        edges: Vec<Vec<Edge>>,
+        mut connectivity: Vec<Option<ShardConnectivity>>,
         first_gids: &[u64],
         device_delays: &[Step],
         slots: usize,
-        n_total: u64,
         ctx: &BuildContext,
     ) -> Result<Partition, BuildError> {
         let mut shards = Vec::new();
         let mut shard_of_population = vec![usize::MAX; self.populations.len()];
-        for (pi, (pop, mut edges)) in self.populations.iter().zip(edges).enumerate() {
+        for (pi, pop) in self.populations.iter().enumerate() {
             let (lo, hi) = ranges[pi];
             if lo == hi {
                 continue;
@@ -599,64 +698,9 @@ impl NetworkBuilder {
                     model.set_state(*var, local - lo, value).map_err(|m| pop_err(format!("{var_name}: {m}")))?;
                 }
             }
-            // Stable sort by source keeps, within a row, the canonical order (target, draw order).
-            edges.sort_by_key(|e| e.source_gid);
-            let kind = |e: &Edge| {
-                let p = &self.projections[e.projection as usize];
-                if self.populations[p.source].factory.info().graded_output.is_some() {
-                    EdgeKind::Graded
-                } else if p.synapse.is_some() {
-                    EdgeKind::Plastic
-                } else {
-                    EdgeKind::Static
-                }
-            };
-            let pack = |k: EdgeKind| {
-                let selected: Vec<&Edge> = edges.iter().filter(|e| kind(e) == k).collect();
-                crate::sim::IncomingCsr::from_sorted(
-                    n_total,
-                    selected.iter().map(|e| (e.source_gid, e.target, e.weight, e.delay, e.receptor)),
-                )
-            };
-            let csr = pack(EdgeKind::Static);
-            let graded_csr = pack(EdgeKind::Graded);
-            let mut plastic = Vec::new();
-            let mut history: Option<PostHistory> = None;
-            for (proj_index, proj) in self.projections.iter().enumerate() {
-                let Some(model) = proj.synapse.as_ref().filter(|_| proj.target == pi) else { continue };
-                let mine: Vec<&Edge> = edges.iter().filter(|e| e.projection as usize == proj_index).collect();
-                let source_first = first_gids[proj.source];
-                let n_src = self.populations[proj.source].size;
-                let mut row_start = vec![0u64; n_src + 1];
-                for e in &mine {
-                    row_start[(e.source_gid - source_first) as usize + 1] += 1;
-                }
-                for i in 0..n_src {
-                    row_start[i + 1] += row_start[i];
-                }
-                let targets: Vec<u32> = mine.iter().map(|e| e.target).collect();
-                let dynamics = model
-                    .0
-                    .build(mine.iter().map(|e| e.weight).collect(), &targets, hi - lo)
-                    .map_err(|message| BuildError::Projection { projection: proj.name.clone(), message })?;
-                if let Some(tau) = model.0.post_history() {
-                    history.get_or_insert_with(|| PostHistory::new(hi - lo, tau));
-                }
-                plastic.push(PlasticGroup {
-                    projection: proj_index,
-                    source_first_gid: source_first,
-                    target_first_index: lo as u64,
-                    row_start,
-                    target: targets,
-                    delay: mine.iter().map(|e| e.delay.min(u64::from(u16::MAX)) as u16).collect(),
-                    delay_ms: mine.iter().map(|e| e.delay as f64 * self.resolution.h()).collect(),
-                    receptor: mine.iter().map(|e| e.receptor).collect(),
-                    dynamics,
-                    record_weights: proj.record_weights,
-                    learning_windows: proj.learning_windows.clone(),
-                });
-            }
-            drop(edges);
+            let ShardConnectivity { csr, graded_csr, plastic, history, .. } = connectivity[pi]
+                .take()
+                .ok_or_else(|| BuildError::Other("internal: shard without connectivity".into()))?;
             shard_of_population[pi] = shards.len();
             shards.push(Shard {
                 first_gid: first_gids[pi] + lo as u64,
