@@ -181,8 +181,9 @@ pub struct CellDefaults {
 #[serde(deny_unknown_fields)]
 pub struct CellType {
     pub layer: String,
-    /// Neurons per column at full scale.
-    pub count: u64,
+    /// Neurons per column at full scale (an integer >= 1; read as a number so that a wrong
+    /// value is reported against this field).
+    pub count: f64,
     #[serde(default)]
     pub model: Option<String>,
     #[serde(default)]
@@ -685,7 +686,7 @@ pub fn expand(d: &Description, n_scaling: f64, k_scaling: f64) -> Result<Expande
         None => t.to_string(),
         Some(c) => format!("{c}_{t}"),
     };
-    let full_n = |t: &str| d.cell_types[t].count as f64;
+    let full_n = |t: &str| d.cell_types[t].count;
     let pairs = pairs(d, &types)?;
     let sqrt_k = k_scaling.sqrt();
 
@@ -734,8 +735,9 @@ pub fn expand(d: &Description, n_scaling: f64, k_scaling: f64) -> Result<Expande
         {
             return Err(err(format!("column.cell_types.{t}.k_ext"), "must be a finite number >= 0"));
         }
-        if d.cell_types[*t].count == 0 {
-            return Err(err(format!("column.cell_types.{t}.count"), "must be an integer >= 1"));
+        let count = d.cell_types[*t].count;
+        if !(count >= 1.0 && count.fract() == 0.0 && count < 4.3e9) {
+            return Err(err(format!("column.cell_types.{t}.count"), format!("= {count}: must be an integer >= 1")));
         }
     }
     if let Some(bg) = &d.background
@@ -782,7 +784,7 @@ pub fn expand(d: &Description, n_scaling: f64, k_scaling: f64) -> Result<Expande
             let model = ct.model.clone().or_else(|| d.cell_defaults.model.clone()).ok_or_else(|| {
                 err(format!("{field}.model"), "missing: a neuron model (here or in column.cell_defaults.model)")
             })?;
-            let size = round_count(ct.count as f64 * n_scaling);
+            let size = round_count(ct.count * n_scaling);
             if size == 0 {
                 return Err(err(
                     format!("{field}.count"),
