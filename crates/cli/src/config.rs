@@ -150,6 +150,16 @@
 //!   `nodes` (as for stimuli, default `"all"`). A compartmental variable given by its stem
 //!   (`v_comp`) records every compartment: one report element per (cell, compartment).
 //!
+//! ## `[column]`, `n_scaling`, `k_scaling`
+//! A cortical column described by layers, cell types and a connection table (the language of
+//! the `laminar_column` crate, which documents it; `models/potjans_diesmann.toml` is an example).
+//! Its cell types become populations (named after the types, before the file's own
+//! `[populations]`, which may then be left out), its connection table projections and its
+//! background stimuli; `[[projections]]`, `[[stimuli]]` and `[recording]` may refer to them by
+//! name. The top-level `n_scaling` and `k_scaling` (default 1.0, > 0) scale the column's neuron
+//! counts and in-degrees with the weight and DC compensation of NEST's microcircuit example.
+//! Errors name the field of the description (`column.cell_types.L23E.count`) and its line.
+//!
 //! ## Overrides: `--set key.path=value`
 //! Each override replaces (or adds) one value before validation, so it is checked exactly like
 //! the file. The path is dotted: `simulation.duration_ms=500`,
@@ -1430,7 +1440,11 @@ impl<'f> Loader<'f> {
                 ));
             };
             if info.source_only {
-                return Err(self.error(&o, &p.field, format!("{} cannot be a cell type: it accepts no input", p.model)));
+                return Err(self.error(
+                    &o,
+                    &p.field,
+                    format!("{} cannot be a cell type: it accepts no input", p.model),
+                ));
             }
             let params_field = format!("{}.params", p.field);
             let factory = registry::population_factory(&p.model, &p.params, p.size)
@@ -1447,7 +1461,12 @@ impl<'f> Loader<'f> {
                     return Err(self.error(
                         &origin(&field),
                         field,
-                        format!("unknown variable `{var}`{}; state variables of {}: {}", suggestion(var, &names), info.name, names.join(", ")),
+                        format!(
+                            "unknown variable `{var}`{}; state variables of {}: {}",
+                            suggestion(var, &names),
+                            info.name,
+                            names.join(", ")
+                        ),
                     ));
                 }
                 initial.push((var.clone(), Initial::Dist(*dist)));
@@ -1520,8 +1539,15 @@ impl<'f> Loader<'f> {
             let factory =
                 registry::stimulus_factory(&d.model, &d.params).map_err(|m| self.error(&origin, &d.field, m))?;
             let targets = (0..pops[population].size as u64).collect();
-            let device =
-                DeviceEntry { name: d.name, factory, population, targets, weight: d.weight, delay_ms: d.delay_ms, receptor: None };
+            let device = DeviceEntry {
+                name: d.name,
+                factory,
+                population,
+                targets,
+                weight: d.weight,
+                delay_ms: d.delay_ms,
+                receptor: None,
+            };
             out.push(StimulusSpec { device, origin, field: d.field });
         }
         Ok(out)
@@ -2325,7 +2351,9 @@ fn origin_of_path(root: &[Entry], path: &str) -> Option<Origin> {
         let next = match item.map(|i| &i.node) {
             None => entries.iter().find(|e| e.key == segment).map(|e| (&e.key_origin, &e.item)),
             Some(Node::Table(t)) => t.iter().find(|e| e.key == segment).map(|e| (&e.key_origin, &e.item)),
-            Some(Node::Array(items)) => segment.parse::<usize>().ok().and_then(|i| items.get(i)).map(|i| (&i.origin, i)),
+            Some(Node::Array(items)) => {
+                segment.parse::<usize>().ok().and_then(|i| items.get(i)).map(|i| (&i.origin, i))
+            }
             Some(_) => None,
         };
         let Some((origin, next)) = next else { break };

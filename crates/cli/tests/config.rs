@@ -815,7 +815,11 @@ size = 10
 #[test]
 fn a_column_description_builds_next_to_plain_populations() {
     let file = load_text("column-ok", COLUMN, &[]).unwrap_or_else(|e| panic!("{e}"));
-    assert!(file.describe().starts_with("3 populations (510 neurons), 5 projections, 2 stimuli"), "{}", file.describe());
+    assert!(
+        file.describe().starts_with("3 populations (510 neurons), 5 projections, 2 stimuli"),
+        "{}",
+        file.describe()
+    );
     let built = file.build(1, 2).unwrap_or_else(|e| panic!("{e}"));
     let names: Vec<&str> = built.simulation.populations().iter().map(|p| p.name.as_str()).collect();
     assert_eq!(names, ["E", "I", "extra"]);

@@ -95,8 +95,9 @@
 //! - background in-degrees `round(k_ext · k)`;
 //! - weights (recurrent and background): mean and std divided by `sqrt(k)`;
 //! - DC compensation (when `k ≠ 1` and `dc_compensation`): every population gets
-//!   `I_e += 0.001 · tau_syn · (1 − sqrt(k)) · (Σ_s w_full(s→t) · K_full(s→t)/N_t,full · ν_s
-//!   + [poisson background] w_ext · k_ext · ν_bg)` pA, with the full-scale rates ν_s
+//!   `I_e += 0.001 · tau_syn · (1 − sqrt(k)) · (Σ_s w_full(s→t) · K_full(s→t)/N_t,full · ν_s`
+//!   `+ w_ext · k_ext · ν_bg)` pA (the last term with a Poisson background only), with the
+//!   full-scale rates ν_s
 //!   (`full_rate_hz`), the full-scale mean weights and in-degrees, and `tau_syn` the target's
 //!   `tau_syn_ex` (ms). This keeps the mean input of the scaled network at the full-scale
 //!   value while the weights grow by `1/sqrt(k)` to keep its variance (van Albada, Helias &
@@ -527,7 +528,12 @@ fn ordered_types(d: &Description) -> Result<Vec<&str>, ColumnError> {
         if !layer_names.contains(&t.layer.as_str()) {
             return Err(err(
                 format!("column.cell_types.{name}.layer"),
-                format!("= {:?}: no such layer{}; layers: {}", t.layer, suggest(&t.layer, &layer_names), layer_names.join(", ")),
+                format!(
+                    "= {:?}: no such layer{}; layers: {}",
+                    t.layer,
+                    suggest(&t.layer, &layer_names),
+                    layer_names.join(", ")
+                ),
             ));
         }
     }
@@ -897,8 +903,7 @@ pub fn add_to_builder(e: &Expanded, builder: &mut NetworkBuilder) -> Result<usiz
         if let Some(r) = &p.receptor {
             let info = builder.population_factory(target).info();
             proj.receptor = Some(
-                info.receptor_index(r)
-                    .ok_or_else(|| err(&p.field, format!("{} has no receptor `{r}`", info.name)))?,
+                info.receptor_index(r).ok_or_else(|| err(&p.field, format!("{} has no receptor `{r}`", info.name)))?,
             );
         }
         projections.push(proj);

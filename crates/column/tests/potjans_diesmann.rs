@@ -30,7 +30,7 @@ fn preset_defaults_to_full_scale_and_expands_to_the_published_network() {
     assert_eq!(names, TYPES);
     let total_neurons: usize = e.populations.iter().map(|p| p.size).sum();
     assert_eq!(total_neurons, 77_169);
-    // 64 pairs minus the 4 with C = 0 (L5I<-L23E/L23I/L4I... see the table) get a projection.
+    // Every pair with C > 0 gets a projection: 64 minus the 9 zeros of the PD14 table.
     let zero_pairs = 64 - e.projections.len();
     assert_eq!(zero_pairs, 9, "pairs with C = 0 in the PD14 table");
     let total: u64 = e
@@ -82,7 +82,14 @@ fn scaling_follows_the_pynest_example() {
     let c_l23e = [0.1009, 0.1689, 0.0437, 0.0818, 0.0323, 0.0, 0.0076, 0.0];
     let mut input = 87.81 * 1600.0 * 8.0;
     for s in 0..8 {
-        let w = 87.81 * if s % 2 == 1 { -4.0 } else if s == 2 { 2.0 } else { 1.0 };
+        let w = 87.81
+            * if s % 2 == 1 {
+                -4.0
+            } else if s == 2 {
+                2.0
+            } else {
+                1.0
+            };
         input += w * total_from_probability(c_l23e[s], full_n[s], full_n[0]) / full_n[0] * rates[s];
     }
     let expected = 0.001 * 0.5 * (1.0 - 0.1f64.sqrt()) * input;
@@ -114,9 +121,8 @@ fn drawn_weights_and_counts_per_projection() {
     // back the realised synapses: their number and the weights' mean and sd.
     let (d, _, _) = preset();
     let e = expand(&d, 0.1, 0.1).expect("expands");
-    let tsodyks = laminar_models::registry::synapse_factory("tsodyks_synapse", &Map::new())
-        .expect("tsodyks")
-        .expect("a factory");
+    let tsodyks =
+        laminar_models::registry::synapse_factory("tsodyks_synapse", &Map::new()).expect("tsodyks").expect("a factory");
     for name in ["L4E->L23E", "L23E->L23E", "L6E->L4I", "L4I->L4E"] {
         let mut one = e.clone();
         one.projections.retain(|p| p.name == name);
@@ -124,9 +130,7 @@ fn drawn_weights_and_counts_per_projection() {
         let p = &one.projections[0];
         let Rule::FixedTotalNumber { n } = p.rule else { panic!("total number") };
         let Dist::Normal { mean, std } = p.weight else { panic!("normal") };
-        let mut b = NetworkBuilder::new(Resolution::new(0.1).expect("h"), 3);
-        add_to_builder(&one, &mut b).expect("adds");
-        // add_to_builder added static synapses; replace by the same projection with tsodyks.
+        // The two populations without synapses, then the projection with tsodyks synapses.
         let mut b2 = NetworkBuilder::new(Resolution::new(0.1).expect("h"), 3);
         one.projections.clear();
         add_to_builder(&one, &mut b2).expect("adds");
@@ -151,7 +155,6 @@ fn drawn_weights_and_counts_per_projection() {
         assert!((m - mean).abs() < 5.0 * se, "{name}: mean {m} vs {mean}");
         assert!((sd - std).abs() < 0.05 * std, "{name}: sd {sd} vs {std}");
         assert!(w.iter().all(|x| x * mean > 0.0), "{name}: a weight changed sign");
-        drop(b);
     }
 }
 
