@@ -51,7 +51,13 @@ fn every_shipped_model_runs_and_reads_back() {
         let label = model.file_stem().and_then(|s| s.to_str()).unwrap_or("model").to_string();
         let dir = temp_dir(&label);
         // A short run: the full durations are for users and benchmarks.
-        let options = RunOptions { duration_ms: Some(200.0), quiet: true, ..Default::default() };
+        // The full-scale Potjans-Diesmann microcircuit (3e8 synapses) is too big for a test.
+        let overrides = if label == "potjans_diesmann" {
+            vec!["n_scaling=0.05".to_string(), "k_scaling=0.05".to_string()]
+        } else {
+            Vec::new()
+        };
+        let options = RunOptions { duration_ms: Some(200.0), quiet: true, overrides, ..Default::default() };
         let summary = run(&model, &dir, &options, Arc::new(AtomicBool::new(false)))
             .unwrap_or_else(|e| panic!("{}: {e:#}", model.display()));
         assert!(summary.completed);

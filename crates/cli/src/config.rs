@@ -150,6 +150,16 @@
 //!   `nodes` (as for stimuli, default `"all"`). A compartmental variable given by its stem
 //!   (`v_comp`) records every compartment: one report element per (cell, compartment).
 //!
+//! ## `[column]`, `n_scaling`, `k_scaling`
+//! A cortical column described by layers, cell types and a connection table (the language of
+//! the `laminar_column` crate, which documents it; `models/potjans_diesmann.toml` is an example).
+//! Its cell types become populations (named after the types, before the file's own
+//! `[populations]`, which may then be left out), its connection table projections and its
+//! background stimuli; `[[projections]]`, `[[stimuli]]` and `[recording]` may refer to them by
+//! name. The top-level `n_scaling` and `k_scaling` (default 1.0, > 0) scale the column's neuron
+//! counts and in-degrees with the weight and DC compensation of NEST's microcircuit example.
+//! Errors name the field of the description (`column.cell_types.L23E.count`) and its line.
+//!
 //! ## Overrides: `--set key.path=value`
 //! Each override replaces (or adds) one value before validation, so it is checked exactly like
 //! the file. The path is dotted: `simulation.duration_ms=500`,
@@ -448,6 +458,15 @@ struct StimulusSpec {
     field: String,
 }
 
+/// What a `[column]` description adds: populations (validated) and projections and devices
+/// still by population name, each with where in the file it comes from.
+#[derive(Default)]
+struct ColumnParts {
+    populations: Vec<PopulationSpec>,
+    projections: Vec<(Origin, laminar_column::ProjectionOut)>,
+    devices: Vec<(Origin, laminar_column::DeviceOut)>,
+}
+
 // ---------------------------------------------------------------- the document tree
 
 /// Where a value came from, for error messages.
@@ -732,15 +751,50 @@ impl<'f> Loader<'f> {
             self.apply_override(&mut root, arg)?;
         }
         let top = TableRef { entries: &root, path: String::new(), origin: &Origin::Unknown };
-        self.check_keys(&top, &["description", "simulation", "populations", "projections", "stimuli", "recording"])?;
+        self.check_keys(
+            &top,
+            &[
+                "description",
+                "n_scaling",
+                "k_scaling",
+                "simulation",
+                "column",
+                "populations",
+                "projections",
+                "stimuli",
+                "recording",
+            ],
+        )?;
         let description = match top.get("description") {
             Some(e) => Some(self.as_str(&e.item, "description")?.to_string()),
             None => None,
         };
         let simulation = self.simulation(&top)?;
-        let populations = self.populations(&top, &simulation)?;
-        let projections = self.projections(&top, &simulation, &populations)?;
-        let stimuli = self.stimuli(&top, &simulation, &populations)?;
+        let column = self.column(&top, &root, &simulation)?;
+        let mut populations = column.populations;
+        for p in self.populations(&top, &simulation, !populations.is_empty())? {
+            if populations.iter().any(|q| q.name == p.name) {
+                return Err(self.error(
+                    &p.origin,
+                    format!("populations.{}", p.name),
+                    format!("the name `{}` is already a population of the [column]", p.name),
+                ));
+            }
+            populations.push(p);
+        }
+        let mut projections = self.column_projections(column.projections, &simulation, &populations)?;
+        for p in self.projections(&top, &simulation, &populations)? {
+            if let Some(q) = projections.iter().find(|q| q.projection.name == p.projection.name) {
+                return Err(self.error(
+                    &p.origin,
+                    &p.field,
+                    format!("the name `{}` is already used by the column's {}", p.projection.name, q.field),
+                ));
+            }
+            projections.push(p);
+        }
+        let mut stimuli = self.column_devices(column.devices, &simulation, &populations)?;
+        stimuli.extend(self.stimuli(&top, &simulation, &populations)?);
         let (recordings, record_spikes) = self.recording(&top, &simulation, &populations)?;
         Ok(ModelFile {
             path: self.file.to_path_buf(),
@@ -1254,8 +1308,11 @@ impl<'f> Loader<'f> {
         Ok(SimulationSection { resolution_ms, duration_ms, seed, threads, resolution, duration_steps })
     }
 
-    fn populations(&self, top: &TableRef, sim: &SimulationSection) -> Res<Vec<PopulationSpec>> {
+    fn populations(&self, top: &TableRef, sim: &SimulationSection, have_column: bool) -> Res<Vec<PopulationSpec>> {
         let Some(entry) = top.get("populations") else {
+            if have_column {
+                return Ok(Vec::new());
+            }
             return Err(self.error(
                 &Origin::Unknown,
                 "populations",
@@ -1263,7 +1320,7 @@ impl<'f> Loader<'f> {
             ));
         };
         let all = self.as_table(&entry.item, "populations")?;
-        if all.entries.is_empty() {
+        if all.entries.is_empty() && !have_column {
             return Err(self.error(&entry.item.origin, "populations", "needs at least one population"));
         }
         let ctx = BuildContext { resolution: sim.resolution, seed: sim.seed };
@@ -1336,6 +1393,162 @@ impl<'f> Loader<'f> {
                 None => Vec::new(),
             };
             out.push(PopulationSpec { name: name.to_string(), size, factory, initial, origin: e.key_origin.clone() });
+        }
+        Ok(out)
+    }
+
+    // ------------------------------------------------------------ the column builder
+
+    /// The `[column]` table (see `laminar_column`), expanded at the file's `n_scaling` and
+    /// `k_scaling`; errors point at the field of the description they concern.
+    fn column(&self, top: &TableRef, root: &[Entry], sim: &SimulationSection) -> Res<ColumnParts> {
+        let scaling = |key: &str| -> Res<f64> {
+            match top.get(key) {
+                Some(e) => {
+                    let v = self.as_number(&e.item, key)?;
+                    if v > 0.0 { Ok(v) } else { Err(self.bad_value(&e.item, key, "must be a finite number > 0")) }
+                }
+                None => Ok(1.0),
+            }
+        };
+        let (n, k) = (scaling("n_scaling")?, scaling("k_scaling")?);
+        let Some(entry) = top.get("column") else {
+            if let Some(e) = top.get("n_scaling").or_else(|| top.get("k_scaling")) {
+                return Err(self.error(&e.key_origin, &e.key, "scales a [column] description; this file has none"));
+            }
+            return Ok(ColumnParts::default());
+        };
+        let origin = |field: &str| origin_of_path(root, field).unwrap_or_else(|| entry.item.origin.clone());
+        let column_error = |e: laminar_column::ColumnError| self.error(&origin(&e.field), e.field, e.message);
+        let json = self.to_json(&entry.item, "column")?;
+        let description = laminar_column::from_json(&json).map_err(column_error)?;
+        let expanded = laminar_column::expand(&description, n, k).map_err(column_error)?;
+        let ctx = BuildContext { resolution: sim.resolution, seed: sim.seed };
+        let mut populations = Vec::new();
+        for p in &expanded.populations {
+            let o = origin(&p.field);
+            let Some(info) = registry::model_info(&p.model) else {
+                return Err(self.error(
+                    &origin(&format!("{}.model", p.field)),
+                    format!("{}.model", p.field),
+                    format!(
+                        "unknown neuron model `{}`{}; known: {}",
+                        p.model,
+                        suggestion(&p.model, registry::NEURON_MODELS),
+                        registry::NEURON_MODELS.join(", ")
+                    ),
+                ));
+            };
+            if info.source_only {
+                return Err(self.error(
+                    &o,
+                    &p.field,
+                    format!("{} cannot be a cell type: it accepts no input", p.model),
+                ));
+            }
+            let params_field = format!("{}.params", p.field);
+            let factory = registry::population_factory(&p.model, &p.params, p.size)
+                .map_err(|m| self.error(&origin(&params_field), &params_field, m))?;
+            if let Err(e) = factory.build(0, 0, 1, &ctx) {
+                return Err(self.error(&origin(&params_field), &params_field, e.0));
+            }
+            let info = factory.info();
+            let mut initial = Vec::new();
+            for (var, dist) in &p.initial {
+                let field = format!("{}.initial.{var}", p.field);
+                if info.recordable_index(var).is_none() {
+                    let names: Vec<&str> = info.recordables.iter().map(|r| r.name.as_ref()).collect();
+                    return Err(self.error(
+                        &origin(&field),
+                        field,
+                        format!(
+                            "unknown variable `{var}`{}; state variables of {}: {}",
+                            suggestion(var, &names),
+                            info.name,
+                            names.join(", ")
+                        ),
+                    ));
+                }
+                initial.push((var.clone(), Initial::Dist(*dist)));
+            }
+            populations.push(PopulationSpec { name: p.name.clone(), size: p.size, factory, initial, origin: o });
+        }
+        let projections = expanded.projections.into_iter().map(|p| (origin(&p.field), p)).collect();
+        let devices = expanded.devices.into_iter().map(|d| (origin(&d.field), d)).collect();
+        Ok(ColumnParts { populations, projections, devices })
+    }
+
+    fn column_projections(
+        &self,
+        specs: Vec<(Origin, laminar_column::ProjectionOut)>,
+        sim: &SimulationSection,
+        pops: &[PopulationSpec],
+    ) -> Res<Vec<ProjectionSpec>> {
+        let h = sim.resolution.h();
+        let mut out = Vec::with_capacity(specs.len());
+        for (origin, p) in specs {
+            let index = |name: &str| {
+                pops.iter()
+                    .position(|q| q.name == name)
+                    .ok_or_else(|| self.error(&origin, &p.field, format!("internal: no population `{name}`")))
+            };
+            let (source, target) = (index(&p.source)?, index(&p.target)?);
+            let info = pops[target].factory.info();
+            if p.delay.mean() < h * (1.0 - 1e-9) {
+                return Err(self.error(&origin, &p.field, format!("the delay must be >= the resolution ({h} ms)")));
+            }
+            let mut projection = Projection::new(&p.name, source, target, p.rule, p.weight, p.delay);
+            projection.autapses = p.autapses;
+            projection.multapses = p.multapses;
+            if let Some(r) = &p.receptor {
+                projection.receptor = Some(info.receptor_index(r).ok_or_else(|| {
+                    self.error(
+                        &origin,
+                        &p.field,
+                        format!("{} has no receptor `{r}`; receptors: {}", info.name, info.receptors.join(", ")),
+                    )
+                })?);
+            }
+            out.push(ProjectionSpec { projection, origin, field: p.field });
+        }
+        Ok(out)
+    }
+
+    fn column_devices(
+        &self,
+        specs: Vec<(Origin, laminar_column::DeviceOut)>,
+        sim: &SimulationSection,
+        pops: &[PopulationSpec],
+    ) -> Res<Vec<StimulusSpec>> {
+        let mut out = Vec::with_capacity(specs.len());
+        for (origin, d) in specs {
+            let population = pops
+                .iter()
+                .position(|q| q.name == d.target)
+                .ok_or_else(|| self.error(&origin, &d.field, format!("internal: no population `{}`", d.target)))?;
+            match sim.resolution.exact_steps(d.delay_ms) {
+                Ok(s) if s >= 1 => {}
+                _ => {
+                    return Err(self.error(
+                        &origin,
+                        "column.background.delay_ms",
+                        format!("= {}: must be a positive multiple of the resolution", d.delay_ms),
+                    ));
+                }
+            }
+            let factory =
+                registry::stimulus_factory(&d.model, &d.params).map_err(|m| self.error(&origin, &d.field, m))?;
+            let targets = (0..pops[population].size as u64).collect();
+            let device = DeviceEntry {
+                name: d.name,
+                factory,
+                population,
+                targets,
+                weight: d.weight,
+                delay_ms: d.delay_ms,
+                receptor: None,
+            };
+            out.push(StimulusSpec { device, origin, field: d.field });
         }
         Ok(out)
     }
@@ -2126,6 +2339,29 @@ impl<'f> Loader<'f> {
 /// The default delay (NEST's 1 ms) as an item, so that it is checked like a written one.
 fn default_delay_item(origin: &Origin) -> Item {
     Item { node: Node::Float(1.0), origin: origin.clone() }
+}
+
+/// Where the field at dotted `path` (table keys, array indices) is written: the deepest part of
+/// the path that exists.
+fn origin_of_path(root: &[Entry], path: &str) -> Option<Origin> {
+    let mut entries = root;
+    let mut found: Option<Origin> = None;
+    let mut item: Option<&Item> = None;
+    for segment in path.split('.') {
+        let next = match item.map(|i| &i.node) {
+            None => entries.iter().find(|e| e.key == segment).map(|e| (&e.key_origin, &e.item)),
+            Some(Node::Table(t)) => t.iter().find(|e| e.key == segment).map(|e| (&e.key_origin, &e.item)),
+            Some(Node::Array(items)) => {
+                segment.parse::<usize>().ok().and_then(|i| items.get(i)).map(|i| (&i.origin, i))
+            }
+            Some(_) => None,
+        };
+        let Some((origin, next)) = next else { break };
+        found = Some(if matches!(next.node, Node::Table(_)) { origin.clone() } else { next.origin.clone() });
+        item = Some(next);
+        entries = &[];
+    }
+    found
 }
 
 // ---------------------------------------------------------------- applying overrides

@@ -617,6 +617,16 @@ fn shipped_models() -> Vec<PathBuf> {
     files
 }
 
+/// Overrides that shrink a model too big for a test (the full-scale Potjans-Diesmann
+/// microcircuit has 3e8 synapses) to a few thousand neurons.
+fn small_scale(path: &Path) -> Vec<String> {
+    if path.file_stem().is_some_and(|s| s == "potjans_diesmann") {
+        vec!["n_scaling=0.05".to_string(), "k_scaling=0.05".to_string()]
+    } else {
+        Vec::new()
+    }
+}
+
 #[test]
 fn every_shipped_model_loads_builds_and_runs() {
     let files = shipped_models();
@@ -625,7 +635,9 @@ fn every_shipped_model_loads_builds_and_runs() {
         assert!(names.iter().any(|n| n == expected), "models/{expected}.toml is missing");
     }
     for path in files {
-        let file = config::load(&path, &["simulation.duration_ms=20".to_string()]).unwrap_or_else(|e| panic!("{e}"));
+        let mut overrides = vec!["simulation.duration_ms=20".to_string()];
+        overrides.extend(small_scale(&path));
+        let file = config::load(&path, &overrides).unwrap_or_else(|e| panic!("{e}"));
         assert!(file.description().is_some(), "{}: no description", path.display());
         let mut built = file.build(file.simulation().seed, 2).unwrap_or_else(|e| panic!("{e}"));
         let steps = file.simulation().duration_steps();
@@ -642,7 +654,9 @@ fn every_shipped_model_loads_builds_and_runs() {
 #[ignore = "runs each shipped model for a simulated second; prints the rates"]
 fn rates_of_shipped_models() {
     for path in shipped_models() {
-        let file = config::load(&path, &["simulation.duration_ms=1000".to_string()]).unwrap_or_else(|e| panic!("{e}"));
+        let mut overrides = vec!["simulation.duration_ms=1000".to_string()];
+        overrides.extend(small_scale(&path));
+        let file = config::load(&path, &overrides).unwrap_or_else(|e| panic!("{e}"));
         let mut built = file.build(file.simulation().seed, 2).unwrap_or_else(|e| panic!("{e}"));
         let started = std::time::Instant::now();
         let steps = file.simulation().duration_steps();
@@ -740,4 +754,106 @@ learning_windows_ms = [[0, 200]]
     // Transmissions in the read phase leave every weight as the write phase left it (a weight
     // changed at a pre spike in [200, 400) would differ).
     assert_eq!(built.simulation.synapse_weights(0), after_write);
+}
+
+/// A two-type column: the column builder's language inside a model file.
+const COLUMN: &str = r#"description = "two cell types"
+n_scaling = 1.0
+k_scaling = 1.0
+
+[simulation]
+duration_ms = 100.0
+
+[column]
+[[column.layers]]
+name = "L4"
+
+[column.cell_defaults]
+model = "iaf_psc_exp"
+params = { tau_syn_ex = 0.5, tau_syn_in = 0.5 }
+
+[column.cell_types.E]
+layer = "L4"
+count = 400
+k_ext = 100
+full_rate_hz = 5.0
+
+[column.cell_types.I]
+layer = "L4"
+count = 100
+k_ext = 100
+full_rate_hz = 5.0
+
+[column.background]
+rate_hz = 8.0
+weight = 87.81
+delay_ms = 1.5
+
+[[column.connections]]
+source = ["E", "I"]
+target = "all"
+rule = { connection_probability_total = [[0.1, 0.2], [0.1, 0.2]] }
+weight = { normal = { mean = 87.81, rel_std = 0.1 } }
+delay_ms = 1.5
+
+[[column.connections]]
+source = "I"
+target = "all"
+weight_factor = -4.0
+
+[[projections]]
+source = "E"
+target = "extra"
+rule = { fixed_indegree = { k = 10 } }
+weight = 10.0
+
+[populations.extra]
+model = "iaf_psc_exp"
+size = 10
+"#;
+
+#[test]
+fn a_column_description_builds_next_to_plain_populations() {
+    let file = load_text("column-ok", COLUMN, &[]).unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        file.describe().starts_with("3 populations (510 neurons), 5 projections, 2 stimuli"),
+        "{}",
+        file.describe()
+    );
+    let built = file.build(1, 2).unwrap_or_else(|e| panic!("{e}"));
+    let names: Vec<&str> = built.simulation.populations().iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(names, ["E", "I", "extra"]);
+    assert_eq!(built.simulation.projection_names()[..2], ["E->E".to_string(), "I->E".to_string()]);
+
+    // --set reaches the scaling factors and every number of the description.
+    let file = load_text("column-set", COLUMN, &["n_scaling=0.5", "k_scaling=0.5", "column.cell_types.E.count=800"])
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(file.describe().starts_with("3 populations (460 neurons)"), "{}", file.describe());
+}
+
+#[test]
+fn column_errors_name_the_line_and_field() {
+    let text = COLUMN.replace("count = 400", "count = -4");
+    let e = load_err("column-count", &text, &[]);
+    check(&e, line_of(&text, "count = -4"), "column.cell_types.E.count", &["integer >= 1"]);
+
+    let text = COLUMN.replace("layer = \"L4\"\ncount = 100", "layer = \"L5\"\ncount = 100");
+    let e = load_err("column-layer", &text, &[]);
+    check(&e, line_of(&text, "\"L5\""), "column.cell_types.I.layer", &["no such layer", "L4"]);
+
+    let text = COLUMN.replace("[[0.1, 0.2], [0.1, 0.2]]", "[[0.1, 0.2], [0.1, 1.2]]");
+    let e = load_err("column-prob", &text, &[]);
+    check(&e, line_of(&text, "1.2]]"), "column.connections.0.rule.connection_probability_total.1.1", &["[0, 1)"]);
+
+    let text = COLUMN.replace("source = \"I\"", "source = \"J\"");
+    let e = load_err("column-type", &text, &[]);
+    check(&e, line_of(&text, "\"J\""), "column.connections.1.source", &["no cell type `J`", "E, I"]);
+
+    let e = load_err("column-scale", COLUMN, &["k_scaling=0"]);
+    assert_eq!(e.set.as_deref(), Some("k_scaling=0"), "{e}");
+    assert!(e.message.contains("> 0"), "{e}");
+
+    let text = COLUMN.replace("full_rate_hz = 5.0\n\n[column.background]", "\n[column.background]");
+    let e = load_err("column-rate", &text, &["k_scaling=0.5"]);
+    check(&e, line_of(&text, "[column.cell_types.I]"), "column.cell_types.I.full_rate_hz", &["DC compensation"]);
 }
