@@ -416,8 +416,8 @@ mod tests {
     /// Per-step counts by inversion have the Poisson mean and variance λ and P(0) = exp(−λ).
     #[test]
     fn dense_counts_are_poisson() {
-        for mean in [1.0, 2.3, 12.0] {
-            let d = DenseCounts { exp_minus_mean: (-mean as f64).exp(), mean, start_step: 0, stop_step: Step::MAX };
+        for mean in [1.0f64, 2.3, 12.0] {
+            let d = DenseCounts { exp_minus_mean: (-mean).exp(), mean, start_step: 0, stop_step: Step::MAX };
             let mut rng = stream_for(7, "dense-test", 0);
             let n = 200_000;
             let counts: Vec<f64> = (0..n).map(|_| f64::from(d.draw(rng.random::<f64>()))).collect();
