@@ -220,6 +220,27 @@ impl CaseBuilder<'_> {
         self.population(label, "spike_generator", &p, per_node.len())
     }
 
+    /// Input `k` of a case: a spike_generator with `times`, connected to `target` through a
+    /// static synapse with the input's `weight` and `delay_ms`.
+    fn spike_train(
+        &mut self,
+        k: usize,
+        input: &Value,
+        times: Vec<f64>,
+        target: usize,
+        precise: bool,
+    ) -> Result<Projection> {
+        let src = self.spike_source(&format!("input{k}"), vec![times], precise)?;
+        Ok(Projection::new(
+            &format!("input{k}"),
+            src,
+            target,
+            Rule::AllToAll,
+            Dist::Constant(num(input, "weight")?),
+            Dist::Constant(num(input, "delay_ms")?),
+        ))
+    }
+
     /// A parrot relay fed by `times` through a static synapse of `delay_ms`.
     fn parrot_relay(&mut self, label: &str, times: Vec<f64>, delay_ms: f64) -> Result<usize> {
         let src = self.spike_source(&format!("{label}_times"), vec![times], false)?;
@@ -455,15 +476,7 @@ fn build_point_neuron(cb: &mut CaseBuilder<'_>) -> Result<Built> {
                         .map(SynapseModel);
                     p
                 } else {
-                    let src = cb.spike_source(&format!("input{k}"), vec![times], precise)?;
-                    Projection::new(
-                        &format!("input{k}"),
-                        src,
-                        target,
-                        Rule::AllToAll,
-                        Dist::Constant(num(input, "weight")?),
-                        Dist::Constant(num(input, "delay_ms")?),
-                    )
+                    cb.spike_train(k, input, times, target, precise)?
                 };
                 cb.b.add_projection(Projection { receptor, ..projection });
             }
@@ -544,15 +557,8 @@ fn build_astrocyte(cb: &mut CaseBuilder<'_>) -> Result<Built> {
             Some("neuron") => neuron,
             Some(other) => bail!("input {k}: unknown target '{other}'"),
         };
-        let src = cb.spike_source(&format!("input{k}"), vec![f64_list(&input["times_ms"], "times_ms")?], false)?;
-        cb.b.add_projection(Projection::new(
-            &format!("input{k}"),
-            src,
-            target,
-            Rule::AllToAll,
-            Dist::Constant(num(input, "weight")?),
-            Dist::Constant(num(input, "delay_ms")?),
-        ));
+        let projection = cb.spike_train(k, input, f64_list(&input["times_ms"], "times_ms")?, target, false)?;
+        cb.b.add_projection(projection);
     }
     let sic = setup.get("sic").context("setup has no 'sic' connection")?;
     cb.b.add_projection(Projection::new(

@@ -778,21 +778,16 @@ fn run_partition(partition: &mut Partition, ctx: &RunContext<'_>, mut hook: Opti
         }
         let vote = hook.is_some() && (hook_failed || ctx.stop.load(Ordering::Relaxed));
         let halt = ctx.barrier.wait(vote);
-        let mut merged = std::mem::take(&mut partition.merged);
-        merged.clear();
+        partition.merged.clear();
+        partition.merged_graded.clear();
         for out in ctx.outputs {
-            merged.extend_from_slice(&out[parity].read().expect("interval output poisoned").spikes);
+            let out = out[parity].read().expect("interval output poisoned");
+            partition.merged.extend_from_slice(&out.spikes);
+            partition.merged_graded.extend_from_slice(&out.graded);
         }
-        // Stable sort: spikes of one gid in one step keep their emission order.
-        merged.sort_by_key(|s| (s.step, s.gid));
-        partition.merged = merged;
-        let mut graded = std::mem::take(&mut partition.merged_graded);
-        graded.clear();
-        for out in ctx.outputs {
-            graded.extend_from_slice(&out[parity].read().expect("interval output poisoned").graded);
-        }
-        graded.sort_by_key(|g| (g.step, g.gid));
-        partition.merged_graded = graded;
+        // Stable sorts: the events of one gid in one step keep their emission order.
+        partition.merged.sort_by_key(|s| (s.step, s.gid));
+        partition.merged_graded.sort_by_key(|g| (g.step, g.gid));
         partition.deliver();
         partition.prune_histories(to);
         if let Some(hook) = hook.as_mut()
