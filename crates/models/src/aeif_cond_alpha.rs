@@ -230,47 +230,22 @@ impl Validate for AeifCondAlphaParams {
     }
 }
 
-/// A recordable state variable of `aeif_cond_alpha`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Recordable {
+// NEST's multimeter offers the first four; `dg_ex` and `dg_in` are state it exposes in the
+// status dictionary.
+recordables! {
+    "aeif_cond_alpha":
     /// Membrane potential `V_m` (mV).
-    Vm,
+    Vm = ("V_m", "mV"),
     /// Adaptation current `w` (pA).
-    W,
+    W = ("w", "pA"),
     /// Excitatory conductance `g_ex` (nS).
-    GEx,
+    GEx = ("g_ex", "nS"),
     /// Inhibitory conductance `g_in` (nS).
-    GIn,
+    GIn = ("g_in", "nS"),
     /// Derivative of the excitatory conductance `dg_ex` (nS/ms).
-    DgEx,
+    DgEx = ("dg_ex", "nS/ms"),
     /// Derivative of the inhibitory conductance `dg_in` (nS/ms).
-    DgIn,
-}
-
-/// NEST's names of the state variables and their units, in [`Recordable`] order. (NEST's
-/// multimeter offers the first four; `dg_ex` and `dg_in` are state it exposes in the status
-/// dictionary.)
-pub const RECORDABLES: &[(&str, &str)] =
-    &[("V_m", "mV"), ("w", "pA"), ("g_ex", "nS"), ("g_in", "nS"), ("dg_ex", "nS/ms"), ("dg_in", "nS/ms")];
-
-impl Recordable {
-    pub const ALL: [Recordable; 6] =
-        [Recordable::Vm, Recordable::W, Recordable::GEx, Recordable::GIn, Recordable::DgEx, Recordable::DgIn];
-
-    /// NEST's name of the variable.
-    pub fn name(self) -> &'static str {
-        RECORDABLES[self as usize].0
-    }
-
-    /// Units of the variable.
-    pub fn units(self) -> &'static str {
-        RECORDABLES[self as usize].1
-    }
-
-    /// The variable with NEST's name `name`, if it is recordable.
-    pub fn from_name(name: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|r| r.name() == name)
-    }
+    DgIn = ("dg_in", "nS/ms"),
 }
 
 /// The integration of a neuron left the range NEST accepts (`V_m < −1000 mV` or

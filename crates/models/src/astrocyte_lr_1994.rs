@@ -242,37 +242,14 @@ fn check_h_ip3r(value: f64) -> Result<(), ParamError> {
     if (0.0..=1.0).contains(&value) { Ok(()) } else { Err(ParamError::new("h_IP3R", value, "must be between 0 and 1")) }
 }
 
-/// A recordable state variable of `astrocyte_lr_1994`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Recordable {
+recordables! {
+    "astrocyte_lr_1994":
     /// Cytosolic calcium concentration `Ca_astro` (µM).
-    Ca,
+    Ca = ("Ca_astro", "uM"),
     /// IP3 concentration `IP3` (µM).
-    Ip3,
+    Ip3 = ("IP3", "uM"),
     /// Fraction of IP3 receptors not inactivated by calcium, `h_IP3R` (dimensionless).
-    HIp3r,
-}
-
-/// NEST's names of the state variables and their units, in [`Recordable`] order.
-pub const RECORDABLES: &[(&str, &str)] = &[("Ca_astro", "uM"), ("IP3", "uM"), ("h_IP3R", "1")];
-
-impl Recordable {
-    pub const ALL: [Recordable; 3] = [Recordable::Ca, Recordable::Ip3, Recordable::HIp3r];
-
-    /// NEST's name of the variable.
-    pub fn name(self) -> &'static str {
-        RECORDABLES[self as usize].0
-    }
-
-    /// Units of the variable.
-    pub fn units(self) -> &'static str {
-        RECORDABLES[self as usize].1
-    }
-
-    /// The variable with NEST's name `name`, if it is recordable.
-    pub fn from_name(name: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|r| r.name() == name)
-    }
+    HIp3r = ("h_IP3R", "1"),
 }
 
 /// A population of `astrocyte_lr_1994` astrocytes sharing one parameter set (struct of arrays).

@@ -138,37 +138,14 @@ impl Validate for IafCondExpParams {
     }
 }
 
-/// A recordable state variable of `iaf_cond_exp`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Recordable {
+recordables! {
+    "iaf_cond_exp":
     /// Membrane potential `V_m` (mV).
-    Vm,
+    Vm = ("V_m", "mV"),
     /// Excitatory conductance `g_ex` (nS).
-    GEx,
+    GEx = ("g_ex", "nS"),
     /// Inhibitory conductance `g_in` (nS).
-    GIn,
-}
-
-/// NEST's recordable names and their units, in [`Recordable`] order.
-pub const RECORDABLES: &[(&str, &str)] = &[("V_m", "mV"), ("g_ex", "nS"), ("g_in", "nS")];
-
-impl Recordable {
-    pub const ALL: [Recordable; 3] = [Recordable::Vm, Recordable::GEx, Recordable::GIn];
-
-    /// NEST's name of the variable.
-    pub fn name(self) -> &'static str {
-        RECORDABLES[self as usize].0
-    }
-
-    /// Units of the variable.
-    pub fn units(self) -> &'static str {
-        RECORDABLES[self as usize].1
-    }
-
-    /// The variable with NEST's name `name`, if it is recordable.
-    pub fn from_name(name: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|r| r.name() == name)
-    }
+    GIn = ("g_in", "nS"),
 }
 
 /// A population of `iaf_cond_exp` neurons sharing one parameter set (struct of arrays).

@@ -10,6 +10,46 @@
 //! the state at time (k+1)·h. Injected current given for step k acts during that step. A spike
 //! emitted in step k carries the time (k+1)·h (grid models) or (k+1)·h − offset (precise models).
 
+/// Declares a model's recordable state variables once: the enum `Recordable` (one variant per
+/// variable, in the model's recording order), `RECORDABLES` (NEST's names and units in that
+/// order), `ENGINE_RECORDABLES` (the same list as the model's `ModelInfo::recordables`) and
+/// `Recordable::{ALL, name, units, from_name}`.
+macro_rules! recordables {
+    ($model:literal: $( $(#[$doc:meta])* $variant:ident = ($name:literal, $units:literal) ),+ $(,)?) => {
+        #[doc = concat!("A recordable state variable of `", $model, "`.")]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum Recordable {
+            $( $(#[$doc])* $variant ),+
+        }
+
+        /// NEST's names of the state variables and their units, in [`Recordable`] order.
+        pub const RECORDABLES: &[(&str, &str)] = &[$(($name, $units)),+];
+
+        /// The state variables as the engine lists them (the model's `ModelInfo::recordables`).
+        pub const ENGINE_RECORDABLES: &[laminar_engine::Recordable] =
+            &[$(laminar_engine::Recordable::new($name, $units)),+];
+
+        impl Recordable {
+            pub const ALL: [Recordable; RECORDABLES.len()] = [$(Recordable::$variant),+];
+
+            /// NEST's name of the variable.
+            pub fn name(self) -> &'static str {
+                RECORDABLES[self as usize].0
+            }
+
+            /// Units of the variable.
+            pub fn units(self) -> &'static str {
+                RECORDABLES[self as usize].1
+            }
+
+            /// The variable with NEST's name `name`, if it is recordable.
+            pub fn from_name(name: &str) -> Option<Self> {
+                Self::ALL.into_iter().find(|r| r.name() == name)
+            }
+        }
+    };
+}
+
 pub mod params;
 pub mod registry;
 
