@@ -171,6 +171,7 @@ impl Recorder {
                     model: p.model.clone(),
                     size: p.size as u64,
                     first_gid: p.first_gid,
+                    placement: None,
                 })
                 .collect(),
             files: OutputFiles {

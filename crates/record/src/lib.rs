@@ -43,7 +43,7 @@ pub mod readback;
 
 pub use error::{RecordError, Result};
 pub use h5::{MAGIC, Sorting, VERSION};
-pub use manifest::{MANIFEST_FILE_NAME, Manifest, OutputFiles, PopulationEntry, ReportEntry};
+pub use manifest::{MANIFEST_FILE_NAME, Manifest, OutputFiles, Placement, PopulationEntry, ReportEntry};
 pub use read::{Report, SpikePopulation, WeightEvents, read_report, read_spikes, read_weights};
 pub use report::{FrameReportSummary, FrameReportWriter};
 pub use spikes::SpikeWriter;

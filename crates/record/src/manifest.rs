@@ -62,6 +62,31 @@ pub struct PopulationEntry {
     pub size: u64,
     /// Global id of node 0, so that gid = `first_gid` + node id.
     pub first_gid: u64,
+    /// Where the population sits in a circuit built by the column builder (layer, cell type,
+    /// column, area); absent for populations declared one by one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub placement: Option<Placement>,
+}
+
+/// The place of a population in a laminar circuit: what spikes are grouped by in analyses.
+/// Every field is optional: a thalamic nucleus has no layer, a single column no area.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Placement {
+    /// Cortical layer (`"L23"`), as named in the description.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub layer: Option<String>,
+    /// Cell type (`"L23E"`, a thalamic nucleus `"core"` …).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cell_type: Option<String>,
+    /// Area (`"V1"`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub area: Option<String>,
+    /// Column name within the area (`"c3"`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub column: Option<String>,
+    /// Column index within the area, 0-based (what per-column inputs address).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub column_index: Option<u32>,
 }
 
 /// The HDF5 files of the directory. Names are relative to the directory.
