@@ -311,6 +311,7 @@ pub struct ModelFile {
     stimuli: Vec<StimulusSpec>,
     recordings: Vec<(RecordingPlan, Vec<RecordingSpec>)>,
     record_spikes: Vec<bool>,
+    circuit: Option<laminar_column::Expanded>,
 }
 
 impl std::fmt::Debug for ModelFile {
@@ -370,11 +371,23 @@ impl ModelFile {
         self.build_inner(seed, threads).map_err(|e| *e)
     }
 
-    fn build_inner(&self, seed: u64, threads: usize) -> Res<BuiltModel> {
-        let loader = Loader { file: &self.path };
-        if threads == 0 {
-            return Err(loader.error(&Origin::Unknown, "simulation.threads", "must be >= 1").with_value("0").into());
-        }
+    /// Projection `i` (file order: the column's, then the file's own).
+    pub fn projection(&self, i: usize) -> &Projection {
+        &self.projections[i].projection
+    }
+
+    /// The circuit a `[column]` description expanded to (placements, streams), if the file has one.
+    pub fn circuit(&self) -> Option<&laminar_column::Expanded> {
+        self.circuit.as_ref()
+    }
+
+    /// The network as an engine builder with `seed`, before it is built: for tables and exports.
+    #[allow(clippy::result_large_err, reason = "as for `load`")]
+    pub fn network_builder(&self, seed: u64) -> Result<NetworkBuilder, ConfigError> {
+        self.network_builder_inner(seed).map_err(|e| *e)
+    }
+
+    fn network_builder_inner(&self, seed: u64) -> Res<NetworkBuilder> {
         let mut builder = NetworkBuilder::new(self.simulation.resolution, seed);
         for p in &self.populations {
             let index = builder.add_population(&p.name, p.size, p.factory.clone());
@@ -391,6 +404,15 @@ impl ModelFile {
         for spec in self.recordings.iter().flat_map(|(_, specs)| specs) {
             builder.add_recording(spec.clone());
         }
+        Ok(builder)
+    }
+
+    fn build_inner(&self, seed: u64, threads: usize) -> Res<BuiltModel> {
+        let loader = Loader { file: &self.path };
+        if threads == 0 {
+            return Err(loader.error(&Origin::Unknown, "simulation.threads", "must be >= 1").with_value("0").into());
+        }
+        let builder = self.network_builder_inner(seed)?;
         let simulation = builder.build(threads).map_err(|e| self.build_error(e))?;
         let weight_recordings = self
             .projections
@@ -462,6 +484,8 @@ struct StimulusSpec {
 /// still by population name, each with where in the file it comes from.
 #[derive(Default)]
 struct ColumnParts {
+    /// The expansion itself: placements and streams for tables, manifests and exports.
+    expanded: Option<laminar_column::Expanded>,
     populations: Vec<PopulationSpec>,
     projections: Vec<(Origin, laminar_column::ProjectionOut)>,
     devices: Vec<(Origin, laminar_column::DeviceOut)>,
@@ -807,6 +831,7 @@ impl<'f> Loader<'f> {
             stimuli,
             recordings,
             record_spikes,
+            circuit: column.expanded,
         })
     }
 
@@ -1473,9 +1498,9 @@ impl<'f> Loader<'f> {
             }
             populations.push(PopulationSpec { name: p.name.clone(), size: p.size, factory, initial, origin: o });
         }
-        let projections = expanded.projections.into_iter().map(|p| (origin(&p.field), p)).collect();
-        let devices = expanded.devices.into_iter().map(|d| (origin(&d.field), d)).collect();
-        Ok(ColumnParts { populations, projections, devices })
+        let projections = expanded.projections.iter().map(|p| (origin(&p.field), p.clone())).collect();
+        let devices = expanded.devices.iter().map(|d| (origin(&d.field), d.clone())).collect();
+        Ok(ColumnParts { expanded: Some(expanded), populations, projections, devices })
     }
 
     fn column_projections(
@@ -1529,15 +1554,31 @@ impl<'f> Loader<'f> {
             match sim.resolution.exact_steps(d.delay_ms) {
                 Ok(s) if s >= 1 => {}
                 _ => {
+                    let field = if d.name.starts_with("background->") {
+                        "column.background.delay_ms".to_string()
+                    } else {
+                        format!("{}.delay_ms", d.field)
+                    };
                     return Err(self.error(
                         &origin,
-                        "column.background.delay_ms",
+                        field,
                         format!("= {}: must be a positive multiple of the resolution", d.delay_ms),
                     ));
                 }
             }
             let factory =
                 registry::stimulus_factory(&d.model, &d.params).map_err(|m| self.error(&origin, &d.field, m))?;
+            let info = pops[population].factory.info();
+            let receptor = match &d.receptor {
+                None => None,
+                Some(r) => Some(info.receptor_index(r).ok_or_else(|| {
+                    self.error(
+                        &origin,
+                        &d.field,
+                        format!("{} has no receptor `{r}`; receptors: {}", info.name, info.receptors.join(", ")),
+                    )
+                })?),
+            };
             let targets = (0..pops[population].size as u64).collect();
             let device = DeviceEntry {
                 name: d.name,
@@ -1546,7 +1587,7 @@ impl<'f> Loader<'f> {
                 targets,
                 weight: d.weight,
                 delay_ms: d.delay_ms,
-                receptor: None,
+                receptor,
             };
             out.push(StimulusSpec { device, origin, field: d.field });
         }

@@ -1,4 +1,5 @@
 //! The `laminar` command line: model files, runs, recordings, NEST parity checks.
+pub mod circuit;
 pub mod config;
 pub mod gating;
 pub mod normalization;

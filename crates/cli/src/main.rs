@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::{Result, bail};
 use clap::{Parser, Subcommand};
-use laminar_cli::{config, gating, normalization, output, run, scenarios, verify};
+use laminar_cli::{circuit, config, gating, normalization, output, run, scenarios, verify};
 
 #[derive(Parser)]
 #[command(name = "laminar", version, about = "Event-driven spiking network simulator")]
@@ -46,6 +46,20 @@ enum Command {
         model: PathBuf,
         #[arg(long = "set", value_name = "KEY=VALUE")]
         set: Vec<String>,
+    },
+    /// Build a model file's network without simulating it, and print its populations (layer,
+    /// cell type, area, column, size) and projections (realised synapse counts against the
+    /// rule's expectation, mean in-degree, memory), with the build time and synapses per second.
+    Build {
+        model: PathBuf,
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<String>,
+        /// Override simulation.seed.
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Override simulation.threads.
+        #[arg(long)]
+        threads: Option<usize>,
     },
     /// Summarise a recording directory.
     Inspect { dir: PathBuf },
@@ -162,6 +176,13 @@ fn real_main() -> Result<ExitCode> {
         Command::Validate { model, set } => {
             let file = config::load(&model, &set)?;
             println!("{}: valid ({})", model.display(), file.describe());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Build { model, set, seed, threads } => {
+            let file = config::load(&model, &set)?;
+            let seed = seed.unwrap_or(file.simulation().seed);
+            let threads = threads.unwrap_or(file.simulation().threads);
+            print!("{}", circuit::build_table(&file, seed, threads)?.text);
             Ok(ExitCode::SUCCESS)
         }
         Command::Inspect { dir } => {

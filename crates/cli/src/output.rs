@@ -57,6 +57,9 @@ pub struct RunInfo {
     pub threads: usize,
     /// `--set` overrides applied on top of `model_text` (kept for provenance).
     pub overrides: Vec<String>,
+    /// Where populations built by the column builder sit (layer, cell type, area, column), by
+    /// population name; written into the manifest.
+    pub placements: Vec<(String, laminar_record::Placement)>,
 }
 
 /// Writes a run's output directory.
@@ -171,7 +174,7 @@ impl Recorder {
                     model: p.model.clone(),
                     size: p.size as u64,
                     first_gid: p.first_gid,
-                    placement: None,
+                    placement: info.placements.iter().find(|(n, _)| *n == p.name).map(|(_, pl)| pl.clone()),
                 })
                 .collect(),
             files: OutputFiles {

@@ -77,6 +77,7 @@ pub fn run(model: &Path, out: &Path, options: &RunOptions, stop: Arc<AtomicBool>
         duration_ms: sim_cfg.duration_ms,
         threads: sim_cfg.threads,
         overrides: overrides.clone(),
+        placements: file.circuit().map(crate::circuit::manifest_placements).unwrap_or_default(),
     };
     let mut recorder = Recorder::create(out, &info, &populations, &built.record_spikes, &reports, &weights)?;
 

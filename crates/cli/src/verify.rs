@@ -845,6 +845,7 @@ pub fn verify_file(path: &Path, threads: usize, out: Option<&Path>) -> Result<Ca
         duration_ms: sim.resolution().ms(case.duration),
         threads: sim.threads(),
         overrides: Vec::new(),
+        placements: Vec::new(),
     };
     let mut recorder = crate::output::Recorder::create(dir, &info, &populations, &record_spikes, &reports, &weights)?;
     let result = run_case(&mut case, Some(&mut recorder))?;

@@ -27,7 +27,9 @@ pub mod time;
 
 pub use buffer::{InputKind, PreciseEvent, StepInput};
 pub use connect::{Dist, ExplicitEdge, Rule};
-pub use network::{BuildError, DeviceEntry, Initial, NetworkBuilder, Projection, RecordingSpec, SynapseModel};
+pub use network::{
+    BuildError, DeviceEntry, Initial, NetworkBuilder, Projection, RecordingSpec, SynapseModel, SynapseView,
+};
 pub use population::{
     BuildContext, DefaultReceptor, GradedValue, LocalSpike, ModelError, ModelInfo, Population, PopulationFactory,
     Recordable, Update,

@@ -165,6 +165,9 @@ struct ShardConnectivity {
     history: Option<PostHistory>,
     min_delay: Option<Step>,
     max_delay: Option<Step>,
+    /// Synapses per projection onto this shard: `(projection, count)` for the projections that
+    /// have any.
+    projection_counts: Vec<(u32, u64)>,
 }
 
 /// How a synapse is stored: in the static CSR, in a projection's plastic group, or in the CSR of
@@ -174,6 +177,20 @@ enum EdgeKind {
     Static,
     Plastic,
     Graded,
+}
+
+/// One synapse as [`NetworkBuilder::for_each_synapse`] reports it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SynapseView {
+    /// Index of the projection (in the order they were added).
+    pub projection: usize,
+    /// Source and target neuron, 0-based within their populations.
+    pub source: u64,
+    pub target: u64,
+    /// The weight as stored (1 for the spike-counting input of parrot-like models).
+    pub weight: f64,
+    pub delay_steps: u32,
+    pub receptor: u8,
 }
 
 /// A partition's generated synapses onto one shard before CSR packing.
@@ -445,6 +462,10 @@ impl NetworkBuilder {
         let min_delay = shards().filter_map(|c| c.min_delay).min().unwrap_or(1).max(1);
         let max_delay = shards().filter_map(|c| c.max_delay).chain(device_delays.iter().copied()).max().unwrap_or(1);
         let slots = (max_delay + min_delay + 1) as usize;
+        let mut projection_synapses = vec![0u64; self.projections.len()];
+        for (p, n) in shards().flat_map(|c| c.projection_counts.iter()) {
+            projection_synapses[*p as usize] += n;
+        }
         let ctx = BuildContext { resolution: self.resolution, seed: self.seed };
 
         // Phase 2 (parallel): shards, buffers, CSR, device channels.
@@ -474,7 +495,7 @@ impl NetworkBuilder {
                 recordables: p.factory.info().recordables.to_vec(),
             })
             .collect();
-        Ok(Simulation::new(
+        let mut simulation = Simulation::new(
             self.resolution,
             self.seed,
             populations,
@@ -482,7 +503,47 @@ impl NetworkBuilder {
             min_delay,
             self.recordings.clone(),
             self.projections.iter().map(|p| p.name.clone()).collect(),
-        ))
+        );
+        simulation.projection_synapses = projection_synapses;
+        Ok(simulation)
+    }
+
+    /// Generates the synapses exactly as [`build`](Self::build) draws them (the network is the
+    /// same for any thread count), one target population after another in blocks of at most
+    /// `block` target neurons, and hands each to `visit`; at most one block's synapses are held
+    /// in memory. Within a block they come projection by projection. For exports and statistics
+    /// of circuits too large to hold twice.
+    pub fn for_each_synapse(&self, block: usize, mut visit: impl FnMut(&SynapseView)) -> Result<(), BuildError> {
+        self.check()?;
+        let block = block.max(1);
+        let first_gids = self.first_gids();
+        let total_splits: Vec<Option<Vec<u64>>> = self
+            .projections
+            .iter()
+            .map(|p| match p.rule {
+                Rule::FixedTotalNumber { n } => Some(self.target_draw(p, &first_gids).total_number_split(n)),
+                _ => None,
+            })
+            .collect();
+        for (pi, pop) in self.populations.iter().enumerate() {
+            let mut lo = 0;
+            while lo < pop.size {
+                let hi = (lo + block).min(pop.size);
+                for e in self.shard_edges(pi, (lo, hi), &first_gids, &total_splits) {
+                    let p = &self.projections[e.projection as usize];
+                    visit(&SynapseView {
+                        projection: e.projection as usize,
+                        source: e.source_gid - first_gids[p.source],
+                        target: lo as u64 + u64::from(e.target),
+                        weight: e.weight,
+                        delay_steps: e.delay,
+                        receptor: e.receptor,
+                    });
+                }
+                lo = hi;
+            }
+        }
+        Ok(())
     }
 
     fn target_draw<'a>(&self, p: &'a Projection, first_gids: &[u64]) -> TargetDraw<'a> {
@@ -603,6 +664,14 @@ impl NetworkBuilder {
         }
         let delays = edges.iter().map(|e| Step::from(e.delay));
         let (min_delay, max_delay) = (delays.clone().min(), delays.max());
+        // Edges come grouped by projection (generated one projection after another).
+        let mut projection_counts: Vec<(u32, u64)> = Vec::new();
+        for e in &edges {
+            match projection_counts.last_mut() {
+                Some((p, n)) if *p == e.projection => *n += 1,
+                _ => projection_counts.push((e.projection, 1)),
+            }
+        }
         // Stable sort by source keeps, within a row, the canonical order (target, draw order).
         edges.sort_by_key(|e| e.source_gid);
         let kind = |e: &Edge| {
@@ -660,7 +729,7 @@ impl NetworkBuilder {
                 learning_windows: proj.learning_windows.clone(),
             });
         }
-        Ok(ShardConnectivity { csr, graded_csr, plastic, history, min_delay, max_delay })
+        Ok(ShardConnectivity { csr, graded_csr, plastic, history, min_delay, max_delay, projection_counts })
     }
 
     #[allow(clippy::too_many_arguments)]

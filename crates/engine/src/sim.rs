@@ -495,6 +495,8 @@ pub struct Simulation {
     min_delay: Step,
     recordings: Vec<RecordingSpec>,
     projection_names: Vec<String>,
+    /// Synapses built per projection (file order).
+    pub(crate) projection_synapses: Vec<u64>,
     now: Step,
     started: bool,
     spike_counts: Vec<u64>,
@@ -524,6 +526,7 @@ impl Simulation {
             partitions,
             min_delay,
             recordings,
+            projection_synapses: vec![0; 0],
             projection_names,
             now: 0,
             started: false,
@@ -549,6 +552,11 @@ impl Simulation {
 
     pub fn projection_names(&self) -> &[String] {
         &self.projection_names
+    }
+
+    /// The number of synapses each projection built (in projection order).
+    pub fn projection_synapses(&self) -> &[u64] {
+        &self.projection_synapses
     }
 
     pub fn threads(&self) -> usize {
