@@ -21,8 +21,20 @@ fn sample() -> Manifest {
         stopped_early_reason: Some("interrupted (Ctrl-C)".to_owned()),
         threads: 2,
         populations: vec![
-            PopulationEntry { name: "exc".to_owned(), model: "iaf_psc_alpha".to_owned(), size: 800, first_gid: 0, placement: None },
-            PopulationEntry { name: "inh".to_owned(), model: "iaf_psc_alpha".to_owned(), size: 200, first_gid: 800, placement: None },
+            PopulationEntry {
+                name: "exc".to_owned(),
+                model: "iaf_psc_alpha".to_owned(),
+                size: 800,
+                first_gid: 0,
+                placement: None,
+            },
+            PopulationEntry {
+                name: "inh".to_owned(),
+                model: "iaf_psc_alpha".to_owned(),
+                size: 200,
+                first_gid: 800,
+                placement: None,
+            },
         ],
         files: OutputFiles {
             spikes: Some("spikes.h5".to_owned()),

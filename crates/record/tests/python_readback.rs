@@ -73,8 +73,20 @@ fn manifest(files: OutputFiles, completed: bool, simulated_ms: f64, reason: Opti
         stopped_early_reason: reason.map(str::to_owned),
         threads: 1,
         populations: vec![
-            PopulationEntry { name: "exc".to_owned(), model: "iaf_psc_alpha".to_owned(), size: 8, first_gid: 0, placement: None },
-            PopulationEntry { name: "inh".to_owned(), model: "two_compartment".to_owned(), size: 4, first_gid: 8, placement: None },
+            PopulationEntry {
+                name: "exc".to_owned(),
+                model: "iaf_psc_alpha".to_owned(),
+                size: 8,
+                first_gid: 0,
+                placement: None,
+            },
+            PopulationEntry {
+                name: "inh".to_owned(),
+                model: "two_compartment".to_owned(),
+                size: 4,
+                first_gid: 8,
+                placement: None,
+            },
         ],
         files,
         extra: serde_json::Map::new(),
