@@ -30,6 +30,7 @@
 //!
 //! This crate knows nothing of the engine: it is given names, ids, times and values.
 
+pub mod edges;
 mod error;
 mod events;
 mod h5;
@@ -42,6 +43,7 @@ pub mod weights;
 
 pub mod readback;
 
+pub use edges::{EdgePopulationSpec, EdgeWriter};
 pub use error::{RecordError, Result};
 pub use h5::{MAGIC, Sorting, VERSION};
 pub use manifest::{MANIFEST_FILE_NAME, Manifest, OutputFiles, Placement, PopulationEntry, ReportEntry};
@@ -57,4 +59,5 @@ const _: () = {
     assert_send::<SpikeWriter>();
     assert_send::<FrameReportWriter>();
     assert_send::<WeightWriter>();
+    assert_send::<EdgeWriter>();
 };
