@@ -9,7 +9,14 @@
 //!   spikes.h5       all spikes, one SONATA population per model population — [`spikes`]
 //!   <variable>.h5   one SONATA frame report per recorded variable         — [`report`]
 //!   weights.h5      weight events of plastic projections (laminar extension) — [`weights`]
+//!   nodes.h5        the circuit's neurons, one SONATA node population per model
+//!   node_types.csv  population, so spikes can be grouped by layer/column/area — [`nodes`]
 //! ```
+//!
+//! A circuit export (`laminar build MODEL.toml --export DIR`) writes `nodes.h5` +
+//! `node_types.csv` and `edges.h5` + `edge_types.csv` ([`edges`]: one SONATA edge population per
+//! projection, streamed, with the `indices` libsonata and bmtk use for afferent/efferent
+//! queries).
 //!
 //! The HDF5 files follow the SONATA data format (AllenInstitute/sonata, with Blue Brain's
 //! clarifications) so that h5py, libsonata and bmtk read them without conversion. The details

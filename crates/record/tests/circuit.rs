@@ -451,5 +451,5 @@ fn bmtk_reads_the_circuit() {
         return;
     }
     assert!(output.status.success(), "bmtk (or h5py/libsonata) rejected the circuit:\n{}", describe(&output));
-    assert!(String::from_utf8_lossy(&output.stdout).contains("bmtk"), "{}", describe(&output));
+    assert!(String::from_utf8_lossy(&output.stdout).contains(", bmtk "), "{}", describe(&output));
 }
