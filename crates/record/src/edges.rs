@@ -47,6 +47,10 @@
 //! the constant, grown with the other columns. HDF5 allocates no chunk for them, every reader
 //! sees the constant, and the file saves 16 bytes per edge.
 //!
+//! A projection without edges is written as an empty population (datasets of length 0, indices
+//! with empty ranges). libsonata 0.2.2 reads it, except that its `select_all()` raises "Invalid
+//! range: 0-0" on any empty population; pass `Selection([])` instead.
+//!
 //! All datasets are chunked (the edge columns `chunk` values per chunk), with unlimited first
 //! dimension and no filters (the libsonata wheel reads no compressed data).
 //!
@@ -108,7 +112,11 @@ pub struct EdgePopulationSpec {
 
 /// Streams edges into `edges.h5` (see the module documentation for the layout).
 ///
-/// Edges are buffered per population and appended `chunk` at a time. [`EdgeWriter::finish`]
+/// Edges are buffered per population and appended `chunk` at a time, so the writer holds at
+/// most `populations × chunk × 36` bytes of edges (64 projections with a chunk of 65 536: about
+/// 150 MB), plus, in `finish`, one node counter per node and the index band. Measured (release,
+/// this crate's ignored test `ten_million_edges`): 10⁷ edges of one 20 000 × 20 000 projection
+/// pushed in 1.8 s, indices in 1.5 s, 100 MB resident. [`EdgeWriter::finish`]
 /// appends the rest, builds the indices and closes the file; a writer dropped without `finish`
 /// leaves a file without indices (readable, but without afferent/efferent queries).
 pub struct EdgeWriter {

@@ -453,3 +453,43 @@ fn bmtk_reads_the_circuit() {
     assert!(output.status.success(), "bmtk (or h5py/libsonata) rejected the circuit:\n{}", describe(&output));
     assert!(String::from_utf8_lossy(&output.stdout).contains(", bmtk "), "{}", describe(&output));
 }
+
+/// Throughput and memory at scale (run by hand: `cargo test --release -p laminar-record --test
+/// circuit -- --ignored --nocapture`): 10⁷ edges in one projection of 20 000 × 20 000 nodes,
+/// pushed by target shard then source like the engine, with the default chunk and index memory.
+#[test]
+#[ignore = "writes a 400 MB file; run by hand"]
+fn ten_million_edges() {
+    let dir = OutputDir::new("circuit-scale");
+    let n = 20_000_u64;
+    let spec = EdgePopulationSpec {
+        name: "e_to_e".to_owned(),
+        source_population: "e".to_owned(),
+        target_population: "e".to_owned(),
+        source_size: n,
+        target_size: n,
+        edge_type_id: 0,
+        weight_units: "pA".to_owned(),
+        type_attributes: Vec::new(),
+    };
+    let start = std::time::Instant::now();
+    let mut writer =
+        EdgeWriter::create(&dir.path.join("edges.h5"), &dir.path.join("edge_types.csv"), &[spec], 1 << 16).unwrap();
+    let mut state = 0x9E37_79B9_7F4A_7C15_u64;
+    let mut pushed = 0_u64;
+    for shard in 0..4 {
+        for source in 0..n {
+            for _ in 0..125 {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                let target = shard * n / 4 + state % (n / 4);
+                writer.push(0, source, target, 87.8, 1.5, 0).unwrap();
+                pushed += 1;
+            }
+        }
+    }
+    let pushing = start.elapsed();
+    writer.finish().unwrap();
+    eprintln!("{pushed} edges: pushed in {pushing:?}, finished (indices) in {:?}", start.elapsed() - pushing);
+}
