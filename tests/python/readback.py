@@ -362,6 +362,23 @@ def check_weights(checks, directory, file_name):
             check_units(checks, group["weights"], None, f"{at}/weights")
 
 
+def check_nodes(checks, directory, sizes):
+    """nodes.h5 (crates/record/src/nodes.rs), written into recordings so that spikes can be grouped
+    by layer/column/area: its populations must be the manifest's, with the same sizes.
+    (crates/record/tests/python/circuit_readback.py checks the file in detail.)"""
+    path = os.path.join(directory, "nodes.h5")
+    with h5py.File(path, "r") as h5:
+        check_root(checks, h5, "nodes.h5")
+    try:
+        storage = libsonata.NodeStorage(path)
+        for name in sorted(storage.population_names):
+            size = storage.open_population(name).size
+            checks.expect(name in sizes, f"nodes.h5: population {name!r} is not in the manifest")
+            checks.expect(sizes.get(name, size) == size, f"nodes.h5: {name} has {size} nodes, the manifest says {sizes.get(name)}")
+    except Exception as error:
+        checks.fail(f"nodes.h5: libsonata cannot read it: {error}")
+
+
 def check_with_bmtk(checks, directory, manifest):
     """bmtk is optional: when it is installed, its readers must agree too."""
     try:
@@ -436,6 +453,10 @@ def main(argv):
         if checks.expect(os.path.isfile(os.path.join(directory, files["weights"])), f"{files['weights']} is listed in the manifest but missing"):
             check_weights(checks, directory, files["weights"])
             summary.append(f"{files['weights']}: weights")
+    if os.path.isfile(os.path.join(directory, "nodes.h5")):
+        listed.add("nodes.h5")
+        check_nodes(checks, directory, sizes)
+        summary.append("nodes.h5: node populations")
     for name in sorted(os.listdir(directory)):
         if name.endswith(".h5"):
             checks.expect(name in listed, f"{name} is in the directory but not in the manifest")

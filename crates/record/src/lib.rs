@@ -9,7 +9,14 @@
 //!   spikes.h5       all spikes, one SONATA population per model population — [`spikes`]
 //!   <variable>.h5   one SONATA frame report per recorded variable         — [`report`]
 //!   weights.h5      weight events of plastic projections (laminar extension) — [`weights`]
+//!   nodes.h5        the circuit's neurons, one SONATA node population per model
+//!   node_types.csv  population, so spikes can be grouped by layer/column/area — [`nodes`]
 //! ```
+//!
+//! A circuit export (`laminar build MODEL.toml --export DIR`) writes `nodes.h5` +
+//! `node_types.csv` and `edges.h5` + `edge_types.csv` ([`edges`]: one SONATA edge population per
+//! projection, streamed, with the `indices` libsonata and bmtk use for afferent/efferent
+//! queries).
 //!
 //! The HDF5 files follow the SONATA data format (AllenInstitute/sonata, with Blue Brain's
 //! clarifications) so that h5py, libsonata and bmtk read them without conversion. The details
@@ -30,10 +37,12 @@
 //!
 //! This crate knows nothing of the engine: it is given names, ids, times and values.
 
+pub mod edges;
 mod error;
 mod events;
 mod h5;
 pub mod manifest;
+pub mod nodes;
 pub mod read;
 pub mod report;
 pub mod spikes;
@@ -41,9 +50,11 @@ pub mod weights;
 
 pub mod readback;
 
+pub use edges::{EdgePopulationSpec, EdgeWriter};
 pub use error::{RecordError, Result};
 pub use h5::{MAGIC, Sorting, VERSION};
 pub use manifest::{MANIFEST_FILE_NAME, Manifest, OutputFiles, Placement, PopulationEntry, ReportEntry};
+pub use nodes::{NodeAttribute, NodePopulation, NodeValues, write_nodes};
 pub use read::{Report, SpikePopulation, WeightEvents, read_report, read_spikes, read_weights};
 pub use report::{FrameReportSummary, FrameReportWriter};
 pub use spikes::SpikeWriter;
@@ -55,4 +66,5 @@ const _: () = {
     assert_send::<SpikeWriter>();
     assert_send::<FrameReportWriter>();
     assert_send::<WeightWriter>();
+    assert_send::<EdgeWriter>();
 };

@@ -266,3 +266,36 @@ fn h5py_and_libsonata_read_a_killed_run() {
     let v_comp = laminar_record::read_report(&dir.path.join("v_comp.h5")).unwrap();
     assert_eq!(v_comp.n_frames, 237);
 }
+
+/// A recording may hold `nodes.h5` (the circuit's node populations): readback.py accepts it
+/// without a manifest entry but checks its populations against the manifest's.
+#[test]
+fn readback_checks_nodes_h5_against_the_manifest() {
+    use laminar_record::{NodePopulation, write_nodes};
+    let node_population = |name: &str, node_type_id, size| NodePopulation {
+        name: name.to_owned(),
+        node_type_id,
+        model_type: "point_neuron".to_owned(),
+        model_template: "nest:iaf_psc_exp".to_owned(),
+        size,
+        type_attributes: vec![("layer".to_owned(), "L4".to_owned())],
+        attributes: Vec::new(),
+    };
+    let _serial = serial();
+    let dir = OutputDir::new("readback-nodes");
+    write_complete_run(&dir.path);
+    let (h5, csv) = (dir.path.join("nodes.h5"), dir.path.join("node_types.csv"));
+    write_nodes(&h5, &csv, &[node_population("exc", 0, 8), node_population("inh", 1, 4)]).unwrap();
+    let output = run_readback(&dir.path);
+    assert!(output.status.success(), "readback.py rejected nodes.h5:\n{}", describe(&output));
+    assert!(String::from_utf8_lossy(&output.stdout).contains("nodes.h5"), "{}", describe(&output));
+
+    write_nodes(&h5, &csv, &[node_population("exc", 0, 8), node_population("inh", 1, 5)]).unwrap();
+    let output = run_readback(&dir.path);
+    assert_eq!(output.status.code(), Some(1), "{}", describe(&output));
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("nodes.h5: inh has 5 nodes, the manifest says 4"),
+        "{}",
+        describe(&output)
+    );
+}
