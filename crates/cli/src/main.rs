@@ -60,6 +60,14 @@ enum Command {
         /// Override simulation.threads.
         #[arg(long)]
         threads: Option<usize>,
+        /// Write the circuit as SONATA nodes to DIR (nodes.h5, node_types.csv: per node its
+        /// layer, cell type, area, column, position and model).
+        #[arg(long, value_name = "DIR")]
+        export: Option<PathBuf>,
+        /// With --export, also write the synapses (edges.h5, edge_types.csv; one edge
+        /// population per projection, with SONATA indices; about 80 bytes per synapse on disk).
+        #[arg(long, requires = "export")]
+        edges: bool,
     },
     /// Summarise a recording directory.
     Inspect { dir: PathBuf },
@@ -178,11 +186,24 @@ fn real_main() -> Result<ExitCode> {
             println!("{}: valid ({})", model.display(), file.describe());
             Ok(ExitCode::SUCCESS)
         }
-        Command::Build { model, set, seed, threads } => {
+        Command::Build { model, set, seed, threads, export, edges } => {
             let file = config::load(&model, &set)?;
             let seed = seed.unwrap_or(file.simulation().seed);
             let threads = threads.unwrap_or(file.simulation().threads);
             print!("{}", circuit::build_table(&file, seed, threads)?.text);
+            if let Some(dir) = export {
+                std::fs::create_dir_all(&dir)?;
+                circuit::write_nodes(&file, seed, &dir)?;
+                println!("wrote {} and {}", dir.join("nodes.h5").display(), dir.join("node_types.csv").display());
+                if edges {
+                    let n = circuit::write_edges(&file, seed, &dir)?;
+                    println!(
+                        "wrote {n} edges to {} and {}",
+                        dir.join("edges.h5").display(),
+                        dir.join("edge_types.csv").display()
+                    );
+                }
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Inspect { dir } => {

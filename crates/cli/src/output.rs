@@ -181,6 +181,7 @@ impl Recorder {
                 spikes: spikes.as_ref().map(|_| "spikes.h5".to_string()),
                 reports: entries,
                 weights: weights.as_ref().map(|_| "weights.h5".to_string()),
+                nodes: None,
             },
             extra: if info.overrides.is_empty() {
                 Default::default()
@@ -206,6 +207,11 @@ impl Recorder {
     }
 
     /// Flushes everything and rewrites the manifest with the outcome.
+    /// Lists `nodes.h5` (written by the caller) in the manifest.
+    pub fn set_nodes_file(&mut self, name: &str) {
+        self.manifest.files.nodes = Some(name.to_string());
+    }
+
     pub fn finish(mut self, simulated_ms: f64, stopped_early: Option<String>) -> Result<()> {
         if let Some(s) = self.spikes.take() {
             s.finish()?;

@@ -80,6 +80,11 @@ pub fn run(model: &Path, out: &Path, options: &RunOptions, stop: Arc<AtomicBool>
         placements: file.circuit().map(crate::circuit::manifest_placements).unwrap_or_default(),
     };
     let mut recorder = Recorder::create(out, &info, &populations, &built.record_spikes, &reports, &weights)?;
+    if file.circuit().is_some() {
+        // The circuit's nodes (layer, cell type, column, area, position) beside the spikes.
+        crate::circuit::write_nodes(&file, sim_cfg.seed, out)?;
+        recorder.set_nodes_file("nodes.h5");
+    }
 
     let resolution = sim.resolution();
     let until = resolution.exact_steps(sim_cfg.duration_ms).context("simulation.duration_ms")?;

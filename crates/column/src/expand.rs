@@ -50,7 +50,7 @@ pub struct PopulationOut {
 }
 
 /// What kind of stream a projection belongs to (for tables and exports).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Stream {
     /// The column template's connection table.
     Intra,
@@ -632,7 +632,13 @@ pub fn expand(d: &Description, n_scaling: f64, k_scaling: f64) -> Result<Expande
                     format!("{} × n_scaling {n_scaling} rounds to 0 neurons: raise n_scaling", u.count),
                 ));
             }
-            let mut params = d.cell_defaults.params.clone();
+            // The default parameters belong to the default model: a type with another model
+            // starts from that model's own defaults.
+            let mut params = if Some(&model) == d.cell_defaults.model.as_ref() {
+                d.cell_defaults.params.clone()
+            } else {
+                Map::new()
+            };
             for (k, v) in u.params {
                 params.insert(k.clone(), v.clone());
             }

@@ -99,6 +99,10 @@ pub struct OutputFiles {
     pub reports: Vec<ReportEntry>,
     /// `weights.h5`, when weights of plastic projections were recorded.
     pub weights: Option<String>,
+    /// `nodes.h5` (with `node_types.csv`): the circuit's nodes with their layer, cell type,
+    /// area, column and position, when the model was built by the column builder.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nodes: Option<String>,
 }
 
 /// One frame report.

@@ -46,6 +46,7 @@ fn sample() -> Manifest {
                 interval_ms: 0.5,
             }],
             weights: None,
+            nodes: None,
         },
         extra,
     }

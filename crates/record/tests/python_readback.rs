@@ -117,6 +117,7 @@ fn all_files() -> OutputFiles {
         spikes: Some("spikes.h5".to_owned()),
         reports: report_entries(),
         weights: Some("weights.h5".to_owned()),
+        nodes: None,
     }
 }
 
