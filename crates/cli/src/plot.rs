@@ -362,11 +362,17 @@ fn number(v: f64) -> String {
     s.trim_end_matches('0').trim_end_matches('.').to_owned()
 }
 
-/// Tick label format for at most `labels` ticks over `span`: plotters' ticks are 1, 2 or 5 × 10^k
-/// apart and at least `span / labels`, so this many decimals show each exactly, all alike.
-fn tick_format(span: f64, labels: usize) -> impl Fn(&f64) -> String {
-    let step = span / labels as f64;
-    let decimals = if step >= 1.0 { 0 } else { (-step.log10()).ceil().clamp(0.0, 6.0) as usize };
+/// Tick label format for at most `labels` ticks over `range`: as many decimals as the ticks
+/// plotters will choose need, the same for all of them (0, 1, 2 or 0.5, 1.0, 1.5).
+fn tick_format(range: std::ops::Range<f64>, labels: usize) -> impl Fn(&f64) -> String {
+    use plotters::coord::ranged1d::Ranged;
+    let ticks = plotters::coord::types::RangedCoordf64::from(range).key_points(labels);
+    let decimals = (0..=6)
+        .find(|&d| {
+            let scale = 10f64.powi(d);
+            ticks.iter().all(|t| ((t * scale).round() - t * scale).abs() < 1e-6)
+        })
+        .unwrap_or(6) as usize;
     move |v: &f64| {
         let v = if v.abs() < 1e-12 { 0.0 } else { *v };
         format!("{v:.decimals$}")
@@ -497,7 +503,7 @@ fn draw_raster(path: &Path, pops: &[Pop], window: &Window, model: &str, shown: u
         .y_label_area_size(y_area)
         .build_cartesian_2d(window.from..window.to, 0.0..rows)
         .map_err(drawing)?;
-    let format_x = tick_format(window.to - window.from, 10);
+    let format_x = tick_format(window.from..window.to, 10);
     chart
         .configure_mesh()
         .disable_mesh()
@@ -600,7 +606,7 @@ fn draw_rates(path: &Path, pops: &[Pop], window: &Window, model: &str) -> Result
         .y_label_area_size(label_w + 24)
         .build_cartesian_2d(0.0..x_max, 0.0..n)
         .map_err(drawing)?;
-    let format_x = tick_format(x_max, 8);
+    let format_x = tick_format(0.0..x_max, 8);
     chart
         .configure_mesh()
         .disable_y_mesh()
