@@ -86,7 +86,7 @@ struct Window {
 
 impl Window {
     fn new(simulated_ms: f64, from: Option<f64>, to: Option<f64>) -> Result<Self> {
-        if !(simulated_ms > 0.0) {
+        if simulated_ms.is_nan() || simulated_ms <= 0.0 {
             bail!("the recording covers no time (simulated {simulated_ms} ms): nothing to plot");
         }
         let from = from.unwrap_or(0.0);
@@ -348,7 +348,7 @@ fn thousands(n: u64) -> String {
     let digits = n.to_string();
     let mut s = String::new();
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             s.push(',');
         }
         s.push(c);
@@ -391,7 +391,7 @@ fn place_labels(desired: &[f64], gap: f64, lo: f64, hi: f64) -> Vec<Option<f64>>
     let n = desired.len();
     let fit = (((hi - lo) / gap).floor() as usize + 1).max(1);
     let stride = n.div_ceil(fit).max(1);
-    let kept: Vec<usize> = (0..n).filter(|i| i % stride == 0).collect();
+    let kept: Vec<usize> = (0..n).filter(|i| i.is_multiple_of(stride)).collect();
     let mut y: Vec<f64> = kept.iter().map(|&i| desired[i]).collect();
     for i in 1..y.len() {
         y[i] = y[i].max(y[i - 1] + gap);
@@ -468,7 +468,11 @@ fn draw_titles<DB: DrawingBackend>(
     Ok(())
 }
 
-fn text_width<DB: DrawingBackend>(root: &DrawingArea<DB, plotters::coord::Shift>, text: &str, size: f64) -> Result<u32> {
+fn text_width<DB: DrawingBackend>(
+    root: &DrawingArea<DB, plotters::coord::Shift>,
+    text: &str,
+    size: f64,
+) -> Result<u32> {
     Ok(root.estimate_text_size(text, &TextStyle::from((FAMILY, size).into_font())).map_err(drawing)?.0)
 }
 
@@ -479,7 +483,11 @@ fn draw_raster(path: &Path, pops: &[Pop], window: &Window, model: &str, shown: u
     let neurons = if shown as u64 == total {
         format!("all {} neurons", thousands(total))
     } else {
-        format!("{} of {} neurons shown (evenly spaced within each population)", thousands(shown as u64), thousands(total))
+        format!(
+            "{} of {} neurons shown (evenly spaced within each population)",
+            thousands(shown as u64),
+            thousands(total)
+        )
     };
     draw_titles(
         &root,
@@ -528,7 +536,10 @@ fn draw_raster(path: &Path, pops: &[Pop], window: &Window, model: &str, shown: u
         let y = y_of_row(p.first_row as f64);
         let colour = if group_starts.contains(&i) { RGBColor(150, 150, 150) } else { RGBColor(215, 215, 215) };
         chart
-            .draw_series(std::iter::once(PathElement::new(vec![(window.from, y), (window.to, y)], colour.stroke_width(1))))
+            .draw_series(std::iter::once(PathElement::new(
+                vec![(window.from, y), (window.to, y)],
+                colour.stroke_width(1),
+            )))
             .map_err(drawing)?;
     }
 
@@ -634,7 +645,8 @@ fn draw_rates(path: &Path, pops: &[Pop], window: &Window, model: &str) -> Result
         let (bx, by) = chart.backend_coord(&(p.rate_hz, y));
         centres.push(by as f64);
         if bar_px >= 10.0 {
-            let style = (FAMILY, value_size).into_font().color(&RGBColor(40, 40, 40)).pos(Pos::new(HPos::Left, VPos::Center));
+            let style =
+                (FAMILY, value_size).into_font().color(&RGBColor(40, 40, 40)).pos(Pos::new(HPos::Left, VPos::Center));
             root.draw(&Text::new(format!("{:.2}", p.rate_hz), (bx + 6, by), style)).map_err(drawing)?;
         }
     }
