@@ -128,8 +128,8 @@ struct Pop {
     /// Spikes in the window.
     spikes: u64,
     rate_hz: f64,
-    /// Node ids shown in the raster, ascending.
-    shown: Vec<u64>,
+    /// Neurons shown in the raster (evenly spaced node ids, see `shown_row`).
+    shown: u64,
     /// First raster row (from the top) of this population.
     first_row: usize,
     /// Spikes of shown neurons in the window: (time, row from the top).
@@ -203,7 +203,6 @@ pub fn plot(args: &PlotArgs) -> Result<Summary> {
     let mut row = 0;
     for (i, (entry, n)) in entries.iter().zip(allotted).enumerate() {
         let recorded = spikes.iter().find(|s| s.name == entry.name);
-        let shown = spread_ids(entry.size, n);
         let mut pop = Pop {
             name: entry.name.clone(),
             size: entry.size,
@@ -214,14 +213,14 @@ pub fn plot(args: &PlotArgs) -> Result<Summary> {
             },
             spikes: 0,
             rate_hz: 0.0,
-            shown,
+            shown: n,
             first_row: row,
             raster: Vec::new(),
         };
         if let Some(recorded) = recorded {
             count(&mut pop, recorded, &window);
         }
-        row += pop.shown.len();
+        row += pop.shown as usize;
         pops.push(pop);
     }
     for s in &spikes {
@@ -261,18 +260,12 @@ pub fn plot(args: &PlotArgs) -> Result<Summary> {
 
 /// Counts a population's spikes in the window and collects those of its shown neurons.
 fn count(pop: &mut Pop, recorded: &SpikePopulation, window: &Window) {
-    let mut row_of = vec![u32::MAX; pop.size as usize];
-    for (r, &id) in pop.shown.iter().enumerate() {
-        row_of[id as usize] = r as u32;
-    }
     for (&id, &t) in recorded.node_ids.iter().zip(&recorded.timestamps) {
         if !window.contains(t) {
             continue;
         }
         pop.spikes += 1;
-        if let Some(&r) = row_of.get(id as usize)
-            && r != u32::MAX
-        {
+        if let Some(r) = shown_row(id, pop.size, pop.shown) {
             pop.raster.push((t, pop.first_row + r as usize));
         }
     }
@@ -306,9 +299,14 @@ fn allot(sizes: &[u64], max: usize) -> Vec<u64> {
     n
 }
 
-/// `n` node ids evenly spaced over `0..size`, ascending.
-fn spread_ids(size: u64, n: u64) -> Vec<u64> {
-    (0..n).map(|i| (i as u128 * size as u128 / n as u128) as u64).collect()
+/// The raster shows the `n` node ids ⌊i·size/n⌋ (i < n), evenly spaced over `0..size`: the
+/// row of `id` among them (i), or `None` when it is not shown.
+fn shown_row(id: u64, size: u64, n: u64) -> Option<u64> {
+    if n == 0 || id >= size {
+        return None;
+    }
+    let i = (id as u128 * n as u128).div_ceil(size as u128);
+    (i < n as u128 && i * size as u128 / n as u128 == id as u128).then_some(i as u64)
 }
 
 /// `raster.png` and `rates.png` for `--out`.
@@ -560,7 +558,7 @@ fn draw_raster(path: &Path, pops: &[Pop], window: &Window, model: &str, shown: u
     // Population labels, coloured like their spikes (they are the legend), right of the layer brackets.
     let px_of_row = |r: f64| y_px.start as f64 + r * row_px;
     let label_x = x_px.start - 10;
-    let centres: Vec<f64> = pops.iter().map(|p| px_of_row(p.first_row as f64 + p.shown.len() as f64 / 2.0)).collect();
+    let centres: Vec<f64> = pops.iter().map(|p| px_of_row(p.first_row as f64 + p.shown as f64 / 2.0)).collect();
     let placed = place_labels(&centres, LABEL_SIZE * 1.05, y_px.start as f64 + 6.0, y_px.end as f64 - 6.0);
     for ((p, &want), at) in pops.iter().zip(&centres).zip(placed) {
         let Some(y) = at else { continue };
@@ -580,7 +578,7 @@ fn draw_raster(path: &Path, pops: &[Pop], window: &Window, model: &str, shown: u
     for (label, first, end) in &groups {
         let top = px_of_row(pops[*first].first_row as f64) + 3.0;
         let last = &pops[end - 1];
-        let bottom = px_of_row((last.first_row + last.shown.len()) as f64) - 3.0;
+        let bottom = px_of_row((last.first_row + last.shown as usize) as f64) - 3.0;
         let (top, bottom) = (top.round() as i32, bottom.round().max(top + 1.0) as i32);
         let ink = BLACK.stroke_width(2);
         root.draw(&PathElement::new(
@@ -675,10 +673,14 @@ mod tests {
 
     #[test]
     fn ids_are_evenly_spread_and_distinct() {
-        let ids = spread_ids(10, 4);
-        assert_eq!(ids, vec![0, 2, 5, 7]);
-        let ids = spread_ids(7, 7);
-        assert_eq!(ids, (0..7).collect::<Vec<_>>());
+        let shown = |size, n| (0..size).filter_map(|id| shown_row(id, size, n).map(|r| (id, r))).collect::<Vec<_>>();
+        assert_eq!(shown(10, 4), vec![(0, 0), (2, 1), (5, 2), (7, 3)]);
+        assert_eq!(shown(7, 7), (0..7).map(|i| (i, i)).collect::<Vec<_>>());
+        for (size, n) in [(20_683, 537), (1_065, 28), (3, 3), (5, 1)] {
+            let rows: Vec<u64> = shown(size, n).into_iter().map(|(_, r)| r).collect();
+            assert_eq!(rows, (0..n).collect::<Vec<_>>(), "size {size}, n {n}");
+        }
+        assert_eq!(shown_row(12, 10, 4), None);
     }
 
     #[test]
