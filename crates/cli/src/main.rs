@@ -9,6 +9,8 @@ use anyhow::{Result, bail};
 use clap::{Parser, Subcommand};
 use laminar_cli::{circuit, config, gating, normalization, output, run, scenarios, verify};
 
+mod plot;
+
 #[derive(Parser)]
 #[command(name = "laminar", version, about = "Event-driven spiking network simulator")]
 struct Cli {
@@ -71,6 +73,8 @@ enum Command {
     },
     /// Summarise a recording directory.
     Inspect { dir: PathBuf },
+    /// Draw a recording's spike raster and mean rate per population (raster.png, rates.png).
+    Plot(plot::PlotArgs),
     /// Run a NEST reference case and compare with NEST's output (exit 0 only if all pass).
     Verify {
         /// Case files in the format of shared/reference/nest/*.json.
@@ -208,6 +212,10 @@ fn real_main() -> Result<ExitCode> {
         }
         Command::Inspect { dir } => {
             print!("{}", output::inspect(&dir)?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Plot(args) => {
+            plot::main(&args)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Verify { cases, out, threads } => {
