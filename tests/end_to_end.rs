@@ -220,8 +220,8 @@ fn reference_column_runs_stably() {
         );
         checked += 1;
     }
-    // 2 areas x 8 columns x 15 spiking cell types, 16 core relays, 2 x 2 per-area nuclei.
-    assert_eq!(checked, 16 * 15 + 16 + 4);
+    // 2 areas x 8 columns x 14 spiking cell types, 16 core relays, 2 x 2 per-area nuclei.
+    assert_eq!(checked, 16 * 14 + 16 + 4);
     // The node attributes needed to group spikes by column and layer, beside the spikes.
     assert_eq!(m.files.nodes.as_deref(), Some("nodes.h5"));
     let l23 = m.populations.iter().find(|p| p.name == "V2_c5_L23E").expect("V2_c5_L23E");

@@ -76,12 +76,93 @@
 //! `{ lognormal = { mu, sigma } }`. Normal weights are redrawn until they keep the mean's sign,
 //! normal delays until they are at least one step (NEST's `redraw`).
 //!
-//! **Names.** With one column (no `columns`, or a single one) the populations are named after
-//! the cell types (`L23E`, …). With several, `<column>_<type>` (`c0_L23E`), and every column
-//! gets its own copy of the connection table (no connections between columns yet). Projections
-//! are named `<source>-><target>` (`#2`, `#3` for repeated pairs), background devices
-//! `background-><population>`. Populations are ordered by layer (the order of
-//! `[[column.layers]]`), then by cell-type name.
+//! **Targets.** `receptor` names a receptor of the target model (`ex`, `in`, `SIC`, …);
+//! `compartment` a compartment (`soma`, `basal`, `apical` of `pyramidal_bac`); with both, the
+//! receptor `<compartment>_<receptor>` (cm_default's naming, e.g. `apical_AMPA`). Without either,
+//! the receptor follows the weight's sign (NEST's convention).
+//!
+//! **Cell defaults** (`[column.cell_defaults]`): `params` apply to the cell types that use the
+//! default `model`; a type with another model starts from that model's own defaults.
+//!
+//! # Columns, areas, tangential and interareal streams, thalamus, inputs
+//!
+//! ```toml
+//! [[column.areas]]                # instances of the column template (default: one column)
+//! name = "V1"
+//! columns = 8                     # a count (columns c0 … c7) or a list of names
+//! spacing_um = 300.0              # default: columns on a line along x, 300 µm apart
+//! positions_um = [[0, 0], …]      # or explicit column centres (µm), one per column
+//! origin_um = [0.0, 0.0]          # default [0, 5000 · area index]
+//! column_radius_um = 150.0        # default spacing / 2: cells sit in a disc of this radius
+//!
+//! [[column.tangential]]           # between the distinct columns of an area
+//! source = "L23E"
+//! target = ["L23E", "L23PV"]
+//! probability = 0.05              # pair probability at distance 0 (or a [target][source] matrix)
+//! profile = { gaussian = { sigma_um = 300.0 } }   # or { exponential = { lambda_um = 250.0 } }
+//! max_distance_um = 1000.0        # optional cut-off
+//! weight = 50.0
+//! delay_ms = 1.5
+//! velocity_um_per_ms = 300.0      # optional: the delay grows by distance / velocity
+//! compartment = "basal"
+//! areas = ["V1"]                  # optional: default every area
+//!
+//! [[column.interareal]]           # between areas; both areas required
+//! kind = "feedback"               # a label for tables and exports
+//! source_area = "V2"
+//! target_area = "V1"
+//! source = "L5E"
+//! target = ["L23E", "L5E"]
+//! mapping = "topographic"         # column i -> column i (default), or "all" (every pair)
+//! rule = { probability = 0.05 }   # any rule of the connection table
+//! weight = 50.0
+//! compartment = "apical"          # feedback into the L1 tufts
+//!
+//! [column.thalamus.nuclei.core]   # a relay population per column (or per = "area")
+//! per = "column"
+//! count = 20
+//! model = "iaf_psc_exp"           # default: cell_defaults.model; params, initial, full_rate_hz
+//!
+//! [[column.thalamus.connections]] # sources and targets: cell types or nuclei
+//! source = "core"
+//! target = "L4E"
+//! rule = { probability = 0.3 }
+//! weight = 2.0
+//! source_area = "V1"              # optional, as target_area: default within each area
+//!
+//! [[column.inputs]]               # per-column inputs
+//! name = "value"
+//! target = "core"                 # a cell type or a nucleus
+//! areas = ["V1"]                  # default every area
+//! columns = [0, 3]                # column indices; default every column
+//! poisson = { rate_hz = [20.0, 80.0], start_ms = 0.0, stop_ms = 500.0 }   # one rate per column
+//! # or dc = { amplitude_pA = [...] }, or spikes = { times_ms = [[...], [...]] } (one train per
+//! # column, sent to every cell by a one-node spike_generator population)
+//! weight = 87.81
+//! delay_ms = 1.5
+//! ```
+//!
+//! **Instances.** A connection between a per-column unit (cell type or per-column nucleus) and a
+//! per-area unit joins every column of the area to the area's population; two per-column units
+//! join column i to column i (`mapping = "topographic"`, needing equal column counts) or every
+//! pair (`"all"`). Tangential connections join every ordered pair of *distinct* columns of an
+//! area with probability `p0 · f(d)`, `d` the distance between the column centres,
+//! `f(d) = exp(−d²/2σ²)` (Gaussian) or `exp(−d/λ)` (exponential); each column pair is one
+//! pairwise-Bernoulli projection.
+//!
+//! **Names.** With one column (no areas, no `columns`, or a single one) the populations are
+//! named after the cell types (`L23E`, …). With `columns = [...]`, `<column>_<type>`
+//! (`c0_L23E`); with areas, `<area>_<column>_<type>` (`V1_c3_L23E`), per-area nuclei
+//! `<area>_<nucleus>`, spike-train inputs `<area>_<column>_input_<name>`. Projections are named
+//! `<source>-><target>` (`#2`, `#3` for repeated pairs), background devices
+//! `background-><population>`, input devices `input:<name>-><population>`. Populations are
+//! ordered area by area, column by column (cell types by layer, then by name; then per-column
+//! nuclei), then the area's nuclei; spike-train inputs last.
+//!
+//! **Placement and positions.** Every population carries its [`Placement`] (layer, cell type,
+//! area, column, centre, radius, depth range), which `laminar` writes into recordings; [`positions`]
+//! places the cells: uniformly in the column's disc and, when the layer declares `depth_um`, in its
+//! depth range (deterministic per seed).
 //!
 //! # Scaling
 //!
@@ -94,7 +175,10 @@
 //!   `min(1, p · k / n)` (keeps in-degree ∝ k);
 //! - background in-degrees `round(k_ext · k)`;
 //! - weights (recurrent and background): mean and std divided by `sqrt(k)`;
-//! - DC compensation (when `k ≠ 1` and `dc_compensation`): every population gets
+//! - the same rules for tangential, interareal and thalamic streams (their probability, in-degree
+//!   or total number is scaled as in the connection table);
+//! - DC compensation (when `k ≠ 1` and `dc_compensation`): every population gets, summed over
+//!   every stream onto it (intra-column, tangential, interareal, thalamic; not inputs),
 //!   `I_e += 0.001 · tau_syn · (1 − sqrt(k)) · (Σ_s w_full(s→t) · K_full(s→t)/N_t,full · ν_s`
 //!   `+ w_ext · k_ext · ν_bg)` pA (the last term with a Poisson background only), with the
 //!   full-scale rates ν_s
