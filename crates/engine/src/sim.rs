@@ -118,25 +118,39 @@ pub struct IncomingCsr {
 }
 
 impl IncomingCsr {
-    /// Packs edges `(source gid, target, weight, delay steps, receptor)` sorted by source gid.
-    pub fn from_sorted(n_sources: u64, edges: impl ExactSizeIterator<Item = (u64, u32, f64, Step, u8)>) -> Self {
-        let n = edges.len();
-        let mut csr = IncomingCsr {
-            row_start: vec![0; n_sources as usize + 1],
-            target: Vec::with_capacity(n),
-            weight: Vec::with_capacity(n),
-            delay: Vec::with_capacity(n),
-            receptor: Vec::with_capacity(n),
-        };
-        for (source, target, weight, delay, receptor) in edges {
-            csr.row_start[source as usize + 1] += 1;
-            csr.target.push(target);
-            csr.weight.push(weight);
-            csr.delay.push(delay.min(u64::from(u16::MAX)) as u16);
-            csr.receptor.push(receptor);
+    /// Packs edges `(source gid, target, weight, delay steps, receptor)` into rows by source gid,
+    /// each row keeping the edges in the order the iterator yields them (the canonical order).
+    ///
+    /// A counting sort: one pass counts the rows, a second places each edge at its row's cursor.
+    /// That is the order a stable sort by source gives, in O(edges + sources) and without a copy
+    /// of the edge list (sorting was half of the construction time).
+    pub fn from_edges<I>(n_sources: u64, edges: I) -> Self
+    where
+        I: Iterator<Item = (u64, u32, f64, Step, u8)> + Clone,
+    {
+        let mut row_start = vec![0u64; n_sources as usize + 1];
+        for (source, ..) in edges.clone() {
+            row_start[source as usize + 1] += 1;
         }
         for i in 0..n_sources as usize {
-            csr.row_start[i + 1] += csr.row_start[i];
+            row_start[i + 1] += row_start[i];
+        }
+        let n = row_start[n_sources as usize] as usize;
+        let mut cursor: Vec<u64> = row_start[..n_sources as usize].to_vec();
+        let mut csr = IncomingCsr {
+            row_start,
+            target: vec![0; n],
+            weight: vec![0.0; n],
+            delay: vec![0; n],
+            receptor: vec![0; n],
+        };
+        for (source, target, weight, delay, receptor) in edges {
+            let j = cursor[source as usize] as usize;
+            cursor[source as usize] += 1;
+            csr.target[j] = target;
+            csr.weight[j] = weight;
+            csr.delay[j] = delay.min(u64::from(u16::MAX)) as u16;
+            csr.receptor[j] = receptor;
         }
         csr
     }
