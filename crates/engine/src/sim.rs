@@ -224,6 +224,9 @@ pub struct Partition {
     stimuli: Vec<Box<dyn Stimulus>>,
     stimulus_offsets: Vec<u32>,
     stimulus_queue: Calendar,
+    /// Devices that fire all their channels in every step of a window, outside the calendar:
+    /// `(device, start, stop)` in device order.
+    every_step: Vec<(usize, Step, Step)>,
     due_channels: Vec<u32>,
     recording_parts: Vec<RecordingPart>,
     merged: Vec<Spike>,
@@ -261,6 +264,7 @@ impl Partition {
             stimuli,
             stimulus_offsets,
             stimulus_queue: Calendar::new(),
+            every_step: Vec::new(),
             due_channels: Vec::new(),
             recording_parts,
             merged: Vec::new(),
@@ -277,6 +281,10 @@ impl Partition {
             shard.model.start(now, &mut shard.queue);
         }
         for (si, stim) in self.stimuli.iter_mut().enumerate() {
+            if let Some((start, stop)) = stim.every_step() {
+                self.every_step.push((si, start, stop));
+                continue;
+            }
             for c in 0..stim.channels() {
                 if let Some(due) = stim.first_due(c) {
                     self.stimulus_queue.schedule(self.stimulus_offsets[si] + c as u32, due.max(now), now);
@@ -300,8 +308,15 @@ impl Partition {
             let mut due = std::mem::take(&mut self.due_channels);
             due.clear();
             self.stimulus_queue.take_due(step, &mut due);
+            // Channels fire in key order (device, channel), which fixes the order in which their
+            // inputs are summed; every-step devices take their place in that order.
+            let mut dense = 0;
             for &key in &due {
                 let si = self.stimulus_offsets.partition_point(|&o| o <= key) - 1;
+                while dense < self.every_step.len() && self.every_step[dense].0 < si {
+                    self.fire_every_step(dense, step);
+                    dense += 1;
+                }
                 let channel = (key - self.stimulus_offsets[si]) as usize;
                 let next = {
                     let mut sink = StimulusSink {
@@ -314,6 +329,9 @@ impl Partition {
                     debug_assert!(next > step);
                     self.stimulus_queue.schedule(key, next.max(step + 1), step);
                 }
+            }
+            for d in dense..self.every_step.len() {
+                self.fire_every_step(d, step);
             }
             self.due_channels = due;
             let h = self.h;
@@ -367,6 +385,16 @@ impl Partition {
                 };
                 out.samples[ri].push((step, values));
             }
+        }
+    }
+
+    /// Fires the channels of every-step device `self.every_step[d]` if `step` is in its window.
+    fn fire_every_step(&mut self, d: usize, step: Step) {
+        let (si, start, stop) = self.every_step[d];
+        if (start..stop).contains(&step) {
+            let mut sink =
+                StimulusSink { shards: ShardBuffers(&mut self.shards), shard_of_population: &self.shard_of_population };
+            self.stimuli[si].fire_all(step, &mut sink);
         }
     }
 
