@@ -298,7 +298,11 @@ impl LazyModel for IafPscExp {
     #[inline]
     fn step_neuron(&mut self, i: usize, t: Step, input: Option<&StepInput<'_>>) -> bool {
         match input {
-            Some(input) => self.step(i, t, input.receptor(0)[i], input.receptor(1)[i], input.current_change()[i]),
+            Some(input) => {
+                // Skipping the load when no current arrives adds the same 0.0 the buffer holds.
+                let current = if input.has_current_change() { input.current_change()[i] } else { 0.0 };
+                self.step(i, t, input.receptor(0)[i], input.receptor(1)[i], current)
+            }
             None => self.step(i, t, 0.0, 0.0, 0.0),
         }
     }
@@ -315,14 +319,18 @@ impl LazyModel for IafPscExp {
         // Slope bound in mV per step (one division per prediction: this runs for every input).
         let slope_per_step =
             (-u * self.inv_tau_m + (ie.max(0.0) + ii.max(0.0) + self.i_e + n.s.i_stim) * self.inv_c_m) * self.h;
-        if slope_per_step <= 0.0 || !slope_per_step.is_finite() {
+        // Not positive and finite (NaN included): never crosses. Two comparisons are cheaper
+        // than `is_finite`, which this hot path paid for on every input.
+        if !(slope_per_step > 0.0 && slope_per_step < f64::INFINITY) {
             return None;
         }
         // The end of step base−1+m is m·h after the start of step `base`; stay one step early
         // rather than risk rounding past the crossing.
         let m = (self.theta - u) / slope_per_step;
-        // m ≥ 0 here, so truncation is floor; huge m means "not within any run".
-        if m < 1e15 { Some(base + (m as Step).saturating_sub(1)) } else { None }
+        // Truncation is floor for m ≥ 0 (m < 0 only for a start above threshold: due at once);
+        // huge m means "not within any run". `max(1) − 1` on i64 is `saturating_sub(1)` on the
+        // u64 cast, with one conversion instruction instead of the unsigned sequence.
+        if m < 1e15 { Some(base + ((m as i64).max(1) - 1) as Step) } else { None }
     }
 }
 
