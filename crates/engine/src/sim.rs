@@ -745,7 +745,7 @@ impl Simulation {
         let mut records: Vec<SpikeRecord> = Vec::new();
         let mut frame: Vec<f64> = Vec::new();
         let mut weights: Vec<WeightEvent> = Vec::new();
-        let mut observe = |merged: &[Spike], parity: usize| -> bool {
+        let mut observe = |merged: &[Spike], parts: &[&IntervalOutput]| -> bool {
             records.clear();
             records.extend(merged.iter().map(|s| {
                 let population = populations.partition_point(|p| p.first_gid <= s.gid) - 1;
@@ -761,10 +761,8 @@ impl Simulation {
             }
             let mut result = observer.spikes(&records).map_err(|m| (merged.first().map(|s| s.step), m));
             if result.is_ok() {
-                let parts: Vec<_> =
-                    outputs.iter().map(|o| o[parity].read().expect("interval output poisoned")).collect();
                 weights.clear();
-                for part in &parts {
+                for part in parts {
                     weights.extend_from_slice(&part.weights);
                 }
                 if !weights.is_empty() {
@@ -773,13 +771,11 @@ impl Simulation {
                 }
             }
             if result.is_ok() {
-                let parts: Vec<_> =
-                    outputs.iter().map(|o| o[parity].read().expect("interval output poisoned")).collect();
                 'recordings: for ri in 0..ctx.recordings.len() {
                     for j in 0..parts[0].samples[ri].len() {
                         let step = parts[0].samples[ri][j].0;
                         frame.clear();
-                        for part in &parts {
+                        for part in parts {
                             frame.extend_from_slice(&part.samples[ri][j].1);
                         }
                         if let Err(m) = observer.frame(ri, step, &frame) {
@@ -853,9 +849,9 @@ struct RunContext<'a> {
     stop: &'a AtomicBool,
 }
 
-/// Called on thread 0 after each exchange with the merged spikes and the outputs' parity;
-/// returns false when the run must stop (the observer failed).
-type IntervalHook<'h> = &'h mut dyn FnMut(&[Spike], usize) -> bool;
+/// Called on thread 0 after each exchange with the merged spikes and every thread's output of
+/// the interval; returns false when the run must stop (the observer failed).
+type IntervalHook<'h> = &'h mut dyn FnMut(&[Spike], &[&IntervalOutput]) -> bool;
 
 /// One thread's loop over exchange intervals; returns the step reached. All threads walk the
 /// same intervals and leave together: the barrier's vote carries thread 0's decision to stop.
@@ -873,8 +869,12 @@ fn run_partition(partition: &mut Partition, ctx: &RunContext<'_>, mut hook: Opti
         let halt = ctx.barrier.wait(vote);
         partition.merged.clear();
         partition.merged_graded.clear();
-        for out in ctx.outputs {
-            let out = out[parity].read().expect("interval output poisoned");
+        // Read-locked once per interval and held until the observer has seen them: each lock
+        // operation moves a cache line between cores, at every step when the delay is one step.
+        // (A thread rewrites this parity's output only after the next barrier, which no thread
+        // reaches before dropping these guards.)
+        let guards: Vec<_> = ctx.outputs.iter().map(|o| o[parity].read().expect("interval output poisoned")).collect();
+        for out in &guards {
             partition.merged.extend_from_slice(&out.spikes);
             partition.merged_graded.extend_from_slice(&out.graded);
         }
@@ -883,11 +883,13 @@ fn run_partition(partition: &mut Partition, ctx: &RunContext<'_>, mut hook: Opti
         partition.merged_graded.sort_by_key(|g| (g.step, g.gid));
         partition.deliver();
         partition.prune_histories(to);
-        if let Some(hook) = hook.as_mut()
-            && !hook(&partition.merged, parity)
-        {
-            hook_failed = true;
+        if let Some(hook) = hook.as_mut() {
+            let parts: Vec<&IntervalOutput> = guards.iter().map(|g| &**g).collect();
+            if !hook(&partition.merged, &parts) {
+                hook_failed = true;
+            }
         }
+        drop(guards);
         from = to;
         parity ^= 1;
         if halt || from >= ctx.until {
