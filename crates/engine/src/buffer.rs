@@ -121,6 +121,34 @@ impl InputBuffer {
         self.mark(slot, target);
     }
 
+    /// Adds one CSR row: weight `weights[j]` to channel `receptors[j]` of neuron `targets[j]` in
+    /// step `step + delays[j]`, in row order (so each cell sums in the same order as `add` one
+    /// by one). The hot path of spike delivery: the buffer kind is looked at once per row.
+    #[inline]
+    pub fn add_row(&mut self, step: Step, targets: &[u32], weights: &[f64], delays: &[u16], receptors: &[u8]) {
+        let (n, channels, mask) = (self.n, self.channels, self.mask);
+        let rows = targets.iter().zip(weights).zip(delays).zip(receptors);
+        if self.kind == InputKind::SummedTouched {
+            for (((&target, &weight), &delay), &receptor) in rows {
+                let slot = (step as usize + usize::from(delay)) & mask;
+                let (target, channel) = (target as usize, usize::from(receptor));
+                self.values[(slot * channels + channel) * n + target] += weight;
+                if channel == channels - 1 {
+                    self.current_written[slot] = true;
+                }
+                let flag = &mut self.touched_flag[slot * n + target];
+                if !*flag {
+                    *flag = true;
+                    self.touched[slot].push(target as u32);
+                }
+            }
+        } else {
+            for (((&target, &weight), &delay), &receptor) in rows {
+                self.add(step + u64::from(delay), usize::from(receptor), target as usize, weight);
+            }
+        }
+    }
+
     /// Adds a precise event (for [`InputKind::Precise`] buffers; summed buffers add the weight).
     #[inline]
     pub fn add_precise(&mut self, step: Step, event: PreciseEvent) {

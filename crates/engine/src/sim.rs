@@ -472,14 +472,13 @@ impl Partition {
                             );
                         }
                     } else {
-                        for j in range {
-                            shard.buffer.add(
-                                spike.step + u64::from(csr.delay[j]),
-                                usize::from(csr.receptor[j]),
-                                csr.target[j] as usize,
-                                csr.weight[j],
-                            );
-                        }
+                        shard.buffer.add_row(
+                            spike.step,
+                            &csr.target[range.clone()],
+                            &csr.weight[range.clone()],
+                            &csr.delay[range.clone()],
+                            &csr.receptor[range],
+                        );
                     }
                 }
                 for group in &mut shard.plastic {
