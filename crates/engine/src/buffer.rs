@@ -51,6 +51,9 @@ pub struct InputBuffer {
     /// `[slot][neuron]`: whether `neuron` is already in `touched[slot]`.
     touched_flag: Vec<bool>,
     touched: Vec<Vec<u32>>,
+    /// `[slot]`: whether anything was written to the current channel (most networks have no
+    /// current devices; event-driven models then neither read nor clear that channel).
+    current_written: Vec<bool>,
     precise: Vec<Vec<PreciseEvent>>,
 }
 
@@ -69,6 +72,7 @@ impl InputBuffer {
             values: vec![0.0; slots * channels * n],
             touched_flag: vec![false; touched_len],
             touched: vec![Vec::new(); if kind == InputKind::SummedTouched { slots } else { 0 }],
+            current_written: vec![false; slots],
             precise: vec![Vec::new(); if kind == InputKind::Precise { slots } else { 0 }],
         }
     }
@@ -111,7 +115,38 @@ impl InputBuffer {
     pub fn add(&mut self, step: Step, channel: usize, target: usize, value: f64) {
         let slot = self.slot(step);
         self.values[(slot * self.channels + channel) * self.n + target] += value;
+        if channel == self.channels - 1 {
+            self.current_written[slot] = true;
+        }
         self.mark(slot, target);
+    }
+
+    /// Adds one CSR row: weight `weights[j]` to channel `receptors[j]` of neuron `targets[j]` in
+    /// step `step + delays[j]`, in row order (so each cell sums in the same order as `add` one
+    /// by one). The hot path of spike delivery: the buffer kind is looked at once per row.
+    #[inline]
+    pub fn add_row(&mut self, step: Step, targets: &[u32], weights: &[f64], delays: &[u16], receptors: &[u8]) {
+        let (n, channels, mask) = (self.n, self.channels, self.mask);
+        let rows = targets.iter().zip(weights).zip(delays).zip(receptors);
+        if self.kind == InputKind::SummedTouched {
+            for (((&target, &weight), &delay), &receptor) in rows {
+                let slot = (step as usize + usize::from(delay)) & mask;
+                let (target, channel) = (target as usize, usize::from(receptor));
+                self.values[(slot * channels + channel) * n + target] += weight;
+                if channel == channels - 1 {
+                    self.current_written[slot] = true;
+                }
+                let flag = &mut self.touched_flag[slot * n + target];
+                if !*flag {
+                    *flag = true;
+                    self.touched[slot].push(target as u32);
+                }
+            }
+        } else {
+            for (((&target, &weight), &delay), &receptor) in rows {
+                self.add(step + u64::from(delay), usize::from(receptor), target as usize, weight);
+            }
+        }
     }
 
     /// Adds a precise event (for [`InputKind::Precise`] buffers; summed buffers add the weight).
@@ -145,7 +180,13 @@ impl InputBuffer {
             &mut []
         };
         let touched: &[u32] = if self.kind == InputKind::SummedTouched { &self.touched[slot] } else { &[] };
-        StepInput { n: self.n, values: &self.values[slot * width..(slot + 1) * width], touched, precise }
+        StepInput {
+            n: self.n,
+            values: &self.values[slot * width..(slot + 1) * width],
+            touched,
+            precise,
+            current: self.current_written[slot],
+        }
     }
 
     /// Clears step `step`'s slot after the population has read it.
@@ -156,10 +197,12 @@ impl InputBuffer {
         match self.kind {
             InputKind::SummedTouched => {
                 let touched = std::mem::take(&mut self.touched[slot]);
+                // The current channel holds only zeros unless something was written to it.
+                let channels = if self.current_written[slot] { self.channels } else { self.channels - 1 };
                 for &i in &touched {
                     let i = i as usize;
                     self.touched_flag[slot * self.n + i] = false;
-                    for c in 0..self.channels {
+                    for c in 0..channels {
                         self.values[base + c * self.n + i] = 0.0;
                     }
                 }
@@ -173,6 +216,7 @@ impl InputBuffer {
                 self.precise[slot].clear();
             }
         }
+        self.current_written[slot] = false;
     }
 
     /// Bytes held (for memory reports).
@@ -188,6 +232,8 @@ pub struct StepInput<'a> {
     values: &'a [f64],
     touched: &'a [u32],
     precise: &'a [PreciseEvent],
+    /// Whether [`StepInput::current_change`] may hold anything but zeros.
+    current: bool,
 }
 
 impl<'a> StepInput<'a> {
@@ -202,6 +248,13 @@ impl<'a> StepInput<'a> {
     pub fn current_change(&self) -> &'a [f64] {
         let c = self.values.len() / self.n.max(1) - 1;
         &self.values[c * self.n..(c + 1) * self.n]
+    }
+
+    /// Whether any current change arrives in this step; when false, [`Self::current_change`]
+    /// is all zeros and an event-driven model may skip reading it.
+    #[inline]
+    pub fn has_current_change(&self) -> bool {
+        self.current
     }
 
     /// Neurons that received anything in this step (event-driven buffers only), in arrival order.

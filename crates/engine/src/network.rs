@@ -660,7 +660,7 @@ impl NetworkBuilder {
         &self,
         pi: usize,
         (lo, hi): (usize, usize),
-        mut edges: Vec<Edge>,
+        edges: Vec<Edge>,
         first_gids: &[u64],
         n_total: u64,
     ) -> Result<ShardConnectivity, BuildError> {
@@ -680,23 +680,28 @@ impl NetworkBuilder {
                 _ => projection_counts.push((e.projection, 1)),
             }
         }
-        // Stable sort by source keeps, within a row, the canonical order (target, draw order).
-        edges.sort_by_key(|e| e.source_gid);
-        let kind = |e: &Edge| {
-            let p = &self.projections[e.projection as usize];
-            if self.populations[p.source].factory.info().graded_output.is_some() {
-                EdgeKind::Graded
-            } else if p.synapse.is_some() {
-                EdgeKind::Plastic
-            } else {
-                EdgeKind::Static
-            }
-        };
+        let kinds: Vec<EdgeKind> = self
+            .projections
+            .iter()
+            .map(|p| {
+                if self.populations[p.source].factory.info().graded_output.is_some() {
+                    EdgeKind::Graded
+                } else if p.synapse.is_some() {
+                    EdgeKind::Plastic
+                } else {
+                    EdgeKind::Static
+                }
+            })
+            .collect();
+        // Rows by source gid keep, within a row, the canonical order (target, draw order): the
+        // order in which the edges were generated.
         let pack = |k: EdgeKind| {
-            let selected: Vec<&Edge> = edges.iter().filter(|e| kind(e) == k).collect();
-            crate::sim::IncomingCsr::from_sorted(
+            crate::sim::IncomingCsr::from_edges(
                 n_total,
-                selected.iter().map(|e| (e.source_gid, e.target, e.weight, Step::from(e.delay), e.receptor)),
+                edges
+                    .iter()
+                    .filter(|e| kinds[e.projection as usize] == k)
+                    .map(|e| (e.source_gid, e.target, e.weight, Step::from(e.delay), e.receptor)),
             )
         };
         let csr = pack(EdgeKind::Static);
@@ -705,7 +710,9 @@ impl NetworkBuilder {
         let mut history: Option<PostHistory> = None;
         for (proj_index, proj) in self.projections.iter().enumerate() {
             let Some(model) = proj.synapse.as_ref().filter(|_| proj.target == pi) else { continue };
-            let mine: Vec<&Edge> = edges.iter().filter(|e| e.projection as usize == proj_index).collect();
+            let mut mine: Vec<&Edge> = edges.iter().filter(|e| e.projection as usize == proj_index).collect();
+            // Stable: a row keeps the canonical order (target, draw order).
+            mine.sort_by_key(|e| e.source_gid);
             let source_first = first_gids[proj.source];
             let n_src = self.populations[proj.source].size;
             let mut row_start = vec![0u64; n_src + 1];

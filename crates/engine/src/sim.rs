@@ -118,27 +118,92 @@ pub struct IncomingCsr {
 }
 
 impl IncomingCsr {
-    /// Packs edges `(source gid, target, weight, delay steps, receptor)` sorted by source gid.
-    pub fn from_sorted(n_sources: u64, edges: impl ExactSizeIterator<Item = (u64, u32, f64, Step, u8)>) -> Self {
-        let n = edges.len();
-        let mut csr = IncomingCsr {
-            row_start: vec![0; n_sources as usize + 1],
-            target: Vec::with_capacity(n),
-            weight: Vec::with_capacity(n),
-            delay: Vec::with_capacity(n),
-            receptor: Vec::with_capacity(n),
-        };
-        for (source, target, weight, delay, receptor) in edges {
-            csr.row_start[source as usize + 1] += 1;
-            csr.target.push(target);
-            csr.weight.push(weight);
-            csr.delay.push(delay.min(u64::from(u16::MAX)) as u16);
-            csr.receptor.push(receptor);
+    /// Packs edges `(source gid, target, weight, delay steps, receptor)` into rows by source gid,
+    /// each row keeping the edges in the order the iterator yields them (the canonical order).
+    ///
+    /// A counting sort: one pass counts the rows, a second places each edge at its row's cursor.
+    /// That is the order a stable sort by source gives, in O(edges + sources) and without a copy
+    /// of the edge list (sorting was half of the construction time).
+    pub fn from_edges<I>(n_sources: u64, edges: I) -> Self
+    where
+        I: Iterator<Item = (u64, u32, f64, Step, u8)> + Clone,
+    {
+        let mut row_start = vec![0u64; n_sources as usize + 1];
+        for (source, ..) in edges.clone() {
+            row_start[source as usize + 1] += 1;
         }
         for i in 0..n_sources as usize {
-            csr.row_start[i + 1] += csr.row_start[i];
+            row_start[i + 1] += row_start[i];
         }
+        let n = row_start[n_sources as usize] as usize;
+        let mut cursor: Vec<u64> = row_start[..n_sources as usize].to_vec();
+        let mut csr = IncomingCsr {
+            row_start,
+            target: vec![0; n],
+            weight: vec![0.0; n],
+            delay: vec![0; n],
+            receptor: vec![0; n],
+        };
+        for (source, target, weight, delay, receptor) in edges {
+            let j = cursor[source as usize] as usize;
+            cursor[source as usize] += 1;
+            csr.target[j] = target;
+            csr.weight[j] = weight;
+            csr.delay[j] = delay.min(u64::from(u16::MAX)) as u16;
+            csr.receptor[j] = receptor;
+        }
+        csr.sort_rows_by_delay();
         csr
+    }
+
+    /// Orders each row by delay, stably. Rows are generated in target order (per projection),
+    /// so delivery then writes one ring-buffer slot after the other, each in ascending neuron
+    /// order, instead of jumping between slots (with many distinct delays, as in PD14, most adds
+    /// missed the cache).
+    ///
+    /// Results do not change: a spike's synapses with different delays write different slots,
+    /// and synapses with equal delay keep their order, so every buffer cell receives its weights
+    /// in the same order as before. Only the order in which a step's touched neurons are listed
+    /// changes, and the neurons of a step are updated independently of each other.
+    fn sort_rows_by_delay(&mut self) {
+        let mut row: Vec<(u16, u32, f64, u8)> = Vec::new();
+        let mut counts: Vec<usize> = Vec::new();
+        for r in 0..self.row_start.len().saturating_sub(1) {
+            let range = self.row_start[r] as usize..self.row_start[r + 1] as usize;
+            let delays = &self.delay[range.clone()];
+            if delays.windows(2).all(|w| w[0] <= w[1]) {
+                continue;
+            }
+            let lo = delays.iter().copied().min().unwrap_or(0);
+            let hi = delays.iter().copied().max().unwrap_or(0);
+            row.clear();
+            row.extend(range.clone().map(|j| (self.delay[j], self.target[j], self.weight[j], self.receptor[j])));
+            if usize::from(hi - lo) > 4 * row.len() + 64 {
+                // Delays too spread for counting: a stable comparison sort.
+                row.sort_by_key(|&(d, ..)| d);
+                for (j, &(d, t, w, rc)) in range.zip(&row) {
+                    (self.delay[j], self.target[j], self.weight[j], self.receptor[j]) = (d, t, w, rc);
+                }
+                continue;
+            }
+            // A stable counting sort by delay (delays span few values), placing straight back.
+            counts.clear();
+            counts.resize(usize::from(hi - lo) + 2, 0);
+            for &(d, ..) in &row {
+                counts[usize::from(d - lo) + 1] += 1;
+            }
+            for k in 1..counts.len() {
+                counts[k] += counts[k - 1];
+            }
+            for &(d, t, w, rc) in &row {
+                let j = range.start + counts[usize::from(d - lo)];
+                counts[usize::from(d - lo)] += 1;
+                self.delay[j] = d;
+                self.target[j] = t;
+                self.weight[j] = w;
+                self.receptor[j] = rc;
+            }
+        }
     }
 
     pub fn synapses(&self) -> usize {
@@ -210,6 +275,9 @@ pub struct Partition {
     stimuli: Vec<Box<dyn Stimulus>>,
     stimulus_offsets: Vec<u32>,
     stimulus_queue: Calendar,
+    /// Devices that fire all their channels in every step of a window, outside the calendar:
+    /// `(device, start, stop)` in device order.
+    every_step: Vec<(usize, Step, Step)>,
     due_channels: Vec<u32>,
     recording_parts: Vec<RecordingPart>,
     merged: Vec<Spike>,
@@ -247,6 +315,7 @@ impl Partition {
             stimuli,
             stimulus_offsets,
             stimulus_queue: Calendar::new(),
+            every_step: Vec::new(),
             due_channels: Vec::new(),
             recording_parts,
             merged: Vec::new(),
@@ -263,6 +332,10 @@ impl Partition {
             shard.model.start(now, &mut shard.queue);
         }
         for (si, stim) in self.stimuli.iter_mut().enumerate() {
+            if let Some((start, stop)) = stim.every_step() {
+                self.every_step.push((si, start, stop));
+                continue;
+            }
             for c in 0..stim.channels() {
                 if let Some(due) = stim.first_due(c) {
                     self.stimulus_queue.schedule(self.stimulus_offsets[si] + c as u32, due.max(now), now);
@@ -286,8 +359,15 @@ impl Partition {
             let mut due = std::mem::take(&mut self.due_channels);
             due.clear();
             self.stimulus_queue.take_due(step, &mut due);
+            // Channels fire in key order (device, channel), which fixes the order in which their
+            // inputs are summed; every-step devices take their place in that order.
+            let mut dense = 0;
             for &key in &due {
                 let si = self.stimulus_offsets.partition_point(|&o| o <= key) - 1;
+                while dense < self.every_step.len() && self.every_step[dense].0 < si {
+                    self.fire_every_step(dense, step);
+                    dense += 1;
+                }
                 let channel = (key - self.stimulus_offsets[si]) as usize;
                 let next = {
                     let mut sink = StimulusSink {
@@ -300,6 +380,9 @@ impl Partition {
                     debug_assert!(next > step);
                     self.stimulus_queue.schedule(key, next.max(step + 1), step);
                 }
+            }
+            for d in dense..self.every_step.len() {
+                self.fire_every_step(d, step);
             }
             self.due_channels = due;
             let h = self.h;
@@ -356,6 +439,16 @@ impl Partition {
         }
     }
 
+    /// Fires the channels of every-step device `self.every_step[d]` if `step` is in its window.
+    fn fire_every_step(&mut self, d: usize, step: Step) {
+        let (si, start, stop) = self.every_step[d];
+        if (start..stop).contains(&step) {
+            let mut sink =
+                StimulusSink { shards: ShardBuffers(&mut self.shards), shard_of_population: &self.shard_of_population };
+            self.stimuli[si].fire_all(step, &mut sink);
+        }
+    }
+
     /// Delivers the (already merged and ordered) spikes and graded values into this thread's
     /// buffers, running the synapse models of plastic projections on the way.
     fn deliver(&mut self) {
@@ -379,14 +472,13 @@ impl Partition {
                             );
                         }
                     } else {
-                        for j in range {
-                            shard.buffer.add(
-                                spike.step + u64::from(csr.delay[j]),
-                                usize::from(csr.receptor[j]),
-                                csr.target[j] as usize,
-                                csr.weight[j],
-                            );
-                        }
+                        shard.buffer.add_row(
+                            spike.step,
+                            &csr.target[range.clone()],
+                            &csr.weight[range.clone()],
+                            &csr.delay[range.clone()],
+                            &csr.receptor[range],
+                        );
                     }
                 }
                 for group in &mut shard.plastic {
@@ -660,7 +752,7 @@ impl Simulation {
         let mut records: Vec<SpikeRecord> = Vec::new();
         let mut frame: Vec<f64> = Vec::new();
         let mut weights: Vec<WeightEvent> = Vec::new();
-        let mut observe = |merged: &[Spike], parity: usize| -> bool {
+        let mut observe = |merged: &[Spike], parts: &[&IntervalOutput]| -> bool {
             records.clear();
             records.extend(merged.iter().map(|s| {
                 let population = populations.partition_point(|p| p.first_gid <= s.gid) - 1;
@@ -676,10 +768,8 @@ impl Simulation {
             }
             let mut result = observer.spikes(&records).map_err(|m| (merged.first().map(|s| s.step), m));
             if result.is_ok() {
-                let parts: Vec<_> =
-                    outputs.iter().map(|o| o[parity].read().expect("interval output poisoned")).collect();
                 weights.clear();
-                for part in &parts {
+                for part in parts {
                     weights.extend_from_slice(&part.weights);
                 }
                 if !weights.is_empty() {
@@ -688,13 +778,11 @@ impl Simulation {
                 }
             }
             if result.is_ok() {
-                let parts: Vec<_> =
-                    outputs.iter().map(|o| o[parity].read().expect("interval output poisoned")).collect();
                 'recordings: for ri in 0..ctx.recordings.len() {
                     for j in 0..parts[0].samples[ri].len() {
                         let step = parts[0].samples[ri][j].0;
                         frame.clear();
-                        for part in &parts {
+                        for part in parts {
                             frame.extend_from_slice(&part.samples[ri][j].1);
                         }
                         if let Err(m) = observer.frame(ri, step, &frame) {
@@ -768,9 +856,9 @@ struct RunContext<'a> {
     stop: &'a AtomicBool,
 }
 
-/// Called on thread 0 after each exchange with the merged spikes and the outputs' parity;
-/// returns false when the run must stop (the observer failed).
-type IntervalHook<'h> = &'h mut dyn FnMut(&[Spike], usize) -> bool;
+/// Called on thread 0 after each exchange with the merged spikes and every thread's output of
+/// the interval; returns false when the run must stop (the observer failed).
+type IntervalHook<'h> = &'h mut dyn FnMut(&[Spike], &[&IntervalOutput]) -> bool;
 
 /// One thread's loop over exchange intervals; returns the step reached. All threads walk the
 /// same intervals and leave together: the barrier's vote carries thread 0's decision to stop.
@@ -788,8 +876,12 @@ fn run_partition(partition: &mut Partition, ctx: &RunContext<'_>, mut hook: Opti
         let halt = ctx.barrier.wait(vote);
         partition.merged.clear();
         partition.merged_graded.clear();
-        for out in ctx.outputs {
-            let out = out[parity].read().expect("interval output poisoned");
+        // Read-locked once per interval and held until the observer has seen them: each lock
+        // operation moves a cache line between cores, at every step when the delay is one step.
+        // (A thread rewrites this parity's output only after the next barrier, which no thread
+        // reaches before dropping these guards.)
+        let guards: Vec<_> = ctx.outputs.iter().map(|o| o[parity].read().expect("interval output poisoned")).collect();
+        for out in &guards {
             partition.merged.extend_from_slice(&out.spikes);
             partition.merged_graded.extend_from_slice(&out.graded);
         }
@@ -798,11 +890,13 @@ fn run_partition(partition: &mut Partition, ctx: &RunContext<'_>, mut hook: Opti
         partition.merged_graded.sort_by_key(|g| (g.step, g.gid));
         partition.deliver();
         partition.prune_histories(to);
-        if let Some(hook) = hook.as_mut()
-            && !hook(&partition.merged, parity)
-        {
-            hook_failed = true;
+        if let Some(hook) = hook.as_mut() {
+            let parts: Vec<&IntervalOutput> = guards.iter().map(|g| &**g).collect();
+            if !hook(&partition.merged, &parts) {
+                hook_failed = true;
+            }
         }
+        drop(guards);
         from = to;
         parity ^= 1;
         if halt || from >= ctx.until {

@@ -69,6 +69,22 @@ pub trait Stimulus: Send {
     fn fire(&mut self, channel: usize, step: Step, sink: &mut StimulusSink<'_>) -> Option<Step>;
 
     fn channels(&self) -> usize;
+
+    /// `Some((start, stop))` when every channel fires in each step of `start..stop` and in no
+    /// other (dense Poisson drive). The engine then calls [`Stimulus::fire_all`] in those steps
+    /// instead of keeping one calendar entry per channel and step; [`Stimulus::first_due`] and
+    /// [`Stimulus::fire`] must agree with the window.
+    fn every_step(&self) -> Option<(Step, Step)> {
+        None
+    }
+
+    /// Fires every channel in channel order at `step` (for devices with an
+    /// [`every_step`](Stimulus::every_step) window), as `fire` would one by one.
+    fn fire_all(&mut self, step: Step, sink: &mut StimulusSink<'_>) {
+        for c in 0..self.channels() {
+            self.fire(c, step, sink);
+        }
+    }
 }
 
 /// Builds a device's channels for one thread.

@@ -124,10 +124,7 @@ impl PopulationFactory for IafPscDeltaFactory {
         let h = ctx.resolution.h();
         let p = &self.params;
         Ok(Box::new(IafPscDelta {
-            u: vec![p.v_m - p.e_l; len],
-            i_stim: vec![0.0; len],
-            refractory: vec![0; len],
-            clock: LazyClock::new(len),
+            clock: LazyClock::new(len, Neuron { u: p.v_m - p.e_l, i_stim: 0.0, refractory: 0 }),
             e_l: p.e_l,
             i_e: p.i_e,
             theta: p.v_th - p.e_l,
@@ -143,13 +140,22 @@ impl PopulationFactory for IafPscDeltaFactory {
     }
 }
 
+/// The state of one `iaf_psc_delta` neuron (kept with its clock, see
+/// [`crate::lazy::LazyNeuron`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Neuron {
+    /// Membrane potential relative to E_L (mV).
+    u: f64,
+    /// Injected current from devices (pA).
+    i_stim: f64,
+    /// Remaining refractory steps.
+    refractory: u32,
+}
+
 /// A shard of `iaf_psc_delta` neurons.
 #[derive(Debug, Clone)]
 pub struct IafPscDelta {
-    u: Vec<f64>,
-    i_stim: Vec<f64>,
-    refractory: Vec<u32>,
-    clock: LazyClock,
+    clock: LazyClock<Neuron>,
     e_l: f64,
     i_e: f64,
     theta: f64,
@@ -164,55 +170,63 @@ pub struct IafPscDelta {
 }
 
 impl IafPscDelta {
+    /// State of a neuron in state `s` after `n` quiet steps.
     #[inline]
-    fn propagate(&self, i: usize, n: u64) -> (f64, u32) {
-        let (u, r) = (self.u[i], self.refractory[i]);
+    fn propagate(&self, s: &Neuron, n: u64) -> (f64, u32) {
+        let (u, r) = (s.u, s.refractory);
         let clamped = u64::from(r).min(n);
         let free = n - clamped;
         if free == 0 {
             return (u, r - clamped as u32);
         }
         let decay = (-(free as f64) * self.h / self.tau_m).exp();
-        let drive = self.i_e + self.i_stim[i];
+        let drive = self.i_e + s.i_stim;
         let u = (u * decay + drive * self.r_m * (1.0 - decay)).max(self.u_min);
         (u, 0)
     }
 
     #[inline]
     fn step(&mut self, i: usize, step: Step, w: f64, current_change: f64) -> bool {
-        let n = step - self.clock.synced[i];
-        if n > 0 {
-            let (u, r) = self.propagate(i, n);
-            self.u[i] = u;
-            self.refractory[i] = r;
+        let n = &self.clock.neurons[i];
+        let mut s = n.s;
+        let gap = step - n.synced;
+        if gap > 0 {
+            (s.u, s.refractory) = self.propagate(&s, gap);
         }
-        self.i_stim[i] += current_change;
-        if self.refractory[i] == 0 {
-            let u = self.p30 * (self.i_e + self.i_stim[i]) + self.p33 * self.u[i] + w;
-            self.u[i] = u.max(self.u_min);
+        s.i_stim += current_change;
+        if s.refractory == 0 {
+            let u = self.p30 * (self.i_e + s.i_stim) + self.p33 * s.u + w;
+            s.u = u.max(self.u_min);
         } else {
-            self.refractory[i] -= 1;
+            s.refractory -= 1;
         }
-        self.clock.synced[i] = step + 1;
-        if self.u[i] >= self.theta {
-            self.refractory[i] = self.refractory_steps;
-            self.u[i] = self.u_reset;
-            true
-        } else {
-            false
+        let spiked = s.u >= self.theta;
+        if spiked {
+            s.refractory = self.refractory_steps;
+            s.u = self.u_reset;
         }
+        let n = &mut self.clock.neurons[i];
+        n.s = s;
+        n.synced = step + 1;
+        spiked
     }
 }
 
 impl LazyModel for IafPscDelta {
-    fn clock(&mut self) -> &mut LazyClock {
+    type State = Neuron;
+
+    fn clock(&mut self) -> &mut LazyClock<Neuron> {
         &mut self.clock
     }
 
     #[inline]
     fn step_neuron(&mut self, i: usize, t: Step, input: Option<&StepInput<'_>>) -> bool {
         match input {
-            Some(input) => self.step(i, t, input.receptor(0)[i], input.current_change()[i]),
+            Some(input) => {
+                // Skipping the load when no current arrives adds the same 0.0 the buffer holds.
+                let current = if input.has_current_change() { input.current_change()[i] } else { 0.0 };
+                self.step(i, t, input.receptor(0)[i], current)
+            }
             None => self.step(i, t, 0.0, 0.0),
         }
     }
@@ -220,12 +234,13 @@ impl LazyModel for IafPscDelta {
     /// The step at the end of which neuron `i` first reaches threshold (or one step earlier).
     #[inline]
     fn earliest_crossing(&self, i: usize) -> Option<Step> {
-        let base = self.clock.synced[i] + u64::from(self.refractory[i]);
-        let c = (self.i_e + self.i_stim[i]) * self.r_m;
+        let n = &self.clock.neurons[i];
+        let base = n.synced + u64::from(n.s.refractory);
+        let c = (self.i_e + n.s.i_stim) * self.r_m;
         if c <= self.theta {
             return None;
         }
-        let t = self.tau_m * ((c - self.u[i]) / (c - self.theta)).ln();
+        let t = self.tau_m * ((c - n.s.u) / (c - self.theta)).ln();
         let m = (t / self.h).floor();
         if m.is_finite() && m < 1e15 { Some(base + (m.max(0.0) as Step).saturating_sub(1)) } else { None }
     }
@@ -233,7 +248,7 @@ impl LazyModel for IafPscDelta {
 
 impl Population for IafPscDelta {
     fn len(&self) -> usize {
-        self.u.len()
+        self.clock.len()
     }
 
     fn start(&mut self, step: Step, queue: &mut NextEventQueue) {
@@ -245,14 +260,15 @@ impl Population for IafPscDelta {
     }
 
     fn sample(&self, _variable: usize, i: usize, step: Step) -> f64 {
-        self.propagate(i, (step + 1).saturating_sub(self.clock.synced[i])).0 + self.e_l
+        let n = &self.clock.neurons[i];
+        self.propagate(&n.s, (step + 1).saturating_sub(n.synced)).0 + self.e_l
     }
 
     fn set_state(&mut self, variable: usize, i: usize, value: f64) -> Result<(), String> {
         if variable != 0 || !value.is_finite() {
             return Err(format!("{value}: V_m must be a finite number"));
         }
-        self.u[i] = value - self.e_l;
+        self.clock.neurons[i].s.u = value - self.e_l;
         Ok(())
     }
 }

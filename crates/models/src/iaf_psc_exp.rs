@@ -186,18 +186,24 @@ impl PopulationFactory for IafPscExpFactory {
     }
 }
 
-/// A shard of `iaf_psc_exp` neurons (struct of arrays).
+/// The state of one `iaf_psc_exp` neuron (kept with its clock in one cache line, see
+/// [`crate::lazy::LazyNeuron`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Neuron {
+    /// Membrane potential relative to E_L (mV), at the start of step `synced`.
+    u: f64,
+    i_ex: f64,
+    i_in: f64,
+    /// Injected current from devices (pA), constant between changes.
+    i_stim: f64,
+    /// Remaining refractory steps.
+    refractory: u32,
+}
+
+/// A shard of `iaf_psc_exp` neurons.
 #[derive(Debug, Clone)]
 pub struct IafPscExp {
-    /// Membrane potential relative to E_L (mV), at the start of step `clock.synced[i]`.
-    u: Vec<f64>,
-    i_ex: Vec<f64>,
-    i_in: Vec<f64>,
-    /// Injected current from devices (pA), constant between changes.
-    i_stim: Vec<f64>,
-    /// Remaining refractory steps.
-    refractory: Vec<u32>,
-    clock: LazyClock,
+    clock: LazyClock<Neuron>,
     // Parameters, in the units of the update.
     e_l: f64,
     i_e: f64,
@@ -215,13 +221,9 @@ pub struct IafPscExp {
 impl IafPscExp {
     pub fn new(p: &IafPscExpParams, n: usize, h: f64, refractory_steps: Step) -> Self {
         let prop = Propagators { h, tau_m: p.tau_m, tau_ex: p.tau_syn_ex, tau_in: p.tau_syn_in, c_m: p.c_m };
+        let initial = Neuron { u: p.v_m - p.e_l, i_ex: p.i_syn_ex, i_in: p.i_syn_in, i_stim: 0.0, refractory: 0 };
         Self {
-            u: vec![p.v_m - p.e_l; n],
-            i_ex: vec![p.i_syn_ex; n],
-            i_in: vec![p.i_syn_in; n],
-            i_stim: vec![0.0; n],
-            refractory: vec![0; n],
-            clock: LazyClock::new(n),
+            clock: LazyClock::new(n, initial),
             e_l: p.e_l,
             i_e: p.i_e,
             theta: p.v_th - p.e_l,
@@ -236,12 +238,12 @@ impl IafPscExp {
         }
     }
 
-    /// State `(u, I_ex, I_in, refractory)` of neuron `i` after `n` quiet steps from its state.
+    /// State of a neuron in state `s` after `n` quiet steps (`i_stim` is unchanged).
     #[inline]
-    fn propagate(&self, i: usize, n: u64) -> (f64, f64, f64, u32) {
-        let (mut u, mut ie, mut ii, r) = (self.u[i], self.i_ex[i], self.i_in[i], self.refractory[i]);
+    fn propagate(&self, s: &Neuron, n: u64) -> Neuron {
+        let (mut u, mut ie, mut ii, r) = (s.u, s.i_ex, s.i_in, s.refractory);
         if n == 0 {
-            return (u, ie, ii, r);
+            return *s;
         }
         let clamped = u64::from(r).min(n);
         if clamped > 0 {
@@ -252,61 +254,55 @@ impl IafPscExp {
         let free = n - clamped;
         if free > 0 {
             let p = self.gaps.get(free, |k| self.prop.over(k));
-            u = u * p[0] + ie * p[3] + ii * p[4] + (self.i_e + self.i_stim[i]) * p[5];
+            u = u * p[0] + ie * p[3] + ii * p[4] + (self.i_e + s.i_stim) * p[5];
             ie *= p[1];
             ii *= p[2];
         }
-        (u, ie, ii, r - clamped as u32)
-    }
-
-    /// Brings neuron `i` to the start of step `step` (no input in between).
-    #[inline]
-    fn catch_up(&mut self, i: usize, step: Step) {
-        let n = step - self.clock.synced[i];
-        if n > 0 {
-            let (u, ie, ii, r) = self.propagate(i, n);
-            self.u[i] = u;
-            self.i_ex[i] = ie;
-            self.i_in[i] = ii;
-            self.refractory[i] = r;
-            self.clock.synced[i] = step;
-        }
+        Neuron { u, i_ex: ie, i_in: ii, i_stim: s.i_stim, refractory: r - clamped as u32 }
     }
 
     /// Computes step `step` for neuron `i` with its input; returns whether it spiked.
     #[inline]
     fn step(&mut self, i: usize, step: Step, w_ex: f64, w_in: f64, current_change: f64) -> bool {
-        self.catch_up(i, step);
-        self.i_stim[i] += current_change;
+        let n = &self.clock.neurons[i];
+        // Bring the neuron to the start of `step` (no input in between).
+        let mut s = if step > n.synced { self.propagate(&n.s, step - n.synced) } else { n.s };
+        s.i_stim += current_change;
         let p = &self.one_step;
-        if self.refractory[i] == 0 {
-            self.u[i] =
-                self.u[i] * p[0] + self.i_ex[i] * p[3] + self.i_in[i] * p[4] + (self.i_e + self.i_stim[i]) * p[5];
+        if s.refractory == 0 {
+            s.u = s.u * p[0] + s.i_ex * p[3] + s.i_in * p[4] + (self.i_e + s.i_stim) * p[5];
         } else {
-            self.refractory[i] -= 1;
+            s.refractory -= 1;
         }
-        self.i_ex[i] = self.i_ex[i] * p[1] + w_ex;
-        self.i_in[i] = self.i_in[i] * p[2] + w_in;
-        self.clock.synced[i] = step + 1;
-        if self.u[i] >= self.theta {
-            self.refractory[i] = self.refractory_steps;
-            self.u[i] = self.u_reset;
-            true
-        } else {
-            false
+        s.i_ex = s.i_ex * p[1] + w_ex;
+        s.i_in = s.i_in * p[2] + w_in;
+        let spiked = s.u >= self.theta;
+        if spiked {
+            s.refractory = self.refractory_steps;
+            s.u = self.u_reset;
         }
+        let n = &mut self.clock.neurons[i];
+        n.s = s;
+        n.synced = step + 1;
+        spiked
     }
 }
 
 impl LazyModel for IafPscExp {
-    fn clock(&mut self) -> &mut LazyClock {
+    type State = Neuron;
+
+    fn clock(&mut self) -> &mut LazyClock<Neuron> {
         &mut self.clock
     }
 
     #[inline]
     fn step_neuron(&mut self, i: usize, t: Step, input: Option<&StepInput<'_>>) -> bool {
         match input {
-            Some(input) => self.step(i, t, input.receptor(0)[i], input.receptor(1)[i], input.current_change()[i]),
+            Some(input) => {
+                // Skipping the load when no current arrives adds the same 0.0 the buffer holds.
+                let current = if input.has_current_change() { input.current_change()[i] } else { 0.0 };
+                self.step(i, t, input.receptor(0)[i], input.receptor(1)[i], current)
+            }
             None => self.step(i, t, 0.0, 0.0, 0.0),
         }
     }
@@ -314,32 +310,33 @@ impl LazyModel for IafPscExp {
     /// The earliest step at which neuron `i` could cross threshold, if ever (see module docs).
     #[inline]
     fn earliest_crossing(&self, i: usize) -> Option<Step> {
-        let r = self.refractory[i];
-        let (u, ie, ii) = if r == 0 {
-            (self.u[i], self.i_ex[i], self.i_in[i])
-        } else {
-            let (u, ie, ii, _) = self.propagate(i, u64::from(r));
-            (u, ie, ii)
-        };
+        let n = &self.clock.neurons[i];
+        let r = n.s.refractory;
+        let s = if r == 0 { n.s } else { self.propagate(&n.s, u64::from(r)) };
+        let (u, ie, ii) = (s.u, s.i_ex, s.i_in);
         // First step that may update u (the refractory steps come first).
-        let base = self.clock.synced[i] + u64::from(r);
+        let base = n.synced + u64::from(r);
         // Slope bound in mV per step (one division per prediction: this runs for every input).
         let slope_per_step =
-            (-u * self.inv_tau_m + (ie.max(0.0) + ii.max(0.0) + self.i_e + self.i_stim[i]) * self.inv_c_m) * self.h;
-        if slope_per_step <= 0.0 || !slope_per_step.is_finite() {
+            (-u * self.inv_tau_m + (ie.max(0.0) + ii.max(0.0) + self.i_e + n.s.i_stim) * self.inv_c_m) * self.h;
+        // Not positive and finite (NaN included): never crosses. Two comparisons are cheaper
+        // than `is_finite`, which this hot path paid for on every input.
+        if !(slope_per_step > 0.0 && slope_per_step < f64::INFINITY) {
             return None;
         }
         // The end of step base−1+m is m·h after the start of step `base`; stay one step early
         // rather than risk rounding past the crossing.
         let m = (self.theta - u) / slope_per_step;
-        // m ≥ 0 here, so truncation is floor; huge m means "not within any run".
-        if m < 1e15 { Some(base + (m as Step).saturating_sub(1)) } else { None }
+        // Truncation is floor for m ≥ 0 (m < 0 only for a start above threshold: due at once);
+        // huge m means "not within any run". `max(1) − 1` on i64 is `saturating_sub(1)` on the
+        // u64 cast, with one conversion instruction instead of the unsigned sequence.
+        if m < 1e15 { Some(base + ((m as i64).max(1) - 1) as Step) } else { None }
     }
 }
 
 impl Population for IafPscExp {
     fn len(&self) -> usize {
-        self.u.len()
+        self.clock.len()
     }
 
     fn start(&mut self, step: Step, queue: &mut NextEventQueue) {
@@ -351,11 +348,12 @@ impl Population for IafPscExp {
     }
 
     fn sample(&self, variable: usize, i: usize, step: Step) -> f64 {
-        let (u, ie, ii, _) = self.propagate(i, (step + 1).saturating_sub(self.clock.synced[i]));
+        let n = &self.clock.neurons[i];
+        let s = self.propagate(&n.s, (step + 1).saturating_sub(n.synced));
         match variable {
-            V_M => u + self.e_l,
-            I_SYN_EX => ie,
-            I_SYN_IN => ii,
+            V_M => s.u + self.e_l,
+            I_SYN_EX => s.i_ex,
+            I_SYN_IN => s.i_in,
             _ => f64::NAN,
         }
     }
@@ -365,9 +363,9 @@ impl Population for IafPscExp {
             return Err(format!("{value} is not a finite number"));
         }
         match variable {
-            V_M => self.u[i] = value - self.e_l,
-            I_SYN_EX => self.i_ex[i] = value,
-            I_SYN_IN => self.i_in[i] = value,
+            V_M => self.clock.neurons[i].s.u = value - self.e_l,
+            I_SYN_EX => self.clock.neurons[i].s.i_ex = value,
+            I_SYN_IN => self.clock.neurons[i].s.i_in = value,
             _ => return Err("not a state variable".into()),
         }
         Ok(())
