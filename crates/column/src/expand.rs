@@ -791,7 +791,7 @@ pub fn expand(d: &Description, n_scaling: f64, k_scaling: f64) -> Result<Expande
             _ => {}
         }
         if let Some(m) = t.max_distance_um
-            && !(m >= 0.0)
+            && (m.is_nan() || m < 0.0)
         {
             return Err(err(format!("{f}.max_distance_um"), "must be a number >= 0 µm"));
         }
