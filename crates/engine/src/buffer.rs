@@ -250,11 +250,11 @@ impl<'a> StepInput<'a> {
         &self.values[c * self.n..(c + 1) * self.n]
     }
 
-    /// Whether any current change arrives in this step; when false, [`Self::current_change`]
-    /// is all zeros and an event-driven model may skip reading it.
+    /// The current change of neuron `i` in this step (pA): 0 without reading the buffer when no
+    /// change arrives at all (the buffer then holds exactly 0.0, so the value is the same).
     #[inline]
-    pub fn has_current_change(&self) -> bool {
-        self.current
+    pub fn current_change_of(&self, i: usize) -> f64 {
+        if self.current { self.current_change()[i] } else { 0.0 }
     }
 
     /// Neurons that received anything in this step (event-driven buffers only), in arrival order.

@@ -428,15 +428,7 @@ impl NetworkBuilder {
         let ranges: Vec<Vec<(usize, usize)>> = (0..threads)
             .map(|t| self.populations.iter().map(|p| (p.size * t / threads, p.size * (t + 1) / threads)).collect())
             .collect();
-        // fixed_total_number splits are drawn once and shared by all threads.
-        let total_splits: Vec<Option<Vec<u64>>> = self
-            .projections
-            .iter()
-            .map(|p| match p.rule {
-                Rule::FixedTotalNumber { n } => Some(self.target_draw(p, &first_gids).total_number_split(n)),
-                _ => None,
-            })
-            .collect();
+        let total_splits = self.total_splits(&first_gids);
 
         // Phase 1 (parallel): each thread draws the synapses onto its neurons and packs them, one
         // shard at a time, so at most one shard's unpacked edges exist per thread.
@@ -525,14 +517,7 @@ impl NetworkBuilder {
         self.check()?;
         let block = block.max(1);
         let first_gids = self.first_gids();
-        let total_splits: Vec<Option<Vec<u64>>> = self
-            .projections
-            .iter()
-            .map(|p| match p.rule {
-                Rule::FixedTotalNumber { n } => Some(self.target_draw(p, &first_gids).total_number_split(n)),
-                _ => None,
-            })
-            .collect();
+        let total_splits = self.total_splits(&first_gids);
         for (pi, pop) in self.populations.iter().enumerate() {
             let mut lo = 0;
             while lo < pop.size {
@@ -552,6 +537,18 @@ impl NetworkBuilder {
             }
         }
         Ok(())
+    }
+
+    /// Per projection, the split of a `fixed_total_number` among the target neurons: drawn once
+    /// per network and shared by every shard (and thread) that generates that projection.
+    fn total_splits(&self, first_gids: &[u64]) -> Vec<Option<Vec<u64>>> {
+        self.projections
+            .iter()
+            .map(|p| match p.rule {
+                Rule::FixedTotalNumber { n } => Some(self.target_draw(p, first_gids).total_number_split(n)),
+                _ => None,
+            })
+            .collect()
     }
 
     fn target_draw<'a>(&self, p: &'a Projection, first_gids: &[u64]) -> TargetDraw<'a> {

@@ -299,8 +299,7 @@ impl LazyModel for IafPscExp {
     fn step_neuron(&mut self, i: usize, t: Step, input: Option<&StepInput<'_>>) -> bool {
         match input {
             Some(input) => {
-                // Skipping the load when no current arrives adds the same 0.0 the buffer holds.
-                let current = if input.has_current_change() { input.current_change()[i] } else { 0.0 };
+                let current = input.current_change_of(i);
                 self.step(i, t, input.receptor(0)[i], input.receptor(1)[i], current)
             }
             None => self.step(i, t, 0.0, 0.0, 0.0),
