@@ -365,7 +365,7 @@ def check_weights(checks, directory, file_name):
 def check_nodes(checks, directory, sizes):
     """nodes.h5 (crates/record/src/nodes.rs), written into recordings so that spikes can be grouped
     by layer/column/area: its populations must be the manifest's, with the same sizes.
-    (crates/record/tests/python/circuit_readback.py checks the file in detail.)"""
+    (tests/python/circuit_readback.py checks the file in detail.)"""
     path = os.path.join(directory, "nodes.h5")
     with h5py.File(path, "r") as h5:
         check_root(checks, h5, "nodes.h5")

@@ -1,7 +1,7 @@
 //! Checking a recording with the real clients of the format: `tests/python/readback.py` opens
 //! an output directory with h5py and libsonata and compares both with the manifest.
 //!
-//! `crates/record/tests/python/circuit_readback.py` does the same for a circuit export
+//! `tests/python/circuit_readback.py` (beside it, sharing its checks) does the same for a circuit export
 //! (`nodes.h5`, `edges.h5` and their type CSV files, see [`run_circuit`]).
 //!
 //! The interpreter is `$LAMINAR_PYTHON` when set (the setup script points it at a project venv
@@ -45,7 +45,7 @@ fn check_readers() -> Result<(), String> {
 
 /// The circuit readback script in the source tree.
 pub fn circuit_script() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/circuit_readback.py")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/python/circuit_readback.py")
 }
 
 /// Exit status of the circuit readback script when `--bmtk` was asked for and bmtk is not

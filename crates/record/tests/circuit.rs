@@ -8,38 +8,16 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Output;
 
-use common::{TempDir, serial};
+use common::{OutputDir, serial};
 use hdf5::types::{TypeDescriptor, VarLenUnicode};
 use laminar_record::readback::{BMTK_MISSING, run_circuit};
 use laminar_record::{
     EdgePopulationSpec, EdgeWriter, NodeAttribute, NodePopulation, NodeValues, RecordError, write_nodes,
 };
 use serde_json::{Value, json};
-
-struct OutputDir {
-    path: PathBuf,
-    _temporary: Option<TempDir>,
-}
-
-impl OutputDir {
-    fn new(label: &str) -> Self {
-        match std::env::var_os("LAMINAR_RECORD_KEEP_DIR") {
-            Some(root) => {
-                let path = PathBuf::from(root).join(label);
-                let _ = std::fs::remove_dir_all(&path);
-                std::fs::create_dir_all(&path).expect("create the kept output directory");
-                Self { path, _temporary: None }
-            }
-            None => {
-                let temporary = TempDir::new(label);
-                Self { path: temporary.path().to_path_buf(), _temporary: Some(temporary) }
-            }
-        }
-    }
-}
 
 fn pairs(items: &[(&str, &str)]) -> Vec<(String, String)> {
     items.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()

@@ -11,39 +11,16 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Output;
 
-use common::{TempDir, child_target, die, run_child_that_dies, serial};
+use common::{OutputDir, child_target, die, run_child_that_dies, serial};
 use laminar_record::{
     FrameReportWriter, Manifest, OutputFiles, PopulationEntry, ReportEntry, SpikeWriter, VERSION, WeightProjection,
     WeightWriter,
 };
 
 const SIMULATED_MS: f64 = 50.0;
-
-/// Where a test writes its output directory: a temporary directory, or a kept one.
-struct OutputDir {
-    path: PathBuf,
-    _temporary: Option<TempDir>,
-}
-
-impl OutputDir {
-    fn new(label: &str) -> Self {
-        match std::env::var_os("LAMINAR_RECORD_KEEP_DIR") {
-            Some(root) => {
-                let path = PathBuf::from(root).join(label);
-                let _ = std::fs::remove_dir_all(&path);
-                std::fs::create_dir_all(&path).expect("create the kept output directory");
-                Self { path, _temporary: None }
-            }
-            None => {
-                let temporary = TempDir::new(label);
-                Self { path: temporary.path().to_path_buf(), _temporary: Some(temporary) }
-            }
-        }
-    }
-}
 
 /// Runs the readback script on `dir`, after making sure the Python readers are installed.
 fn run_readback(dir: &Path) -> Output {

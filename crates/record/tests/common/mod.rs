@@ -36,6 +36,30 @@ impl Drop for TempDir {
     }
 }
 
+/// Where a test writes its output directory: a temporary directory removed on drop, or, when
+/// `LAMINAR_RECORD_KEEP_DIR` is set, a kept directory under it (to inspect the files by hand).
+pub struct OutputDir {
+    pub path: PathBuf,
+    _temporary: Option<TempDir>,
+}
+
+impl OutputDir {
+    pub fn new(label: &str) -> Self {
+        match std::env::var_os("LAMINAR_RECORD_KEEP_DIR") {
+            Some(root) => {
+                let path = PathBuf::from(root).join(label);
+                let _ = std::fs::remove_dir_all(&path);
+                std::fs::create_dir_all(&path).expect("create the kept output directory");
+                Self { path, _temporary: None }
+            }
+            None => {
+                let temporary = TempDir::new(label);
+                Self { path: temporary.path().to_path_buf(), _temporary: Some(temporary) }
+            }
+        }
+    }
+}
+
 /// Serialises the tests of a binary that starts child processes.
 ///
 /// HDF5 opens files without `O_CLOEXEC` and locks them with `flock`, so a child process started

@@ -34,46 +34,16 @@ import shutil
 import sys
 import tempfile
 
-try:
-    import h5py
-    import libsonata
-    import numpy as np
-except ImportError as error:  # pragma: no cover - depends on the environment
-    print(
-        f"circuit_readback.py: the Python module {error.name!r} is missing; "
-        "install the readers with: pip install h5py libsonata numpy",
-        file=sys.stderr,
-    )
-    sys.exit(3)
-
-MAGIC = 0x0A7A
-FORMAT_VERSION = [0, 1]
+# The recording check beside this script: its imports (exit 3 when a reader is missing), the
+# failure collector and the root-attribute check are the same for circuit files.
+from readback import Checks, check_root, h5py, libsonata, np
 NODE_COLUMNS = ["node_type_id", "model_type", "model_template", "population", "pop_name"]
 EDGE_COLUMNS = ["edge_type_id", "population", "source_population", "target_population", "weight_units"]
-
-
-class Checks:
-    def __init__(self):
-        self.failures = []
-        self.count = 0
-
-    def expect(self, condition, message):
-        self.count += 1
-        if not condition:
-            self.failures.append(message)
-        return bool(condition)
 
 
 def is_vlen_utf8(dtype):
     info = h5py.check_string_dtype(dtype)
     return info is not None and info.encoding == "utf-8" and info.length is None
-
-
-def check_root(checks, h5, where):
-    magic = h5.attrs.get("magic")
-    checks.expect(magic is not None and int(magic) == MAGIC, f"{where}: root @magic is {magic!r}")
-    version = h5.attrs.get("version")
-    checks.expect(version is not None and [int(v) for v in np.atleast_1d(version)] == FORMAT_VERSION, f"{where}: root @version is {version!r}")
 
 
 def check_column(checks, dataset, dtype, length, where):
