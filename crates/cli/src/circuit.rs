@@ -155,15 +155,12 @@ const LAMINAR_MODELS: &[&str] = &["pyramidal_bac"];
 /// (model, layer, cell type, area, column, role) in `node_types.csv` and, per node, the same
 /// strings plus the position (x, y and, where the layer has a depth range, z; µm) in `nodes.h5`
 /// so that libsonata, which reads only the HDF5 file, sees them too.
-pub fn node_populations(file: &ModelFile, seed: u64) -> Result<Vec<laminar_record::NodePopulation>> {
+pub fn node_populations(file: &ModelFile, seed: u64) -> Vec<laminar_record::NodePopulation> {
     use laminar_record::{NodeAttribute, NodePopulation, NodeValues};
-    let builder = file.network_builder(seed)?;
     let circuit = file.circuit();
     let mut out = Vec::new();
-    for index in 0..builder.population_count() {
-        let name = builder.population_name(index).to_string();
-        let size = builder.population_size(index);
-        let info = builder.population_factory(index).info();
+    for (index, (name, size, info)) in file.populations().enumerate() {
+        let name = name.to_string();
         let model = info.name.to_string();
         let namespace = if LAMINAR_MODELS.contains(&info.name) { "laminar" } else { "nest" };
         let mut type_attributes = vec![("model".to_string(), model.clone())];
@@ -205,12 +202,12 @@ pub fn node_populations(file: &ModelFile, seed: u64) -> Result<Vec<laminar_recor
             attributes,
         });
     }
-    Ok(out)
+    out
 }
 
 /// Writes `dir/nodes.h5` and `dir/node_types.csv` for `file` built with `seed`.
 pub fn write_nodes(file: &ModelFile, seed: u64, dir: &Path) -> Result<()> {
-    let populations = node_populations(file, seed)?;
+    let populations = node_populations(file, seed);
     laminar_record::write_nodes(&dir.join("nodes.h5"), &dir.join("node_types.csv"), &populations)
         .with_context(|| format!("writing {}", dir.join("nodes.h5").display()))?;
     Ok(())

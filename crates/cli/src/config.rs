@@ -376,6 +376,11 @@ impl ModelFile {
         &self.projections[i].projection
     }
 
+    /// Every population in gid order: name, size and model description.
+    pub fn populations(&self) -> impl Iterator<Item = (&str, usize, &ModelInfo)> {
+        self.populations.iter().map(|p| (p.name.as_str(), p.size, p.factory.info()))
+    }
+
     /// The circuit a `[column]` description expanded to (placements, streams), if the file has one.
     pub fn circuit(&self) -> Option<&laminar_column::Expanded> {
         self.circuit.as_ref()
@@ -1525,18 +1530,28 @@ impl<'f> Loader<'f> {
             let mut projection = Projection::new(&p.name, source, target, p.rule, p.weight, p.delay);
             projection.autapses = p.autapses;
             projection.multapses = p.multapses;
-            if let Some(r) = &p.receptor {
-                projection.receptor = Some(info.receptor_index(r).ok_or_else(|| {
-                    self.error(
-                        &origin,
-                        &p.field,
-                        format!("{} has no receptor `{r}`; receptors: {}", info.name, info.receptors.join(", ")),
-                    )
-                })?);
-            }
+            projection.receptor = self.column_receptor(&origin, &p.field, info, p.receptor.as_deref())?;
             out.push(ProjectionSpec { projection, origin, field: p.field });
         }
         Ok(out)
+    }
+
+    /// The receptor a column projection or input names (by name), checked against the target.
+    fn column_receptor(
+        &self,
+        origin: &Origin,
+        field: &str,
+        info: &ModelInfo,
+        name: Option<&str>,
+    ) -> Res<Option<usize>> {
+        let Some(r) = name else { return Ok(None) };
+        info.receptor_index(r).map(Some).ok_or_else(|| {
+            self.error(
+                origin,
+                field,
+                format!("{} has no receptor `{r}`; receptors: {}", info.name, info.receptors.join(", ")),
+            )
+        })
     }
 
     fn column_devices(
@@ -1568,17 +1583,8 @@ impl<'f> Loader<'f> {
             }
             let factory =
                 registry::stimulus_factory(&d.model, &d.params).map_err(|m| self.error(&origin, &d.field, m))?;
-            let info = pops[population].factory.info();
-            let receptor = match &d.receptor {
-                None => None,
-                Some(r) => Some(info.receptor_index(r).ok_or_else(|| {
-                    self.error(
-                        &origin,
-                        &d.field,
-                        format!("{} has no receptor `{r}`; receptors: {}", info.name, info.receptors.join(", ")),
-                    )
-                })?),
-            };
+            let receptor =
+                self.column_receptor(&origin, &d.field, pops[population].factory.info(), d.receptor.as_deref())?;
             let targets = (0..pops[population].size as u64).collect();
             let device = DeviceEntry {
                 name: d.name,

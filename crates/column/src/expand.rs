@@ -1011,6 +1011,14 @@ pub fn expand(d: &Description, n_scaling: f64, k_scaling: f64) -> Result<Expande
     Ok(out)
 }
 
+/// Every value a per-column table holds (for checks that need not know the column count).
+fn per_column_values(v: &PerColumn) -> Vec<f64> {
+    match v {
+        PerColumn::All(x) => vec![*x],
+        PerColumn::Each(list) => list.clone(),
+    }
+}
+
 fn area_index(areas: &[Area], name: &str, field: &str, names: &[&str]) -> Result<usize, ColumnError> {
     areas.iter().position(|a| a.name.as_deref() == Some(name)).ok_or_else(|| {
         if names.is_empty() {
@@ -1085,12 +1093,40 @@ fn inputs(
             (None, false) => return Err(err(format!("{f}.weight"), "missing: the weight of the input's synapses")),
         };
         let receptor = receptor_name(&input.receptor, &input.compartment);
+        // The kind of input, checked once: a generator with one value per column and a window,
+        // or one spike train per column.
         let window = |start: Option<f64>, stop: Option<f64>, key: &str| -> Result<(f64, f64), ColumnError> {
             let (a, b) = (start.unwrap_or(0.0), stop.unwrap_or(f64::INFINITY));
             if !(a.is_finite() && a >= 0.0 && b >= a) {
                 return Err(err(format!("{f}.{key}"), "needs 0 <= start_ms <= stop_ms"));
             }
             Ok((a, b))
+        };
+        // (model, parameter, its per-column values, their field, window)
+        let generator = if let Some(p) = &input.poisson {
+            if per_column_values(&p.rate_hz).iter().any(|r| !(r.is_finite() && *r >= 0.0)) {
+                return Err(err(format!("{f}.poisson.rate_hz"), "rates must be finite numbers >= 0 Hz"));
+            }
+            Some((
+                "poisson_generator",
+                "rate",
+                &p.rate_hz,
+                "poisson.rate_hz",
+                window(p.start_ms, p.stop_ms, "poisson")?,
+            ))
+        } else if let Some(p) = &input.dc {
+            if per_column_values(&p.amplitude_pa).iter().any(|a| !a.is_finite()) {
+                return Err(err(format!("{f}.dc.amplitude_pA"), "amplitudes must be finite numbers (pA)"));
+            }
+            Some((
+                "dc_generator",
+                "amplitude",
+                &p.amplitude_pa,
+                "dc.amplitude_pA",
+                window(p.start_ms, p.stop_ms, "dc")?,
+            ))
+        } else {
+            None
         };
         for &ai in &area_list {
             let area = &areas[ai];
@@ -1118,8 +1154,9 @@ fn inputs(
                     })
                     .collect::<Result<_, _>>()?,
             };
-            let per_column = |v: &PerColumn, key: &str| -> Result<Vec<f64>, ColumnError> {
-                let values = match v {
+            // One value per addressed column of this area.
+            let values: Option<Vec<f64>> = match generator {
+                Some((_, _, v, key, _)) => Some(match v {
                     PerColumn::All(x) => vec![*x; columns.len()],
                     PerColumn::Each(list) if list.len() == columns.len() => list.clone(),
                     PerColumn::Each(list) => {
@@ -1128,49 +1165,43 @@ fn inputs(
                             format!("has {} values: give one per addressed column ({})", list.len(), columns.len()),
                         ));
                     }
-                };
-                Ok(values)
+                }),
+                None => None,
             };
+            if let Some(s) = &input.spikes
+                && s.times_ms.len() != columns.len()
+            {
+                return Err(err(
+                    format!("{f}.spikes.times_ms"),
+                    format!(
+                        "has {} trains: give one list of times per addressed column ({})",
+                        s.times_ms.len(),
+                        columns.len()
+                    ),
+                ));
+            }
             for (k, col) in columns.iter().enumerate() {
                 let target_index = instances.get(&input.target, Slot { area: ai, column: *col });
                 let target = out.populations[target_index].name.clone();
-                let mut params = Map::new();
-                let model = if let Some(p) = &input.poisson {
-                    let rate = per_column(&p.rate_hz, "poisson.rate_hz")?[k];
-                    if !(rate.is_finite() && rate >= 0.0) {
-                        return Err(err(format!("{f}.poisson.rate_hz"), "rates must be finite numbers >= 0 Hz"));
-                    }
-                    let (start, stop) = window(p.start_ms, p.stop_ms, "poisson")?;
-                    params.insert("rate".into(), Value::from(rate));
+                if let (Some((model, key, _, _, (start, stop))), Some(values)) = (generator, &values) {
+                    let mut params = Map::new();
+                    params.insert(key.into(), Value::from(values[k]));
                     params.insert("start".into(), Value::from(start));
                     if stop.is_finite() {
                         params.insert("stop".into(), Value::from(stop));
                     }
-                    "poisson_generator"
-                } else if let Some(p) = &input.dc {
-                    let amplitude = per_column(&p.amplitude_pa, "dc.amplitude_pA")?[k];
-                    if !amplitude.is_finite() {
-                        return Err(err(format!("{f}.dc.amplitude_pA"), "amplitudes must be finite numbers (pA)"));
-                    }
-                    let (start, stop) = window(p.start_ms, p.stop_ms, "dc")?;
-                    params.insert("amplitude".into(), Value::from(amplitude));
-                    params.insert("start".into(), Value::from(start));
-                    if stop.is_finite() {
-                        params.insert("stop".into(), Value::from(stop));
-                    }
-                    "dc_generator"
+                    out.devices.push(DeviceOut {
+                        name: format!("input:{}->{target}", input.name),
+                        model: model.into(),
+                        params,
+                        target,
+                        weight,
+                        delay_ms: delay,
+                        receptor: receptor.clone(),
+                        field: f.clone(),
+                    });
                 } else {
                     let trains = &input.spikes.as_ref().expect("one kind").times_ms;
-                    if trains.len() != columns.len() {
-                        return Err(err(
-                            format!("{f}.spikes.times_ms"),
-                            format!(
-                                "has {} trains: give one list of times per addressed column ({})",
-                                trains.len(),
-                                columns.len()
-                            ),
-                        ));
-                    }
                     let area_name = area.name.as_deref();
                     let col_name = col.and_then(|c| area.columns[c].name.as_deref());
                     let name = prefixed(&[area_name, col_name], &format!("input_{}", input.name));
@@ -1213,18 +1244,7 @@ fn inputs(
                         distance_um: None,
                         field: format!("{f}.spikes"),
                     });
-                    continue;
-                };
-                out.devices.push(DeviceOut {
-                    name: format!("input:{}->{target}", input.name),
-                    model: model.into(),
-                    params,
-                    target,
-                    weight,
-                    delay_ms: delay,
-                    receptor: receptor.clone(),
-                    field: f.clone(),
-                });
+                }
             }
         }
     }

@@ -250,28 +250,14 @@ pub fn add_to_builder(e: &Expanded, builder: &mut NetworkBuilder) -> Result<usiz
         let mut proj = Projection::new(&p.name, source, target, p.rule.clone(), p.weight, p.delay);
         proj.autapses = p.autapses;
         proj.multapses = p.multapses;
-        if let Some(r) = &p.receptor {
-            let info = builder.population_factory(target).info();
-            proj.receptor = Some(
-                info.receptor_index(r).ok_or_else(|| err(&p.field, format!("{} has no receptor `{r}`", info.name)))?,
-            );
-        }
+        proj.receptor = receptor_index(builder, target, p.receptor.as_deref(), &p.field)?;
         projections.push(proj);
     }
     let mut devices = Vec::new();
     for dv in &e.devices {
         let population = index(&dv.target, &dv.field)?;
         let factory = registry::stimulus_factory(&dv.model, &dv.params).map_err(|m| err(&dv.field, m))?;
-        let receptor = match &dv.receptor {
-            None => None,
-            Some(r) => {
-                let info = builder.population_factory(population).info();
-                Some(
-                    info.receptor_index(r)
-                        .ok_or_else(|| err(&dv.field, format!("{} has no receptor `{r}`", info.name)))?,
-                )
-            }
-        };
+        let receptor = receptor_index(builder, population, dv.receptor.as_deref(), &dv.field)?;
         devices.push(DeviceEntry {
             name: dv.name.clone(),
             factory: Arc::clone(&factory),
@@ -289,6 +275,18 @@ pub fn add_to_builder(e: &Expanded, builder: &mut NetworkBuilder) -> Result<usiz
         builder.add_device(d);
     }
     first.ok_or_else(|| err("column.cell_types", "defines no cell type"))
+}
+
+/// The index of the receptor `name` on `population`'s model, if a name is given.
+fn receptor_index(
+    builder: &NetworkBuilder,
+    population: usize,
+    name: Option<&str>,
+    field: &str,
+) -> Result<Option<usize>, ColumnError> {
+    let Some(r) = name else { return Ok(None) };
+    let info = builder.population_factory(population).info();
+    info.receptor_index(r).map(Some).ok_or_else(|| err(field, format!("{} has no receptor `{r}`", info.name)))
 }
 
 fn build_message(e: BuildError) -> String {

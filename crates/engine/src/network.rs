@@ -231,10 +231,6 @@ impl NetworkBuilder {
         self.populations.iter().position(|p| p.name == name)
     }
 
-    pub fn population_count(&self) -> usize {
-        self.populations.len()
-    }
-
     pub fn population_name(&self, index: usize) -> &str {
         &self.populations[index].name
     }
