@@ -239,7 +239,8 @@ impl IafPscExp {
     }
 
     /// State of a neuron in state `s` after `n` quiet steps (`i_stim` is unchanged).
-    #[inline]
+    // Inlined into the per-input update (the compiler otherwise keeps it out of line).
+    #[inline(always)]
     fn propagate(&self, s: &Neuron, n: u64) -> Neuron {
         let (mut u, mut ie, mut ii, r) = (s.u, s.i_ex, s.i_in, s.refractory);
         if n == 0 {
