@@ -263,7 +263,7 @@ impl IafPscExp {
     }
 
     /// Computes step `step` for neuron `i` with its input; returns whether it spiked.
-    #[inline]
+    #[inline(always)]
     fn step(&mut self, i: usize, step: Step, w_ex: f64, w_in: f64, current_change: f64) -> bool {
         let n = &self.clock.neurons[i];
         // Bring the neuron to the start of `step` (no input in between).
@@ -296,7 +296,7 @@ impl LazyModel for IafPscExp {
         &mut self.clock
     }
 
-    #[inline]
+    #[inline(always)]
     fn step_neuron(&mut self, i: usize, t: Step, input: Option<&StepInput<'_>>) -> bool {
         match input {
             Some(input) => {
@@ -309,7 +309,7 @@ impl LazyModel for IafPscExp {
     }
 
     /// The earliest step at which neuron `i` could cross threshold, if ever (see module docs).
-    #[inline]
+    #[inline(always)]
     fn earliest_crossing(&self, i: usize) -> Option<Step> {
         let n = &self.clock.neurons[i];
         let r = n.s.refractory;

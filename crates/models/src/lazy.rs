@@ -114,7 +114,7 @@ pub trait LazyModel {
 }
 
 /// Schedules neuron `i`'s next check after computing step `now`.
-#[inline]
+#[inline(always)]
 fn reschedule<M: LazyModel>(model: &mut M, i: usize, queue: &mut NextEventQueue, now: Step) {
     if let Some(k) = model.earliest_crossing(i) {
         model.clock().schedule(queue, i, k.max(now + 1), now);
