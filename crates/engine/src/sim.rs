@@ -118,6 +118,31 @@ pub struct IncomingCsr {
 }
 
 impl IncomingCsr {
+    /// Packs edges `(source gid, target, weight, delay steps, receptor)` sorted by source gid.
+    /// (Construction uses [`IncomingCsr::from_edges`]; kept for callers with sorted edges.)
+    pub fn from_sorted(n_sources: u64, edges: impl ExactSizeIterator<Item = (u64, u32, f64, Step, u8)>) -> Self {
+        let n = edges.len();
+        let mut csr = IncomingCsr {
+            row_start: vec![0; n_sources as usize + 1],
+            target: Vec::with_capacity(n),
+            weight: Vec::with_capacity(n),
+            delay: Vec::with_capacity(n),
+            receptor: Vec::with_capacity(n),
+        };
+        for (source, target, weight, delay, receptor) in edges {
+            csr.row_start[source as usize + 1] += 1;
+            csr.target.push(target);
+            csr.weight.push(weight);
+            csr.delay.push(delay.min(u64::from(u16::MAX)) as u16);
+            csr.receptor.push(receptor);
+        }
+        for i in 0..n_sources as usize {
+            csr.row_start[i + 1] += csr.row_start[i];
+        }
+        csr.sort_rows_by_delay();
+        csr
+    }
+
     /// Packs edges `(source gid, target, weight, delay steps, receptor)` into rows by source gid,
     /// each row keeping the edges in the order the iterator yields them (the canonical order).
     ///

@@ -239,7 +239,8 @@ impl IafPscExp {
     }
 
     /// State of a neuron in state `s` after `n` quiet steps (`i_stim` is unchanged).
-    #[inline]
+    // Inlined into the per-input update (the compiler otherwise keeps it out of line).
+    #[inline(always)]
     fn propagate(&self, s: &Neuron, n: u64) -> Neuron {
         let (mut u, mut ie, mut ii, r) = (s.u, s.i_ex, s.i_in, s.refractory);
         if n == 0 {
@@ -262,7 +263,7 @@ impl IafPscExp {
     }
 
     /// Computes step `step` for neuron `i` with its input; returns whether it spiked.
-    #[inline]
+    #[inline(always)]
     fn step(&mut self, i: usize, step: Step, w_ex: f64, w_in: f64, current_change: f64) -> bool {
         let n = &self.clock.neurons[i];
         // Bring the neuron to the start of `step` (no input in between).
@@ -295,7 +296,7 @@ impl LazyModel for IafPscExp {
         &mut self.clock
     }
 
-    #[inline]
+    #[inline(always)]
     fn step_neuron(&mut self, i: usize, t: Step, input: Option<&StepInput<'_>>) -> bool {
         match input {
             Some(input) => {
@@ -307,7 +308,7 @@ impl LazyModel for IafPscExp {
     }
 
     /// The earliest step at which neuron `i` could cross threshold, if ever (see module docs).
-    #[inline]
+    #[inline(always)]
     fn earliest_crossing(&self, i: usize) -> Option<Step> {
         let n = &self.clock.neurons[i];
         let r = n.s.refractory;

@@ -114,7 +114,7 @@ pub trait LazyModel {
 }
 
 /// Schedules neuron `i`'s next check after computing step `now`.
-#[inline]
+#[inline(always)]
 fn reschedule<M: LazyModel>(model: &mut M, i: usize, queue: &mut NextEventQueue, now: Step) {
     if let Some(k) = model.earliest_crossing(i) {
         model.clock().schedule(queue, i, k.max(now + 1), now);
@@ -176,9 +176,16 @@ impl<const K: usize> GapTable<K> {
     pub fn get(&self, n: u64, f: impl Fn(u64) -> [f64; K]) -> [f64; K] {
         match self.values.get(n as usize) {
             Some(v) => *v,
-            None => f(n),
+            None => compute_cold(n, f),
         }
     }
+}
+
+/// The rare long gap, kept out of line so that the table lookup inlines into the hot paths.
+#[cold]
+#[inline(never)]
+fn compute_cold<const K: usize>(n: u64, f: impl Fn(u64) -> [f64; K]) -> [f64; K] {
+    f(n)
 }
 
 /// Length of gap tables: gaps up to 409.6 ms at h = 0.1 ms.
