@@ -66,6 +66,11 @@ pub trait Observer {
     fn weights(&mut self, _events: &[WeightEvent]) -> Result<(), String> {
         Ok(())
     }
+    /// The run has reached step `now` (time `now·h`): called after every exchange interval, once
+    /// its spikes, weights and frames have been handed over. For progress displays; a run is
+    /// best made with a single [`Simulation::run`] call, because each call starts its worker
+    /// threads afresh and a short call can end before the scheduler has spread them over cores.
+    fn progress(&mut self, _now: Step) {}
 }
 
 /// An observer that keeps nothing.
@@ -777,7 +782,7 @@ impl Simulation {
         let mut records: Vec<SpikeRecord> = Vec::new();
         let mut frame: Vec<f64> = Vec::new();
         let mut weights: Vec<WeightEvent> = Vec::new();
-        let mut observe = |merged: &[Spike], parts: &[&IntervalOutput]| -> bool {
+        let mut observe = |reached: Step, merged: &[Spike], parts: &[&IntervalOutput]| -> bool {
             records.clear();
             records.extend(merged.iter().map(|s| {
                 let population = populations.partition_point(|p| p.first_gid <= s.gid) - 1;
@@ -818,7 +823,10 @@ impl Simulation {
                 }
             }
             match result {
-                Ok(()) => true,
+                Ok(()) => {
+                    observer.progress(reached);
+                    true
+                }
                 Err((step, message)) => {
                     failure = Some(RunError::Observer { time_ms: step.unwrap_or(0) as f64 * h, message });
                     false
@@ -883,7 +891,7 @@ struct RunContext<'a> {
 
 /// Called on thread 0 after each exchange with the merged spikes and every thread's output of
 /// the interval; returns false when the run must stop (the observer failed).
-type IntervalHook<'h> = &'h mut dyn FnMut(&[Spike], &[&IntervalOutput]) -> bool;
+type IntervalHook<'h> = &'h mut dyn FnMut(Step, &[Spike], &[&IntervalOutput]) -> bool;
 
 /// One thread's loop over exchange intervals; returns the step reached. All threads walk the
 /// same intervals and leave together: the barrier's vote carries thread 0's decision to stop.
@@ -917,7 +925,7 @@ fn run_partition(partition: &mut Partition, ctx: &RunContext<'_>, mut hook: Opti
         partition.prune_histories(to);
         if let Some(hook) = hook.as_mut() {
             let parts: Vec<&IntervalOutput> = guards.iter().map(|g| &**g).collect();
-            if !hook(&partition.merged, &parts) {
+            if !hook(to, &partition.merged, &parts) {
                 hook_failed = true;
             }
         }

@@ -242,14 +242,13 @@ impl FrameReportWriter {
         open.data
             .resize((rows.end, self.n_elements))
             .context(path, || format!("grow {} to {} frames", open.data.name(), rows.end))?;
-        // One write per row: a single two-dimensional write would need an ndarray view, and
-        // ndarray is not a dependency of this crate. Rows are contiguous within a chunk, so
-        // this costs one library call per frame, not extra I/O.
-        for (row, frame) in rows.clone().zip(self.pending.chunks_exact(self.n_elements)) {
-            open.data
-                .write_slice(frame, (row, ..))
-                .context(path, || format!("write frame {row} of {}", open.data.name()))?;
-        }
+        // One write for the whole block: a write per row costs a hyperslab selection and a
+        // library round trip per frame, which dominated runs that sample every step.
+        let block = ndarray::ArrayView2::from_shape((new_frames, self.n_elements), &self.pending)
+            .map_err(|e| RecordError::invalid_input(path, format!("frame block shape: {e}")))?;
+        open.data
+            .write_slice(block, (rows.clone(), ..))
+            .context(path, || format!("write frames {}..{} of {}", rows.start, rows.end, open.data.name()))?;
         self.pending.clear();
         // Only now that the rows are in place may `time` claim them.
         self.clock.advance(new_frames as u64);
