@@ -24,11 +24,17 @@
 //! The state is linear between inputs, so `n` quiet steps are one closed-form propagation with the
 //! propagators of `n·h` (after first spending any remaining refractory steps, during which only the
 //! currents decay). A neuron is touched only when input arrives or when its check step is due.
-//! The check step is a conservative prediction of the next threshold crossing: whenever
-//! `u ≥ u₀`, `du/dt ≤ S = −u₀/τ_m + (max(I_ex,0) + max(I_in,0) + I_e + I_stim)/C_m` (the currents only
-//! decay), so `u` cannot reach `θ` before `(θ − u₀)/S`; if `S ≤ 0` it never does. The neuron is
-//! checked at the first step that could cross; if it has not crossed, the bound is recomputed
-//! there (a Newton-like sequence that converges from below). Between checks nothing runs.
+//! The check step is a conservative prediction of the next threshold crossing. The currents only
+//! decay, so until the next input `du/dt ≤ −u/τ_m + J` with the constant
+//! `J = (max(I_ex,0) + max(I_in,0) + I_e + I_stim)/C_m`, and by comparison `u` stays below the
+//! relaxation `v(t) = u_J + (u₀ − u_J)·e^{−t/τ_m}` towards `u_J = J·τ_m`. If `u_J ≤ θ`, `u` never
+//! reaches `θ`; otherwise not before `v` does, at `τ_m·ln x` with `x = (u_J − u₀)/(u_J − θ) ≥ 1`.
+//! With `ln x ≥ 2(x − 1)/(x + 1)` that is not before `2τ_m(θ − u₀)/(2u_J − u₀ − θ)`: one division,
+//! no logarithm (this runs for every input), and within 10 % of `τ_m·ln x` for `x ≤ 3`, where the
+//! tangent bound `(θ − u₀)/(u_J − u₀)·τ_m` it replaced is up to 40 % short (CUBA: 19 % fewer
+//! checks, the same spikes).
+//! The neuron is checked at the first step that could cross; if it has not crossed, the bound is
+//! recomputed there (a sequence that converges from below). Between checks nothing runs.
 //!
 //! References: NEST `models/iaf_psc_exp.{h,cpp}`, `libnestutil/iaf_propagator.cpp`;
 //! Rotter & Diesmann (1999) Biol Cybern 81:381; Tsodyks, Uziel & Markram (2000) J Neurosci 20:RC50.
@@ -210,8 +216,9 @@ pub struct IafPscExp {
     theta: f64,
     u_reset: f64,
     inv_c_m: f64,
-    inv_tau_m: f64,
-    h: f64,
+    tau_m: f64,
+    /// 2·τ_m/h: the crossing bound's factor, in steps.
+    two_tau_m_steps: f64,
     refractory_steps: u32,
     prop: Propagators,
     one_step: [f64; 6],
@@ -229,8 +236,8 @@ impl IafPscExp {
             theta: p.v_th - p.e_l,
             u_reset: p.v_reset - p.e_l,
             inv_c_m: 1.0 / p.c_m,
-            inv_tau_m: 1.0 / p.tau_m,
-            h,
+            tau_m: p.tau_m,
+            two_tau_m_steps: 2.0 * p.tau_m / h,
             refractory_steps: refractory_steps as u32,
             prop,
             one_step: prop.over(1),
@@ -316,20 +323,24 @@ impl LazyModel for IafPscExp {
         let (u, ie, ii) = (s.u, s.i_ex, s.i_in);
         // First step that may update u (the refractory steps come first).
         let base = n.synced + u64::from(r);
-        // Slope bound in mV per step (one division per prediction: this runs for every input).
-        let slope_per_step =
-            (-u * self.inv_tau_m + (ie.max(0.0) + ii.max(0.0) + self.i_e + n.s.i_stim) * self.inv_c_m) * self.h;
-        // Not positive and finite (NaN included): never crosses. Two comparisons are cheaper
-        // than `is_finite`, which this hot path paid for on every input.
-        if !(slope_per_step > 0.0 && slope_per_step < f64::INFINITY) {
+        // Crossing bound in steps (module docs): 2·(τ_m/h)·(θ − u)/(2u_J − u − θ).
+        let u_j = (ie.max(0.0) + ii.max(0.0) + self.i_e + n.s.i_stim) * self.inv_c_m * self.tau_m;
+        if u >= self.theta {
+            return Some(base); // above threshold already (set by hand): check at once
+        }
+        let denominator = 2.0 * u_j - u - self.theta;
+        // u_J ≤ θ, or not finite (NaN included): never crosses. Two comparisons are cheaper than
+        // `is_finite`, which this hot path paid for on every input. (With u < θ < u_J the
+        // denominator is positive.)
+        if !(u_j > self.theta && denominator < f64::INFINITY) {
             return None;
         }
         // The end of step base−1+m is m·h after the start of step `base`; stay one step early
         // rather than risk rounding past the crossing.
-        let m = (self.theta - u) / slope_per_step;
-        // Truncation is floor for m ≥ 0 (m < 0 only for a start above threshold: due at once);
-        // huge m means "not within any run". `max(1) − 1` on i64 is `saturating_sub(1)` on the
-        // u64 cast, with one conversion instruction instead of the unsigned sequence.
+        let m = self.two_tau_m_steps * (self.theta - u) / denominator;
+        // Truncation is floor for m ≥ 0; huge m means "not within any run". `max(1) − 1` on i64
+        // is `saturating_sub(1)` on the u64 cast, with one conversion instruction instead of the
+        // unsigned sequence.
         if m < 1e15 { Some(base + ((m as i64).max(1) - 1) as Step) } else { None }
     }
 }
