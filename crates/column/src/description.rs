@@ -319,9 +319,17 @@ pub struct Nucleus {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Thalamus {
+    /// `false` leaves the thalamus out: no nuclei, no thalamic connections, and no inputs into
+    /// nuclei (NEST's Potjans_2014 `thalamic_input` switch; `--set column.thalamus.enabled=true`).
+    #[serde(default = "enabled_by_default")]
+    pub enabled: bool,
     pub nuclei: BTreeMap<String, Nucleus>,
     #[serde(default)]
     pub connections: Vec<CircuitEntry>,
+}
+
+fn enabled_by_default() -> bool {
+    true
 }
 
 /// A value per addressed column: one number for all, or one per column.

@@ -547,7 +547,8 @@ pub fn expand(d: &Description, n_scaling: f64, k_scaling: f64) -> Result<Expande
     let areas = areas(d)?;
     let sqrt_k = k_scaling.sqrt();
     let no_nuclei = BTreeMap::new();
-    let nuclei = d.thalamus.as_ref().map_or(&no_nuclei, |t| &t.nuclei);
+    let thalamus = d.thalamus.as_ref().filter(|t| t.enabled);
+    let nuclei = thalamus.map_or(&no_nuclei, |t| &t.nuclei);
 
     // Every cell type and nucleus, in population order within a column.
     let mut units: Vec<Unit> = Vec::new();
@@ -906,7 +907,7 @@ pub fn expand(d: &Description, n_scaling: f64, k_scaling: f64) -> Result<Expande
         let pops = (instances.get(&p.source, s), instances.get(&p.target, t));
         push(&mut out, &p, pops, p.value, 0.0, Stream::Interareal, label, None)?;
     }
-    if let Some(th) = &d.thalamus {
+    if let Some(th) = thalamus {
         let all: Vec<&str> = units.iter().map(|u| u.name).collect();
         for (p, s, t, label) in
             circuit(&th.connections, "column.thalamus.connections", &all, "cell type or nucleus", false)?
@@ -1060,6 +1061,9 @@ fn inputs(
             return Err(err(format!("{f}.name"), format!("input `{}` is declared twice", input.name)));
         }
         let Some(&(_, per)) = units.iter().find(|u| u.0 == input.target) else {
+            if d.thalamus.as_ref().is_some_and(|t| !t.enabled && t.nuclei.contains_key(&input.target)) {
+                continue; // an input into a nucleus of the disabled thalamus
+            }
             return Err(err(
                 format!("{f}.target"),
                 format!(

@@ -118,6 +118,9 @@
 //! weight = 50.0
 //! compartment = "apical"          # feedback into the L1 tufts
 //!
+//! [column.thalamus]
+//! enabled = true                  # false leaves out the nuclei, their connections and inputs
+//!
 //! [column.thalamus.nuclei.core]   # a relay population per column (or per = "area")
 //! per = "column"
 //! count = 20
@@ -176,7 +179,11 @@
 //! - background in-degrees `round(k_ext · k)`;
 //! - weights (recurrent and background): mean and std divided by `sqrt(k)`;
 //! - the same rules for tangential, interareal and thalamic streams (their probability, in-degree
-//!   or total number is scaled as in the connection table);
+//!   or total number is scaled as in the connection table), and nuclei scale with `n` like cell
+//!   types. Here laminar departs from the example on purpose: its thalamic pulse keeps 902 relay
+//!   cells and `K_full · k` synapses (truncated) at any `n`, so at `n < 1` every target receives
+//!   `1/n` times its full-scale thalamic in-degree; laminar keeps the in-degree at `k` times the
+//!   full-scale one, as for every other stream. At full scale the two are the same network;
 //! - DC compensation (when `k ≠ 1` and `dc_compensation`): every population gets, summed over
 //!   every stream onto it (intra-column, tangential, interareal, thalamic; not inputs),
 //!   `I_e += 0.001 · tau_syn · (1 − sqrt(k)) · (Σ_s w_full(s→t) · K_full(s→t)/N_t,full · ν_s`
