@@ -311,8 +311,10 @@ pub fn inspect(dir: &Path) -> Result<String> {
         for pop in laminar_record::read_spikes(&dir.join(file))? {
             let size = m.populations.iter().find(|p| p.name == pop.name).map(|p| p.size).unwrap_or(0);
             let rate = if size > 0 && secs > 0.0 { pop.timestamps.len() as f64 / size as f64 / secs } else { 0.0 };
-            let first = pop.timestamps.first().copied().unwrap_or(f64::NAN);
-            let last = pop.timestamps.last().copied().unwrap_or(f64::NAN);
+            // Rounded to 1e-9 ms for display: step times like 999.9 are stored as
+            // 999.9000000000001 (`(k+1)·h` in binary floating point).
+            let shown = |t: Option<&f64>| t.map_or(f64::NAN, |t| (t * 1e9).round() / 1e9);
+            let (first, last) = (shown(pop.timestamps.first()), shown(pop.timestamps.last()));
             s.push_str(&format!(
                 "  {:<16} {:>10} spikes  {:>8.3} Hz mean  t in [{first}, {last}] ms  sorting {}\n",
                 pop.name,
