@@ -102,12 +102,16 @@ skip() { RES[$1]="-"; }
 
 load_before="$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || uptime)"
 
-run_case lam_cuba4k "$LAMINAR" bench cuba --n 4000 --k 80 --duration 10000 --threads "$THREADS"
+# CUBA drives every neuron every few steps: laminar runs it clock-driven (`update =
+# "clock-driven"`, as models/cuba.toml does); the event-driven runs are shown for comparison.
+run_case lam_cuba4k "$LAMINAR" bench cuba --n 4000 --k 80 --duration 10000 --threads "$THREADS" --update clock-driven
+run_case lam_cuba4k_ev "$LAMINAR" bench cuba --n 4000 --k 80 --duration 10000 --threads "$THREADS" --update event-driven
 if [ "$HAVE_NEST" = 1 ]; then
     run_case nest_cuba4k "$PY" "$BENCHES/nest_cuba.py" --n 4000 --k 80 --duration 10000 --threads "$THREADS"
 else skip nest_cuba4k; fi
 
-run_case lam_cuba40k "$LAMINAR" bench cuba --n 40000 --k 80 --duration 10000 --threads "$THREADS"
+run_case lam_cuba40k "$LAMINAR" bench cuba --n 40000 --k 80 --duration 10000 --threads "$THREADS" --update clock-driven
+run_case lam_cuba40k_ev "$LAMINAR" bench cuba --n 40000 --k 80 --duration 10000 --threads "$THREADS" --update event-driven
 if [ "$HAVE_NEST" = 1 ] && [ "$QUICK" = 0 ]; then
     run_case nest_cuba40k "$PY" "$BENCHES/nest_cuba.py" --n 40000 --k 80 --duration 10000 --threads "$THREADS"
 else skip nest_cuba40k; fi
@@ -153,12 +157,14 @@ echo "laminar $(cd "$ROOT" && git rev-parse --short HEAD 2>/dev/null || echo '?'
 echo
 echo "| case | simulator | build (s) | simulate (s) | wall, whole process (s) | rate (Hz) |"
 echo "|---|---|---:|---:|---:|---:|"
-row lam_cuba4k "CUBA 4000 × 10 s" laminar
+row lam_cuba4k "CUBA 4000 × 10 s" "laminar, clock-driven"
+row lam_cuba4k_ev "CUBA 4000 × 10 s" "laminar, event-driven"
 row nest_cuba4k "CUBA 4000 × 10 s" NEST
-row lam_cuba40k "CUBA 40,000 (k = 80) × 10 s" laminar
+row lam_cuba40k "CUBA 40,000 (k = 80) × 10 s" "laminar, clock-driven"
+row lam_cuba40k_ev "CUBA 40,000 (k = 80) × 10 s" "laminar, event-driven"
 row nest_cuba40k "CUBA 40,000 (k = 80) × 10 s" NEST
-row lam_sparse1 "sparse 100,000, 1 % driven × 1 s" laminar
-row lam_sparse100 "sparse 100,000, 100 % driven × 1 s" laminar
+row lam_sparse1 "sparse 100,000, 1 % driven × 1 s" "laminar, event-driven"
+row lam_sparse100 "sparse 100,000, 100 % driven × 1 s" "laminar, event-driven"
 if [ "$NEST_SPARSE" = 1 ]; then
     row nest_sparse1 "sparse 100,000, 1 % driven × 1 s" NEST
     row nest_sparse100 "sparse 100,000, 100 % driven × 1 s" NEST

@@ -106,8 +106,10 @@ fn ring_buffer(c: &mut Criterion) {
 // ---------------------------------------------------------------- CUBA fan-out
 
 fn cuba_fanout(c: &mut Criterion) {
-    let mut sim =
-        laminar_cli::scenarios::cuba(4000, 80.0, 1, false).expect("cuba scenario").build(1).expect("cuba build");
+    let mut sim = laminar_cli::scenarios::cuba(4000, 80.0, 1, false, laminar_models::Scheduling::EventDriven)
+        .expect("cuba scenario")
+        .build(1)
+        .expect("cuba build");
     let stop = AtomicBool::new(false);
     // Pilot: 100 ms of transient, then 1 s to measure the synaptic events per 10 ms.
     sim.run(1000, &mut NullObserver, &stop).expect("run");

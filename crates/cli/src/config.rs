@@ -76,6 +76,13 @@
 //!   `spike_generator`).
 //!   Structured parameters (a `cm_default` tree: `compartments`, `receptors`) are nested tables.
 //! - `size` (required): the number of neurons, >= 1.
+//! - `update`: how the neurons are updated, for models that offer a choice (`iaf_psc_exp`):
+//!   `"event-driven"` (the default: a neuron is advanced in closed form only when input arrives
+//!   or its predicted threshold crossing is due; quiet neurons cost nothing) or `"clock-driven"`
+//!   (every neuron every step, NEST's arithmetic step for step, vectorised; faster when most
+//!   neurons receive input every few steps, as in CUBA). Other models accept only their own
+//!   scheme (`iaf_psc_delta`, `parrot_neuron`, `spike_generator`: event-driven; the rest:
+//!   clock-driven).
 //! - `params`: the model's parameters by their NEST names; parameters left out keep NEST's
 //!   defaults. Unknown names are errors that list the model's parameters. Numbers must be
 //!   finite, except `-inf`, which is allowed where a parameter is a lower bound that may be
@@ -179,7 +186,7 @@ use laminar_engine::{
     BuildContext, BuildError, DeviceEntry, Dist, ExplicitEdge, Initial, ModelInfo, NetworkBuilder, PopulationFactory,
     Projection, RecordingSpec, Resolution, Rule, Simulation, Step, StimulusFactory, SynapseModel,
 };
-use laminar_models::registry;
+use laminar_models::{Scheduling, registry};
 use serde_json::{Map, Value as Json};
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
@@ -681,9 +688,17 @@ enum Factory {
     Device(Arc<dyn StimulusFactory>),
 }
 
-fn make_factory(kind: ModelKind, model: &str, params: &Map<String, Json>, size: usize) -> Result<Factory, String> {
+fn make_factory(
+    kind: ModelKind,
+    model: &str,
+    params: &Map<String, Json>,
+    size: usize,
+    scheduling: Option<Scheduling>,
+) -> Result<Factory, String> {
     match kind {
-        ModelKind::Neuron => registry::population_factory(model, params, size).map(Factory::Neuron),
+        ModelKind::Neuron => {
+            registry::population_factory_scheduled(model, params, size, scheduling).map(Factory::Neuron)
+        }
         ModelKind::Device => registry::stimulus_factory(model, params).map(Factory::Device),
     }
 }
@@ -700,7 +715,7 @@ fn allowed_params(kind: ModelKind, model: &str, info: Option<&ModelInfo>) -> Vec
     let probe = |key: &str| {
         let mut m = Map::new();
         m.insert(key.to_string(), Json::from(0.0));
-        make_factory(kind, model, &m, 1).err()
+        make_factory(kind, model, &m, 1, None).err()
     };
     let mut names: Vec<String> = match probe("\u{1}") {
         Some(message) if unknown_field_name(&message).is_some() => {
@@ -1216,9 +1231,10 @@ impl<'f> Loader<'f> {
         params: Option<&TableRef>,
         params_path: &str,
         owner_origin: &Origin,
+        scheduling: Option<Scheduling>,
     ) -> Res<Factory> {
         let json = self.params_json(params)?;
-        let message = match make_factory(kind, model, &json, size) {
+        let message = match make_factory(kind, model, &json, size, scheduling) {
             Ok(f) => return Ok(f),
             Err(m) => m,
         };
@@ -1259,7 +1275,7 @@ impl<'f> Loader<'f> {
         for (key, value) in &json {
             let mut one = Map::new();
             one.insert(key.clone(), value.clone());
-            if make_factory(kind, model, &one, size).err().as_deref() == Some(message.as_str())
+            if make_factory(kind, model, &one, size, None).err().as_deref() == Some(message.as_str())
                 && let Some(e) = entry(key)
             {
                 let what = if value.is_null() {
@@ -1366,7 +1382,7 @@ impl<'f> Loader<'f> {
                 ));
             }
             let t = self.as_table(&e.item, &path)?;
-            self.check_keys(&t, &["model", "size", "params", "initial"])?;
+            self.check_keys(&t, &["model", "size", "update", "params", "initial"])?;
 
             let model_e = t.get("model").ok_or_else(|| {
                 self.missing(&t, "model", &format!("a neuron model: {}", registry::NEURON_MODELS.join(", ")))
@@ -1405,8 +1421,36 @@ impl<'f> Loader<'f> {
                     format!("has {} lists for {size} generators: give one list per generator", lists.len()),
                 ));
             }
-            let Factory::Neuron(factory) =
-                self.factory(ModelKind::Neuron, model, Some(info), size, params.as_ref(), &params_path, t.origin)?
+            let scheduling = match t.get("update") {
+                None => None,
+                Some(u) => {
+                    let field = t.field("update");
+                    let offered = registry::schedulings(model);
+                    let names: Vec<&str> = offered.iter().map(|s| s.name()).collect();
+                    let allowed = format!("{model} allows: {}", names.join(", "));
+                    let name = self.as_str(&u.item, &field)?;
+                    match Scheduling::from_name(name) {
+                        Some(s) if offered.contains(&s) => Some(s),
+                        Some(_) => return Err(self.bad_value(&u.item, &field, allowed)),
+                        None => {
+                            let all: Vec<&str> = Scheduling::ALL.iter().map(|s| s.name()).collect();
+                            let message =
+                                format!("'{name}' is not an update scheme{}; {allowed}", suggestion(name, &all));
+                            return Err(self.bad_value(&u.item, &field, message));
+                        }
+                    }
+                }
+            };
+            let Factory::Neuron(factory) = self.factory(
+                ModelKind::Neuron,
+                model,
+                Some(info),
+                size,
+                params.as_ref(),
+                &params_path,
+                t.origin,
+                scheduling,
+            )?
             else {
                 return Err(self.error(t.origin, &path, "internal: the registry returned a device for a neuron model"));
             };
@@ -2234,7 +2278,7 @@ impl<'f> Loader<'f> {
                 None => None,
             };
             let Factory::Device(factory) =
-                self.factory(ModelKind::Device, model, None, 0, params.as_ref(), &params_path, t.origin)?
+                self.factory(ModelKind::Device, model, None, 0, params.as_ref(), &params_path, t.origin, None)?
             else {
                 return Err(self.error(t.origin, &path, "internal: the registry returned a neuron model for a device"));
             };

@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use anyhow::{Result, bail};
 use clap::{Parser, Subcommand};
 use laminar_cli::{circuit, config, gating, normalization, output, run, scenarios, verify};
+use laminar_models::Scheduling;
 
 mod plot;
 
@@ -85,6 +86,10 @@ enum Command {
         out: Option<PathBuf>,
         #[arg(long, default_value_t = 1)]
         threads: usize,
+        /// Update the case's neurons event-driven or clock-driven, where their model offers the
+        /// choice (iaf_psc_exp); other models keep their own scheme.
+        #[arg(long, value_parser = parse_scheduling)]
+        update: Option<Scheduling>,
     },
     /// Measure whether apical input gates somatic drive multiplicatively in `pyramidal_bac`.
     ///
@@ -160,7 +165,17 @@ enum Command {
         threads: usize,
         #[arg(long, default_value_t = 1)]
         seed: u64,
+        /// Update scheme of the `iaf_psc_exp` neurons: event-driven or clock-driven.
+        #[arg(long, default_value = "event-driven", value_parser = parse_scheduling)]
+        update: Scheduling,
     },
+}
+
+fn parse_scheduling(name: &str) -> Result<Scheduling, String> {
+    Scheduling::from_name(name).ok_or_else(|| {
+        let names: Vec<&str> = Scheduling::ALL.iter().map(|s| s.name()).collect();
+        format!("'{name}' is not an update scheme (allowed: {})", names.join(", "))
+    })
 }
 
 fn main() -> ExitCode {
@@ -218,7 +233,7 @@ fn real_main() -> Result<ExitCode> {
             plot::main(&args)?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Verify { cases, out, threads } => {
+        Command::Verify { cases, out, threads, update } => {
             let mut all = true;
             for case in &cases {
                 let dir = match (&out, cases.len()) {
@@ -226,7 +241,7 @@ fn real_main() -> Result<ExitCode> {
                     (Some(o), _) => Some(o.join(case.file_stem().unwrap_or_default())),
                     (None, _) => None,
                 };
-                let r = verify::verify_file(case, threads, dir.as_deref())?;
+                let r = verify::verify_file_with(case, threads, dir.as_deref(), update)?;
                 print!("{}", r.report());
                 all &= r.pass();
             }
@@ -244,11 +259,11 @@ fn real_main() -> Result<ExitCode> {
             print!("{}", report.text());
             Ok(ExitCode::SUCCESS)
         }
-        Command::Bench { scenario, n, k, driven, duration, threads, seed } => {
+        Command::Bench { scenario, n, k, driven, duration, threads, seed, update } => {
             let t0 = std::time::Instant::now();
             let b = match scenario.as_str() {
-                "cuba" => scenarios::cuba(n, k, seed, false)?,
-                "sparse" => scenarios::sparse(n, driven, seed)?,
+                "cuba" => scenarios::cuba(n, k, seed, false, update)?,
+                "sparse" => scenarios::sparse(n, driven, seed, update)?,
                 other => bail!("unknown scenario '{other}' (cuba or sparse)"),
             };
             let mut sim = b.build(threads)?;

@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use anyhow::{Result, anyhow};
 use laminar_engine::{DeviceEntry, Dist, Initial, NetworkBuilder, Projection, RecordingSpec, Resolution, Rule};
-use laminar_models::registry;
+use laminar_models::{Scheduling, registry};
 use serde_json::{Map, Value, json};
 
 fn params(v: Value) -> Map<String, Value> {
@@ -20,19 +20,22 @@ fn params(v: Value) -> Map<String, Value> {
 }
 
 /// The CUBA network with `n` neurons and in-degree `k`; V_m of neuron 0 recorded if `record`.
-pub fn cuba(n: usize, k: f64, seed: u64, record: bool) -> Result<NetworkBuilder> {
+pub fn cuba(n: usize, k: f64, seed: u64, record: bool, update: Scheduling) -> Result<NetworkBuilder> {
     let mut b = NetworkBuilder::new(Resolution::new(0.1)?, seed);
     let p = params(json!({
         "E_L": -49.0, "V_th": -50.0, "V_reset": -60.0, "C_m": 250.0, "tau_m": 20.0,
         "tau_syn_ex": 5.0, "tau_syn_in": 10.0, "t_ref": 5.0, "V_m": -60.0
     }));
     let n_exc = n * 4 / 5;
-    let exc =
-        b.add_population("exc", n_exc, registry::population_factory("iaf_psc_exp", &p, n_exc).map_err(|e| anyhow!(e))?);
+    let exc = b.add_population(
+        "exc",
+        n_exc,
+        registry::population_factory_scheduled("iaf_psc_exp", &p, n_exc, Some(update)).map_err(|e| anyhow!(e))?,
+    );
     let inh = b.add_population(
         "inh",
         n - n_exc,
-        registry::population_factory("iaf_psc_exp", &p, n - n_exc).map_err(|e| anyhow!(e))?,
+        registry::population_factory_scheduled("iaf_psc_exp", &p, n - n_exc, Some(update)).map_err(|e| anyhow!(e))?,
     );
     let prob = k / n as f64;
     for (pop, name) in [(exc, "exc"), (inh, "inh")] {
@@ -61,11 +64,14 @@ pub fn cuba(n: usize, k: f64, seed: u64, record: bool) -> Result<NetworkBuilder>
 }
 
 /// `n` neurons, a fraction `driven` of them with Poisson input.
-pub fn sparse(n: usize, driven: f64, seed: u64) -> Result<NetworkBuilder> {
+pub fn sparse(n: usize, driven: f64, seed: u64, update: Scheduling) -> Result<NetworkBuilder> {
     let mut b = NetworkBuilder::new(Resolution::new(0.1)?, seed);
     let p = params(json!({ "E_L": -70.0, "V_th": -55.0, "V_reset": -70.0, "tau_syn_ex": 2.0, "tau_syn_in": 2.0 }));
-    let pop =
-        b.add_population("neurons", n, registry::population_factory("iaf_psc_exp", &p, n).map_err(|e| anyhow!(e))?);
+    let pop = b.add_population(
+        "neurons",
+        n,
+        registry::population_factory_scheduled("iaf_psc_exp", &p, n, Some(update)).map_err(|e| anyhow!(e))?,
+    );
     b.add_projection(Projection {
         name: "recurrent".into(),
         source: pop,

@@ -16,7 +16,7 @@ use laminar_engine::{
     DeviceEntry, Dist, ExplicitEdge, Initial, NetworkBuilder, Observer, Projection, RecordingSpec, Resolution, Rule,
     Simulation, SpikeRecord, Step, SynapseModel, WeightEvent,
 };
-use laminar_models::registry;
+use laminar_models::{Scheduling, registry};
 use serde_json::{Map, Value};
 
 /// How close a quantity must be.
@@ -200,6 +200,8 @@ struct CaseBuilder<'a> {
     b: NetworkBuilder,
     recordings: Vec<CaseRecording>,
     quantity_tols: Vec<(&'static str, Tolerance)>,
+    /// The update scheme asked for, used where a model offers it.
+    scheduling: Option<Scheduling>,
 }
 
 impl CaseBuilder<'_> {
@@ -208,7 +210,9 @@ impl CaseBuilder<'_> {
     }
 
     fn population(&mut self, name: &str, model: &str, params: &Map<String, Value>, n: usize) -> Result<usize> {
-        let f = registry::population_factory(model, params, n).map_err(|e| anyhow!("{name} ({model}): {e}"))?;
+        let scheduling = self.scheduling.filter(|s| registry::schedulings(model).contains(s));
+        let f = registry::population_factory_scheduled(model, params, n, scheduling)
+            .map_err(|e| anyhow!("{name} ({model}): {e}"))?;
         Ok(self.b.add_population(name, n, f))
     }
 
@@ -343,6 +347,12 @@ fn str_list(v: Option<&Value>) -> Vec<String> {
 
 /// Reads and builds a case file.
 pub fn build_case(path: &Path, threads: usize) -> Result<BuiltCase> {
+    build_case_with(path, threads, None)
+}
+
+/// As [`build_case`], with the case's neurons updated with `scheduling` where their model offers
+/// it (e.g. `iaf_psc_exp` clock-driven); other models keep their own scheme.
+pub fn build_case_with(path: &Path, threads: usize, scheduling: Option<Scheduling>) -> Result<BuiltCase> {
     let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     let case: Value = serde_json::from_str(&nest_json_literals(&text))
         .with_context(|| format!("{}: not valid JSON", path.display()))?;
@@ -363,6 +373,7 @@ pub fn build_case(path: &Path, threads: usize) -> Result<BuiltCase> {
         b: NetworkBuilder::new(resolution, 1),
         recordings: Vec::new(),
         quantity_tols,
+        scheduling,
     };
     let (spike_population, expected_spikes, weights) = if setup.get("synapse").is_some() {
         build_stdp(&mut cb)?
@@ -815,7 +826,17 @@ fn compare_spikes(want: &[(u64, f64)], got: &[(u64, f64)], tol: SpikeTolerance, 
 /// standard output layout: spikes of the compared population, one report per recorded variable
 /// under its population (`neuron`, `network`, `astrocyte`), and `weights.h5` for plastic cases.
 pub fn verify_file(path: &Path, threads: usize, out: Option<&Path>) -> Result<CaseResult> {
-    let mut case = build_case(path, threads)?;
+    verify_file_with(path, threads, out, None)
+}
+
+/// As [`verify_file`], with the update scheme `scheduling` where the case's models offer it.
+pub fn verify_file_with(
+    path: &Path,
+    threads: usize,
+    out: Option<&Path>,
+    scheduling: Option<Scheduling>,
+) -> Result<CaseResult> {
+    let mut case = build_case_with(path, threads, scheduling)?;
     let Some(dir) = out else { return run_case(&mut case, None) };
     let sim = &case.simulation;
     let populations = sim.populations().to_vec();

@@ -129,6 +129,29 @@ impl InputBuffer {
         let (n, channels, mask) = (self.n, self.channels, self.mask);
         let rows = targets.iter().zip(weights).zip(delays).zip(receptors);
         if self.kind == InputKind::SummedTouched {
+            // Rows are sorted by delay: equal first and last delays mean one slot for the row
+            // (the common case), and spike receptors only (the current channel is never the
+            // target of a synapse) leave just the add and the touched mark per synapse.
+            if let (Some(&first), Some(&last)) = (delays.first(), delays.last())
+                && first == last
+            {
+                let slot = (step as usize + usize::from(first)) & mask;
+                let base = slot * channels * n;
+                let flags = &mut self.touched_flag[slot * n..(slot + 1) * n];
+                let values = &mut self.values[base..base + (channels - 1) * n];
+                let touched = &mut self.touched[slot];
+                if receptors.iter().all(|&r| usize::from(r) < channels - 1) {
+                    for ((&target, &weight), &receptor) in targets.iter().zip(weights).zip(receptors) {
+                        let target = target as usize;
+                        values[usize::from(receptor) * n + target] += weight;
+                        if !flags[target] {
+                            flags[target] = true;
+                            touched.push(target as u32);
+                        }
+                    }
+                    return;
+                }
+            }
             for (((&target, &weight), &delay), &receptor) in rows {
                 let slot = (step as usize + usize::from(delay)) & mask;
                 let (target, channel) = (target as usize, usize::from(receptor));
@@ -248,6 +271,13 @@ impl<'a> StepInput<'a> {
     pub fn current_change(&self) -> &'a [f64] {
         let c = self.values.len() / self.n.max(1) - 1;
         &self.values[c * self.n..(c + 1) * self.n]
+    }
+
+    /// Whether any current change arrives in this step (else [`StepInput::current_change`] holds
+    /// only zeros).
+    #[inline]
+    pub fn has_current_changes(&self) -> bool {
+        self.current
     }
 
     /// The current change of neuron `i` in this step (pA): 0 without reading the buffer when no

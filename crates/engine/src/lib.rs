@@ -18,6 +18,7 @@ pub mod buffer;
 pub mod connect;
 pub mod network;
 pub mod population;
+mod prefetch;
 pub mod queue;
 pub mod rng;
 pub mod sim;

@@ -248,6 +248,28 @@ impl IncomingCsr {
     fn row(&self, gid: u64) -> std::ops::Range<usize> {
         self.row_start[gid as usize] as usize..self.row_start[gid as usize + 1] as usize
     }
+
+    /// Asks the CPU to start loading the row of `gid`, which a spike will read soon. Rows start
+    /// at random places in connectivity that is usually far larger than the caches, and are too
+    /// short for the hardware prefetcher to catch on (CUBA 40k: the first loads of each row were
+    /// a third of the run).
+    /// Prefetches where the row of `gid` starts (the first of the two dependent loads).
+    #[inline]
+    fn prefetch_row_start(&self, gid: u64) {
+        crate::prefetch::slice(&self.row_start[gid as usize..gid as usize + 2]);
+    }
+
+    #[inline]
+    fn prefetch_row(&self, gid: u64) {
+        let range = self.row(gid);
+        if range.is_empty() {
+            return;
+        }
+        crate::prefetch::slice(&self.target[range.clone()]);
+        crate::prefetch::slice(&self.weight[range.clone()]);
+        crate::prefetch::slice(&self.delay[range.clone()]);
+        crate::prefetch::slice(&self.receptor[range]);
+    }
 }
 
 /// The neurons of one population owned by one thread.
@@ -483,7 +505,29 @@ impl Partition {
     /// buffers, running the synapse models of plastic projections on the way.
     fn deliver(&mut self) {
         let mut events = 0u64;
-        for spike in &self.merged {
+        // The first spikes' rows are requested together (a step often has only a few dozen
+        // spikes); then each spike requests the row of the one `PREFETCH_SPIKES_AHEAD` later.
+        for spike in self.merged.iter().take(2 * PREFETCH_SPIKES_AHEAD) {
+            for shard in &self.shards {
+                shard.csr.prefetch_row_start(spike.gid);
+            }
+        }
+        for spike in self.merged.iter().take(PREFETCH_SPIKES_AHEAD) {
+            for shard in &self.shards {
+                shard.csr.prefetch_row(spike.gid);
+            }
+        }
+        for (k, spike) in self.merged.iter().enumerate() {
+            if let Some(ahead) = self.merged.get(k + 2 * PREFETCH_SPIKES_AHEAD) {
+                for shard in &self.shards {
+                    shard.csr.prefetch_row_start(ahead.gid);
+                }
+            }
+            if let Some(ahead) = self.merged.get(k + PREFETCH_SPIKES_AHEAD) {
+                for shard in &self.shards {
+                    shard.csr.prefetch_row(ahead.gid);
+                }
+            }
             for shard in &mut self.shards {
                 let range = shard.csr.row(spike.gid);
                 if !range.is_empty() {
@@ -591,6 +635,10 @@ impl Partition {
         }
     }
 }
+
+/// How many spikes ahead [`Partition::deliver`] prefetches connectivity rows: far enough for the
+/// loads to arrive, near enough that they are still cached when used.
+const PREFETCH_SPIKES_AHEAD: usize = 6;
 
 /// Gives a stimulus sink mutable access to the shards' buffers.
 pub(crate) struct ShardBuffers<'a>(&'a mut [Shard]);

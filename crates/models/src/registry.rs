@@ -6,10 +6,11 @@
 
 use std::sync::Arc;
 
-use laminar_engine::{ModelInfo, PopulationFactory, StimulusFactory, SynapseFactory};
+use laminar_engine::{InputKind, ModelInfo, PopulationFactory, StimulusFactory, SynapseFactory};
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
+use crate::Scheduling;
 use crate::params::Validate;
 use crate::{
     adapters, cm_default, devices, glia_synapses, iaf_psc_delta, iaf_psc_exp, parrot_neuron, pyramidal_bac,
@@ -96,14 +97,41 @@ fn parse_valid<T: DeserializeOwned + Validate>(params: &Map<String, Value>) -> R
     Ok(p)
 }
 
-/// A population factory for `model` with `params` (NEST names), for a population of `size`.
+/// A population factory for `model` with `params` (NEST names), for a population of `size`,
+/// updated with the model's default scheduling.
 pub fn population_factory(
     model: &str,
     params: &Map<String, Value>,
     size: usize,
 ) -> Result<Arc<dyn PopulationFactory>, String> {
+    population_factory_scheduled(model, params, size, None)
+}
+
+/// The update schemes a neuron model offers, its default first: models fed by the touched-neuron
+/// lists update event-driven, `iaf_psc_exp` can also be stepped, and the rest are stepped.
+pub fn schedulings(model: &str) -> &'static [Scheduling] {
+    match (model, model_info(model).map(|i| i.input)) {
+        ("iaf_psc_exp", _) => &[Scheduling::EventDriven, Scheduling::ClockDriven],
+        (_, Some(InputKind::SummedTouched)) => &[Scheduling::EventDriven],
+        _ => &[Scheduling::ClockDriven],
+    }
+}
+
+/// As [`population_factory`], with the update scheme `scheduling` (`None`: the model's default);
+/// an error if the model does not offer it.
+pub fn population_factory_scheduled(
+    model: &str,
+    params: &Map<String, Value>,
+    size: usize,
+    scheduling: Option<Scheduling>,
+) -> Result<Arc<dyn PopulationFactory>, String> {
+    let offered = schedulings(model);
+    let scheduling = scheduling.unwrap_or(offered[0]);
+    if model_info(model).is_some() && !offered.contains(&scheduling) {
+        return Err(format!("{model} is updated {} only", offered[0].name()));
+    }
     Ok(match model {
-        "iaf_psc_exp" => Arc::new(iaf_psc_exp::IafPscExpFactory { params: parse_valid(params)? }),
+        "iaf_psc_exp" => Arc::new(iaf_psc_exp::IafPscExpFactory { params: parse_valid(params)?, scheduling }),
         "iaf_psc_delta" => Arc::new(iaf_psc_delta::IafPscDeltaFactory { params: parse_valid(params)? }),
         "iaf_cond_exp" => Arc::new(adapters::IafCondExpFactory { params: parse_valid(params)? }),
         "aeif_cond_alpha" => Arc::new(adapters::AeifCondAlphaFactory { params: parse_valid(params)? }),
