@@ -48,8 +48,12 @@ pub struct InputBuffer {
     kind: InputKind,
     /// `[slot][channel][neuron]`
     values: Vec<f64>,
-    /// `[slot][neuron]`: whether `neuron` is already in `touched[slot]`.
-    touched_flag: Vec<bool>,
+    /// `[slot][neuron / 64]`: bit `neuron % 64` says whether `neuron` is already in
+    /// `touched[slot]`. Bits, not bytes: every synaptic event tests one, and a bitmap of a slot
+    /// (n/8 bytes) stays in the first-level cache where a byte per neuron would not.
+    touched_flag: Vec<u64>,
+    /// Words of `touched_flag` per slot.
+    flag_words: usize,
     touched: Vec<Vec<u32>>,
     /// `[slot]`: whether anything was written to the current channel (most networks have no
     /// current devices; event-driven models then neither read nor clear that channel).
@@ -63,14 +67,16 @@ impl InputBuffer {
     pub fn new(n: usize, receptors: usize, min_slots: usize, kind: InputKind) -> Self {
         let slots = min_slots.max(2).next_power_of_two();
         let channels = receptors + 1;
-        let touched_len = if kind == InputKind::SummedTouched { slots * n } else { 0 };
+        let flag_words = n.div_ceil(64);
+        let touched_len = if kind == InputKind::SummedTouched { slots * flag_words } else { 0 };
         Self {
             n,
             channels,
             mask: slots - 1,
             kind,
             values: vec![0.0; slots * channels * n],
-            touched_flag: vec![false; touched_len],
+            touched_flag: vec![0; touched_len],
+            flag_words,
             touched: vec![Vec::new(); if kind == InputKind::SummedTouched { slots } else { 0 }],
             current_written: vec![false; slots],
             precise: vec![Vec::new(); if kind == InputKind::Precise { slots } else { 0 }],
@@ -102,9 +108,7 @@ impl InputBuffer {
     #[inline]
     fn mark(&mut self, slot: usize, target: usize) {
         if self.kind == InputKind::SummedTouched {
-            let flag = &mut self.touched_flag[slot * self.n + target];
-            if !*flag {
-                *flag = true;
+            if set_flag(&mut self.touched_flag[slot * self.flag_words..], target) {
                 self.touched[slot].push(target as u32);
             }
         }
@@ -137,15 +141,15 @@ impl InputBuffer {
             {
                 let slot = (step as usize + usize::from(first)) & mask;
                 let base = slot * channels * n;
-                let flags = &mut self.touched_flag[slot * n..(slot + 1) * n];
+                let words = self.flag_words;
+                let flags = &mut self.touched_flag[slot * words..(slot + 1) * words];
                 let values = &mut self.values[base..base + (channels - 1) * n];
                 let touched = &mut self.touched[slot];
                 if receptors.iter().all(|&r| usize::from(r) < channels - 1) {
                     for ((&target, &weight), &receptor) in targets.iter().zip(weights).zip(receptors) {
                         let target = target as usize;
                         values[usize::from(receptor) * n + target] += weight;
-                        if !flags[target] {
-                            flags[target] = true;
+                        if set_flag(flags, target) {
                             touched.push(target as u32);
                         }
                     }
@@ -159,9 +163,7 @@ impl InputBuffer {
                 if channel == channels - 1 {
                     self.current_written[slot] = true;
                 }
-                let flag = &mut self.touched_flag[slot * n + target];
-                if !*flag {
-                    *flag = true;
+                if set_flag(&mut self.touched_flag[slot * self.flag_words..], target) {
                     self.touched[slot].push(target as u32);
                 }
             }
@@ -224,7 +226,7 @@ impl InputBuffer {
                 let channels = if self.current_written[slot] { self.channels } else { self.channels - 1 };
                 for &i in &touched {
                     let i = i as usize;
-                    self.touched_flag[slot * self.n + i] = false;
+                    self.touched_flag[slot * self.flag_words + i / 64] = 0;
                     for c in 0..channels {
                         self.values[base + c * self.n + i] = 0.0;
                     }
@@ -244,8 +246,17 @@ impl InputBuffer {
 
     /// Bytes held (for memory reports).
     pub fn bytes(&self) -> usize {
-        self.values.len() * 8 + self.touched_flag.len()
+        self.values.len() * 8 + self.touched_flag.len() * 8
     }
+}
+
+/// Sets bit `i` of the bitmap `flags`; returns whether it was clear.
+#[inline(always)]
+fn set_flag(flags: &mut [u64], i: usize) -> bool {
+    let (word, bit) = (&mut flags[i / 64], 1u64 << (i % 64));
+    let was_clear = *word & bit == 0;
+    *word |= bit;
+    was_clear
 }
 
 /// One step's input to a population shard.

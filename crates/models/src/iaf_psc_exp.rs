@@ -36,6 +36,16 @@
 //! The neuron is checked at the first step that could cross; if it has not crossed, the bound is
 //! recomputed there (a sequence that converges from below). Between checks nothing runs.
 //!
+//! # Clock-driven update (`update = "clock-driven"`)
+//! [`IafPscExpClocked`] computes the same step for every neuron in every step, with NEST's
+//! operations in NEST's order (the membrane update reads the currents before the step's input;
+//! the input is added after the decay; the threshold is checked on the membrane), over
+//! struct-of-arrays state in one branch-free loop that the compiler vectorises. The loop is
+//! compiled for the portable baseline, AVX2 and AVX-512 and chosen at run time; no path fuses
+//! multiplies and adds, so every path gives the same bits. Faster when most neurons receive
+//! input every few steps (CUBA: 2.5× at 4000 neurons, 3× at 40,000), slower when most are quiet
+//! (the sparse benchmark's 1 %-driven network), where the event-driven update skips them.
+//!
 //! References: NEST `models/iaf_psc_exp.{h,cpp}`, `libnestutil/iaf_propagator.cpp`;
 //! Rotter & Diesmann (1999) Biol Cybern 81:381; Tsodyks, Uziel & Markram (2000) J Neurosci 20:RC50.
 
