@@ -107,10 +107,8 @@ impl InputBuffer {
 
     #[inline]
     fn mark(&mut self, slot: usize, target: usize) {
-        if self.kind == InputKind::SummedTouched {
-            if set_flag(&mut self.touched_flag[slot * self.flag_words..], target) {
-                self.touched[slot].push(target as u32);
-            }
+        if self.kind == InputKind::SummedTouched && set_flag(&mut self.touched_flag[slot * self.flag_words..], target) {
+            self.touched[slot].push(target as u32);
         }
     }
 
