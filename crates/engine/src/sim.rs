@@ -112,10 +112,66 @@ pub struct RunReport {
     pub wall: Duration,
 }
 
+/// Where each source's row starts in a CSR: `u32` offsets while the shard's synapses fit in
+/// them (every spike looks one up at a random place, and half the bytes keep more of the index
+/// in cache), `u64` beyond.
+#[derive(Debug)]
+enum RowIndex {
+    Narrow(Vec<u32>),
+    Wide(Vec<u64>),
+}
+
+impl Default for RowIndex {
+    fn default() -> Self {
+        RowIndex::Narrow(Vec::new())
+    }
+}
+
+impl RowIndex {
+    fn new(starts: Vec<u64>) -> Self {
+        if starts.last().is_none_or(|&n| n <= u64::from(u32::MAX)) {
+            RowIndex::Narrow(starts.iter().map(|&s| s as u32).collect())
+        } else {
+            RowIndex::Wide(starts)
+        }
+    }
+
+    /// The number of rows.
+    fn rows(&self) -> usize {
+        match self {
+            RowIndex::Narrow(v) => v.len().saturating_sub(1),
+            RowIndex::Wide(v) => v.len().saturating_sub(1),
+        }
+    }
+
+    #[inline]
+    fn range(&self, row: usize) -> std::ops::Range<usize> {
+        match self {
+            RowIndex::Narrow(v) => v[row] as usize..v[row + 1] as usize,
+            RowIndex::Wide(v) => v[row] as usize..v[row + 1] as usize,
+        }
+    }
+
+    fn bytes(&self) -> usize {
+        match self {
+            RowIndex::Narrow(v) => v.len() * 4,
+            RowIndex::Wide(v) => v.len() * 8,
+        }
+    }
+
+    #[inline]
+    fn prefetch(&self, row: usize) {
+        match self {
+            RowIndex::Narrow(v) => crate::prefetch::slice(&v[row..row + 2]),
+            RowIndex::Wide(v) => crate::prefetch::slice(&v[row..row + 2]),
+        }
+    }
+}
+
 /// Incoming synapses of one shard, by source gid (compressed sparse rows).
 #[derive(Debug, Default)]
 pub struct IncomingCsr {
-    row_start: Vec<u64>,
+    rows: RowIndex,
     target: Vec<u32>,
     weight: Vec<f64>,
     delay: Vec<u16>,
@@ -127,23 +183,25 @@ impl IncomingCsr {
     /// (Construction uses [`IncomingCsr::from_edges`]; kept for callers with sorted edges.)
     pub fn from_sorted(n_sources: u64, edges: impl ExactSizeIterator<Item = (u64, u32, f64, Step, u8)>) -> Self {
         let n = edges.len();
+        let mut row_start = vec![0u64; n_sources as usize + 1];
         let mut csr = IncomingCsr {
-            row_start: vec![0; n_sources as usize + 1],
+            rows: RowIndex::default(),
             target: Vec::with_capacity(n),
             weight: Vec::with_capacity(n),
             delay: Vec::with_capacity(n),
             receptor: Vec::with_capacity(n),
         };
         for (source, target, weight, delay, receptor) in edges {
-            csr.row_start[source as usize + 1] += 1;
+            row_start[source as usize + 1] += 1;
             csr.target.push(target);
             csr.weight.push(weight);
             csr.delay.push(delay.min(u64::from(u16::MAX)) as u16);
             csr.receptor.push(receptor);
         }
         for i in 0..n_sources as usize {
-            csr.row_start[i + 1] += csr.row_start[i];
+            row_start[i + 1] += row_start[i];
         }
+        csr.rows = RowIndex::new(row_start);
         csr.sort_rows_by_delay();
         csr
     }
@@ -168,7 +226,7 @@ impl IncomingCsr {
         let n = row_start[n_sources as usize] as usize;
         let mut cursor: Vec<u64> = row_start[..n_sources as usize].to_vec();
         let mut csr = IncomingCsr {
-            row_start,
+            rows: RowIndex::new(row_start),
             target: vec![0; n],
             weight: vec![0.0; n],
             delay: vec![0; n],
@@ -198,8 +256,8 @@ impl IncomingCsr {
     fn sort_rows_by_delay(&mut self) {
         let mut row: Vec<(u16, u32, f64, u8)> = Vec::new();
         let mut counts: Vec<usize> = Vec::new();
-        for r in 0..self.row_start.len().saturating_sub(1) {
-            let range = self.row_start[r] as usize..self.row_start[r + 1] as usize;
+        for r in 0..self.rows.rows() {
+            let range = self.rows.range(r);
             let delays = &self.delay[range.clone()];
             if delays.windows(2).all(|w| w[0] <= w[1]) {
                 continue;
@@ -241,12 +299,12 @@ impl IncomingCsr {
     }
 
     pub fn bytes(&self) -> usize {
-        self.row_start.len() * 8 + self.target.len() * (4 + 8 + 2 + 1)
+        self.rows.bytes() + self.target.len() * (4 + 8 + 2 + 1)
     }
 
     #[inline]
     fn row(&self, gid: u64) -> std::ops::Range<usize> {
-        self.row_start[gid as usize] as usize..self.row_start[gid as usize + 1] as usize
+        self.rows.range(gid as usize)
     }
 
     /// Asks the CPU to start loading the row of `gid`, which a spike will read soon. Rows start
@@ -256,7 +314,7 @@ impl IncomingCsr {
     /// Prefetches where the row of `gid` starts (the first of the two dependent loads).
     #[inline]
     fn prefetch_row_start(&self, gid: u64) {
-        crate::prefetch::slice(&self.row_start[gid as usize..gid as usize + 2]);
+        self.rows.prefetch(gid as usize);
     }
 
     #[inline]
