@@ -43,8 +43,8 @@
 //! struct-of-arrays state in one branch-free loop that the compiler vectorises. The loop is
 //! compiled for the portable baseline, AVX2 and AVX-512 and chosen at run time; no path fuses
 //! multiplies and adds, so every path gives the same bits. Faster when most neurons receive
-//! input every few steps (CUBA: 2.5× at 4000 neurons, 3× at 40,000), slower when most are quiet
-//! (the sparse benchmark's 1 %-driven network), where the event-driven update skips them.
+//! input every few steps (CUBA: 2.0× at 4000 neurons, 2.6× at 40,000), slower when most are
+//! quiet (the sparse benchmark's 1 %-driven network), where the event-driven update skips them.
 //!
 //! References: NEST `models/iaf_psc_exp.{h,cpp}`, `libnestutil/iaf_propagator.cpp`;
 //! Rotter & Diesmann (1999) Biol Cybern 81:381; Tsodyks, Uziel & Markram (2000) J Neurosci 20:RC50.
@@ -461,8 +461,12 @@ impl IafPscExpClocked {
     fn sweep(&mut self) {
         #[cfg(target_arch = "x86_64")]
         {
-            if std::arch::is_x86_feature_detected!("avx512f") {
-                // SAFETY: the CPU supports the features the function is compiled for.
+            if std::arch::is_x86_feature_detected!("avx512f")
+                && std::arch::is_x86_feature_detected!("avx512vl")
+                && std::arch::is_x86_feature_detected!("avx512bw")
+                && std::arch::is_x86_feature_detected!("avx512dq")
+            {
+                // SAFETY: the CPU supports every feature the function is compiled for.
                 return unsafe { self.sweep_avx512() };
             }
             if std::arch::is_x86_feature_detected!("avx2") {
