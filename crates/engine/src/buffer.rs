@@ -131,29 +131,6 @@ impl InputBuffer {
         let (n, channels, mask) = (self.n, self.channels, self.mask);
         let rows = targets.iter().zip(weights).zip(delays).zip(receptors);
         if self.kind == InputKind::SummedTouched {
-            // Rows are sorted by delay: equal first and last delays mean one slot for the row
-            // (the common case), and spike receptors only (the current channel is never the
-            // target of a synapse) leave just the add and the touched mark per synapse.
-            if let (Some(&first), Some(&last)) = (delays.first(), delays.last())
-                && first == last
-            {
-                let slot = (step as usize + usize::from(first)) & mask;
-                let base = slot * channels * n;
-                let words = self.flag_words;
-                let flags = &mut self.touched_flag[slot * words..(slot + 1) * words];
-                let values = &mut self.values[base..base + (channels - 1) * n];
-                let touched = &mut self.touched[slot];
-                if receptors.iter().all(|&r| usize::from(r) < channels - 1) {
-                    for ((&target, &weight), &receptor) in targets.iter().zip(weights).zip(receptors) {
-                        let target = target as usize;
-                        values[usize::from(receptor) * n + target] += weight;
-                        if set_flag(flags, target) {
-                            touched.push(target as u32);
-                        }
-                    }
-                    return;
-                }
-            }
             for (((&target, &weight), &delay), &receptor) in rows {
                 let slot = (step as usize + usize::from(delay)) & mask;
                 let (target, channel) = (target as usize, usize::from(receptor));
