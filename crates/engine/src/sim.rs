@@ -307,16 +307,16 @@ impl IncomingCsr {
         self.rows.range(gid as usize)
     }
 
-    /// Asks the CPU to start loading the row of `gid`, which a spike will read soon. Rows start
-    /// at random places in connectivity that is usually far larger than the caches, and are too
-    /// short for the hardware prefetcher to catch on (CUBA 40k: the first loads of each row were
-    /// a third of the run).
     /// Prefetches where the row of `gid` starts (the first of the two dependent loads).
     #[inline]
     fn prefetch_row_start(&self, gid: u64) {
         self.rows.prefetch(gid as usize);
     }
 
+    /// Asks the CPU to start loading the row of `gid`, which a spike will read soon. Rows start
+    /// at random places in connectivity that is usually far larger than the caches, and are too
+    /// short for the hardware prefetcher to catch on (CUBA 40k: the first loads of each row were
+    /// a third of the run).
     #[inline]
     fn prefetch_row(&self, gid: u64) {
         let range = self.row(gid);
