@@ -1426,14 +1426,13 @@ impl<'f> Loader<'f> {
                 Some(u) => {
                     let field = t.field("update");
                     let offered = registry::schedulings(model);
-                    let names: Vec<&str> = offered.iter().map(|s| s.name()).collect();
-                    let allowed = format!("{model} allows: {}", names.join(", "));
+                    let allowed = format!("{model} allows: {}", Scheduling::names(offered));
                     let name = self.as_str(&u.item, &field)?;
                     match Scheduling::from_name(name) {
                         Some(s) if offered.contains(&s) => Some(s),
                         Some(_) => return Err(self.bad_value(&u.item, &field, allowed)),
                         None => {
-                            let all: Vec<&str> = Scheduling::ALL.iter().map(|s| s.name()).collect();
+                            let all = Scheduling::ALL.map(Scheduling::name);
                             let message =
                                 format!("'{name}' is not an update scheme{}; {allowed}", suggestion(name, &all));
                             return Err(self.bad_value(&u.item, &field, message));

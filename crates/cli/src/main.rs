@@ -172,10 +172,8 @@ enum Command {
 }
 
 fn parse_scheduling(name: &str) -> Result<Scheduling, String> {
-    Scheduling::from_name(name).ok_or_else(|| {
-        let names: Vec<&str> = Scheduling::ALL.iter().map(|s| s.name()).collect();
-        format!("'{name}' is not an update scheme (allowed: {})", names.join(", "))
-    })
+    Scheduling::from_name(name)
+        .ok_or_else(|| format!("'{name}' is not an update scheme (allowed: {})", Scheduling::names(&Scheduling::ALL)))
 }
 
 fn main() -> ExitCode {

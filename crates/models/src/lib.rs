@@ -85,6 +85,11 @@ impl Scheduling {
     pub fn from_name(name: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|s| s.name() == name)
     }
+
+    /// The names of `schemes`, comma-separated, for messages that say what is allowed.
+    pub fn names(schemes: &[Scheduling]) -> String {
+        schemes.iter().map(|s| s.name()).collect::<Vec<_>>().join(", ")
+    }
 }
 
 pub mod params;
