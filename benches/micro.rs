@@ -4,15 +4,17 @@
 //!   one step of a 4000-neuron, 2-receptor [`InputBuffer`], then reading that step (as a model
 //!   would: all neurons for `Summed`, the touched list for `SummedTouched`) and clearing it.
 //!   Throughput: events.
-//! - `cuba_fanout/4000x80_10ms`: 10 ms (100 steps) of the CUBA network (`scenarios::cuba(4000,
-//!   80)`) on one thread through `Simulation::run`: spike exchange, CSR fan-out into the ring
-//!   buffers, and the (event-driven) neuron updates. Throughput: synaptic events (measured on a
-//!   pilot run), so the reported rate is the whole-network cost per synaptic event.
+//! - `cuba_fanout/4000x80_10ms[_clock_driven]`: 10 ms (100 steps) of the CUBA network
+//!   (`scenarios::cuba(4000, 80)`) on one thread through `Simulation::run`: spike exchange, CSR
+//!   fan-out into the ring buffers, and the event-driven (or clock-driven) neuron updates.
+//!   Throughput: synaptic events (measured on a pilot run), so the reported rate is the
+//!   whole-network cost per synaptic event.
 //! - `population_step/<model>`: 100 steps of a 1000-neuron shard of one model, driven by `I_e`
 //!   and by random synaptic input (0.1 events per neuron per step, 80 % excitatory), with the
 //!   input pre-generated so that only buffer adds, the step read/clear and the model update are
 //!   timed. `I_e` is set per model so that the shard fires at roughly 10-20 Hz (each setup prints
-//!   the measured rate). Throughput: neuron-steps.
+//!   the measured rate). Throughput: neuron-steps. `iaf_psc_exp_clock_driven` is the clock-driven
+//!   sweep of `iaf_psc_exp` at the same input.
 //!
 //!   The new models: `aeif_cond_alpha_astro`, `pyramidal_bac`, `cm_default_2comp` (the two-compartment cell of
 //!   the NEST case: delivery into dendritic AMPA+NMDA and somatic GABA receptors) and
@@ -31,7 +33,7 @@ use laminar_engine::{
     BuildContext, GradedValue, InputKind, LocalSpike, NextEventQueue, NullObserver, Population, PreciseEvent,
     Resolution, Step, Update,
 };
-use laminar_models::registry;
+use laminar_models::{Scheduling, registry};
 use serde_json::{Map, Value, json};
 
 /// splitmix64: a tiny deterministic generator (the bench has no `rand` dependency).
@@ -106,27 +108,30 @@ fn ring_buffer(c: &mut Criterion) {
 // ---------------------------------------------------------------- CUBA fan-out
 
 fn cuba_fanout(c: &mut Criterion) {
-    let mut sim = laminar_cli::scenarios::cuba(4000, 80.0, 1, false, laminar_models::Scheduling::EventDriven)
-        .expect("cuba scenario")
-        .build(1)
-        .expect("cuba build");
-    let stop = AtomicBool::new(false);
-    // Pilot: 100 ms of transient, then 1 s to measure the synaptic events per 10 ms.
-    sim.run(1000, &mut NullObserver, &stop).expect("run");
-    let (events0, spikes0) = (sim.synaptic_events(), sim.spike_counts().iter().sum::<u64>());
-    sim.run(11_000, &mut NullObserver, &stop).expect("run");
-    let events_per_10ms = (sim.synaptic_events() - events0) / 100;
-    let rate = (sim.spike_counts().iter().sum::<u64>() - spikes0) as f64 / 4000.0;
-    eprintln!("cuba_fanout: pilot rate {rate:.2} Hz, {events_per_10ms} synaptic events per 10 ms");
-
     let mut group = c.benchmark_group("cuba_fanout");
-    group.throughput(Throughput::Elements(events_per_10ms));
-    group.bench_function("4000x80_10ms", |b| {
-        b.iter(|| {
-            let until = sim.now() + 100;
-            black_box(sim.run(until, &mut NullObserver, &stop).expect("run"))
-        })
-    });
+    for (name, update) in
+        [("4000x80_10ms", Scheduling::EventDriven), ("4000x80_10ms_clock_driven", Scheduling::ClockDriven)]
+    {
+        let mut sim = laminar_cli::scenarios::cuba(4000, 80.0, 1, false, update)
+            .expect("cuba scenario")
+            .build(1)
+            .expect("cuba build");
+        let stop = AtomicBool::new(false);
+        // Pilot: 100 ms of transient, then 1 s to measure the synaptic events per 10 ms.
+        sim.run(1000, &mut NullObserver, &stop).expect("run");
+        let (events0, spikes0) = (sim.synaptic_events(), sim.spike_counts().iter().sum::<u64>());
+        sim.run(11_000, &mut NullObserver, &stop).expect("run");
+        let events_per_10ms = (sim.synaptic_events() - events0) / 100;
+        let rate = (sim.spike_counts().iter().sum::<u64>() - spikes0) as f64 / 4000.0;
+        eprintln!("cuba_fanout/{name}: pilot rate {rate:.2} Hz, {events_per_10ms} synaptic events per 10 ms");
+        group.throughput(Throughput::Elements(events_per_10ms));
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                let until = sim.now() + 100;
+                black_box(sim.run(until, &mut NullObserver, &stop).expect("run"))
+            })
+        });
+    }
     group.finish();
 }
 
@@ -144,6 +149,8 @@ struct ModelCase {
     /// The bench name (the model, or the model and a variant).
     label: &'static str,
     model: &'static str,
+    /// The update scheme, if not the model's default.
+    scheduling: Option<Scheduling>,
     params: Value,
     w_ex: f64,
     w_in: f64,
@@ -154,6 +161,16 @@ fn cases() -> Vec<ModelCase> {
         ModelCase {
             label: "iaf_psc_exp",
             model: "iaf_psc_exp",
+            scheduling: None,
+            params: json!({ "I_e": 350.0 }),
+            w_ex: 20.0,
+            w_in: -40.0,
+        },
+        // The clock-driven sweep (as `models/cuba.toml` runs it), at the same input.
+        ModelCase {
+            label: "iaf_psc_exp_clock_driven",
+            model: "iaf_psc_exp",
+            scheduling: Some(Scheduling::ClockDriven),
             params: json!({ "I_e": 350.0 }),
             w_ex: 20.0,
             w_in: -40.0,
@@ -161,6 +178,7 @@ fn cases() -> Vec<ModelCase> {
         ModelCase {
             label: "iaf_psc_delta",
             model: "iaf_psc_delta",
+            scheduling: None,
             params: json!({ "I_e": 335.0 }),
             w_ex: 0.2,
             w_in: -0.4,
@@ -168,6 +186,7 @@ fn cases() -> Vec<ModelCase> {
         ModelCase {
             label: "iaf_cond_exp",
             model: "iaf_cond_exp",
+            scheduling: None,
             params: json!({ "I_e": 230.0 }),
             w_ex: 4.0,
             w_in: -2.0,
@@ -175,6 +194,7 @@ fn cases() -> Vec<ModelCase> {
         ModelCase {
             label: "aeif_cond_alpha",
             model: "aeif_cond_alpha",
+            scheduling: None,
             params: json!({ "I_e": 700.0 }),
             w_ex: 4.0,
             w_in: -2.0,
@@ -182,6 +202,7 @@ fn cases() -> Vec<ModelCase> {
         ModelCase {
             label: "iaf_psc_exp_ps",
             model: "iaf_psc_exp_ps",
+            scheduling: None,
             params: json!({ "I_e": 350.0 }),
             w_ex: 20.0,
             w_in: -40.0,
@@ -189,6 +210,7 @@ fn cases() -> Vec<ModelCase> {
         ModelCase {
             label: "aeif_cond_alpha_astro",
             model: "aeif_cond_alpha_astro",
+            scheduling: None,
             params: json!({ "I_e": 700.0 }),
             w_ex: 4.0,
             w_in: -2.0,
@@ -198,6 +220,7 @@ fn cases() -> Vec<ModelCase> {
         ModelCase {
             label: "cm_default_2comp",
             model: "cm_default",
+            scheduling: None,
             params: json!({
                 "compartments": [
                     {"parent": -1, "params": {"C_m": 10.0, "g_C": 0.0, "g_L": 1.0, "e_L": -70.0}},
@@ -216,15 +239,24 @@ fn cases() -> Vec<ModelCase> {
         ModelCase {
             label: "pyramidal_bac",
             model: "pyramidal_bac",
+            scheduling: None,
             params: json!({ "I_e": 500.0, "I_e_apical": 100.0 }),
             w_ex: 20.0,
             w_in: -40.0,
         },
         // Astrocytes receive spikes on one receptor (IP3); both weights are positive.
-        ModelCase { label: "astrocyte_lr_1994", model: "astrocyte_lr_1994", params: json!({}), w_ex: 1.0, w_in: 0.5 },
+        ModelCase {
+            label: "astrocyte_lr_1994",
+            model: "astrocyte_lr_1994",
+            scheduling: None,
+            params: json!({}),
+            w_ex: 1.0,
+            w_in: 0.5,
+        },
         ModelCase {
             label: "astrocyte_lr_1994_clock_1ms",
             model: "astrocyte_lr_1994",
+            scheduling: None,
             params: json!({ "clock_ms": 1.0 }),
             w_ex: 1.0,
             w_in: 0.5,
@@ -248,7 +280,8 @@ struct ShardBench {
 impl ShardBench {
     fn new(case: &ModelCase) -> Self {
         let params: Map<String, Value> = case.params.as_object().cloned().unwrap_or_default();
-        let factory = registry::population_factory(case.model, &params, SHARD).expect("factory");
+        let factory =
+            registry::population_factory_scheduled(case.model, &params, SHARD, case.scheduling).expect("factory");
         let info = factory.info();
         let ctx = BuildContext { resolution: Resolution::new(0.1).expect("resolution"), seed: 1 };
         let mut model = factory.build(0, 0, SHARD, &ctx).expect("build shard");

@@ -1,10 +1,14 @@
 //! Per-target input ring buffers: the calendar queue of synaptic events.
 //!
 //! A spike that reaches neuron `i` on receptor `r` in step `k` is added to
-//! `values[slot(k)][r][i]` where `slot(k) = k mod S` and `S` (a power of two) exceeds the longest
-//! delay plus the exchange interval, so a slot is never reused before it has been read. Adding is
-//! O(1) per synaptic event, and weights arriving in the same step on the same receptor are summed,
-//! exactly as in NEST's ring buffers.
+//! `values[slot(k)][r][i]` where `slot(k) = k mod S` and `S` (a power of two) is at least the
+//! longest delay `D` plus the exchange interval `I`. A slot is never reused before it has been
+//! read: while step `s` is computed, nothing is written beyond step `s + D` (devices write at most
+//! `D` steps ahead), and after an interval `[t, t + I)` the spikes it emitted are delivered into
+//! steps `t + I ..= t + I − 1 + D`, so at most `D + 1 ≤ S` consecutive steps hold unread input.
+//! Keeping `S` that small matters: a clock-driven model streams through every slot in turn.
+//! Adding is O(1) per synaptic event, and weights arriving in the same step on the same receptor
+//! are summed, exactly as in NEST's ring buffers.
 //!
 //! Besides the spike receptors, every buffer has one *current channel* (the last channel), which
 //! holds **changes** of injected current that take effect in that step (devices such as
@@ -13,8 +17,11 @@
 //!
 //! Buffers of event-driven populations also keep, per slot, the list of neurons that received
 //! anything (`touched`), so that a step costs time proportional to its events, not to the
-//! population size. Buffers of precise-timing populations keep the individual events with their
-//! offsets instead of sums, because such models integrate between events inside the step.
+//! population size. Buffers of clock-driven populations that sweep all their neurons every step
+//! (`Drained`) hand the model the slot's spike input to read and zero in that same sweep, so the
+//! slot costs one pass over memory instead of a read pass and a clearing pass. Buffers of
+//! precise-timing populations keep the individual events with their offsets instead of sums,
+//! because such models integrate between events inside the step.
 
 use crate::time::Step;
 
@@ -35,6 +42,11 @@ pub enum InputKind {
     Summed,
     /// Summed weights plus the list of neurons touched in each step (event-driven models).
     SummedTouched,
+    /// Summed weights that the model itself reads and sets to zero for every neuron in its
+    /// per-step sweep ([`StepInput::drain_receptors`]); the engine clears only the current
+    /// channel. For clock-driven models whose sweep streams all their state anyway: the slot is
+    /// read and cleared in that pass, and delivery keeps no list of touched neurons.
+    Drained,
     /// Individual events with offsets (precise-timing models); currents are summed.
     Precise,
 }
@@ -142,9 +154,51 @@ impl InputBuffer {
                     self.touched[slot].push(target as u32);
                 }
             }
-        } else {
+        } else if self.kind == InputKind::Precise {
             for (((&target, &weight), &delay), &receptor) in rows {
                 self.add(step + u64::from(delay), usize::from(receptor), target as usize, weight);
+            }
+        } else {
+            for (((&target, &weight), &delay), &receptor) in rows {
+                let slot = (step as usize + usize::from(delay)) & mask;
+                let channel = usize::from(receptor);
+                self.values[(slot * channels + channel) * n + target as usize] += weight;
+                if channel == channels - 1 {
+                    self.current_written[slot] = true;
+                }
+            }
+        }
+    }
+
+    /// Adds `weight` to channel `channel` of each neuron of `targets` in step `step`, in order: a
+    /// CSR row whose synapses share their weight, delay and receptor (as [`InputBuffer::add_row`]
+    /// would add it synapse by synapse).
+    #[inline]
+    pub fn add_shared_row(&mut self, step: Step, channel: usize, targets: &[u32], weight: f64) {
+        let (n, slot) = (self.n, self.slot(step));
+        if channel == self.channels - 1 {
+            self.current_written[slot] = true;
+        }
+        let cells = &mut self.values[(slot * self.channels + channel) * n..][..n];
+        match self.kind {
+            InputKind::SummedTouched => {
+                let flags = &mut self.touched_flag[slot * self.flag_words..][..self.flag_words];
+                for &target in targets {
+                    cells[target as usize] += weight;
+                    if set_flag(flags, target as usize) {
+                        self.touched[slot].push(target);
+                    }
+                }
+            }
+            InputKind::Summed | InputKind::Drained => {
+                for &target in targets {
+                    cells[target as usize] += weight;
+                }
+            }
+            InputKind::Precise => {
+                for &target in targets {
+                    self.add(step, channel, target as usize, weight);
+                }
             }
         }
     }
@@ -167,10 +221,11 @@ impl InputBuffer {
         self.add(step, c, target, delta);
     }
 
-    /// Read access to step `step`'s slot. Precise events are sorted by (target, time).
+    /// Access to step `step`'s slot. Precise events are sorted by (target, time). For
+    /// [`InputKind::Drained`] buffers the spike receptors come writable, to be zeroed by the model.
     pub fn take_step(&mut self, step: Step) -> StepInput<'_> {
         let slot = self.slot(step);
-        let width = self.channels * self.n;
+        let (n, width) = (self.n, self.channels * self.n);
         let precise: &mut [PreciseEvent] = if self.kind == InputKind::Precise {
             let events = &mut self.precise[slot];
             // Later offsets are earlier times; ties keep arrival order (stable sort).
@@ -180,13 +235,10 @@ impl InputBuffer {
             &mut []
         };
         let touched: &[u32] = if self.kind == InputKind::SummedTouched { &self.touched[slot] } else { &[] };
-        StepInput {
-            n: self.n,
-            values: &self.values[slot * width..(slot + 1) * width],
-            touched,
-            precise,
-            current: self.current_written[slot],
-        }
+        let (spike_receptors, current) = self.values[slot * width..(slot + 1) * width].split_at_mut(width - n);
+        let (receptors, drained): (&[f64], &mut [f64]) =
+            if self.kind == InputKind::Drained { (&[], spike_receptors) } else { (spike_receptors, &mut []) };
+        StepInput { n, receptors, drained, current, touched, precise, current_written: self.current_written[slot] }
     }
 
     /// Clears step `step`'s slot after the population has read it.
@@ -211,6 +263,13 @@ impl InputBuffer {
                 self.touched[slot] = touched;
             }
             InputKind::Summed => self.values[base..base + width].fill(0.0),
+            InputKind::Drained => {
+                // The model zeroed the spike receptors in its sweep (the kind's contract).
+                debug_assert!(self.values[base..base + width - self.n].iter().all(|&v| v == 0.0));
+                if self.current_written[slot] {
+                    self.values[base + width - self.n..base + width].fill(0.0);
+                }
+            }
             InputKind::Precise => {
                 self.values[base..base + width].fill(0.0);
                 self.precise[slot].clear();
@@ -238,39 +297,52 @@ fn set_flag(flags: &mut [u64], i: usize) -> bool {
 #[derive(Debug)]
 pub struct StepInput<'a> {
     n: usize,
-    values: &'a [f64],
+    /// `[receptor][neuron]`: summed spike weights (empty for drained buffers).
+    receptors: &'a [f64],
+    /// `[receptor][neuron]`: summed spike weights of a drained buffer, zeroed by the model.
+    drained: &'a mut [f64],
+    /// Changes of injected current per neuron (the current channel).
+    current: &'a [f64],
     touched: &'a [u32],
     precise: &'a [PreciseEvent],
     /// Whether [`StepInput::current_change`] may hold anything but zeros.
-    current: bool,
+    current_written: bool,
 }
 
 impl<'a> StepInput<'a> {
-    /// Summed weights on spike receptor `receptor`, one value per neuron.
+    /// Summed weights on spike receptor `receptor`, one value per neuron (not for drained
+    /// buffers: see [`StepInput::drain_receptors`]).
     #[inline]
     pub fn receptor(&self, receptor: usize) -> &'a [f64] {
-        &self.values[receptor * self.n..(receptor + 1) * self.n]
+        &self.receptors[receptor * self.n..(receptor + 1) * self.n]
+    }
+
+    /// [`InputKind::Drained`] buffers only: the summed weights of every spike receptor,
+    /// `[receptor][neuron]` (receptor `r` of neuron `i` at `r·len + i`). The model must set every
+    /// value to zero once it has read it (the engine does not clear them), in the same pass.
+    #[inline]
+    pub fn drain_receptors(&mut self) -> &mut [f64] {
+        self.drained
     }
 
     /// Changes of injected current (pA) taking effect in this step, one value per neuron.
     #[inline]
     pub fn current_change(&self) -> &'a [f64] {
-        let c = self.values.len() / self.n.max(1) - 1;
-        &self.values[c * self.n..(c + 1) * self.n]
+        self.current
     }
 
     /// Whether any current change arrives in this step (else [`StepInput::current_change`] holds
     /// only zeros).
     #[inline]
     pub fn has_current_changes(&self) -> bool {
-        self.current
+        self.current_written
     }
 
     /// The current change of neuron `i` in this step (pA): 0 without reading the buffer when no
     /// change arrives at all (the buffer then holds exactly 0.0, so the value is the same).
     #[inline]
     pub fn current_change_of(&self, i: usize) -> f64 {
-        if self.current { self.current_change()[i] } else { 0.0 }
+        if self.current_written { self.current[i] } else { 0.0 }
     }
 
     /// Neurons that received anything in this step (event-driven buffers only), in arrival order.
@@ -311,6 +383,26 @@ mod tests {
         assert!(s.touched().is_empty());
         let s = b.take_step(6);
         assert_eq!(s.receptor(0)[0], 9.0);
+    }
+
+    #[test]
+    fn drained_buffers_hand_out_their_receptors_and_clear_only_currents() {
+        let mut b = InputBuffer::new(3, 2, 2, InputKind::Drained);
+        b.add_row(4, &[2, 0, 2], &[1.5, -1.0, 2.0], &[1, 1, 1], &[0, 1, 0]);
+        b.add_current(5, 1, 7.0);
+        {
+            let mut s = b.take_step(5);
+            assert!(s.has_current_changes());
+            assert_eq!(s.current_change(), &[0.0, 7.0, 0.0]);
+            let w = s.drain_receptors();
+            assert_eq!(w, &[0.0, 0.0, 3.5, -1.0, 0.0, 0.0]);
+            w.fill(0.0);
+        }
+        b.clear_step(5);
+        let mut s = b.take_step(5);
+        assert!(!s.has_current_changes());
+        assert!(s.current_change().iter().all(|&v| v == 0.0));
+        assert!(s.drain_receptors().iter().all(|&v| v == 0.0));
     }
 
     #[test]

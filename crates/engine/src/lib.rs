@@ -6,6 +6,7 @@
 //! - [`population`]: the model interface (struct-of-arrays shards, dispatch per shard).
 //! - [`stimulus`]: the device interface (Poisson trains, injected currents).
 //! - [`connect`]: connection rules and weight/delay distributions.
+//! - [`csr`]: a shard's incoming synapses by source (compressed sparse rows).
 //! - [`network`]: describing a network and building it into per-thread partitions.
 //! - [`sim`]: the run loop, the spike exchange and the observer (recorder) interface.
 //! - [`rng`]: deterministic random streams per (seed, purpose, id).
@@ -16,6 +17,7 @@
 pub mod barrier;
 pub mod buffer;
 pub mod connect;
+pub mod csr;
 pub mod network;
 pub mod population;
 mod prefetch;

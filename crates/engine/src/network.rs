@@ -159,8 +159,8 @@ impl std::fmt::Debug for NetworkBuilder {
 
 /// A shard's packed incoming connectivity, built before its model and buffers.
 struct ShardConnectivity {
-    csr: crate::sim::IncomingCsr,
-    graded_csr: crate::sim::IncomingCsr,
+    csr: crate::csr::IncomingCsr,
+    graded_csr: crate::csr::IncomingCsr,
     plastic: Vec<PlasticGroup>,
     history: Option<PostHistory>,
     min_delay: Option<Step>,
@@ -457,7 +457,9 @@ impl NetworkBuilder {
         let shards = || connectivity.iter().flatten().flatten();
         let min_delay = shards().filter_map(|c| c.min_delay).min().unwrap_or(1).max(1);
         let max_delay = shards().filter_map(|c| c.max_delay).chain(device_delays.iter().copied()).max().unwrap_or(1);
-        let slots = (max_delay + min_delay + 1) as usize;
+        // Enough ring-buffer slots for every pending input (see `buffer`), and no more: a
+        // clock-driven population sweeps each slot in turn, so every extra slot is cache it evicts.
+        let slots = (max_delay + min_delay) as usize;
         let mut projection_synapses = vec![0u64; self.projections.len()];
         for (p, n) in shards().flat_map(|c| c.projection_counts.iter()) {
             projection_synapses[*p as usize] += n;
@@ -689,7 +691,7 @@ impl NetworkBuilder {
         // Rows by source gid keep, within a row, the canonical order (target, draw order): the
         // order in which the edges were generated.
         let pack = |k: EdgeKind| {
-            crate::sim::IncomingCsr::from_edges(
+            crate::csr::IncomingCsr::from_edges(
                 n_total,
                 edges
                     .iter()

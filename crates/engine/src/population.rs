@@ -7,6 +7,8 @@
 //!
 //! Scheduling is the model's choice, expressed through its [`InputKind`]:
 //! - **stepped** models (`Summed`, `Precise`) are updated for every neuron every step;
+//! - **clock-driven sweeps** (`Drained`) are stepped models that read and zero every neuron's
+//!   spike input themselves, in the pass that updates the neuron;
 //! - **event-driven** models (`SummedTouched`) see only the neurons that received input in the
 //!   step ([`StepInput::touched`]) plus those whose own next event is due in the shard's
 //!   [`NextEventQueue`]; everyone else is not touched at all. Such a model advances a neuron

@@ -28,6 +28,7 @@ use thiserror::Error;
 
 use crate::barrier::SpinBarrier;
 use crate::buffer::{InputBuffer, InputKind, PreciseEvent};
+pub use crate::csr::IncomingCsr;
 use crate::network::RecordingSpec;
 use crate::population::{GradedValue, LocalSpike, Population, Recordable, Update};
 use crate::queue::{Calendar, NextEventQueue};
@@ -110,224 +111,6 @@ pub struct RunReport {
     /// Whether the run stopped before `until` because it was asked to.
     pub interrupted: bool,
     pub wall: Duration,
-}
-
-/// Where each source's row starts in a CSR: `u32` offsets while the shard's synapses fit in
-/// them (every spike looks one up at a random place, and half the bytes keep more of the index
-/// in cache), `u64` beyond.
-#[derive(Debug)]
-enum RowIndex {
-    Narrow(Vec<u32>),
-    Wide(Vec<u64>),
-}
-
-impl Default for RowIndex {
-    fn default() -> Self {
-        RowIndex::Narrow(Vec::new())
-    }
-}
-
-impl RowIndex {
-    fn new(starts: Vec<u64>) -> Self {
-        if starts.last().is_none_or(|&n| n <= u64::from(u32::MAX)) {
-            RowIndex::Narrow(starts.iter().map(|&s| s as u32).collect())
-        } else {
-            RowIndex::Wide(starts)
-        }
-    }
-
-    /// The number of rows.
-    fn rows(&self) -> usize {
-        match self {
-            RowIndex::Narrow(v) => v.len().saturating_sub(1),
-            RowIndex::Wide(v) => v.len().saturating_sub(1),
-        }
-    }
-
-    #[inline]
-    fn range(&self, row: usize) -> std::ops::Range<usize> {
-        match self {
-            RowIndex::Narrow(v) => v[row] as usize..v[row + 1] as usize,
-            RowIndex::Wide(v) => v[row] as usize..v[row + 1] as usize,
-        }
-    }
-
-    fn bytes(&self) -> usize {
-        match self {
-            RowIndex::Narrow(v) => v.len() * 4,
-            RowIndex::Wide(v) => v.len() * 8,
-        }
-    }
-
-    #[inline]
-    fn prefetch(&self, row: usize) {
-        match self {
-            RowIndex::Narrow(v) => crate::prefetch::slice(&v[row..row + 2]),
-            RowIndex::Wide(v) => crate::prefetch::slice(&v[row..row + 2]),
-        }
-    }
-}
-
-/// Incoming synapses of one shard, by source gid (compressed sparse rows).
-#[derive(Debug, Default)]
-pub struct IncomingCsr {
-    rows: RowIndex,
-    target: Vec<u32>,
-    weight: Vec<f64>,
-    delay: Vec<u16>,
-    receptor: Vec<u8>,
-}
-
-impl IncomingCsr {
-    /// Packs edges `(source gid, target, weight, delay steps, receptor)` sorted by source gid.
-    /// (Construction uses [`IncomingCsr::from_edges`]; kept for callers with sorted edges.)
-    pub fn from_sorted(n_sources: u64, edges: impl ExactSizeIterator<Item = (u64, u32, f64, Step, u8)>) -> Self {
-        let n = edges.len();
-        let mut row_start = vec![0u64; n_sources as usize + 1];
-        let mut csr = IncomingCsr {
-            rows: RowIndex::default(),
-            target: Vec::with_capacity(n),
-            weight: Vec::with_capacity(n),
-            delay: Vec::with_capacity(n),
-            receptor: Vec::with_capacity(n),
-        };
-        for (source, target, weight, delay, receptor) in edges {
-            row_start[source as usize + 1] += 1;
-            csr.target.push(target);
-            csr.weight.push(weight);
-            csr.delay.push(delay.min(u64::from(u16::MAX)) as u16);
-            csr.receptor.push(receptor);
-        }
-        for i in 0..n_sources as usize {
-            row_start[i + 1] += row_start[i];
-        }
-        csr.rows = RowIndex::new(row_start);
-        csr.sort_rows_by_delay();
-        csr
-    }
-
-    /// Packs edges `(source gid, target, weight, delay steps, receptor)` into rows by source gid,
-    /// each row keeping the edges in the order the iterator yields them (the canonical order).
-    ///
-    /// A counting sort: one pass counts the rows, a second places each edge at its row's cursor.
-    /// That is the order a stable sort by source gives, in O(edges + sources) and without a copy
-    /// of the edge list (sorting was half of the construction time).
-    pub fn from_edges<I>(n_sources: u64, edges: I) -> Self
-    where
-        I: Iterator<Item = (u64, u32, f64, Step, u8)> + Clone,
-    {
-        let mut row_start = vec![0u64; n_sources as usize + 1];
-        for (source, ..) in edges.clone() {
-            row_start[source as usize + 1] += 1;
-        }
-        for i in 0..n_sources as usize {
-            row_start[i + 1] += row_start[i];
-        }
-        let n = row_start[n_sources as usize] as usize;
-        let mut cursor: Vec<u64> = row_start[..n_sources as usize].to_vec();
-        let mut csr = IncomingCsr {
-            rows: RowIndex::new(row_start),
-            target: vec![0; n],
-            weight: vec![0.0; n],
-            delay: vec![0; n],
-            receptor: vec![0; n],
-        };
-        for (source, target, weight, delay, receptor) in edges {
-            let j = cursor[source as usize] as usize;
-            cursor[source as usize] += 1;
-            csr.target[j] = target;
-            csr.weight[j] = weight;
-            csr.delay[j] = delay.min(u64::from(u16::MAX)) as u16;
-            csr.receptor[j] = receptor;
-        }
-        csr.sort_rows_by_delay();
-        csr
-    }
-
-    /// Orders each row by delay, stably. Rows are generated in target order (per projection),
-    /// so delivery then writes one ring-buffer slot after the other, each in ascending neuron
-    /// order, instead of jumping between slots (with many distinct delays, as in PD14, most adds
-    /// missed the cache).
-    ///
-    /// Results do not change: a spike's synapses with different delays write different slots,
-    /// and synapses with equal delay keep their order, so every buffer cell receives its weights
-    /// in the same order as before. Only the order in which a step's touched neurons are listed
-    /// changes, and the neurons of a step are updated independently of each other.
-    fn sort_rows_by_delay(&mut self) {
-        let mut row: Vec<(u16, u32, f64, u8)> = Vec::new();
-        let mut counts: Vec<usize> = Vec::new();
-        for r in 0..self.rows.rows() {
-            let range = self.rows.range(r);
-            let delays = &self.delay[range.clone()];
-            if delays.windows(2).all(|w| w[0] <= w[1]) {
-                continue;
-            }
-            let lo = delays.iter().copied().min().unwrap_or(0);
-            let hi = delays.iter().copied().max().unwrap_or(0);
-            row.clear();
-            row.extend(range.clone().map(|j| (self.delay[j], self.target[j], self.weight[j], self.receptor[j])));
-            if usize::from(hi - lo) > 4 * row.len() + 64 {
-                // Delays too spread for counting: a stable comparison sort.
-                row.sort_by_key(|&(d, ..)| d);
-                for (j, &(d, t, w, rc)) in range.zip(&row) {
-                    (self.delay[j], self.target[j], self.weight[j], self.receptor[j]) = (d, t, w, rc);
-                }
-                continue;
-            }
-            // A stable counting sort by delay (delays span few values), placing straight back.
-            counts.clear();
-            counts.resize(usize::from(hi - lo) + 2, 0);
-            for &(d, ..) in &row {
-                counts[usize::from(d - lo) + 1] += 1;
-            }
-            for k in 1..counts.len() {
-                counts[k] += counts[k - 1];
-            }
-            for &(d, t, w, rc) in &row {
-                let j = range.start + counts[usize::from(d - lo)];
-                counts[usize::from(d - lo)] += 1;
-                self.delay[j] = d;
-                self.target[j] = t;
-                self.weight[j] = w;
-                self.receptor[j] = rc;
-            }
-        }
-    }
-
-    pub fn synapses(&self) -> usize {
-        self.target.len()
-    }
-
-    pub fn bytes(&self) -> usize {
-        self.rows.bytes() + self.target.len() * (4 + 8 + 2 + 1)
-    }
-
-    #[inline]
-    fn row(&self, gid: u64) -> std::ops::Range<usize> {
-        self.rows.range(gid as usize)
-    }
-
-    /// Prefetches where the row of `gid` starts (the first of the two dependent loads).
-    #[inline]
-    fn prefetch_row_start(&self, gid: u64) {
-        self.rows.prefetch(gid as usize);
-    }
-
-    /// Asks the CPU to start loading the row of `gid`, which a spike will read soon. Rows start
-    /// at random places in connectivity that is usually far larger than the caches, and are too
-    /// short for the hardware prefetcher to catch on (CUBA 40k: the first loads of each row were
-    /// a third of the run).
-    #[inline]
-    fn prefetch_row(&self, gid: u64) {
-        let range = self.row(gid);
-        if range.is_empty() {
-            return;
-        }
-        crate::prefetch::slice(&self.target[range.clone()]);
-        crate::prefetch::slice(&self.weight[range.clone()]);
-        crate::prefetch::slice(&self.delay[range.clone()]);
-        crate::prefetch::slice(&self.receptor[range]);
-    }
 }
 
 /// The neurons of one population owned by one thread.
@@ -587,30 +370,16 @@ impl Partition {
                 }
             }
             for shard in &mut self.shards {
-                let range = shard.csr.row(spike.gid);
-                if !range.is_empty() {
-                    events += range.len() as u64;
-                    let csr = &shard.csr;
+                let synapses = shard.csr.row(spike.gid).len();
+                if synapses > 0 {
+                    events += synapses as u64;
                     if shard.buffer.kind() == InputKind::Precise {
-                        for j in range {
-                            shard.buffer.add_precise(
-                                spike.step + u64::from(csr.delay[j]),
-                                PreciseEvent {
-                                    target: csr.target[j],
-                                    receptor: csr.receptor[j],
-                                    offset: spike.offset,
-                                    weight: csr.weight[j],
-                                },
-                            );
-                        }
+                        shard.csr.for_each_in_row(spike.gid, |target, weight, delay, receptor| {
+                            let event = PreciseEvent { target, receptor, offset: spike.offset, weight };
+                            shard.buffer.add_precise(spike.step + u64::from(delay), event);
+                        });
                     } else {
-                        shard.buffer.add_row(
-                            spike.step,
-                            &csr.target[range.clone()],
-                            &csr.weight[range.clone()],
-                            &csr.delay[range.clone()],
-                            &csr.receptor[range],
-                        );
+                        shard.csr.add_row_to(spike.gid, spike.step, &mut shard.buffer);
                     }
                 }
                 for group in &mut shard.plastic {
@@ -664,15 +433,14 @@ impl Partition {
         }
         for value in &self.merged_graded {
             for shard in &mut self.shards {
-                let csr = &shard.graded_csr;
-                for j in csr.row(value.gid) {
+                shard.graded_csr.for_each_in_row(value.gid, |target, weight, delay, receptor| {
                     shard.buffer.add(
-                        value.step + u64::from(csr.delay[j]),
-                        usize::from(csr.receptor[j]),
-                        csr.target[j] as usize,
-                        csr.weight[j] * value.value,
+                        value.step + u64::from(delay),
+                        usize::from(receptor),
+                        target as usize,
+                        weight * value.value,
                     );
-                }
+                });
             }
         }
         self.synaptic_events += events;

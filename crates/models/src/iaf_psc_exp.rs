@@ -40,7 +40,10 @@
 //! [`IafPscExpClocked`] computes the same step for every neuron in every step, with NEST's
 //! operations in NEST's order (the membrane update reads the currents before the step's input;
 //! the input is added after the decay; the threshold is checked on the membrane), over
-//! struct-of-arrays state in one branch-free loop that the compiler vectorises. The loop is
+//! struct-of-arrays state in one branch-free loop that the compiler vectorises. The same loop
+//! reads each neuron's spike input from the ring buffer and zeroes it ([`InputKind::Drained`]):
+//! like NEST, every neuron adds its input every step, zero or not, and the slot costs one pass
+//! over memory. The loop is
 //! compiled for the portable baseline, AVX2 and AVX-512 and chosen at run time; no path fuses
 //! multiplies and adds, so every path gives the same bits. Faster when most neurons receive
 //! input every few steps (CUBA: 2.0× at 4000 neurons, 2.6× at 40,000), slower when most are
@@ -138,22 +141,30 @@ pub fn propagator_p21(tau_syn: f64, tau_m: f64, c_m: f64, t: f64) -> f64 {
     if p.is_normal() && p > 0.0 { p } else { t / c_m * (-t / tau_m).exp() }
 }
 
-pub static INFO: ModelInfo = ModelInfo {
-    name: "iaf_psc_exp",
-    receptors: laminar_engine::receptor_names!["ex", "in"],
-    default_receptor: DefaultReceptor::BySign,
-    recordables: std::borrow::Cow::Borrowed(&[
-        Recordable::new("V_m", "mV"),
-        Recordable::new("I_syn_ex", "pA"),
-        Recordable::new("I_syn_in", "pA"),
-    ]),
-    input: InputKind::SummedTouched,
-    weight_units: "pA",
-    counts_spikes: false,
-    source_only: false,
-    graded_output: None,
-    current_on_arrival: false,
-};
+pub static INFO: ModelInfo = info(InputKind::SummedTouched);
+
+/// [`INFO`] for the clock-driven update: its sweep reads and zeroes every neuron's input
+/// ([`InputKind::Drained`]), so delivery keeps no list of touched neurons.
+pub static INFO_CLOCK_DRIVEN: ModelInfo = info(InputKind::Drained);
+
+const RECORDABLES: &[Recordable] =
+    &[Recordable::new("V_m", "mV"), Recordable::new("I_syn_ex", "pA"), Recordable::new("I_syn_in", "pA")];
+
+/// The model's description, fed by a buffer of kind `input`.
+const fn info(input: InputKind) -> ModelInfo {
+    ModelInfo {
+        name: "iaf_psc_exp",
+        receptors: laminar_engine::receptor_names!["ex", "in"],
+        default_receptor: DefaultReceptor::BySign,
+        recordables: std::borrow::Cow::Borrowed(RECORDABLES),
+        input,
+        weight_units: "pA",
+        counts_spikes: false,
+        source_only: false,
+        graded_output: None,
+        current_on_arrival: false,
+    }
+}
 
 const V_M: usize = 0;
 const I_SYN_EX: usize = 1;
@@ -194,7 +205,10 @@ pub struct IafPscExpFactory {
 
 impl PopulationFactory for IafPscExpFactory {
     fn info(&self) -> &ModelInfo {
-        &INFO
+        match self.scheduling {
+            Scheduling::EventDriven => &INFO,
+            Scheduling::ClockDriven => &INFO_CLOCK_DRIVEN,
+        }
     }
 
     fn build(&self, _: usize, _: u64, len: usize, ctx: &BuildContext) -> Result<Box<dyn Population>, ModelError> {
@@ -403,11 +417,12 @@ impl Population for IafPscExp {
 /// NEST's own order of operations (so each step's arithmetic is NEST's, operation for
 /// operation), over struct-of-arrays state that the compiler vectorises.
 ///
-/// A step runs in three passes: the step's current changes (few neurons), one sweep over all
-/// neurons (membrane update or refractory count, decay of the currents, threshold and reset),
-/// then the step's spike input added to the currents of the neurons that received any. Adding
-/// the input after the sweep is NEST's order: the membrane update of a step reads the currents
-/// before that step's input, and the threshold reads only the membrane.
+/// A step is one sweep over all neurons: membrane update or refractory count from the currents
+/// before the step's input, decay of the currents, then the step's spike input added (and its
+/// buffer cell zeroed, [`InputKind::Drained`]), threshold and reset. That is NEST's order: the
+/// membrane update of a step reads the currents before that step's input, and the threshold
+/// reads only the membrane. Like NEST, every neuron adds its input every step, 0 when none came.
+/// The step's current changes (from devices; rare) are applied before the sweep.
 #[derive(Debug, Clone)]
 pub struct IafPscExpClocked {
     /// Membrane potential relative to E_L (mV) at the end of the last computed step.
@@ -453,12 +468,13 @@ impl IafPscExpClocked {
         }
     }
 
-    /// The sweep over all neurons, compiled for the best vector instructions the CPU has (the
+    /// The sweep over all neurons with the step's spike input `input` (`[ex; n]` then `[in; n]`,
+    /// zeroed as it is read), compiled for the best vector instructions the CPU has (the
     /// arithmetic is the same on every path: no fused multiply-adds, so results are identical).
     // The one `unsafe` of the models: calling a function compiled for CPU features is unsafe
     // unless the caller has them, which the run-time check just established.
     #[allow(unsafe_code)]
-    fn sweep(&mut self) {
+    fn sweep(&mut self, input: &mut [f64]) {
         #[cfg(target_arch = "x86_64")]
         {
             if std::arch::is_x86_feature_detected!("avx512f")
@@ -467,62 +483,80 @@ impl IafPscExpClocked {
                 && std::arch::is_x86_feature_detected!("avx512dq")
             {
                 // SAFETY: the CPU supports every feature the function is compiled for.
-                return unsafe { self.sweep_avx512() };
+                return unsafe { self.sweep_avx512(input) };
             }
             if std::arch::is_x86_feature_detected!("avx2") {
                 // SAFETY: as above.
-                return unsafe { self.sweep_avx2() };
+                return unsafe { self.sweep_avx2(input) };
             }
         }
-        self.sweep_portable();
+        self.sweep_portable(input);
     }
 
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx512f,avx512vl,avx512bw,avx512dq,avx2")]
-    fn sweep_avx512(&mut self) {
-        self.sweep_portable();
+    fn sweep_avx512(&mut self, input: &mut [f64]) {
+        self.sweep_portable(input);
     }
 
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2")]
-    fn sweep_avx2(&mut self) {
-        self.sweep_portable();
+    fn sweep_avx2(&mut self, input: &mut [f64]) {
+        self.sweep_portable(input);
     }
 
     /// NEST's step for every neuron, without branches so that it vectorises.
     #[inline(always)]
-    fn sweep_portable(&mut self) {
+    fn sweep_portable(&mut self, input: &mut [f64]) {
         let p20 = self.p[5];
         if self.drive.is_empty() {
             // No injected current: the drive term `(I_e + 0)·P20` is the same for every neuron.
             let term = (self.i_e + 0.0) * p20;
-            self.sweep_with(|_| term);
+            self.sweep_with(input, |_| term);
         } else {
             let drive = std::mem::take(&mut self.drive);
-            self.sweep_with(|k| drive[k] * p20);
+            self.sweep_with(input, |k| drive[k] * p20);
             self.drive = drive;
         }
     }
 
     /// The sweep, with the membrane's drive term `(I_e + I_stim)·P20` of neuron `k` from `drive`.
     #[inline(always)]
-    fn sweep_with(&mut self, drive: impl Fn(usize) -> f64) {
+    fn sweep_with(&mut self, input: &mut [f64], drive: impl Fn(usize) -> f64) {
         let [p22, p11ex, p11in, p21ex, p21in, _] = self.p;
         let (theta, u_reset, refractory_steps) = (self.theta, self.u_reset, self.refractory_steps);
         let n = self.u.len();
         let (u, i_ex, i_in) = (&mut self.u[..n], &mut self.i_ex[..n], &mut self.i_in[..n]);
         let (refractory, fired) = (&mut self.refractory[..n], &mut self.fired[..n]);
+        let (w_ex, w_in) = input[..2 * n].split_at_mut(n);
         for k in 0..n {
             let r = refractory[k];
             // NEST's expression, in NEST's order of additions.
             let free = u[k] * p22 + i_ex[k] * p21ex + i_in[k] * p21in + drive(k);
             let v = if r == 0 { free } else { u[k] };
-            i_ex[k] *= p11ex;
-            i_in[k] *= p11in;
+            // Decay, then the step's input (two roundings, as NEST's `*=` then `+=`).
+            i_ex[k] = i_ex[k] * p11ex + w_ex[k];
+            i_in[k] = i_in[k] * p11in + w_in[k];
+            w_ex[k] = 0.0;
+            w_in[k] = 0.0;
             let spike = v >= theta;
             u[k] = if spike { u_reset } else { v };
             refractory[k] = if spike { refractory_steps } else { r.saturating_sub(1) };
             fired[k] = u8::from(spike);
+        }
+    }
+
+    /// Applies the step's changes of injected current (pA) to the neurons that received one.
+    fn apply_current_changes(&mut self, change: &[f64]) {
+        if self.i_stim.is_empty() {
+            self.i_stim = vec![0.0; self.u.len()];
+            self.drive = vec![self.i_e + 0.0; self.u.len()];
+        }
+        for (i, &delta) in change.iter().enumerate() {
+            if delta != 0.0 {
+                self.i_stim[i] += delta;
+                self.drive[i] = self.i_e + self.i_stim[i];
+            }
         }
     }
 }
@@ -536,26 +570,10 @@ impl Population for IafPscExpClocked {
     }
 
     fn update(&mut self, up: &mut Update<'_>) {
-        let touched = up.input.touched();
         if up.input.has_current_changes() {
-            if self.i_stim.is_empty() {
-                self.i_stim = vec![0.0; self.u.len()];
-                self.drive = vec![self.i_e + 0.0; self.u.len()];
-            }
-            let change = up.input.current_change();
-            for &i in touched {
-                let i = i as usize;
-                self.i_stim[i] += change[i];
-                self.drive[i] = self.i_e + self.i_stim[i];
-            }
+            self.apply_current_changes(up.input.current_change());
         }
-        self.sweep();
-        let (w_ex, w_in) = (up.input.receptor(0), up.input.receptor(1));
-        for &i in touched {
-            let i = i as usize;
-            self.i_ex[i] += w_ex[i];
-            self.i_in[i] += w_in[i];
-        }
+        self.sweep(up.input.drain_receptors());
         // Spikes are rare: skip blocks of quiet neurons (the OR of a block vectorises).
         for (b, block) in self.fired.chunks(SPIKE_BLOCK).enumerate() {
             if block.iter().fold(0, |any, &f| any | f) != 0 {
@@ -614,15 +632,29 @@ mod tests {
         m
     }
 
+    /// A step's spike input for `n` neurons: some excitatory, some inhibitory, most none.
+    fn input(n: usize, step: usize) -> Vec<f64> {
+        let mut w = vec![0.0; 2 * n];
+        for k in (step % 5..n).step_by(5) {
+            w[k] = 87.8;
+        }
+        for k in (step % 11..n).step_by(11) {
+            w[n + k] = -351.2;
+        }
+        w
+    }
+
     /// The sweep compiled for the CPU's vector instructions computes what the portable loop does,
-    /// bit for bit, so results do not depend on the machine.
+    /// bit for bit, so results do not depend on the machine; it zeroes the input it read.
     #[test]
     fn the_dispatched_sweep_equals_the_portable_one() {
         let (mut fast, mut portable) = (varied(1037), varied(1037));
         let mut spikes = 0;
-        for _ in 0..50 {
-            fast.sweep();
-            portable.sweep_portable();
+        for step in 0..50 {
+            let (mut w_fast, mut w_portable) = (input(1037, step), input(1037, step));
+            fast.sweep(&mut w_fast);
+            portable.sweep_portable(&mut w_portable);
+            assert!(w_fast.iter().chain(&w_portable).all(|&w| w == 0.0), "the sweep drains its input");
             assert_eq!(fast.fired, portable.fired);
             spikes += fast.fired.iter().map(|&f| usize::from(f)).sum::<usize>();
         }
@@ -643,11 +675,13 @@ mod tests {
         let mut lazy = IafPscExp::new(&p, 1, 0.1, 20);
         let (mut clock_spikes, mut lazy_spikes) = (Vec::new(), Vec::new());
         for step in 0..5000 {
-            clocked.sweep();
+            // An excitatory input every 7 steps and an inhibitory one every 13.
+            let (w_ex, w_in) = (if step % 7 == 0 { 40.0 } else { 0.0 }, if step % 13 == 0 { -60.0 } else { 0.0 });
+            clocked.sweep(&mut [w_ex, w_in]);
             if clocked.fired[0] != 0 {
                 clock_spikes.push(step);
             }
-            if lazy.step(0, step, 0.0, 0.0, 0.0) {
+            if lazy.step(0, step, w_ex, w_in, 0.0) {
                 lazy_spikes.push(step);
             }
             assert!((clocked.u[0] - lazy.clock.neurons[0].s.u).abs() < 1e-9, "step {step}");
