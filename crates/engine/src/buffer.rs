@@ -1,12 +1,14 @@
 //! Per-target input ring buffers: the calendar queue of synaptic events.
 //!
 //! A spike that reaches neuron `i` on receptor `r` in step `k` is added to
-//! `values[slot(k)][r][i]` where `slot(k) = k mod S` and `S` (a power of two) is at least the
-//! longest delay `D` plus the exchange interval `I`. A slot is never reused before it has been
-//! read: while step `s` is computed, nothing is written beyond step `s + D` (devices write at most
-//! `D` steps ahead), and after an interval `[t, t + I)` the spikes it emitted are delivered into
-//! steps `t + I ..= t + I − 1 + D`, so at most `D + 1 ≤ S` consecutive steps hold unread input.
-//! Keeping `S` that small matters: a clock-driven model streams through every slot in turn.
+//! `values[slot(k)][r][i]` where `slot(k) = k mod S` and `S` (a power of two) is the fewest
+//! slots that never reuse a slot before it has been read: `S ≥ max(D, D_dev + 1)` for the longest
+//! synaptic delay `D` and device delay `D_dev` (steps). After an exchange interval `[t, t + I)`,
+//! its spikes are delivered into steps `t + I ..= t + I − 1 + D` while the first unread step is
+//! `t + I`: `D` steps. While step `s` is computed, the unread steps run from `s` to at most
+//! `s − 1 + D` (delivered earlier) or `s + D_dev` (devices fire before the step's update). With
+//! one-step delays and no devices (CUBA) that is a single slot: a clock-driven model streams
+//! through every slot in turn, so each extra slot is cache its sweep evicts.
 //! Adding is O(1) per synaptic event, and weights arriving in the same step on the same receptor
 //! are summed, exactly as in NEST's ring buffers.
 //!
@@ -77,7 +79,7 @@ impl InputBuffer {
     /// A buffer for `n` neurons with `receptors` spike receptors (plus the current channel) and at
     /// least `min_slots` slots.
     pub fn new(n: usize, receptors: usize, min_slots: usize, kind: InputKind) -> Self {
-        let slots = min_slots.max(2).next_power_of_two();
+        let slots = min_slots.max(1).next_power_of_two();
         let channels = receptors + 1;
         let flag_words = n.div_ceil(64);
         let touched_len = if kind == InputKind::SummedTouched { slots * flag_words } else { 0 };

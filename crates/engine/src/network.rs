@@ -456,10 +456,11 @@ impl NetworkBuilder {
             self.devices.iter().map(|d| self.resolution.round_steps(d.delay_ms.max(h)).max(1)).collect();
         let shards = || connectivity.iter().flatten().flatten();
         let min_delay = shards().filter_map(|c| c.min_delay).min().unwrap_or(1).max(1);
-        let max_delay = shards().filter_map(|c| c.max_delay).chain(device_delays.iter().copied()).max().unwrap_or(1);
-        // Enough ring-buffer slots for every pending input (see `buffer`), and no more: a
+        let max_synapse_delay = shards().filter_map(|c| c.max_delay).max().unwrap_or(1);
+        let max_device_delay = device_delays.iter().copied().max();
+        // The fewest ring-buffer slots that hold every pending input (see `buffer`): a
         // clock-driven population sweeps each slot in turn, so every extra slot is cache it evicts.
-        let slots = (max_delay + min_delay) as usize;
+        let slots = max_synapse_delay.max(max_device_delay.map_or(1, |d| d + 1)) as usize;
         let mut projection_synapses = vec![0u64; self.projections.len()];
         for (p, n) in shards().flat_map(|c| c.projection_counts.iter()) {
             projection_synapses[*p as usize] += n;
