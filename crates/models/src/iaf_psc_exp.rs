@@ -217,7 +217,17 @@ impl PopulationFactory for IafPscExpFactory {
         let refractory = crate::iaf_cond_exp::nest_steps_rounded_up(self.params.t_ref, h);
         Ok(match self.scheduling {
             Scheduling::EventDriven => Box::new(IafPscExp::new(&self.params, len, h, Step::from(refractory))),
-            Scheduling::ClockDriven => Box::new(IafPscExpClocked::new(&self.params, len, h, refractory)),
+            Scheduling::ClockDriven => {
+                let steps = u16::try_from(refractory).map_err(|_| {
+                    ModelError(format!(
+                        "t_ref = {} ms is {refractory} steps of {h} ms; the clock-driven update counts at most {} \
+                         refractory steps (use update = \"event-driven\")",
+                        self.params.t_ref,
+                        u16::MAX
+                    ))
+                })?;
+                Box::new(IafPscExpClocked::new(&self.params, len, h, steps))
+            }
         })
     }
 }
@@ -435,21 +445,23 @@ pub struct IafPscExpClocked {
     /// `I_e + I_stim` (pA) per neuron, the constant drive of the membrane update (the sum NEST
     /// forms every step, formed once per change); empty while `i_stim` is.
     drive: Vec<f64>,
-    /// Remaining refractory steps.
-    refractory: Vec<u32>,
-    /// Scratch of the sweep: 1 where the neuron spiked in this step.
-    fired: Vec<u8>,
+    /// Remaining refractory steps (16 bits: the sweep streams every neuron's state every step,
+    /// and this is 2 of its 42 bytes per neuron; the factory checks that `t_ref` fits).
+    refractory: Vec<u16>,
+    /// Scratch of the sweep: bit `k % 64` of word `k / 64` is set where neuron `k` spiked in
+    /// this step.
+    fired: Vec<u64>,
     e_l: f64,
     i_e: f64,
     theta: f64,
     u_reset: f64,
-    refractory_steps: u32,
+    refractory_steps: u16,
     /// `[P22, P11ex, P11in, P21ex, P21in, P20]` over one step.
     p: [f64; 6],
 }
 
 impl IafPscExpClocked {
-    pub fn new(p: &IafPscExpParams, n: usize, h: f64, refractory_steps: u32) -> Self {
+    pub fn new(p: &IafPscExpParams, n: usize, h: f64, refractory_steps: u16) -> Self {
         let prop = Propagators { h, tau_m: p.tau_m, tau_ex: p.tau_syn_ex, tau_in: p.tau_syn_in, c_m: p.c_m };
         Self {
             u: vec![p.v_m - p.e_l; n],
@@ -458,7 +470,7 @@ impl IafPscExpClocked {
             i_stim: Vec::new(),
             drive: Vec::new(),
             refractory: vec![0; n],
-            fired: vec![0; n],
+            fired: vec![0; n.div_ceil(SPIKE_BLOCK)],
             e_l: p.e_l,
             i_e: p.i_e,
             theta: p.v_th - p.e_l,
@@ -527,22 +539,29 @@ impl IafPscExpClocked {
         let (theta, u_reset, refractory_steps) = (self.theta, self.u_reset, self.refractory_steps);
         let n = self.u.len();
         let (u, i_ex, i_in) = (&mut self.u[..n], &mut self.i_ex[..n], &mut self.i_in[..n]);
-        let (refractory, fired) = (&mut self.refractory[..n], &mut self.fired[..n]);
+        let refractory = &mut self.refractory[..n];
         let (w_ex, w_in) = input[..2 * n].split_at_mut(n);
-        for k in 0..n {
-            let r = refractory[k];
-            // NEST's expression, in NEST's order of additions.
-            let free = u[k] * p22 + i_ex[k] * p21ex + i_in[k] * p21in + drive(k);
-            let v = if r == 0 { free } else { u[k] };
-            // Decay, then the step's input (two roundings, as NEST's `*=` then `+=`).
-            i_ex[k] = i_ex[k] * p11ex + w_ex[k];
-            i_in[k] = i_in[k] * p11in + w_in[k];
-            w_ex[k] = 0.0;
-            w_in[k] = 0.0;
-            let spike = v >= theta;
-            u[k] = if spike { u_reset } else { v };
-            refractory[k] = if spike { refractory_steps } else { r.saturating_sub(1) };
-            fired[k] = u8::from(spike);
+        // Blocks of 64 neurons, each giving one word of the spike bitmap.
+        for (b, fired) in self.fired.iter_mut().enumerate() {
+            let lo = b * SPIKE_BLOCK;
+            let hi = (lo + SPIKE_BLOCK).min(n);
+            let mut bits = 0u64;
+            for k in lo..hi {
+                let r = refractory[k];
+                // NEST's expression, in NEST's order of additions.
+                let free = u[k] * p22 + i_ex[k] * p21ex + i_in[k] * p21in + drive(k);
+                let v = if r == 0 { free } else { u[k] };
+                // Decay, then the step's input (two roundings, as NEST's `*=` then `+=`).
+                i_ex[k] = i_ex[k] * p11ex + w_ex[k];
+                i_in[k] = i_in[k] * p11in + w_in[k];
+                w_ex[k] = 0.0;
+                w_in[k] = 0.0;
+                let spike = v >= theta;
+                u[k] = if spike { u_reset } else { v };
+                refractory[k] = if spike { refractory_steps } else { r.saturating_sub(1) };
+                bits |= u64::from(spike) << (k - lo);
+            }
+            *fired = bits;
         }
     }
 
@@ -561,7 +580,7 @@ impl IafPscExpClocked {
     }
 }
 
-/// Neurons per block of the clock-driven spike search.
+/// Neurons per word of the clock-driven spike bitmap.
 const SPIKE_BLOCK: usize = 64;
 
 impl Population for IafPscExpClocked {
@@ -574,14 +593,12 @@ impl Population for IafPscExpClocked {
             self.apply_current_changes(up.input.current_change());
         }
         self.sweep(up.input.drain_receptors());
-        // Spikes are rare: skip blocks of quiet neurons (the OR of a block vectorises).
-        for (b, block) in self.fired.chunks(SPIKE_BLOCK).enumerate() {
-            if block.iter().fold(0, |any, &f| any | f) != 0 {
-                for (k, &f) in block.iter().enumerate() {
-                    if f != 0 {
-                        up.spikes.push(LocalSpike { local: (b * SPIKE_BLOCK + k) as u32, offset: 0.0 });
-                    }
-                }
+        for (b, &word) in self.fired.iter().enumerate() {
+            let mut bits = word;
+            while bits != 0 {
+                let k = bits.trailing_zeros() as usize;
+                up.spikes.push(LocalSpike { local: (b * SPIKE_BLOCK + k) as u32, offset: 0.0 });
+                bits &= bits - 1;
             }
         }
     }
@@ -625,7 +642,7 @@ mod tests {
             m.u[k] = (x * 0.37).sin() * 8.0 + 12.0;
             m.i_ex[k] = (x * 0.11).cos() * 300.0;
             m.i_in[k] = -(x * 0.07).sin().abs() * 200.0;
-            m.refractory[k] = (k % 7) as u32;
+            m.refractory[k] = (k % 7) as u16;
             m.i_stim[k] = if k % 3 == 0 { 50.0 } else { 0.0 };
             m.drive[k] = m.i_e + m.i_stim[k];
         }
@@ -656,7 +673,7 @@ mod tests {
             portable.sweep_portable(&mut w_portable);
             assert!(w_fast.iter().chain(&w_portable).all(|&w| w == 0.0), "the sweep drains its input");
             assert_eq!(fast.fired, portable.fired);
-            spikes += fast.fired.iter().map(|&f| usize::from(f)).sum::<usize>();
+            spikes += fast.fired.iter().map(|&f| f.count_ones() as usize).sum::<usize>();
         }
         let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
         assert_eq!(bits(&fast.u), bits(&portable.u));
@@ -664,6 +681,20 @@ mod tests {
         assert_eq!(bits(&fast.i_in), bits(&portable.i_in));
         assert_eq!(fast.refractory, portable.refractory);
         assert!(spikes > 0, "the states include neurons that cross threshold");
+    }
+
+    /// The clock-driven update counts refractory steps in 16 bits: a longer `t_ref` is an error
+    /// that says what to do, not a wrapped counter.
+    #[test]
+    fn a_refractory_period_too_long_for_the_clock_driven_counter_is_an_error() {
+        let ctx = BuildContext { resolution: laminar_engine::Resolution::new(0.1).unwrap(), seed: 1 };
+        let factory = |t_ref| IafPscExpFactory {
+            params: IafPscExpParams { t_ref, ..IafPscExpParams::default() },
+            scheduling: Scheduling::ClockDriven,
+        };
+        assert!(factory(6553.5).build(0, 0, 3, &ctx).is_ok());
+        let Err(ModelError(message)) = factory(6553.6).build(0, 0, 3, &ctx) else { panic!("65536 steps accepted") };
+        assert!(message.contains("65536 steps") && message.contains("event-driven"), "{message}");
     }
 
     /// One neuron, stepped clock-driven, against the event-driven update of the same neuron:
@@ -678,7 +709,7 @@ mod tests {
             // An excitatory input every 7 steps and an inhibitory one every 13.
             let (w_ex, w_in) = (if step % 7 == 0 { 40.0 } else { 0.0 }, if step % 13 == 0 { -60.0 } else { 0.0 });
             clocked.sweep(&mut [w_ex, w_in]);
-            if clocked.fired[0] != 0 {
+            if clocked.fired[0] & 1 != 0 {
                 clock_spikes.push(step);
             }
             if lazy.step(0, step, w_ex, w_in, 0.0) {
