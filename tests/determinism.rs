@@ -96,3 +96,124 @@ fn running_in_chunks_equals_one_run() {
         collect.spikes.iter().map(|s| (s.population, s.node, s.time_ms.to_bits())).collect();
     assert_eq!(whole.0, chunked);
 }
+
+/// A small CUBA-like network: clock-driven excitatory and event-driven inhibitory `iaf_psc_exp`,
+/// 0.1-ms synaptic delays, optionally a Poisson drive with a 2-ms device delay through parrot
+/// relays, and optionally a 20-ms projection onto a population of its own.
+fn ring_buffer_model(poisson_drive: bool, long_delay: bool) -> String {
+    let mut m = String::from(
+        r#"[simulation]
+resolution_ms = 0.1
+duration_ms = 400.0
+seed = 11
+
+[populations.exc]
+model = "iaf_psc_exp"
+update = "clock-driven"
+size = 200
+params = { E_L = -49.0, V_th = -50.0, V_reset = -60.0, tau_m = 20.0, tau_syn_ex = 5.0, tau_syn_in = 10.0, t_ref = 5.0 }
+initial = { V_m = { uniform = [-60.0, -50.0] } }
+
+[populations.inh]
+model = "iaf_psc_exp"
+size = 50
+params = { E_L = -49.0, V_th = -50.0, V_reset = -60.0, tau_m = 20.0, tau_syn_ex = 5.0, tau_syn_in = 10.0, t_ref = 5.0 }
+initial = { V_m = { uniform = [-60.0, -50.0] } }
+
+[populations.relay]
+model = "parrot_neuron"
+size = 20
+
+[populations.sink]
+model = "parrot_neuron"
+size = 5
+
+[[projections]]
+source = "exc"
+target = "exc"
+rule = { pairwise_bernoulli = { p = 0.1 } }
+weight = 20.25
+delay_ms = 0.1
+
+[[projections]]
+source = "exc"
+target = "inh"
+rule = { pairwise_bernoulli = { p = 0.1 } }
+weight = 20.25
+delay_ms = 0.1
+
+[[projections]]
+source = "inh"
+target = "exc"
+rule = { pairwise_bernoulli = { p = 0.1 } }
+weight = -112.5
+delay_ms = 0.1
+
+[[projections]]
+source = "relay"
+target = "exc"
+rule = { fixed_indegree = { k = 2 } }
+weight = 30.0
+delay_ms = 0.1
+"#,
+    );
+    if poisson_drive {
+        m.push_str(
+            r#"
+[[stimuli]]
+model = "poisson_generator"
+params = { rate = 200.0 }
+target = "relay"
+weight = 1.0
+delay_ms = 2.0
+"#,
+        );
+    }
+    if long_delay {
+        m.push_str(
+            r#"
+[[projections]]
+source = "exc"
+target = "sink"
+rule = { fixed_indegree = { k = 3 } }
+weight = 1.0
+delay_ms = 20.0
+"#,
+        );
+    }
+    m
+}
+
+/// Spikes of every population but `sink` (population 3), as (population, node, time bits).
+fn spikes_outside_the_sink(model: &str, label: &str, threads: usize) -> Vec<(usize, u64, u64)> {
+    let dir = std::env::temp_dir().join(format!("laminar-ring-{}-{label}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let path = dir.join("model.toml");
+    std::fs::write(&path, model).expect("write model");
+    let file = laminar_cli::config::load(&path, &[]).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::remove_dir_all(&dir).ok();
+    let mut built = file.build(11, threads).unwrap_or_else(|e| panic!("{e}"));
+    let mut collect = Collect::new(None);
+    built.simulation.run(4000, &mut collect, &AtomicBool::new(false)).expect("run");
+    collect.spikes.iter().filter(|s| s.population != 3).map(|s| (s.population, s.node, s.time_ms.to_bits())).collect()
+}
+
+/// The ring buffers hold the fewest slots that never reuse an unread one: one slot with
+/// one-step delays and no devices, more with a device delay (a device writes ahead of the step
+/// it fires in) or a longer synaptic delay. A 20-ms projection onto a population of its own
+/// enlarges every buffer and must change no other spike, with or without the 2-ms device delay.
+#[test]
+fn the_ring_buffer_size_does_not_change_results() {
+    for poisson_drive in [false, true] {
+        let label = if poisson_drive { "poisson" } else { "plain" };
+        let fewest = spikes_outside_the_sink(&ring_buffer_model(poisson_drive, false), label, 2);
+        assert!(fewest.len() > 300, "{label}: the network must be active ({} spikes)", fewest.len());
+        let relayed = fewest.iter().filter(|s| s.0 == 2).count();
+        assert_eq!(relayed > 0, poisson_drive, "{label}: the relays fire only when driven ({relayed} spikes)");
+        for threads in [1, 2] {
+            let roomy =
+                spikes_outside_the_sink(&ring_buffer_model(poisson_drive, true), &format!("{label}-long"), threads);
+            assert_eq!(fewest, roomy, "{label}: a longer delay elsewhere changed the spikes ({threads} threads)");
+        }
+    }
+}
