@@ -46,7 +46,7 @@
 //! over memory. The loop is
 //! compiled for the portable baseline, AVX2 and AVX-512 and chosen at run time; no path fuses
 //! multiplies and adds, so every path gives the same bits. Faster when most neurons receive
-//! input every few steps (CUBA: 2.0× at 4000 neurons, 2.6× at 40,000), slower when most are
+//! input every few steps (CUBA: 2× at 4000 neurons, 2.3× at 40,000), slower when most are
 //! quiet (the sparse benchmark's 1 %-driven network), where the event-driven update skips them.
 //!
 //! References: NEST `models/iaf_psc_exp.{h,cpp}`, `libnestutil/iaf_propagator.cpp`;
