@@ -97,89 +97,38 @@ fn running_in_chunks_equals_one_run() {
     assert_eq!(whole.0, chunked);
 }
 
+/// A `[[projections]]` table of a model file.
+fn projection(source: &str, target: &str, rule: &str, weight: f64, delay_ms: f64) -> String {
+    format!(
+        "\n[[projections]]\nsource = \"{source}\"\ntarget = \"{target}\"\nrule = {rule}\nweight = {weight:?}\n\
+         delay_ms = {delay_ms:?}\n"
+    )
+}
+
 /// A small CUBA-like network: clock-driven excitatory and event-driven inhibitory `iaf_psc_exp`,
 /// 0.1-ms synaptic delays, optionally a Poisson drive with a 2-ms device delay through parrot
 /// relays, and optionally a 20-ms projection onto a population of its own.
 fn ring_buffer_model(poisson_drive: bool, long_delay: bool) -> String {
-    let mut m = String::from(
-        r#"[simulation]
-resolution_ms = 0.1
-duration_ms = 400.0
-seed = 11
-
-[populations.exc]
-model = "iaf_psc_exp"
-update = "clock-driven"
-size = 200
-params = { E_L = -49.0, V_th = -50.0, V_reset = -60.0, tau_m = 20.0, tau_syn_ex = 5.0, tau_syn_in = 10.0, t_ref = 5.0 }
-initial = { V_m = { uniform = [-60.0, -50.0] } }
-
-[populations.inh]
-model = "iaf_psc_exp"
-size = 50
-params = { E_L = -49.0, V_th = -50.0, V_reset = -60.0, tau_m = 20.0, tau_syn_ex = 5.0, tau_syn_in = 10.0, t_ref = 5.0 }
-initial = { V_m = { uniform = [-60.0, -50.0] } }
-
-[populations.relay]
-model = "parrot_neuron"
-size = 20
-
-[populations.sink]
-model = "parrot_neuron"
-size = 5
-
-[[projections]]
-source = "exc"
-target = "exc"
-rule = { pairwise_bernoulli = { p = 0.1 } }
-weight = 20.25
-delay_ms = 0.1
-
-[[projections]]
-source = "exc"
-target = "inh"
-rule = { pairwise_bernoulli = { p = 0.1 } }
-weight = 20.25
-delay_ms = 0.1
-
-[[projections]]
-source = "inh"
-target = "exc"
-rule = { pairwise_bernoulli = { p = 0.1 } }
-weight = -112.5
-delay_ms = 0.1
-
-[[projections]]
-source = "relay"
-target = "exc"
-rule = { fixed_indegree = { k = 2 } }
-weight = 30.0
-delay_ms = 0.1
-"#,
+    let cuba = "params = { E_L = -49.0, V_th = -50.0, V_reset = -60.0, tau_m = 20.0, tau_syn_ex = 5.0, \
+                tau_syn_in = 10.0, t_ref = 5.0 }\ninitial = { V_m = { uniform = [-60.0, -50.0] } }";
+    let mut m = format!(
+        "[simulation]\nresolution_ms = 0.1\nduration_ms = 400.0\nseed = 11\n\n\
+         [populations.exc]\nmodel = \"iaf_psc_exp\"\nupdate = \"clock-driven\"\nsize = 200\n{cuba}\n\n\
+         [populations.inh]\nmodel = \"iaf_psc_exp\"\nsize = 50\n{cuba}\n\n\
+         [populations.relay]\nmodel = \"parrot_neuron\"\nsize = 20\n\n\
+         [populations.sink]\nmodel = \"parrot_neuron\"\nsize = 5\n"
     );
+    let bernoulli = "{ pairwise_bernoulli = { p = 0.1 } }";
+    m += &projection("exc", "exc", bernoulli, 20.25, 0.1);
+    m += &projection("exc", "inh", bernoulli, 20.25, 0.1);
+    m += &projection("inh", "exc", bernoulli, -112.5, 0.1);
+    m += &projection("relay", "exc", "{ fixed_indegree = { k = 2 } }", 30.0, 0.1);
     if poisson_drive {
-        m.push_str(
-            r#"
-[[stimuli]]
-model = "poisson_generator"
-params = { rate = 200.0 }
-target = "relay"
-weight = 1.0
-delay_ms = 2.0
-"#,
-        );
+        m += "\n[[stimuli]]\nmodel = \"poisson_generator\"\nparams = { rate = 200.0 }\ntarget = \"relay\"\n\
+              weight = 1.0\ndelay_ms = 2.0\n";
     }
     if long_delay {
-        m.push_str(
-            r#"
-[[projections]]
-source = "exc"
-target = "sink"
-rule = { fixed_indegree = { k = 3 } }
-weight = 1.0
-delay_ms = 20.0
-"#,
-        );
+        m += &projection("exc", "sink", "{ fixed_indegree = { k = 3 } }", 1.0, 20.0);
     }
     m
 }
