@@ -141,10 +141,8 @@ fn spikes_outside_the_sink(model: &str, label: &str, threads: usize) -> Vec<(usi
     std::fs::write(&path, model).expect("write model");
     let file = laminar_cli::config::load(&path, &[]).unwrap_or_else(|e| panic!("{e}"));
     std::fs::remove_dir_all(&dir).ok();
-    let mut built = file.build(11, threads).unwrap_or_else(|e| panic!("{e}"));
-    let mut collect = Collect::new(None);
-    built.simulation.run(4000, &mut collect, &AtomicBool::new(false)).expect("run");
-    collect.spikes.iter().filter(|s| s.population != 3).map(|s| (s.population, s.node, s.time_ms.to_bits())).collect()
+    let builder = file.network_builder(11).unwrap_or_else(|e| panic!("{e}"));
+    run(&builder, threads, 4000).0.into_iter().filter(|s| s.0 != 3).collect()
 }
 
 /// The ring buffers hold the fewest slots that never reuse an unread one: one slot with

@@ -72,6 +72,9 @@ impl RowIndex {
     }
 }
 
+/// Bytes of a synapse's own weight (f64), delay (u16) and receptor (u8).
+const PER_SYNAPSE_PARAM_BYTES: usize = 8 + 2 + 1;
+
 /// The weight, delay (steps) and receptor that all synapses of a row share.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 struct SharedParams {
@@ -119,9 +122,7 @@ impl IncomingCsr {
             delay.push(d.min(u64::from(u16::MAX)) as u16);
             receptor.push(r);
         }
-        for i in 0..n_sources as usize {
-            row_start[i + 1] += row_start[i];
-        }
+        counts_to_starts(&mut row_start);
         Self::packed(RowIndex::new(row_start), target, weight, delay, receptor)
     }
 
@@ -139,9 +140,7 @@ impl IncomingCsr {
         for (source, ..) in edges.clone() {
             row_start[source as usize + 1] += 1;
         }
-        for i in 0..n_sources as usize {
-            row_start[i + 1] += row_start[i];
-        }
+        counts_to_starts(&mut row_start);
         let n = row_start[n_sources as usize] as usize;
         let mut cursor: Vec<u64> = row_start[..n_sources as usize].to_vec();
         let (mut target, mut weight, mut delay, mut receptor) = (vec![0; n], vec![0.0; n], vec![0; n], vec![0; n]);
@@ -168,7 +167,7 @@ impl IncomingCsr {
         sort_rows_by_delay(&rows, &mut target, &mut weight, &mut delay, &mut receptor);
         // Per row only where that is smaller: a row's parameters take 16 bytes, a synapse's 11,
         // and a shard with few synapses from many sources has mostly empty rows.
-        let smaller = rows.rows() * std::mem::size_of::<SharedParams>() < weight.len() * (8 + 2 + 1);
+        let smaller = rows.rows() * std::mem::size_of::<SharedParams>() < weight.len() * PER_SYNAPSE_PARAM_BYTES;
         let params = match shared_per_row(&rows, &weight, &delay, &receptor).filter(|_| smaller) {
             Some(shared) => Params::PerRow(shared),
             None => Params::PerSynapse { weight, delay, receptor },
@@ -187,7 +186,7 @@ impl IncomingCsr {
 
     pub fn bytes(&self) -> usize {
         let params = match &self.params {
-            Params::PerSynapse { weight, .. } => weight.len() * (8 + 2 + 1),
+            Params::PerSynapse { weight, .. } => weight.len() * PER_SYNAPSE_PARAM_BYTES,
             Params::PerRow(shared) => shared.len() * std::mem::size_of::<SharedParams>(),
         };
         self.rows.bytes() + self.target.len() * 4 + params
@@ -200,10 +199,11 @@ impl IncomingCsr {
     }
 
     /// Calls `f(target, weight, delay steps, receptor)` for each synapse of source `gid`, in row
-    /// order.
+    /// order; returns the number of synapses.
     #[inline]
-    pub(crate) fn for_each_in_row(&self, gid: u64, mut f: impl FnMut(u32, f64, u16, u8)) {
+    pub(crate) fn for_each_in_row(&self, gid: u64, mut f: impl FnMut(u32, f64, u16, u8)) -> usize {
         let range = self.row(gid);
+        let synapses = range.len();
         match &self.params {
             Params::PerSynapse { weight, delay, receptor } => {
                 for j in range {
@@ -217,13 +217,19 @@ impl IncomingCsr {
                 }
             }
         }
+        synapses
     }
 
     /// Adds the weights of source `gid`'s synapses, for a spike emitted in step `step`, to
-    /// `buffer` (a summed buffer, not a precise one). The hot path of spike delivery.
+    /// `buffer` (a summed buffer, not a precise one); returns the number of synapses. The hot
+    /// path of spike delivery.
     #[inline]
-    pub(crate) fn add_row_to(&self, gid: u64, step: Step, buffer: &mut InputBuffer) {
+    pub(crate) fn add_row_to(&self, gid: u64, step: Step, buffer: &mut InputBuffer) -> usize {
         let range = self.row(gid);
+        let synapses = range.len();
+        if synapses == 0 {
+            return 0;
+        }
         match &self.params {
             Params::PerSynapse { weight, delay, receptor } => buffer.add_row(
                 step,
@@ -242,6 +248,7 @@ impl IncomingCsr {
                 );
             }
         }
+        synapses
     }
 
     /// Prefetches where the row of `gid` starts (the first of the two dependent loads).
@@ -269,6 +276,13 @@ impl IncomingCsr {
             }
             Params::PerRow(shared) => crate::prefetch::slice(&shared[gid as usize..=gid as usize]),
         }
+    }
+}
+
+/// Turns `[0, count of row 0, count of row 1, …]` into row starts (a running sum in place).
+fn counts_to_starts(row_start: &mut [u64]) {
+    for i in 1..row_start.len() {
+        row_start[i] += row_start[i - 1];
     }
 }
 

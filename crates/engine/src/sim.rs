@@ -370,18 +370,15 @@ impl Partition {
                 }
             }
             for shard in &mut self.shards {
-                let synapses = shard.csr.row(spike.gid).len();
-                if synapses > 0 {
-                    events += synapses as u64;
-                    if shard.buffer.kind() == InputKind::Precise {
-                        shard.csr.for_each_in_row(spike.gid, |target, weight, delay, receptor| {
-                            let event = PreciseEvent { target, receptor, offset: spike.offset, weight };
-                            shard.buffer.add_precise(spike.step + u64::from(delay), event);
-                        });
-                    } else {
-                        shard.csr.add_row_to(spike.gid, spike.step, &mut shard.buffer);
-                    }
-                }
+                let synapses = if shard.buffer.kind() == InputKind::Precise {
+                    shard.csr.for_each_in_row(spike.gid, |target, weight, delay, receptor| {
+                        let event = PreciseEvent { target, receptor, offset: spike.offset, weight };
+                        shard.buffer.add_precise(spike.step + u64::from(delay), event);
+                    })
+                } else {
+                    shard.csr.add_row_to(spike.gid, spike.step, &mut shard.buffer)
+                };
+                events += synapses as u64;
                 for group in &mut shard.plastic {
                     if spike.gid < group.source_first_gid {
                         continue;
