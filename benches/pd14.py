@@ -13,7 +13,7 @@ Runs two whole processes of the release binary (build it first: `cargo build --r
    engine accounts it) and the synapses built per second.
 
 Then it prints the per-population rates over [500, 1500) ms against the reference rates of
-`../shared/reference/pd14/pd14.json` (`reference_rates_hz_one_nest_run`; needs h5py, skipped without it) and a Markdown table of the
+`data/reference/pd14/pd14.json` (`reference_rates_hz_one_nest_run`; needs h5py, skipped without it) and a Markdown table of the
 ratios to NEST 3.10 on this machine as the column issue states them: 126 s to build, 101 s per
 simulated second, 14.5 GB peak with 2 threads (NEST's figures are not re-measured here: NEST's
 Potjans_2014 example takes some five minutes and 15 GB).

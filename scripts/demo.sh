@@ -3,6 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-cargo build --release --locked -q -p laminar-cli
+# cargo's own progress is shown: a first build takes a few minutes.
+cargo build --release --locked -p laminar-cli
 ./target/release/laminar run models/demo.toml --out out/demo "$@"
 ./target/release/laminar inspect out/demo

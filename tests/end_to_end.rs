@@ -10,45 +10,10 @@ use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use laminar_cli::run::{RunOptions, run};
+
+mod common;
+use common::{laminar, readback, root, shipped_models, temp_dir};
 use laminar_record::Manifest;
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn temp_dir(label: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("laminar-e2e-{label}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    d
-}
-
-fn readback(dir: &Path) {
-    let out = laminar_record::readback::run(dir).unwrap_or_else(|e| panic!("{e}"));
-    assert!(
-        out.status.success(),
-        "readback of {} failed:\n{}\n{}",
-        dir.display(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-/// Every model file under `models/` (and its subdirectories, such as `models/columns/`).
-fn shipped_models() -> Vec<PathBuf> {
-    fn walk(dir: &Path, files: &mut Vec<PathBuf>) {
-        for path in std::fs::read_dir(dir).expect("models/").filter_map(|e| e.ok().map(|e| e.path())) {
-            if path.is_dir() {
-                walk(&path, files);
-            } else if path.extension().is_some_and(|x| x == "toml") {
-                files.push(path);
-            }
-        }
-    }
-    let mut files = Vec::new();
-    walk(&root().join("models"), &mut files);
-    files.sort();
-    files
-}
 
 #[test]
 fn every_shipped_model_runs_and_reads_back() {
@@ -96,45 +61,7 @@ fn cuba_rate_matches_nest() {
     std::fs::remove_dir_all(&dir).ok();
 }
 
-#[test]
-fn sigint_stops_at_a_step_boundary_and_leaves_a_valid_recording() {
-    let dir = temp_dir("sigint");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_laminar"))
-        .args(["run", "models/cuba.toml", "--out"])
-        .arg(&dir)
-        .args(["--duration", "600000", "--quiet"])
-        .current_dir(root())
-        .spawn()
-        .expect("start laminar");
-    // Wait until the run is under way (the manifest is written before the first step).
-    for _ in 0..200 {
-        if dir.join("manifest.json").exists() {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    std::thread::sleep(Duration::from_millis(700));
-    let status = Command::new("kill").args(["-INT", &child.id().to_string()]).status().expect("kill");
-    assert!(status.success());
-    let code = child.wait().expect("wait").code();
-    assert_eq!(code, Some(130), "an interrupted run exits with 130");
-    let m = Manifest::read(&dir).expect("manifest");
-    assert!(!m.completed);
-    assert!(m.stopped_early_reason.as_deref().unwrap_or("").contains("interrupted"));
-    assert!(m.simulated_ms > 0.0 && m.simulated_ms < 600000.0);
-    let spikes = laminar_record::read_spikes(&dir.join("spikes.h5")).expect("spikes");
-    let last = spikes.iter().filter_map(|p| p.timestamps.last().copied()).fold(0.0, f64::max);
-    assert!(last <= m.simulated_ms + 1e-9, "spike at {last} ms after the end {} ms", m.simulated_ms);
-    readback(&dir);
-    std::fs::remove_dir_all(&dir).ok();
-}
 
-fn laminar(args: &[&str]) -> (i32, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_laminar")).args(args).current_dir(root()).output().expect("laminar");
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    assert!(!text.contains("panicked"), "laminar panicked: {text}");
-    (out.status.code().unwrap_or(-1), text)
-}
 
 #[test]
 fn bad_model_files_are_refused_with_file_line_and_field() {
@@ -167,7 +94,7 @@ fn bad_model_files_are_refused_with_file_line_and_field() {
 #[test]
 fn inspect_and_verify_commands() {
     let dir = temp_dir("verify-cli");
-    let case = root().join("../shared/reference/nest/iaf_psc_delta.json");
+    let case = root().join("data/reference/nest/iaf_psc_delta.json");
     let (code, out) = laminar(&["verify", case.to_str().unwrap(), "--out", dir.to_str().unwrap()]);
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("PASS"));
@@ -178,7 +105,7 @@ fn inspect_and_verify_commands() {
     // Several cases at once, with plastic weights written: every one must pass, and the weights
     // file must read back in Python.
     std::fs::remove_dir_all(&dir).ok();
-    let stdp = root().join("../shared/reference/nest/stdp_synapse.json");
+    let stdp = root().join("data/reference/nest/stdp_synapse.json");
     let (code, out) = laminar(&["verify", stdp.to_str().unwrap(), "--out", dir.to_str().unwrap()]);
     assert_eq!(code, 0, "{out}");
     readback(&dir);
@@ -188,48 +115,3 @@ fn inspect_and_verify_commands() {
     std::fs::remove_dir_all(&dir).ok();
 }
 
-#[test]
-fn reference_column_runs_stably() {
-    // models/columns/laminar_column.toml states its regime: every cortical population of every
-    // column at 0.5-40 Hz, every thalamic population at 1-60 Hz, no silent or runaway one.
-    let model = root().join("models/columns/laminar_column.toml");
-    let dir = temp_dir("laminar-column");
-    let options = RunOptions { duration_ms: Some(300.0), quiet: true, ..Default::default() };
-    run(&model, &dir, &options, Arc::new(AtomicBool::new(false))).expect("the reference column runs");
-    let m = Manifest::read(&dir).expect("manifest");
-    let spikes = laminar_record::read_spikes(&dir.join("spikes.h5")).expect("spikes");
-    let window = (100.0, 300.0);
-    let mut checked = 0;
-    for p in &m.populations {
-        let placement = p.placement.as_ref().unwrap_or_else(|| panic!("{}: no placement in the manifest", p.name));
-        let Some(s) = spikes.iter().find(|s| s.name == p.name) else { panic!("{}: no spikes group", p.name) };
-        let n = s.timestamps.iter().filter(|&&t| t >= window.0 && t < window.1).count();
-        let rate = n as f64 / p.size as f64 / ((window.1 - window.0) / 1000.0);
-        let range = match (p.model.as_str(), placement.layer.is_some()) {
-            ("astrocyte_lr_1994", _) => continue,
-            ("spike_generator", _) => continue,
-            (_, true) => (0.5, 40.0),
-            (_, false) => (1.0, 60.0),
-        };
-        assert!(
-            (range.0..=range.1).contains(&rate),
-            "{} ({:?}, {:?}): {rate:.2} Hz outside the stated {range:?} Hz",
-            p.name,
-            placement.layer,
-            placement.cell_type
-        );
-        checked += 1;
-    }
-    // 2 areas x 8 columns x 14 spiking cell types, 16 core relays, 2 x 2 per-area nuclei.
-    assert_eq!(checked, 16 * 14 + 16 + 4);
-    // The node attributes needed to group spikes by column and layer, beside the spikes.
-    assert_eq!(m.files.nodes.as_deref(), Some("nodes.h5"));
-    let l23 = m.populations.iter().find(|p| p.name == "V2_c5_L23E").expect("V2_c5_L23E");
-    let pl = l23.placement.as_ref().expect("placement");
-    assert_eq!(
-        (pl.layer.as_deref(), pl.area.as_deref(), pl.column.as_deref(), pl.column_index),
-        (Some("L23"), Some("V2"), Some("c5"), Some(5))
-    );
-    readback(&dir);
-    std::fs::remove_dir_all(&dir).ok();
-}

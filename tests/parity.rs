@@ -1,5 +1,5 @@
 //! NEST 3.10 parity: every shared reference case of laminar's NEST models passes
-//! `laminar verify` (the tolerances are those of `shared/reference/README.md`), and the network
+//! `laminar verify` (the tolerances are those of `data/reference/README.md`), and the network
 //! case gives NEST's identical spike list for any thread count.
 
 use std::path::PathBuf;
@@ -8,7 +8,7 @@ use laminar_cli::verify;
 use laminar_models::Scheduling;
 
 fn case(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/reference/nest").join(format!("{name}.json"))
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../data/reference/nest").join(format!("{name}.json"))
 }
 
 fn check(name: &str, threads: usize) {

@@ -7,7 +7,7 @@ Opens DIR/manifest.json, DIR/spikes.h5, every frame report and the weights file 
 manifest, and checks, independently with h5py (the raw HDF5 layout) and libsonata (the strictest
 SONATA reader), that:
 
-* the files have the layout of /work/shared/FORMAT.md (root @magic/@version, the @sorting enum,
+* the files have the layout of FORMAT.md (repository root) (root @magic/@version, the @sorting enum,
   variable-length UTF-8 @units, index_pointers with N+1 entries and its hard link
   index_pointer, element_pos, float32 uncompressed data, ...);
 * h5py and libsonata return the same node ids, spikes, frames, times and units;

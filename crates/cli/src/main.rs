@@ -78,7 +78,7 @@ enum Command {
     Plot(plot::PlotArgs),
     /// Run a NEST reference case and compare with NEST's output (exit 0 only if all pass).
     Verify {
-        /// Case files in the format of shared/reference/nest/*.json.
+        /// Case files in the format of data/reference/nest/*.json.
         #[arg(required = true)]
         cases: Vec<PathBuf>,
         /// Write the run in the standard output layout (one subdirectory per case if several).

@@ -1,4 +1,4 @@
-//! The output directory of a run (`shared/FORMAT.md`): `manifest.json`, `spikes.h5` and one
+//! The output directory of a run (`FORMAT.md`): `manifest.json`, `spikes.h5` and one
 //! frame report per recorded variable, written while the run goes.
 //!
 //! [`Recorder`] is the engine's [`Observer`]: the engine hands it each exchange interval's spikes

@@ -1,7 +1,7 @@
 //! `laminar verify CASE.json`: rebuilds a NEST reference case with laminar's own models, runs it
 //! through the engine and compares every recorded quantity and the spikes with NEST's output.
 //!
-//! The case format is that of `shared/reference/nest/*.json` (`setup` + `expected`); the timing
+//! The case format is that of `data/reference/nest/*.json` (`setup` + `expected`); the timing
 //! conventions it states are the engine's own (input at t with delay d first shows at t + d;
 //! sample j holds the state at the end of the step ending at (j+1)·h; a `dc` input is a
 //! `dc_generator` connected with delay h). Tolerances are those the reference README states for
@@ -41,7 +41,7 @@ pub enum SpikeTolerance {
     Within(f64),
 }
 
-/// The per-case tolerances of `shared/reference/README.md`.
+/// The per-case tolerances of `data/reference/README.md`.
 fn tolerances(case: &str) -> Option<(Vec<(&'static str, Tolerance)>, SpikeTolerance)> {
     use Tolerance::*;
     let exact = 1e-9;

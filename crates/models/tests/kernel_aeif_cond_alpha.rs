@@ -1,7 +1,7 @@
 //! Parity of the `aeif_cond_alpha` kernel with NEST 3.10
-//! (`../shared/reference/nest/aeif_cond_alpha.json`).
+//! (`data/reference/nest/aeif_cond_alpha.json`).
 //!
-//! What a faithful implementation reaches (`../shared/reference/README.md`): identical spike
+//! What a faithful implementation reaches (`data/reference/README.md`): identical spike
 //! times with NEST's in-step reset; median |ΔV_m| ≤ 0.01 mV, 99th percentile ≤ 0.2 mV.
 
 #[path = "common/nest_case.rs"]

@@ -1,5 +1,5 @@
 //! Parity of `astrocyte_lr_1994` → `sic_connection` → `aeif_cond_alpha_astro` with NEST 3.10
-//! (`../shared/reference/nest/astrocyte_lr_1994_sic.json`), and what laminar's coarse astrocyte
+//! (`data/reference/nest/astrocyte_lr_1994_sic.json`), and what laminar's coarse astrocyte
 //! clock (`clock_ms`) changes.
 //!
 //! The test builds both models through the registry and drives their engine shards step by step
@@ -9,7 +9,7 @@
 //! is added to the neuron's `SIC` receptor slot for step k + d. Sample j (time (j+1)·1 ms) is the
 //! state at the end of step 10(j+1) − 1.
 //!
-//! What a faithful implementation reaches (`../shared/reference/README.md`): every trace within
+//! What a faithful implementation reaches (`data/reference/README.md`): every trace within
 //! 1e-3 of its range.
 
 use laminar_engine::buffer::InputBuffer;
@@ -49,7 +49,7 @@ struct Case {
 }
 
 fn load() -> Case {
-    let path = format!("{}/../../../shared/reference/nest/astrocyte_lr_1994_sic.json", env!("CARGO_MANIFEST_DIR"));
+    let path = format!("{}/../../data/reference/nest/astrocyte_lr_1994_sic.json", env!("CARGO_MANIFEST_DIR"));
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
     let case: Value = serde_json::from_str(&text).unwrap();
     let setup = &case["setup"];

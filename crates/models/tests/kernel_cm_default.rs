@@ -1,7 +1,7 @@
-//! Parity of `cm_default` with NEST 3.10 (`../shared/reference/nest/cm_default_two_compartment.json`)
+//! Parity of `cm_default` with NEST 3.10 (`data/reference/nest/cm_default_two_compartment.json`)
 //! and checks of its parameters, names and engine plumbing.
 //!
-//! What a faithful implementation reaches (`../shared/reference/README.md`): compartment voltages
+//! What a faithful implementation reaches (`data/reference/README.md`): compartment voltages
 //! within 1e-6 mV with NEST's scheme, identical spike times.
 //!
 //! The case is driven through the registry's factory and a shard, with a hand-written step loop
@@ -21,7 +21,7 @@ use serde_json::{Map, Value, json};
 const V_TOLERANCE_MV: f64 = 1e-6;
 
 fn case() -> Value {
-    let path = format!("{}/../../../shared/reference/nest/cm_default_two_compartment.json", env!("CARGO_MANIFEST_DIR"));
+    let path = format!("{}/../../data/reference/nest/cm_default_two_compartment.json", env!("CARGO_MANIFEST_DIR"));
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
 }

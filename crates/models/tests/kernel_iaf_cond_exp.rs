@@ -1,6 +1,6 @@
-//! Parity of the `iaf_cond_exp` kernel with NEST 3.10 (`../shared/reference/nest/iaf_cond_exp.json`).
+//! Parity of the `iaf_cond_exp` kernel with NEST 3.10 (`data/reference/nest/iaf_cond_exp.json`).
 //!
-//! What a faithful implementation reaches (`../shared/reference/README.md`): V_m within 1e-6 mV
+//! What a faithful implementation reaches (`data/reference/README.md`): V_m within 1e-6 mV
 //! and identical spike times.
 
 #[path = "common/nest_case.rs"]

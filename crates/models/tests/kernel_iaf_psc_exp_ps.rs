@@ -1,4 +1,4 @@
-//! `iaf_psc_exp_ps` population kernel: NEST 3.10 parity (`shared/reference/nest/iaf_psc_exp_ps.json`)
+//! `iaf_psc_exp_ps` population kernel: NEST 3.10 parity (`data/reference/nest/iaf_psc_exp_ps.json`)
 //! and checks against closed-form solutions.
 
 use laminar_models::iaf_psc_exp_ps::{
@@ -7,7 +7,7 @@ use laminar_models::iaf_psc_exp_ps::{
 use laminar_models::params::Validate;
 use serde_json::Value;
 
-const CASE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/reference/nest/iaf_psc_exp_ps.json");
+const CASE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../data/reference/nest/iaf_psc_exp_ps.json");
 
 /// The case's times are decimal numbers with 6 digits after the point. In integer units of
 /// 1e-6 ms they are exact, so grid arithmetic (which step, on the grid or not) has no round-off.

@@ -1,4 +1,4 @@
-//! A NEST parity case from `../shared/reference/nest`, turned into per-step kernel inputs.
+//! A NEST parity case from `data/reference/nest`, turned into per-step kernel inputs.
 //!
 //! Included by the kernel tests with `#[path = "common/nest_case.rs"] mod nest_case;`.
 //!
@@ -34,9 +34,9 @@ pub struct NestCase {
     expected: Value,
 }
 
-/// Loads `../shared/reference/nest/<name>.json` and builds its per-step inputs.
+/// Loads `data/reference/nest/<name>.json` and builds its per-step inputs.
 pub fn load(name: &str) -> NestCase {
-    let path = format!("{}/../../../shared/reference/nest/{name}.json", env!("CARGO_MANIFEST_DIR"));
+    let path = format!("{}/../../data/reference/nest/{name}.json", env!("CARGO_MANIFEST_DIR"));
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
     let case: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"));
     let setup = &case["setup"];
