@@ -1,13 +1,9 @@
 //! End to end through the `laminar` binary and the library: every shipped model file runs and its
-//! recording reads back with h5py and libsonata; an interrupted run (a real SIGINT) leaves a
-//! valid recording that says it stopped early; bad model files are refused with the file, line
+//! recording reads back with h5py and libsonata; bad model files are refused with the file, line
 //! and field, and a non-zero exit status — never a panic.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
-use std::time::Duration;
 
 use laminar_cli::run::{RunOptions, run};
 
@@ -61,8 +57,6 @@ fn cuba_rate_matches_nest() {
     std::fs::remove_dir_all(&dir).ok();
 }
 
-
-
 #[test]
 fn bad_model_files_are_refused_with_file_line_and_field() {
     let dir = temp_dir("bad");
@@ -114,4 +108,3 @@ fn inspect_and_verify_commands() {
     assert_ne!(code, 0, "a missing case must fail the command: {out}");
     std::fs::remove_dir_all(&dir).ok();
 }
-
