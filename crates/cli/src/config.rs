@@ -183,9 +183,13 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use laminar_engine::{
-    BuildContext, BuildError, DeviceEntry, Dist, ExplicitEdge, Initial, ModelInfo, NetworkBuilder, PopulationFactory,
-    Projection, RecordingSpec, Resolution, Rule, Simulation, Step, StimulusFactory, SynapseModel,
+    BuildContext, BuildError, DeviceEntry, Dist, ExplicitEdge, Footprint, Initial, MAX_DELAY_STEPS, ModelInfo,
+    NetworkBuilder, PopulationFactory, Projection, RecordingSpec, Resolution, Rule, Simulation, Step, StimulusFactory,
+    SynapseModel, TimeError,
 };
+use laminar_models::params::compact;
+
+use crate::machine::{self, MemoryLimit as MachineLimit};
 use laminar_models::{Scheduling, registry};
 use serde_json::{Map, Value as Json};
 use toml::Spanned;
@@ -393,6 +397,18 @@ impl ModelFile {
         self.circuit.as_ref()
     }
 
+    /// The memory the network will take with the file's thread count, estimated from the
+    /// description (see `laminar_engine::footprint`); `load` refuses files whose estimate
+    /// exceeds the machine's limit (`machine::memory_limit`).
+    #[allow(clippy::result_large_err, reason = "as for `load`")]
+    pub fn footprint(&self) -> Result<Footprint, ConfigError> {
+        self.footprint_inner().map_err(|e| *e)
+    }
+
+    fn footprint_inner(&self) -> Res<Footprint> {
+        Ok(self.network_builder_inner(self.simulation.seed)?.footprint(self.simulation.threads))
+    }
+
     /// The network as an engine builder with `seed`, before it is built: for tables and exports.
     #[allow(clippy::result_large_err, reason = "as for `load`")]
     pub fn network_builder(&self, seed: u64) -> Result<NetworkBuilder, ConfigError> {
@@ -561,7 +577,7 @@ impl Node {
         let full = match self {
             Node::Str(s) => format!("{s:?}"),
             Node::Int(i) => i.to_string(),
-            Node::Float(f) => f.to_string(),
+            Node::Float(f) => compact(*f),
             Node::Bool(b) => b.to_string(),
             Node::Datetime(d) => d.clone(),
             Node::Array(items) => {
@@ -826,6 +842,10 @@ impl<'f> Loader<'f> {
             }
             populations.push(p);
         }
+        // Before anything is allocated per neuron (node lists, explicit edges): the neurons
+        // alone must fit. The full estimate follows once the connectivity is known.
+        let limit = machine::memory_limit().map_err(|m| self.error(&Origin::Unknown, "", m))?;
+        self.check_neurons_fit(&populations, limit.as_ref())?;
         let mut projections = self.column_projections(column.projections, &simulation, &populations)?;
         for p in self.projections(&top, &simulation, &populations)? {
             if let Some(q) = projections.iter().find(|q| q.projection.name == p.projection.name) {
@@ -840,7 +860,7 @@ impl<'f> Loader<'f> {
         let mut stimuli = self.column_devices(column.devices, &simulation, &populations)?;
         stimuli.extend(self.stimuli(&top, &simulation, &populations)?);
         let (recordings, record_spikes) = self.recording(&top, &simulation, &populations)?;
-        Ok(ModelFile {
+        let file = ModelFile {
             path: self.file.to_path_buf(),
             text,
             overrides: overrides.to_vec(),
@@ -852,7 +872,75 @@ impl<'f> Loader<'f> {
             recordings,
             record_spikes,
             circuit: column.expanded,
-        })
+        };
+        self.check_footprint_fits(&file, limit.as_ref())?;
+        Ok(file)
+    }
+
+    /// Refuses populations whose neurons alone exceed the memory limit, naming the largest one,
+    /// before node lists of that size are allocated.
+    fn check_neurons_fit(&self, populations: &[PopulationSpec], limit: Option<&MachineLimit>) -> Res<()> {
+        let Some(limit) = limit else { return Ok(()) };
+        let neurons: f64 = populations.iter().map(|p| p.size as f64).sum();
+        let bytes = neurons * laminar_engine::footprint::BYTES_PER_NEURON;
+        if bytes <= limit.bytes as f64 {
+            return Ok(());
+        }
+        let Some(largest) = populations.iter().max_by_key(|p| p.size) else { return Ok(()) };
+        Err(self.error(
+            &largest.origin,
+            format!("populations.{}.size", largest.name),
+            format!(
+                "{} neurons in all need at least {} before any synapse, more than the {} allowed by {}",
+                compact(neurons),
+                machine::human_bytes(bytes),
+                machine::human_bytes(limit.bytes as f64),
+                limit.source
+            ),
+        ))
+    }
+
+    /// Refuses a network whose estimated memory (`laminar_engine::footprint`) exceeds the limit,
+    /// with the estimate by part and the projection or population that contributes most.
+    fn check_footprint_fits(&self, file: &ModelFile, limit: Option<&MachineLimit>) -> Res<()> {
+        let Some(limit) = limit else { return Ok(()) };
+        let footprint = file.footprint_inner()?;
+        let total = footprint.total_bytes();
+        if total <= limit.bytes as f64 {
+            return Ok(());
+        }
+        let parts: Vec<String> = footprint
+            .parts()
+            .into_iter()
+            .filter(|(_, b)| *b >= 0.01 * total)
+            .map(|(name, b)| format!("{name} {}", machine::human_bytes(b)))
+            .collect();
+        let message = format!(
+            "the network needs about {} ({}; {} neurons, {} synapses expected), more than the {} allowed by {}",
+            machine::human_bytes(total),
+            parts.join(", "),
+            compact(footprint.neurons as f64),
+            compact(footprint.synapses.round()),
+            machine::human_bytes(limit.bytes as f64),
+            limit.source
+        );
+        let synapses_dominate = footprint.synapse_bytes + footprint.build_scratch_bytes >= 0.5 * total;
+        match footprint.largest_projection.filter(|_| synapses_dominate) {
+            Some((i, n)) => {
+                let p = &file.projections[i];
+                Err(self.error(
+                    &p.origin,
+                    &p.field,
+                    format!("{message}; the largest projection draws {} synapses", compact(n.round())),
+                ))
+            }
+            None => {
+                let largest = file.populations.iter().max_by_key(|p| p.size);
+                let origin = largest.map(|p| p.origin.clone()).unwrap_or(Origin::Unknown);
+                let field = largest.map(|p| format!("populations.{}", p.name)).unwrap_or_default();
+                Err(self.error(&origin, field, message))
+            }
+        }
     }
 
     // ------------------------------------------------------------ parsing
@@ -1029,6 +1117,14 @@ impl<'f> Loader<'f> {
         let h = resolution.h();
         match resolution.exact_steps(ms) {
             Ok(steps) if steps >= 1 => Ok(steps),
+            Err(TimeError::TooLong { max, .. }) => Err(self.bad_value(
+                item,
+                field,
+                format!(
+                    "must be at most 2^53 steps ({} ms at the resolution {h} ms), the longest time laminar represents",
+                    compact(max)
+                ),
+            )),
             // Below one step, "too short" is the useful message even when also off the grid.
             _ if ms < h => Err(self.bad_value(item, field, format!("must be >= the resolution ({h} ms)"))),
             _ => Err(self.bad_value(item, field, format!("must be a multiple of the resolution ({h} ms)"))),
@@ -1114,6 +1210,9 @@ impl<'f> Loader<'f> {
     /// A delay value: at least one step; a constant must lie on the grid.
     fn delay(&self, item: &Item, field: &str, resolution: Resolution) -> Res<Dist> {
         let d = self.dist(item, field)?;
+        if let Some(message) = delay_beyond_limit(&d, resolution) {
+            return Err(self.bad_value(item, field, message));
+        }
         let h = resolution.h();
         let below = |v: f64| v < h * (1.0 - 1e-9);
         match d {
@@ -1570,6 +1669,9 @@ impl<'f> Loader<'f> {
             if p.delay.mean() < h * (1.0 - 1e-9) {
                 return Err(self.error(&origin, &p.field, format!("the delay must be >= the resolution ({h} ms)")));
             }
+            if let Some(message) = delay_beyond_limit(&p.delay, sim.resolution) {
+                return Err(self.error(&origin, format!("{}.delay_ms", p.field), message));
+            }
             let mut projection = Projection::new(&p.name, source, target, p.rule, p.weight, p.delay);
             projection.autapses = p.autapses;
             projection.multapses = p.multapses;
@@ -1609,19 +1711,17 @@ impl<'f> Loader<'f> {
                 .iter()
                 .position(|q| q.name == d.target)
                 .ok_or_else(|| self.error(&origin, &d.field, format!("internal: no population `{}`", d.target)))?;
+            let beyond = delay_beyond_limit(&Dist::Constant(d.delay_ms), sim.resolution);
             match sim.resolution.exact_steps(d.delay_ms) {
-                Ok(s) if s >= 1 => {}
+                Ok(s) if s >= 1 && beyond.is_none() => {}
                 _ => {
                     let field = if d.name.starts_with("background->") {
                         "column.background.delay_ms".to_string()
                     } else {
                         format!("{}.delay_ms", d.field)
                     };
-                    return Err(self.error(
-                        &origin,
-                        field,
-                        format!("= {}: must be a positive multiple of the resolution", d.delay_ms),
-                    ));
+                    let message = beyond.unwrap_or_else(|| "must be a positive multiple of the resolution".to_string());
+                    return Err(self.error(&origin, field, message).with_value(compact(d.delay_ms)).into());
                 }
             }
             let factory =
@@ -2209,6 +2309,9 @@ impl<'f> Loader<'f> {
                 weight: number(2)?,
                 delay_ms: number(3)?,
             };
+            if let Some(message) = delay_beyond_limit(&Dist::Constant(edge.delay_ms), resolution) {
+                return Err(at(line, format!("delay_ms: {message}")));
+            }
             match resolution.exact_steps(edge.delay_ms) {
                 Ok(s) if s >= 1 => {}
                 _ => {
@@ -2319,6 +2422,9 @@ impl<'f> Loader<'f> {
                     let f = t.field("delay_ms");
                     let d = self.as_number(&e.item, &f)?;
                     self.steps(&e.item, &f, d, sim.resolution)?;
+                    if let Some(message) = delay_beyond_limit(&Dist::Constant(d), sim.resolution) {
+                        return Err(self.bad_value(&e.item, &f, message));
+                    }
                     d
                 }
                 None => {
@@ -2424,6 +2530,26 @@ impl<'f> Loader<'f> {
         }
         Ok((recordings, record_spikes))
     }
+}
+
+/// Why a delay (a constant or a distribution, in ms) cannot be stored, or `None`: delays are
+/// whole steps up to [`MAX_DELAY_STEPS`], and a distribution must not draw beyond that (its
+/// [`Dist::practical_max`]), or the build would fail after the file was accepted.
+fn delay_beyond_limit(delay: &Dist, resolution: Resolution) -> Option<String> {
+    let h = resolution.h();
+    let max_ms = MAX_DELAY_STEPS as f64 * h;
+    let top = delay.practical_max();
+    if top.is_finite() && (top / h).round() <= MAX_DELAY_STEPS as f64 {
+        return None;
+    }
+    let what = match delay {
+        Dist::Constant(v) => format!("{} ms", compact(*v)),
+        _ => format!("draws up to {} ms", compact(top)),
+    };
+    Some(format!(
+        "{what} is beyond the longest delay, {MAX_DELAY_STEPS} steps ({} ms at the resolution {h} ms)",
+        compact(max_ms)
+    ))
 }
 
 /// The default delay (NEST's 1 ms) as an item, so that it is checked like a written one.

@@ -2,6 +2,7 @@
 pub mod circuit;
 pub mod config;
 pub mod gating;
+pub mod machine;
 pub mod normalization;
 pub mod output;
 pub mod run;

@@ -77,6 +77,19 @@ impl Dist {
     }
 
     /// The distribution's mean (for the sign of redrawn weights and for reports).
+    /// A value that draws exceed with probability below 10⁻²⁰ (the support's upper end for
+    /// constants and uniforms; ten standard deviations above the mean for normals, of the
+    /// underlying normal for lognormals): what validation compares with an upper limit, such as
+    /// the longest delay, so that a draw cannot fail the build after the file was accepted.
+    pub fn practical_max(&self) -> f64 {
+        match *self {
+            Dist::Constant(v) => v,
+            Dist::Normal { mean, std } => mean + 10.0 * std.abs(),
+            Dist::Uniform { low, high } => low.max(high),
+            Dist::LogNormal { mu, sigma } => (mu + 10.0 * sigma.abs()).exp(),
+        }
+    }
+
     pub fn mean(&self) -> f64 {
         match *self {
             Dist::Constant(v) => v,

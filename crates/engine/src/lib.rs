@@ -8,6 +8,7 @@
 //! - [`connect`]: connection rules and weight/delay distributions.
 //! - [`csr`]: a shard's incoming synapses by source (compressed sparse rows).
 //! - [`network`]: describing a network and building it into per-thread partitions.
+//! - [`footprint`]: the memory a network will take, estimated before anything is allocated.
 //! - [`sim`]: the run loop, the spike exchange and the observer (recorder) interface.
 //! - [`rng`]: deterministic random streams per (seed, purpose, id).
 //!
@@ -18,6 +19,7 @@ pub mod barrier;
 pub mod buffer;
 pub mod connect;
 pub mod csr;
+pub mod footprint;
 pub mod network;
 pub mod population;
 mod prefetch;
@@ -30,8 +32,10 @@ pub mod time;
 
 pub use buffer::{InputKind, PreciseEvent, StepInput};
 pub use connect::{Dist, ExplicitEdge, Rule};
+pub use footprint::Footprint;
 pub use network::{
-    BuildError, DeviceEntry, Initial, NetworkBuilder, Projection, RecordingSpec, SynapseModel, SynapseView,
+    BuildError, DeviceEntry, Initial, MAX_DELAY_STEPS, NetworkBuilder, Projection, RecordingSpec, SynapseModel,
+    SynapseView,
 };
 pub use population::{
     BuildContext, DefaultReceptor, GradedValue, LocalSpike, ModelError, ModelInfo, Population, PopulationFactory,
@@ -43,4 +47,4 @@ pub use stimulus::{ChannelTarget, Stimulus, StimulusFactory, StimulusSink};
 pub use synapse::{
     PlasticGroup, PostHistory, PostSpike, STDP_EPS_MS, SynapseDynamics, SynapseFactory, Transmission, WeightEvent,
 };
-pub use time::{Resolution, Step, TimeError};
+pub use time::{MAX_STEPS, Resolution, Step, TimeError};

@@ -36,6 +36,11 @@ pub enum BuildError {
     Other(String),
 }
 
+/// The longest synaptic or device delay, in steps: delays are stored in 16 bits per synapse, and
+/// every target neuron keeps one ring-buffer slot per step of the longest delay, so this also
+/// bounds the buffers' memory. Model files are checked against it before anything is built.
+pub const MAX_DELAY_STEPS: Step = u16::MAX as Step;
+
 /// An initial value of a state variable: one value, a distribution, or one value per neuron.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Initial {
@@ -392,6 +397,13 @@ impl NetworkBuilder {
             }
         }
         for d in &self.devices {
+            let delay = self.resolution.round_steps(d.delay_ms);
+            if delay > MAX_DELAY_STEPS {
+                return Err(BuildError::Device {
+                    device: d.name.clone(),
+                    message: format!("a delay of {delay} steps exceeds the longest supported, {MAX_DELAY_STEPS} steps"),
+                });
+            }
             let target = &self.populations[d.population];
             if let Some(t) = d.targets.iter().find(|&&t| t >= target.size as u64) {
                 return Err(BuildError::Device {
@@ -660,10 +672,10 @@ impl NetworkBuilder {
         first_gids: &[u64],
         n_total: u64,
     ) -> Result<ShardConnectivity, BuildError> {
-        if let Some(e) = edges.iter().find(|e| e.delay > u32::from(u16::MAX)) {
+        if let Some(e) = edges.iter().find(|e| Step::from(e.delay) > MAX_DELAY_STEPS) {
             return Err(BuildError::Projection {
                 projection: self.projections[e.projection as usize].name.clone(),
-                message: format!("a delay of {} steps exceeds the longest supported, {} steps", e.delay, u16::MAX),
+                message: format!("a delay of {} steps exceeds the longest supported, {MAX_DELAY_STEPS} steps", e.delay),
             });
         }
         let delays = edges.iter().map(|e| Step::from(e.delay));

@@ -11,6 +11,11 @@ use thiserror::Error;
 /// A count of simulation steps (also used as an absolute step index).
 pub type Step = u64;
 
+/// The longest time the engine represents: 2⁵³ steps. Times in ms are computed as `step · h` in
+/// double precision, which is exact to the step only below 2⁵³ steps (9·10¹⁴ ms, about 28,000
+/// years, at h = 0.1 ms); a duration, start or stop beyond it is refused, not rounded.
+pub const MAX_STEPS: Step = 1 << 53;
+
 /// A millisecond value that cannot be used as a time on the simulation grid.
 #[derive(Debug, Clone, PartialEq, Error)]
 pub enum TimeError {
@@ -20,6 +25,10 @@ pub enum TimeError {
     NotFinite { value: f64 },
     #[error("{value} ms is not a multiple of the resolution {h} ms")]
     OffGrid { value: f64, h: f64 },
+    #[error(
+        "{value:e} ms is more than 2^53 steps of {h} ms, the longest time laminar represents ({max:e} ms at this resolution)"
+    )]
+    TooLong { value: f64, h: f64, max: f64 },
 }
 
 /// The simulation resolution `h` in milliseconds, with conversions between ms and steps.
@@ -42,6 +51,11 @@ impl Resolution {
         self.h_ms
     }
 
+    /// The longest time the engine represents at this resolution, [`MAX_STEPS`] steps.
+    pub fn max_ms(&self) -> f64 {
+        MAX_STEPS as f64 * self.h_ms
+    }
+
     /// The time in ms at the *start* of step `step` (equivalently the end of step `step − 1`).
     pub fn ms(&self, step: Step) -> f64 {
         step as f64 * self.h_ms
@@ -53,6 +67,9 @@ impl Resolution {
             return Err(TimeError::NotFinite { value: ms });
         }
         let steps = (ms / self.h_ms).round();
+        if steps > MAX_STEPS as f64 {
+            return Err(TimeError::TooLong { value: ms, h: self.h_ms, max: self.max_ms() });
+        }
         if (steps * self.h_ms - ms).abs() > GRID_TOLERANCE * ms.abs().max(self.h_ms) {
             return Err(TimeError::OffGrid { value: ms, h: self.h_ms });
         }
@@ -84,6 +101,10 @@ mod tests {
         assert_eq!(r.exact_steps(1500.0).unwrap(), 15000);
         assert!(matches!(r.exact_steps(0.15), Err(TimeError::OffGrid { .. })));
         assert!(r.exact_steps(-1.0).is_err());
+        // Beyond 2^53 steps a time is refused, not saturated or called off the grid.
+        assert!(matches!(r.exact_steps(1e300), Err(TimeError::TooLong { .. })));
+        assert!(matches!(r.exact_steps(1e308), Err(TimeError::TooLong { .. })));
+        assert_eq!(r.exact_steps(1e12).unwrap(), 10_000_000_000_000);
         assert_eq!(r.round_steps(2.0), 20);
         assert_eq!(r.step_ending_at(0.1), Some(0));
         assert_eq!(r.step_ending_at(10.6), Some(105));

@@ -308,7 +308,7 @@ impl AeifCondAlpha {
             spike_detection_v: if params.delta_t > 0.0 { params.v_peak } else { params.v_th },
             dg_ex_per_weight: e / params.tau_syn_ex,
             dg_in_per_weight: e / params.tau_syn_in,
-            refractory_steps: nest_steps_rounded_up(params.t_ref, h_ms),
+            refractory_steps: nest_steps_rounded_up("t_ref", params.t_ref, h_ms)?,
             v_m: vec![params.initial_v_m; n],
             dg_ex: vec![params.initial_dg_ex; n],
             g_ex: vec![params.initial_g_ex; n],

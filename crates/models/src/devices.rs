@@ -11,7 +11,13 @@
 //!   Poisson counts with mean `rate·h`, drawn differently (so statistically, not bitwise, equal).
 //!   Dense drive (1 ≤ rate·h ≤ 30 arrivals per step, with start and stop on the grid, e.g. the
 //!   Potjans–Diesmann background) is drawn as NEST does, one Poisson count per step (by
-//!   inversion from one uniform), which avoids a logarithm per arrival.
+//!   inversion from one uniform), which avoids a logarithm per arrival. Above 30 arrivals per
+//!   step (aggregated input of many sources) each step's count is drawn directly from
+//!   Poisson(rate·|step ∩ [start, stop)|) (`rand_distr`'s PTRS sampler, O(1) whatever the rate),
+//!   so a step costs the same at 10⁴ Hz as at 10¹² Hz. A channel carries at most
+//!   [`MAX_ARRIVALS_PER_STEP`] arrivals per step on average (its count is a 32-bit multiplicity);
+//!   a higher rate is refused when the model is loaded, with the largest rate allowed at the
+//!   file's resolution.
 //! - **dc_generator** (`amplitude` pA, `start`, `stop` ms): the current (times the connection
 //!   weight) acts during the steps k with `k·h ∈ (start + d − h, stop + d − h]` for delay d,
 //!   which for NEST's usual d = h is `(start, stop]`, the alignment NEST's parity cases show.
@@ -25,6 +31,7 @@ use laminar_engine::{
     BuildContext, ChannelTarget, ModelError, Resolution, Step, Stimulus, StimulusFactory, StimulusSink,
 };
 use rand::RngExt;
+use rand_distr::Distribution;
 use serde::Deserialize;
 
 use crate::params::{ParamError, Validate, non_negative};
@@ -86,6 +93,16 @@ impl StimulusFactory for PoissonFactory {
         let rngs = targets.iter().map(|t| stream_for(ctx.seed, &purpose, t.gid)).collect();
         let h = ctx.resolution.h();
         let mean_per_step = self.params.rate / 1000.0 * h;
+        if mean_per_step > MAX_ARRIVALS_PER_STEP {
+            return Err(ModelError(format!(
+                "rate: {} spikes/s is {} arrivals per step of {h} ms; a channel carries at most {} per step \
+                 (rate <= {} spikes/s at this resolution)",
+                crate::params::compact(self.params.rate),
+                crate::params::compact(mean_per_step),
+                crate::params::compact(MAX_ARRIVALS_PER_STEP),
+                crate::params::compact(MAX_ARRIVALS_PER_STEP / h * 1000.0),
+            )));
+        }
         // Dense drive (≥ 1 arrival per step on average, e.g. PD14's background) is drawn as one
         // Poisson count per step instead of one exponential interval per arrival; the window
         // must then cover whole steps.
@@ -93,7 +110,14 @@ impl StimulusFactory for PoissonFactory {
         let dense = (DENSE_MIN_MEAN..=DENSE_MAX_MEAN).contains(&mean_per_step)
             && on_grid(self.params.start)
             && on_grid(self.params.stop);
+        let high_rate = (mean_per_step > DENSE_MAX_MEAN).then(|| HighRate {
+            rate_per_ms: self.params.rate / 1000.0,
+            start: self.params.start,
+            stop: self.params.stop,
+            h,
+        });
         Ok(Box::new(Poisson {
+            high_rate,
             dense: dense.then(|| DenseCounts {
                 exp_minus_mean: (-mean_per_step).exp(),
                 mean: mean_per_step,
@@ -115,9 +139,55 @@ impl StimulusFactory for PoissonFactory {
     }
 }
 
-/// Mean arrivals per step from which (and up to which) counts are drawn per step.
+/// Mean arrivals per step from which (and up to which) counts are drawn per step by inversion.
 const DENSE_MIN_MEAN: f64 = 1.0;
 const DENSE_MAX_MEAN: f64 = 30.0;
+
+/// The most arrivals per step a channel may carry on average: its count is a `u32` multiplicity,
+/// and 10⁹ leaves a margin of > 10⁴ standard deviations below `u32::MAX`.
+pub const MAX_ARRIVALS_PER_STEP: f64 = 1e9;
+
+/// Counts above [`DENSE_MAX_MEAN`] per step: each step's count is one Poisson draw whose mean is
+/// the rate times the part of the step inside `[start, stop)`, so any start and stop (on the grid
+/// or not) and any rate cost one draw per step.
+#[derive(Debug, Clone, Copy)]
+struct HighRate {
+    rate_per_ms: f64,
+    start: f64,
+    stop: f64,
+    h: f64,
+}
+
+impl HighRate {
+    /// The first step that overlaps `[start, stop)`, if any.
+    fn first_step(&self) -> Option<Step> {
+        (self.start < self.stop).then(|| (self.start / self.h).floor() as Step)
+    }
+
+    /// The expected arrivals in step k: the rate times `|[k·h, (k+1)·h) ∩ [start, stop)|`.
+    fn mean(&self, step: Step) -> f64 {
+        let (lo, hi) = (step as f64 * self.h, (step + 1) as f64 * self.h);
+        (hi.min(self.stop) - lo.max(self.start)).max(0.0) * self.rate_per_ms
+    }
+
+    /// Whether step k + 1 still overlaps the window.
+    fn continues_after(&self, step: Step) -> bool {
+        ((step + 1) as f64 * self.h) < self.stop
+    }
+
+    fn draw(&self, step: Step, rng: &mut Stream) -> u32 {
+        let mean = self.mean(step);
+        if mean <= 0.0 {
+            return 0;
+        }
+        // The mean is at most MAX_ARRIVALS_PER_STEP (checked at build), far inside the
+        // sampler's domain and u32's range.
+        match rand_distr::Poisson::new(mean) {
+            Ok(poisson) => poisson.sample(rng).min(f64::from(u32::MAX)) as u32,
+            Err(_) => 0,
+        }
+    }
+}
 
 /// Per-step Poisson counts by inversion: `P(0) = exp(−λ)`, `P(k) = P(k−1)·λ/k`.
 #[derive(Debug, Clone, Copy)]
@@ -147,6 +217,8 @@ impl DenseCounts {
 struct Poisson {
     /// `Some` when each step's count is drawn directly (see [`DENSE_MIN_MEAN`]).
     dense: Option<DenseCounts>,
+    /// `Some` above [`DENSE_MAX_MEAN`] arrivals per step.
+    high_rate: Option<HighRate>,
     rate_per_ms: f64,
     start: f64,
     stop: f64,
@@ -180,6 +252,9 @@ impl Stimulus for Poisson {
         if let Some(d) = self.dense {
             return (d.start_step < d.stop_step).then_some(d.start_step);
         }
+        if let Some(high) = self.high_rate {
+            return high.first_step();
+        }
         self.next_arrival[c] = self.start + self.interval(c);
         self.due_step(self.next_arrival[c])
     }
@@ -191,6 +266,13 @@ impl Stimulus for Poisson {
                 sink.spikes(&self.targets[c], step, count);
             }
             return (step + 1 < dense.stop_step).then_some(step + 1);
+        }
+        if let Some(high) = self.high_rate {
+            let count = high.draw(step, &mut self.rngs[c]);
+            if count > 0 {
+                sink.spikes(&self.targets[c], step, count);
+            }
+            return high.continues_after(step).then_some(step + 1);
         }
         let step_end = (step + 1) as f64 * self.h;
         let mut count = 0u32;
@@ -445,5 +527,45 @@ mod tests {
             assert!((var / mean - 1.0).abs() < 0.03, "variance {var} for λ = {mean}");
             assert!((zeros - (-mean).exp()).abs() < 0.005, "P(0) {zeros} for λ = {mean}");
         }
+    }
+
+    /// Above 30 arrivals per step the count is one Poisson draw per step: mean and variance λ
+    /// even at rates that would take 10⁸ exponential intervals per step, and a step cut by
+    /// `start` or `stop` gets only the part of λ inside the window.
+    #[test]
+    fn high_rate_counts_are_poisson_and_respect_the_window() {
+        for rate_hz in [5e5, 1e12] {
+            let high = HighRate { rate_per_ms: rate_hz / 1000.0, start: 0.0, stop: f64::INFINITY, h: 0.1 };
+            let lambda = high.mean(3);
+            assert!((lambda - rate_hz * 1e-4).abs() <= 1e-9 * lambda);
+            let mut rng = stream_for(7, "high-rate-test", 0);
+            let n = 20_000;
+            let counts: Vec<f64> = (0..n).map(|k| f64::from(high.draw(k, &mut rng))).collect();
+            let m = counts.iter().sum::<f64>() / n as f64;
+            let var = counts.iter().map(|c| (c - m).powi(2)).sum::<f64>() / (n - 1) as f64;
+            assert!((m - lambda).abs() < 5.0 * (lambda / n as f64).sqrt(), "mean {m} for λ = {lambda}");
+            assert!((var / lambda - 1.0).abs() < 0.1, "variance {var} for λ = {lambda}");
+        }
+        // A window [0.25, 0.42) ms at h = 0.1: steps 2 (0.05 ms inside), 3 (0.1), 4 (0.02).
+        let high = HighRate { rate_per_ms: 1e6, start: 0.25, stop: 0.42, h: 0.1 };
+        assert_eq!(high.first_step(), Some(2));
+        let means: Vec<f64> = (0..6).map(|k| high.mean(k)).collect();
+        for (k, expected) in [(0, 0.0), (1, 0.0), (2, 5e4), (3, 1e5), (4, 2e4), (5, 0.0)] {
+            assert!((means[k] - expected).abs() < 1e-6 * 1e5, "step {k}: {} vs {expected}", means[k]);
+        }
+        assert!(high.continues_after(3) && !high.continues_after(4));
+    }
+
+    /// A rate whose arrivals per step exceed what a channel can count is refused at build, with
+    /// the largest rate allowed at this resolution; the check is on the mean, so it is O(1).
+    #[test]
+    fn a_rate_beyond_the_channel_capacity_is_refused() {
+        let ctx = BuildContext { resolution: Resolution::new(0.1).unwrap(), seed: 1 };
+        let factory = PoissonFactory { params: PoissonParams { rate: 1e20, ..Default::default() } };
+        let message = factory.build(0, Vec::new(), &ctx).err().expect("refused").0;
+        assert!(message.starts_with("rate: 1e20 spikes/s"), "{message}");
+        assert!(message.contains("rate <= 1e13 spikes/s"), "{message}");
+        let ok = PoissonFactory { params: PoissonParams { rate: 1e12, ..Default::default() } };
+        assert!(ok.build(0, Vec::new(), &ctx).is_ok());
     }
 }

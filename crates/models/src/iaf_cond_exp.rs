@@ -172,7 +172,7 @@ impl IafCondExp {
         params.validate()?;
         positive("resolution", h_ms, "ms")?;
         Ok(Self {
-            refractory_steps: nest_steps_rounded_up(params.t_ref, h_ms),
+            refractory_steps: nest_steps_rounded_up("t_ref", params.t_ref, h_ms)?,
             solver: Rkf45::new(CONTROL),
             h_ms,
             v_m: vec![params.initial_v_m; n],
@@ -295,12 +295,27 @@ impl IafCondExp {
 /// A duration in whole simulation steps as NEST computes it for refractory periods
 /// (`Time(Time::ms(t)).get_steps()`): milliseconds to tics (1000 per ms, rounded half up),
 /// then tics to steps rounded *up*. For example t_ref = 0.25 ms at h = 0.1 ms gives 3 steps.
-pub(crate) fn nest_steps_rounded_up(duration_ms: f64, h_ms: f64) -> u32 {
+/// Models count these steps in 32 bits: a longer duration (`field` names the parameter) is an
+/// error that says the longest one allowed at this resolution, never a silently saturated count.
+pub(crate) fn nest_steps_rounded_up(field: &str, duration_ms: f64, h_ms: f64) -> Result<u32, ParamError> {
     const TICS_PER_MS: f64 = 1000.0;
     let tics = (duration_ms * TICS_PER_MS + 0.5).floor();
     let tics_per_step = (h_ms * TICS_PER_MS).round().max(1.0);
     // NEST multiplies by the reciprocal and truncates; kept for identical rounding.
-    ((tics + tics_per_step - 1.0) * (1.0 / tics_per_step)) as u32
+    let steps = ((tics + tics_per_step - 1.0) * (1.0 / tics_per_step)).trunc();
+    if (0.0..=f64::from(u32::MAX)).contains(&steps) {
+        Ok(steps as u32)
+    } else {
+        Err(ParamError::new(
+            field,
+            duration_ms,
+            &format!(
+                "must be at most {} steps of {h_ms} ms ({} ms at this resolution)",
+                u32::MAX,
+                crate::params::compact(f64::from(u32::MAX) * tics_per_step / TICS_PER_MS)
+            ),
+        ))
+    }
 }
 
 #[cfg(test)]
@@ -309,11 +324,11 @@ mod tests {
 
     #[test]
     fn refractory_steps_round_up_like_nest() {
-        assert_eq!(nest_steps_rounded_up(2.0, 0.1), 20);
-        assert_eq!(nest_steps_rounded_up(0.0, 0.1), 0);
-        assert_eq!(nest_steps_rounded_up(0.25, 0.1), 3);
-        assert_eq!(nest_steps_rounded_up(0.3, 0.1), 3);
-        assert_eq!(nest_steps_rounded_up(1.0, 0.25), 4);
+        assert_eq!(nest_steps_rounded_up("t_ref", 2.0, 0.1), Ok(20));
+        assert_eq!(nest_steps_rounded_up("t_ref", 0.0, 0.1), Ok(0));
+        assert_eq!(nest_steps_rounded_up("t_ref", 0.25, 0.1), Ok(3));
+        assert_eq!(nest_steps_rounded_up("t_ref", 0.3, 0.1), Ok(3));
+        assert_eq!(nest_steps_rounded_up("t_ref", 1.0, 0.25), Ok(4));
     }
 
     #[test]

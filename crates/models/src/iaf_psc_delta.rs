@@ -123,6 +123,8 @@ impl PopulationFactory for IafPscDeltaFactory {
         self.params.validate().map_err(|e| ModelError(e.to_string()))?;
         let h = ctx.resolution.h();
         let p = &self.params;
+        let refractory_steps =
+            crate::iaf_cond_exp::nest_steps_rounded_up("t_ref", p.t_ref, h).map_err(|e| ModelError(e.to_string()))?;
         Ok(Box::new(IafPscDelta {
             clock: LazyClock::new(len, Neuron { u: p.v_m - p.e_l, i_stim: 0.0, refractory: 0 }),
             e_l: p.e_l,
@@ -135,7 +137,7 @@ impl PopulationFactory for IafPscDeltaFactory {
             h,
             p33: (-h / p.tau_m).exp(),
             p30: (1.0 - (-h / p.tau_m).exp()) * p.tau_m / p.c_m,
-            refractory_steps: crate::iaf_cond_exp::nest_steps_rounded_up(p.t_ref, h),
+            refractory_steps,
         }))
     }
 }

@@ -214,15 +214,16 @@ impl PopulationFactory for IafPscExpFactory {
     fn build(&self, _: usize, _: u64, len: usize, ctx: &BuildContext) -> Result<Box<dyn Population>, ModelError> {
         self.params.validate().map_err(|e| ModelError(e.to_string()))?;
         let h = ctx.resolution.h();
-        let refractory = crate::iaf_cond_exp::nest_steps_rounded_up(self.params.t_ref, h);
+        let refractory = crate::iaf_cond_exp::nest_steps_rounded_up("t_ref", self.params.t_ref, h)
+            .map_err(|e| ModelError(e.to_string()))?;
         Ok(match self.scheduling {
             Scheduling::EventDriven => Box::new(IafPscExp::new(&self.params, len, h, Step::from(refractory))),
             Scheduling::ClockDriven => {
                 let steps = u16::try_from(refractory).map_err(|_| {
                     ModelError(format!(
-                        "t_ref = {} ms is {refractory} steps of {h} ms; the clock-driven update counts at most {} \
+                        "t_ref = {}: {refractory} steps of {h} ms; the clock-driven update counts at most {} \
                          refractory steps (use update = \"event-driven\")",
-                        self.params.t_ref,
+                        crate::params::compact(self.params.t_ref),
                         u16::MAX
                     ))
                 })?;

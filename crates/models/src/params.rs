@@ -20,7 +20,22 @@ pub struct ParamError {
 
 impl ParamError {
     pub fn new(field: &str, value: impl std::fmt::Display, allowed: &str) -> Self {
-        Self { field: field.to_string(), value: value.to_string(), allowed: allowed.to_string() }
+        // Numbers are printed compactly (see `compact`); anything else as it displays.
+        let text = value.to_string();
+        let value = text.parse::<f64>().map(compact).unwrap_or(text);
+        Self { field: field.to_string(), value, allowed: allowed.to_string() }
+    }
+}
+
+/// A number as a person reads it: plain for ordinary magnitudes (`0.1`, `1500`, `-70`), in
+/// exponent form for very large or very small ones (`1e308`, `2.5e-9`), so that an error about
+/// `t_ref = 1e308` does not print 309 digits.
+pub fn compact(value: f64) -> String {
+    let magnitude = value.abs();
+    if value.is_finite() && magnitude != 0.0 && !(1e-5..1e15).contains(&magnitude) {
+        format!("{value:e}")
+    } else {
+        format!("{value}")
     }
 }
 

@@ -384,15 +384,17 @@ impl PyramidalBac {
         let steps = |ms: f64, what: &str| -> Result<u32, String> {
             let s = (ms / h).round();
             if s > f64::from(u32::MAX / 2) {
-                return Err(format!("{what} = {ms}: too long for the resolution {h} ms"));
+                return Err(format!(
+                    "{what} = {}: must be at most {} steps of {h} ms",
+                    crate::params::compact(ms),
+                    u32::MAX / 2
+                ));
             }
             Ok(s as u32)
         };
         let bap_first = steps(p.bap_delay, "bAP_delay")?;
         let bap_len = steps(p.bap_duration, "bAP_duration")?;
-        if p.t_ref / h > f64::from(u32::MAX / 2) {
-            return Err(format!("t_ref = {}: too long for the resolution {h} ms", p.t_ref));
-        }
+        let refractory_steps = nest_steps_rounded_up("t_ref", p.t_ref, h).map_err(|e| e.to_string())?;
         let substeps = (h / MAX_SUBSTEP_MS - 1e-9).ceil().max(1.0) as u32;
         let h_sub = h / f64::from(substeps);
         Ok(Self {
@@ -406,7 +408,7 @@ impl PyramidalBac {
             i_stim: vec![0.0; n],
             refractory: vec![0; n],
             since_spike: vec![u32::MAX; n],
-            refractory_steps: nest_steps_rounded_up(p.t_ref, h),
+            refractory_steps,
             bap_first,
             bap_end: bap_first + bap_len,
             substeps,
