@@ -2,21 +2,35 @@
 //! drawn as PNG figures.
 //!
 //! The raster shows neurons top to bottom in population order, which for circuits built by the
-//! column builder is layer order (superficial first); populations are coloured and labelled on
-//! the y axis, and consecutive populations of one layer (manifest `placement`) are bracketed
-//! under the layer's name. Large networks are subsampled deterministically: evenly spaced node
-//! ids, allotted to populations in proportion to their sizes, at least a few per population.
+//! column builder is area, column, then layer order (superficial first). Large networks are
+//! subsampled deterministically: evenly spaced node ids, allotted to populations in proportion
+//! to their sizes, at least a few per population.
+//!
+//! Two things keep the figures readable whatever the run:
+//! - *Time*: a raster of a long run squeezes seconds of spikes into 1,200 pixels and becomes a
+//!   moiré texture, so runs longer than [`LONG_RUN_MS`] are shown over their last
+//!   [`DEFAULT_RASTER_MS`] by default (past the onset transient, in the state the run settled
+//!   into); the rates still cover the whole run. `--from`/`--to` choose one window for both.
+//! - *Populations*: a circuit of hundreds of populations cannot carry one label per population,
+//!   so the y axis is labelled by the groups the manifest's placements give (area, column,
+//!   layer), as deep as the labels fit ([`layout`]); the spikes are then coloured by layer with
+//!   a legend, and the rates figure pools the columns of each cell type ([`rates`]).
+//!
 //! Text is drawn with the bundled DejaVu Sans (`data/fonts`), so no system font library is used.
 
+mod layout;
+mod raster;
+mod rates;
+
 use std::ffi::OsString;
-use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use anyhow::{Context, Result, anyhow, bail};
-use laminar_record::{MANIFEST_FILE_NAME, Manifest, Placement, SpikePopulation};
+use laminar_record::{MANIFEST_FILE_NAME, Manifest, SpikePopulation};
 use plotters::prelude::*;
-use plotters::style::text_anchor::{HPos, Pos, VPos};
+
+use layout::Tags;
 
 /// Pixel size of `raster.png`.
 pub const RASTER_SIZE: (u32, u32) = (1400, 900);
@@ -24,11 +38,13 @@ pub const RASTER_SIZE: (u32, u32) = (1400, 900);
 pub const DEFAULT_MAX_NEURONS: usize = 2000;
 /// Neurons every population keeps in a subsampled raster (all of them if it has fewer).
 const MIN_PER_POPULATION: u64 = 10;
-
-/// Pixel size of `rates.png` for `populations` bars.
-pub fn rates_size(populations: usize) -> (u32, u32) {
-    (1000, (200 + 44 * populations as u32).clamp(440, 2400))
-}
+/// Runs longer than this (ms) are not drawn whole in the raster by default: at 1,200 pixels
+/// for the time axis, 2 s is 1.7 ms per pixel, about the refractory period, the coarsest scale
+/// at which a neuron's spikes stay separate dots.
+pub const LONG_RUN_MS: f64 = 2000.0;
+/// The raster window of long runs by default (ms): their last second, 0.8 ms per pixel, long
+/// enough to show rhythms of a few Hz and population bursts, short enough for single spikes.
+pub const DEFAULT_RASTER_MS: f64 = 1000.0;
 
 static FONT: &[u8] = include_bytes!("../../../data/fonts/DejaVuSans.ttf");
 const FAMILY: &str = "sans-serif";
@@ -49,6 +65,13 @@ const PALETTE: [(u8, u8, u8); 10] = [
 
 /// Options of `laminar plot`.
 #[derive(Debug, Clone, clap::Args)]
+#[command(after_help = "Default windows: runs of up to 2 s are drawn whole. Longer runs: the raster shows \
+the last 1 s (a 10-s raster at 1,400 pixels merges spikes into a texture; the last second is past the \
+onset transient), the rates figure the whole run; each figure's subtitle says its window. \
+--from/--to set one window for both figures.\n\nCircuits with many populations are labelled by \
+area, column and layer (as deep as the labels fit) and coloured by layer, with a legend; with more \
+than 48 populations the rates figure pools the columns of each cell type (bar: pooled rate, \
+whisker: lowest to highest column).")]
 pub struct PlotArgs {
     /// Recording directory written by `laminar run --out`.
     pub dir: PathBuf,
@@ -56,10 +79,12 @@ pub struct PlotArgs {
     /// a directory (or a prefix ending in `/`, `_`, `-` or `.`) is used as is. Default: DIR/.
     #[arg(long, value_name = "FILE_PREFIX")]
     pub out: Option<PathBuf>,
-    /// Start of the window (ms); default 0.
+    /// Start of the window of both figures (ms); default 0 (raster of runs over 2 s: the end
+    /// minus 1000).
     #[arg(long, value_name = "MS")]
     pub from: Option<f64>,
-    /// End of the window (ms), excluded unless it is the end of the run; default: the simulated time.
+    /// End of the window of both figures (ms), excluded unless it is the end of the run;
+    /// default: the simulated time.
     #[arg(long, value_name = "MS")]
     pub to: Option<f64>,
     /// Neurons shown in the raster at most (evenly spaced, spread over populations by size).
@@ -69,13 +94,18 @@ pub struct PlotArgs {
 
 /// `laminar plot`: draws both figures and prints the paths and the rate table.
 pub fn main(args: &PlotArgs) -> Result<()> {
+    use std::io::Write as _;
     let summary = plot(args)?;
-    print!("{summary}");
-    Ok(())
+    let mut out = std::io::stdout().lock();
+    match write!(out, "{summary}").and_then(|()| out.flush()) {
+        // A closed pipe (`laminar plot DIR | head`) is the reader's choice, not a failure.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => other.context("cannot print the summary"),
+    }
 }
 
-/// The time window of the rates and of the raster.
-#[derive(Debug, Clone, Copy)]
+/// A time window of the figures.
+#[derive(Debug, Clone, Copy, PartialEq)]
 struct Window {
     from: f64,
     to: f64,
@@ -117,22 +147,63 @@ impl Window {
     fn describe(&self) -> String {
         format!("[{}, {}{} ms", self.from, self.to, if self.closed { "]" } else { ")" })
     }
+
+    /// `0–500 ms`, as in titles.
+    fn span(&self) -> String {
+        format!("{}–{} ms", number(self.from), number(self.to))
+    }
+}
+
+/// The windows of the two figures and why they were chosen, for the subtitles.
+#[derive(Debug, Clone, PartialEq)]
+struct Windows {
+    rates: Window,
+    raster: Window,
+    /// How the rates window came about (`whole run`, `--from/--to`).
+    rates_why: String,
+    /// How the raster window came about.
+    raster_why: String,
+}
+
+/// Both figures over `--from`/`--to` when either is given; otherwise the rates over the whole
+/// run and the raster over the whole run too, unless the run is longer than [`LONG_RUN_MS`]:
+/// then over its last [`DEFAULT_RASTER_MS`].
+fn choose_windows(simulated_ms: f64, from: Option<f64>, to: Option<f64>) -> Result<Windows> {
+    if from.is_some() || to.is_some() {
+        let window = Window::new(simulated_ms, from, to)?;
+        let why = "window set by --from/--to".to_owned();
+        return Ok(Windows { rates: window, raster: window, rates_why: why.clone(), raster_why: why });
+    }
+    let whole = Window::new(simulated_ms, None, None)?;
+    let rates_why = "whole run".to_owned();
+    if simulated_ms <= LONG_RUN_MS {
+        return Ok(Windows { rates: whole, raster: whole, rates_why, raster_why: "whole run".to_owned() });
+    }
+    let raster = Window::new(simulated_ms, Some(simulated_ms - DEFAULT_RASTER_MS), None)?;
+    let raster_why = format!(
+        "last {} s of the {}-s run (default for runs over {} s; --from/--to to choose)",
+        number(DEFAULT_RASTER_MS / 1000.0),
+        number(simulated_ms / 1000.0),
+        number(LONG_RUN_MS / 1000.0)
+    );
+    Ok(Windows { rates: whole, raster, rates_why, raster_why })
 }
 
 /// One population as plotted.
 struct Pop {
     name: String,
     size: u64,
-    placement: Option<Placement>,
+    /// Where the population sits (area, column, layer, cell type), for labels and colours.
+    tags: Tags,
     colour: RGBColor,
-    /// Spikes in the window.
+    /// Spikes in the rates window.
     spikes: u64,
     rate_hz: f64,
     /// Neurons shown in the raster (evenly spaced node ids, see `shown_row`).
     shown: u64,
     /// First raster row (from the top) of this population.
     first_row: usize,
-    /// Spikes of shown neurons in the window: (time, row from the top).
+    /// Spikes of shown neurons in the raster window: (time, row from the top).
     raster: Vec<(f64, usize)>,
 }
 
@@ -140,7 +211,7 @@ struct Pop {
 pub struct Summary {
     dir: PathBuf,
     model: String,
-    window: Window,
+    windows: Windows,
     raster: PathBuf,
     rates: PathBuf,
     shown: usize,
@@ -150,13 +221,19 @@ pub struct Summary {
 
 impl std::fmt::Display for Summary {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        writeln!(f, "{} (model {}), window {}", self.dir.display(), self.model, self.window.describe())?;
+        let (rates, raster) = (&self.windows.rates, &self.windows.raster);
+        writeln!(f, "{} (model {}), window {}", self.dir.display(), self.model, rates.describe())?;
         let neurons = if self.shown as u64 == self.total {
             format!("all {} neurons", self.total)
         } else {
             format!("{} of {} neurons", self.shown, self.total)
         };
-        writeln!(f, "wrote {} ({neurons})", self.raster.display())?;
+        let raster_window = if raster == rates {
+            String::new()
+        } else {
+            format!(", {} ({})", raster.describe(), self.windows.raster_why)
+        };
+        writeln!(f, "wrote {} ({neurons}{raster_window})", self.raster.display())?;
         writeln!(f, "wrote {}", self.rates.display())?;
         writeln!(f, "{:<16} {:>10} {:>10} {:>12}", "population", "neurons", "spikes", "rate (Hz)")?;
         for (name, size, spikes, rate) in &self.rows {
@@ -189,7 +266,7 @@ pub fn plot(args: &PlotArgs) -> Result<Summary> {
     if args.max_neurons == 0 {
         bail!("--max-neurons must be at least 1");
     }
-    let window = Window::new(manifest.simulated_ms, args.from, args.to)?;
+    let windows = choose_windows(manifest.simulated_ms, args.from, args.to)?;
     let spikes = laminar_record::read_spikes(&spikes_path)
         .with_context(|| format!("cannot read the spikes of {}", dir.display()))?;
 
@@ -198,35 +275,33 @@ pub fn plot(args: &PlotArgs) -> Result<Summary> {
     if entries.is_empty() {
         bail!("{}: the manifest lists no populations", dir.display());
     }
+    for s in &spikes {
+        if !entries.iter().any(|p| p.name == s.name) {
+            bail!("{}: spikes of population '{}', which the manifest does not list", spikes_path.display(), s.name);
+        }
+    }
+    let tags: Vec<Tags> = entries.iter().map(|e| Tags::new(&e.name, e.placement.as_ref())).collect();
+    let colouring = Colouring::new(&tags);
     let allotted = allot(&entries.iter().map(|p| p.size).collect::<Vec<_>>(), args.max_neurons);
     let mut pops = Vec::with_capacity(entries.len());
     let mut row = 0;
-    for (i, (entry, n)) in entries.iter().zip(allotted).enumerate() {
-        let recorded = spikes.iter().find(|s| s.name == entry.name);
+    for (i, ((entry, n), tags)) in entries.iter().zip(allotted).zip(tags).enumerate() {
         let mut pop = Pop {
             name: entry.name.clone(),
             size: entry.size,
-            placement: entry.placement.clone(),
-            colour: {
-                let (r, g, b) = PALETTE[i % PALETTE.len()];
-                RGBColor(r, g, b)
-            },
+            tags,
+            colour: colouring.colour(i),
             spikes: 0,
             rate_hz: 0.0,
             shown: n,
             first_row: row,
             raster: Vec::new(),
         };
-        if let Some(recorded) = recorded {
-            count(&mut pop, recorded, &window);
+        if let Some(recorded) = spikes.iter().find(|s| s.name == entry.name) {
+            count(&mut pop, recorded, &windows);
         }
         row += pop.shown as usize;
         pops.push(pop);
-    }
-    for s in &spikes {
-        if !entries.iter().any(|p| p.name == s.name) {
-            bail!("{}: spikes of population '{}', which the manifest does not list", spikes_path.display(), s.name);
-        }
     }
 
     let (raster_path, rates_path) = output_paths(dir, args.out.as_deref());
@@ -242,14 +317,15 @@ pub fn plot(args: &PlotArgs) -> Result<Summary> {
         .unwrap_or_else(|| manifest.model_path.clone());
     let total: u64 = pops.iter().map(|p| p.size).sum();
     let shown = row;
-    draw_raster(&raster_path, &pops, &window, &model, shown, total)
+    let figure = Figure { model: &model, windows: &windows, legend: colouring.legend() };
+    raster::draw(&raster_path, &pops, &figure, shown, total)
         .with_context(|| format!("cannot draw {}", raster_path.display()))?;
-    draw_rates(&rates_path, &pops, &window, &model).with_context(|| format!("cannot draw {}", rates_path.display()))?;
+    rates::draw(&rates_path, &pops, &figure).with_context(|| format!("cannot draw {}", rates_path.display()))?;
 
     Ok(Summary {
         dir: dir.clone(),
         model: manifest.model_path.clone(),
-        window,
+        windows,
         raster: raster_path,
         rates: rates_path,
         shown,
@@ -258,18 +334,70 @@ pub fn plot(args: &PlotArgs) -> Result<Summary> {
     })
 }
 
-/// Counts a population's spikes in the window and collects those of its shown neurons.
-fn count(pop: &mut Pop, recorded: &SpikePopulation, window: &Window) {
+/// What both figures share: the model's name, the windows and the colour legend.
+struct Figure<'a> {
+    model: &'a str,
+    windows: &'a Windows,
+    /// `(key, colour)` when colours stand for groups (layers) rather than single populations.
+    legend: Option<Vec<(String, RGBColor)>>,
+}
+
+/// How populations are coloured: one colour each when the palette has enough colours (their
+/// labels are then the legend), otherwise one per layer (or, outside the layers, per cell type
+/// or population), which needs a legend.
+struct Colouring {
+    /// Index into `keys` of each population.
+    key_of: Vec<usize>,
+    keys: Vec<String>,
+    by_group: bool,
+}
+
+impl Colouring {
+    fn new(tags: &[Tags]) -> Self {
+        let by_group = tags.len() > PALETTE.len();
+        let mut keys: Vec<String> = Vec::new();
+        let key_of = tags
+            .iter()
+            .map(|t| {
+                let key = if by_group { t.stratum().unwrap_or(&t.name) } else { &t.name };
+                keys.iter().position(|k| k == key).unwrap_or_else(|| {
+                    keys.push(key.to_owned());
+                    keys.len() - 1
+                })
+            })
+            .collect();
+        Self { key_of, keys, by_group }
+    }
+
+    fn colour(&self, population: usize) -> RGBColor {
+        palette(self.key_of[population])
+    }
+
+    fn legend(&self) -> Option<Vec<(String, RGBColor)>> {
+        self.by_group.then(|| self.keys.iter().enumerate().map(|(i, k)| (k.clone(), palette(i))).collect())
+    }
+}
+
+fn palette(i: usize) -> RGBColor {
+    let (r, g, b) = PALETTE[i % PALETTE.len()];
+    RGBColor(r, g, b)
+}
+
+/// Counts a population's spikes in the rates window and collects those of its shown neurons
+/// in the raster window.
+fn count(pop: &mut Pop, recorded: &SpikePopulation, windows: &Windows) {
     for (&id, &t) in recorded.node_ids.iter().zip(&recorded.timestamps) {
-        if !window.contains(t) {
-            continue;
+        if windows.rates.contains(t) {
+            pop.spikes += 1;
         }
-        pop.spikes += 1;
-        if let Some(r) = shown_row(id, pop.size, pop.shown) {
+        if windows.raster.contains(t)
+            && let Some(r) = shown_row(id, pop.size, pop.shown)
+        {
             pop.raster.push((t, pop.first_row + r as usize));
         }
     }
-    pop.rate_hz = if pop.size > 0 { pop.spikes as f64 / (pop.size as f64 * window.seconds()) } else { 0.0 };
+    let seconds = windows.rates.seconds();
+    pop.rate_hz = if pop.size > 0 { pop.spikes as f64 / (pop.size as f64 * seconds) } else { 0.0 };
 }
 
 /// Neurons shown per population: all when the network has at most `max`, otherwise `max` split
@@ -383,281 +511,6 @@ fn ink(c: RGBColor) -> RGBColor {
     RGBColor(d(c.0), d(c.1), d(c.2))
 }
 
-/// Label positions (pixel y, top to bottom) near `desired`, at least `gap` apart within
-/// `lo..=hi`; `None` for labels that do not fit (every other one is dropped until they do).
-fn place_labels(desired: &[f64], gap: f64, lo: f64, hi: f64) -> Vec<Option<f64>> {
-    let n = desired.len();
-    let fit = (((hi - lo) / gap).floor() as usize + 1).max(1);
-    let stride = n.div_ceil(fit).max(1);
-    let kept: Vec<usize> = (0..n).filter(|i| i.is_multiple_of(stride)).collect();
-    let mut y: Vec<f64> = kept.iter().map(|&i| desired[i]).collect();
-    for i in 1..y.len() {
-        y[i] = y[i].max(y[i - 1] + gap);
-    }
-    if let Some(last) = y.last_mut()
-        && *last > hi
-    {
-        *last = hi;
-        for i in (0..y.len() - 1).rev() {
-            y[i] = y[i].min(y[i + 1] - gap);
-        }
-    }
-    let mut out = vec![None; n];
-    for (k, &i) in kept.iter().enumerate() {
-        out[i] = Some(y[k]);
-    }
-    out
-}
-
-/// Groups of consecutive populations in one layer (of one column and area): (label, first, end).
-/// The label names the area and the column only when the circuit has several.
-fn layer_groups(pops: &[Pop]) -> Vec<(String, usize, usize)> {
-    let area = |p: &Pop| p.placement.as_ref().and_then(|pl| pl.area.clone());
-    let column = |p: &Pop| {
-        p.placement.as_ref().and_then(|pl| pl.column.clone().or_else(|| pl.column_index.map(|c| format!("c{c}"))))
-    };
-    let varies = |f: &dyn Fn(&Pop) -> Option<String>| pops.iter().any(|p| f(p) != f(&pops[0]));
-    let (areas, columns) = (varies(&area), varies(&column));
-    let key = |p: &Pop| -> Option<String> {
-        let layer = p.placement.as_ref()?.layer.clone()?;
-        let mut parts = Vec::new();
-        if areas {
-            parts.extend(area(p));
-        }
-        if columns {
-            parts.extend(column(p));
-        }
-        parts.push(layer);
-        Some(parts.join(" "))
-    };
-    let mut groups: Vec<(String, usize, usize)> = Vec::new();
-    for (i, p) in pops.iter().enumerate() {
-        let Some(k) = key(p) else { continue };
-        match groups.last_mut() {
-            Some((label, _, end)) if *label == k && *end == i => *end = i + 1,
-            _ => groups.push((k, i, i + 1)),
-        }
-    }
-    groups
-}
-
-const TITLE_SIZE: f64 = 28.0;
-const SUBTITLE_SIZE: f64 = 19.0;
-const AXIS_DESC_SIZE: f64 = 22.0;
-const TICK_SIZE: f64 = 19.0;
-const LABEL_SIZE: f64 = 19.0;
-const GROUP_SIZE: f64 = 21.0;
-
-fn draw_titles<DB: DrawingBackend>(
-    root: &DrawingArea<DB, plotters::coord::Shift>,
-    title: &str,
-    subtitle: &str,
-) -> Result<()> {
-    let (w, _) = root.dim_in_pixel();
-    let centre = Pos::new(HPos::Center, VPos::Top);
-    root.draw(&Text::new(title, (w as i32 / 2, 14), (FAMILY, TITLE_SIZE).into_font().color(&BLACK).pos(centre)))
-        .map_err(drawing)?;
-    root.draw(&Text::new(
-        subtitle,
-        (w as i32 / 2, 52),
-        (FAMILY, SUBTITLE_SIZE).into_font().color(&RGBColor(80, 80, 80)).pos(centre),
-    ))
-    .map_err(drawing)?;
-    Ok(())
-}
-
-fn text_width<DB: DrawingBackend>(
-    root: &DrawingArea<DB, plotters::coord::Shift>,
-    text: &str,
-    size: f64,
-) -> Result<u32> {
-    Ok(root.estimate_text_size(text, &TextStyle::from((FAMILY, size).into_font())).map_err(drawing)?.0)
-}
-
-fn draw_raster(path: &Path, pops: &[Pop], window: &Window, model: &str, shown: usize, total: u64) -> Result<()> {
-    let root = BitMapBackend::new(path, RASTER_SIZE).into_drawing_area();
-    root.fill(&WHITE).map_err(drawing)?;
-    let rows = shown.max(1) as f64;
-    let neurons = if shown as u64 == total {
-        format!("all {} neurons", thousands(total))
-    } else {
-        format!(
-            "{} of {} neurons shown (evenly spaced within each population)",
-            thousands(shown as u64),
-            thousands(total)
-        )
-    };
-    draw_titles(
-        &root,
-        &format!("Spike raster — {model}"),
-        &format!("{neurons}, {}–{} ms", number(window.from), number(window.to)),
-    )?;
-
-    let groups = layer_groups(pops);
-    let label_w = pops.iter().map(|p| text_width(&root, &p.name, LABEL_SIZE)).collect::<Result<Vec<_>>>()?;
-    let label_w = label_w.into_iter().max().unwrap_or(0);
-    let group_w = groups.iter().map(|g| text_width(&root, &g.0, GROUP_SIZE)).collect::<Result<Vec<_>>>()?;
-    let group_w = group_w.into_iter().max().map_or(0, |w| w + 24);
-    let y_area = label_w + group_w + 24;
-
-    let mut chart = ChartBuilder::on(&root)
-        .margin_top(96)
-        .margin_right(40)
-        .margin_left(16)
-        .margin_bottom(12)
-        .x_label_area_size(72)
-        .y_label_area_size(y_area)
-        .build_cartesian_2d(window.from..window.to, 0.0..rows)
-        .map_err(drawing)?;
-    let format_x = tick_format(window.from..window.to, 10);
-    chart
-        .configure_mesh()
-        .disable_mesh()
-        .y_labels(0)
-        .x_labels(10)
-        .x_label_formatter(&format_x)
-        .x_desc("time (ms)")
-        .axis_desc_style((FAMILY, AXIS_DESC_SIZE))
-        .label_style((FAMILY, TICK_SIZE))
-        .axis_style(BLACK.stroke_width(1))
-        .draw()
-        .map_err(drawing)?;
-
-    // Row r (from the top) spans y in [rows - r - 1, rows - r).
-    let y_of_row = |r: f64| rows - r;
-    let (x_px, y_px) = chart.plotting_area().get_pixel_range();
-    let row_px = (y_px.end - y_px.start) as f64 / rows;
-
-    // Boundaries: light between populations, darker between layers.
-    let group_starts: Vec<usize> = groups.iter().map(|g| g.1).collect();
-    for (i, p) in pops.iter().enumerate().skip(1) {
-        let y = y_of_row(p.first_row as f64);
-        let colour = if group_starts.contains(&i) { RGBColor(150, 150, 150) } else { RGBColor(215, 215, 215) };
-        chart
-            .draw_series(std::iter::once(PathElement::new(
-                vec![(window.from, y), (window.to, y)],
-                colour.stroke_width(1),
-            )))
-            .map_err(drawing)?;
-    }
-
-    // Spikes: dots of 2 × 2 pixels when rows are thinner than that, otherwise short vertical
-    // ticks of most of a row's height (at most 12 pixels).
-    let half_h = ((row_px * 0.8).clamp(2.0, 12.0) / 2.0).round() as i32;
-    let (top, bottom) = if row_px < 3.0 { (-1, 0) } else { (-half_h, half_h - 1) };
-    let width = if row_px < 3.0 { 2 } else { 3 };
-    for p in pops {
-        let style = p.colour.filled();
-        chart
-            .draw_series(p.raster.iter().map(|&(t, r)| {
-                EmptyElement::at((t, y_of_row(r as f64 + 0.5))) + Rectangle::new([(0, top), (width - 1, bottom)], style)
-            }))
-            .map_err(drawing)?;
-    }
-
-    // Population labels, coloured like their spikes (they are the legend), right of the layer brackets.
-    let px_of_row = |r: f64| y_px.start as f64 + r * row_px;
-    let label_x = x_px.start - 10;
-    let centres: Vec<f64> = pops.iter().map(|p| px_of_row(p.first_row as f64 + p.shown as f64 / 2.0)).collect();
-    let placed = place_labels(&centres, LABEL_SIZE * 1.05, y_px.start as f64 + 6.0, y_px.end as f64 - 6.0);
-    for ((p, &want), at) in pops.iter().zip(&centres).zip(placed) {
-        let Some(y) = at else { continue };
-        let style = (FAMILY, LABEL_SIZE).into_font().color(&ink(p.colour)).pos(Pos::new(HPos::Right, VPos::Center));
-        root.draw(&Text::new(p.name.as_str(), (label_x, y.round() as i32), style)).map_err(drawing)?;
-        if (y - want).abs() > 2.0 {
-            root.draw(&PathElement::new(
-                vec![(label_x + 2, y.round() as i32), (x_px.start - 2, want.round() as i32)],
-                RGBColor(160, 160, 160).stroke_width(1),
-            ))
-            .map_err(drawing)?;
-        }
-    }
-
-    // Layer brackets and names.
-    let bracket_x = label_x - label_w as i32 - 10;
-    for (label, first, end) in &groups {
-        let top = px_of_row(pops[*first].first_row as f64) + 3.0;
-        let last = &pops[end - 1];
-        let bottom = px_of_row((last.first_row + last.shown as usize) as f64) - 3.0;
-        let (top, bottom) = (top.round() as i32, bottom.round().max(top + 1.0) as i32);
-        let ink = BLACK.stroke_width(2);
-        root.draw(&PathElement::new(
-            vec![(bracket_x + 5, top), (bracket_x, top), (bracket_x, bottom), (bracket_x + 5, bottom)],
-            ink,
-        ))
-        .map_err(drawing)?;
-        let style = (FAMILY, GROUP_SIZE).into_font().color(&BLACK).pos(Pos::new(HPos::Right, VPos::Center));
-        root.draw(&Text::new(label.as_str(), (bracket_x - 8, (top + bottom) / 2), style)).map_err(drawing)?;
-    }
-    root.present().map_err(drawing)?;
-    Ok(())
-}
-
-fn draw_rates(path: &Path, pops: &[Pop], window: &Window, model: &str) -> Result<()> {
-    let size = rates_size(pops.len());
-    let root = BitMapBackend::new(path, size).into_drawing_area();
-    root.fill(&WHITE).map_err(drawing)?;
-    let mut subtitle = String::new();
-    let _ = write!(subtitle, "{model}, {}–{} ms: spikes / (neurons × window)", number(window.from), number(window.to));
-    draw_titles(&root, "Mean firing rate per population", &subtitle)?;
-
-    let n = pops.len() as f64;
-    let max_rate = pops.iter().map(|p| p.rate_hz).fold(0.0, f64::max);
-    let x_max = if max_rate > 0.0 { max_rate * 1.2 } else { 1.0 };
-    let label_w = pops.iter().map(|p| text_width(&root, &p.name, LABEL_SIZE)).collect::<Result<Vec<_>>>()?;
-    let label_w = label_w.into_iter().max().unwrap_or(0);
-    let mut chart = ChartBuilder::on(&root)
-        .margin_top(96)
-        .margin_right(40)
-        .margin_left(16)
-        .margin_bottom(12)
-        .x_label_area_size(72)
-        .y_label_area_size(label_w + 24)
-        .build_cartesian_2d(0.0..x_max, 0.0..n)
-        .map_err(drawing)?;
-    let format_x = tick_format(0.0..x_max, 8);
-    chart
-        .configure_mesh()
-        .disable_y_mesh()
-        .x_max_light_lines(0)
-        .bold_line_style(RGBColor(230, 230, 230).stroke_width(1))
-        .y_labels(0)
-        .x_labels(8)
-        .x_label_formatter(&format_x)
-        .x_desc("firing rate (spikes/s)")
-        .axis_desc_style((FAMILY, AXIS_DESC_SIZE))
-        .label_style((FAMILY, TICK_SIZE))
-        .axis_style(BLACK.stroke_width(1))
-        .draw()
-        .map_err(drawing)?;
-
-    let (x_px, y_px) = chart.plotting_area().get_pixel_range();
-    let bar_px = (y_px.end - y_px.start) as f64 / n;
-    let value_size = (bar_px * 0.6).clamp(10.0, LABEL_SIZE);
-    let mut centres = Vec::new();
-    for (i, p) in pops.iter().enumerate() {
-        let y = n - i as f64 - 0.5;
-        chart
-            .draw_series(std::iter::once(Rectangle::new([(0.0, y - 0.35), (p.rate_hz, y + 0.35)], p.colour.filled())))
-            .map_err(drawing)?;
-        let (bx, by) = chart.backend_coord(&(p.rate_hz, y));
-        centres.push(by as f64);
-        if bar_px >= 10.0 {
-            let style =
-                (FAMILY, value_size).into_font().color(&RGBColor(40, 40, 40)).pos(Pos::new(HPos::Left, VPos::Center));
-            root.draw(&Text::new(format!("{:.2}", p.rate_hz), (bx + 6, by), style)).map_err(drawing)?;
-        }
-    }
-    let placed = place_labels(&centres, LABEL_SIZE * 1.05, y_px.start as f64 + 4.0, y_px.end as f64 - 4.0);
-    for (p, at) in pops.iter().zip(placed) {
-        let Some(y) = at else { continue };
-        let style = (FAMILY, LABEL_SIZE).into_font().color(&ink(p.colour)).pos(Pos::new(HPos::Right, VPos::Center));
-        root.draw(&Text::new(p.name.as_str(), (x_px.start - 10, y.round() as i32), style)).map_err(drawing)?;
-    }
-    root.present().map_err(drawing)?;
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -694,11 +547,39 @@ mod tests {
     }
 
     #[test]
-    fn labels_keep_their_distance() {
-        let y = place_labels(&[10.0, 12.0, 14.0, 100.0], 10.0, 0.0, 200.0);
-        assert_eq!(y, vec![Some(10.0), Some(20.0), Some(30.0), Some(100.0)]);
-        let y = place_labels(&[190.0, 195.0], 10.0, 0.0, 195.0);
-        assert_eq!(y, vec![Some(185.0), Some(195.0)]);
+    fn long_runs_get_a_one_second_raster() {
+        // 10 s: the raster shows the last second, the rates the whole run.
+        let w = choose_windows(10_000.0, None, None).unwrap();
+        assert_eq!((w.raster.from, w.raster.to, w.raster.closed), (9000.0, 10_000.0, true));
+        assert_eq!((w.rates.from, w.rates.to), (0.0, 10_000.0));
+        assert!(w.raster_why.starts_with("last 1 s of the 10-s run"), "{}", w.raster_why);
+        assert_eq!(w.rates_why, "whole run");
+        // Up to 2 s: both whole.
+        let w = choose_windows(LONG_RUN_MS, None, None).unwrap();
+        assert_eq!(w.raster, w.rates);
+        assert_eq!((w.raster.from, w.raster.to), (0.0, LONG_RUN_MS));
+        // --from or --to: one window for both, whatever the run's length.
+        let w = choose_windows(10_000.0, Some(200.0), None).unwrap();
+        assert_eq!(w.raster, w.rates);
+        assert_eq!((w.raster.from, w.raster.to), (200.0, 10_000.0));
+        assert_eq!(w.raster_why, "window set by --from/--to");
+        assert!(choose_windows(10_000.0, None, Some(20_000.0)).is_err());
+    }
+
+    #[test]
+    fn colours_stand_for_layers_in_large_circuits() {
+        let few: Vec<Tags> = ["exc", "inh"].iter().map(|n| Tags { name: (*n).into(), ..Tags::default() }).collect();
+        let c = Colouring::new(&few);
+        assert!(c.legend().is_none());
+        assert_ne!(c.colour(0), c.colour(1));
+        let column: Vec<Tags> = layout::tests::column_circuit().into_iter().map(|c| c.0).collect();
+        let c = Colouring::new(&column);
+        let legend: Vec<String> = c.legend().unwrap().into_iter().map(|e| e.0).collect();
+        assert_eq!(legend, ["L1", "L23", "L4", "L5", "L6", "core", "higher", "matrix"]);
+        // Populations of one layer share a colour across columns and areas.
+        assert_eq!(c.colour(1), c.colour(2));
+        assert_eq!(c.colour(1), c.colour(130 + 16 * 3 + 1));
+        assert_ne!(c.colour(1), c.colour(5));
     }
 
     #[test]
