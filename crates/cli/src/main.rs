@@ -386,3 +386,25 @@ fn real_main() -> Result<ExitCode> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::Cli;
+
+    #[test]
+    fn every_argument_of_every_subcommand_is_documented() {
+        let cli = Cli::command();
+        let mut undocumented = Vec::new();
+        for sub in cli.get_subcommands() {
+            for arg in sub.get_arguments() {
+                let id = arg.get_id().as_str();
+                if id != "help" && id != "version" && arg.get_help().is_none() && arg.get_long_help().is_none() {
+                    undocumented.push(format!("{} {id}", sub.get_name()));
+                }
+            }
+        }
+        assert!(undocumented.is_empty(), "arguments without help: {undocumented:?}");
+    }
+}
