@@ -16,10 +16,10 @@
 //! * A [`SpaceReserve`] taken at the start holds back the space closing needs (one HDF5 chunk per
 //!   column plus metadata); it is given back before the files are closed, so HDF5 can write its
 //!   metadata even on a full disk.
-//! * At the end of every exchange interval the recorder notes how many events and frames each
-//!   file has been given (a *mark*, a few counters, no system call). After a failure every file
-//!   is cut back to the last mark, so all of them end at the same step boundary, and the manifest
-//!   says that time and why the run stopped.
+//! * At an exchange boundary every `MARK_STRIDE` steps the recorder notes how many events and
+//!   frames each file has been given (a *mark*, a few counters, no system call). After a failure
+//!   every file is cut back to the last mark, so all of them end at the same step boundary, and
+//!   the manifest says that time and why the run stopped.
 //!
 //! Report files are named after the variable (`V_m.h5`); when one variable is recorded for
 //! several populations, each file is named `<variable>_<population>.h5`.
@@ -43,7 +43,12 @@ const FRAME_CHUNK: usize = 256;
 /// bookkeeping of cut datasets), beyond the data chunks, and for the manifest's temporary copy.
 const METADATA_RESERVE_BYTES: u64 = 256 * 1024;
 
-/// How far every file had been given data at the end of the last exchange interval.
+/// Steps between marks. Any exchange boundary before a failure is a valid place to cut back to;
+/// noting the counts at every interval (often every 0.1-ms step) cost CUBA 7 % of its run time,
+/// every 256 steps costs nothing measurable, and a failure loses at most 256 steps more.
+const MARK_STRIDE: Step = 256;
+
+/// How far every file had been given data at an exchange boundary (every [`MARK_STRIDE`] steps).
 #[derive(Debug, Default)]
 struct Mark {
     /// The step boundary (time `step·h`).
@@ -386,9 +391,11 @@ impl Observer for Recorder {
         Ok(())
     }
 
-    /// Every file has been given the data up to `now`: note the counts (see the module docs).
+    /// Every file has been given the data up to `now`: note the counts (see the module docs),
+    /// every [`MARK_STRIDE`] steps.
+    #[inline]
     fn progress(&mut self, now: Step) {
-        if self.failure.is_none() {
+        if now >= self.mark.step + MARK_STRIDE && self.failure.is_none() {
             self.set_mark(now);
         }
     }
