@@ -1,11 +1,17 @@
 //! `laminar`: run model files, inspect recordings, verify against NEST, benchmark.
+//!
+//! Everything printed to stdout goes through [`emit`], which turns a closed pipe (`laminar build
+//! … | head -2`) into a quiet, successful exit instead of a panic. `laminar run` takes SIGINT and
+//! SIGTERM itself ([`watch_signals`]) so that a scheduler's SIGTERM, like Ctrl-C, ends the run at
+//! a step boundary with a valid recording; it then exits with 128 + the signal's number.
 
-use std::path::PathBuf;
+use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 use laminar_cli::{circuit, config, gating, normalization, output, run, scenarios, verify};
 use laminar_models::Scheduling;
@@ -22,12 +28,22 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Simulate a model file and write the recording to a directory.
+    ///
+    /// SIGINT (Ctrl-C) and SIGTERM end the run at the next step boundary: the recording is closed
+    /// and its manifest says how far the run got and which signal stopped it; the exit status is
+    /// 130 (SIGINT) or 143 (SIGTERM). A failed write (a full disk) ends the run the same way,
+    /// with the files cut back to the last step boundary they all reached; the exit status is 2.
     Run {
         /// The model file (TOML).
         model: PathBuf,
-        /// Output directory (created; files of an earlier run are replaced).
+        /// Output directory: created if missing. It must be empty or hold an earlier laminar
+        /// recording, which is replaced only with --force.
         #[arg(long)]
         out: PathBuf,
+        /// Replace the laminar recording already in --out (its files are removed; files
+        /// laminar did not write are kept).
+        #[arg(long)]
+        force: bool,
         /// Override simulation.duration_ms.
         #[arg(long)]
         duration: Option<f64>,
@@ -46,7 +62,9 @@ enum Command {
     },
     /// Check a model file without running it.
     Validate {
+        /// The model file (TOML).
         model: PathBuf,
+        /// Override any key of the model file by its dotted path, e.g. populations.exc.size=100.
         #[arg(long = "set", value_name = "KEY=VALUE")]
         set: Vec<String>,
     },
@@ -54,7 +72,9 @@ enum Command {
     /// cell type, area, column, size) and projections (realised synapse counts against the
     /// rule's expectation, mean in-degree, memory), with the build time and synapses per second.
     Build {
+        /// The model file (TOML).
         model: PathBuf,
+        /// Override any key of the model file by its dotted path, e.g. populations.exc.size=100.
         #[arg(long = "set", value_name = "KEY=VALUE")]
         set: Vec<String>,
         /// Override simulation.seed.
@@ -73,7 +93,10 @@ enum Command {
         edges: bool,
     },
     /// Summarise a recording directory.
-    Inspect { dir: PathBuf },
+    Inspect {
+        /// The output directory of a run (the one holding manifest.json).
+        dir: PathBuf,
+    },
     /// Draw a recording's spike raster and mean rate per population (raster.png, rates.png).
     Plot(plot::PlotArgs),
     /// Run a NEST reference case and compare with NEST's output (exit 0 only if all pass).
@@ -84,6 +107,7 @@ enum Command {
         /// Write the run in the standard output layout (one subdirectory per case if several).
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Threads to simulate on.
         #[arg(long, default_value_t = 1)]
         threads: usize,
         /// Update the case's neurons event-driven or clock-driven, where their model offers the
@@ -136,6 +160,7 @@ enum Command {
     /// Measure the divisive normalisation of astro_normalized_synapse: Poisson inputs at random
     /// rates onto targets; prints the drive against the normalised and unnormalised predictions.
     Normalization {
+        /// Seed of the random rates and Poisson trains.
         #[arg(long, default_value_t = 1)]
         seed: u64,
         /// Number of random rate vectors (at least 3).
@@ -150,7 +175,9 @@ enum Command {
     },
     /// Run a macro benchmark scenario (cuba | sparse) and print timings.
     Bench {
+        /// The scenario: cuba (a CUBA-like random network) or sparse (few driven neurons).
         scenario: String,
+        /// Number of neurons.
         #[arg(long, default_value_t = 4000)]
         n: usize,
         /// In-degree (cuba).
@@ -159,10 +186,13 @@ enum Command {
         /// Fraction of neurons driven (sparse).
         #[arg(long, default_value_t = 0.01)]
         driven: f64,
+        /// Simulated time (ms).
         #[arg(long, default_value_t = 10000.0)]
         duration: f64,
+        /// Threads to simulate on.
         #[arg(long, default_value_t = 1)]
         threads: usize,
+        /// Seed of the network and its input.
         #[arg(long, default_value_t = 1)]
         seed: u64,
         /// Update scheme of the `iaf_psc_exp` neurons: event-driven or clock-driven.
@@ -179,52 +209,125 @@ fn parse_scheduling(name: &str) -> Result<Scheduling, String> {
 fn main() -> ExitCode {
     match real_main() {
         Ok(code) => code,
+        // The reader of our stdout has gone (`| head`): nobody is left to tell anything to.
+        Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            // Not eprintln!, which panics when stderr is closed too.
+            let _ = writeln!(std::io::stderr(), "error: {e:#}");
             ExitCode::from(2)
         }
     }
 }
 
+/// Writes `text` to stdout. A closed pipe comes back as an `io::Error` of kind `BrokenPipe`,
+/// which `main` turns into a quiet exit (Rust ignores SIGPIPE, and `print!` would panic).
+fn emit(text: &str) -> Result<()> {
+    let mut stdout = std::io::stdout().lock();
+    stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush())?;
+    Ok(())
+}
+
+fn is_broken_pipe(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        cause.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
+/// Takes SIGINT and SIGTERM for `laminar run`: they are blocked in every thread (the engine's
+/// workers inherit the mask) and received by `sigwait` on a thread of their own, which knows
+/// which signal came, without an unsafe signal handler. While the model is still being built,
+/// nothing has been written and the build cannot be stopped midway, so the process ends at once;
+/// once the run writes, the stop flag ends it at the next step boundary.
+fn watch_signals(stop: Arc<AtomicBool>, interruption: Arc<run::Interruption>, out: &Path) -> Result<()> {
+    use nix::sys::signal::{SigSet, Signal};
+    let mut signals = SigSet::empty();
+    signals.add(Signal::SIGINT);
+    signals.add(Signal::SIGTERM);
+    signals.thread_block().context("blocking SIGINT and SIGTERM for their watcher thread")?;
+    let out = out.display().to_string();
+    std::thread::Builder::new()
+        .name("signals".into())
+        .spawn(move || {
+            loop {
+                let Ok(signal) = signals.wait() else { continue };
+                if interruption.signal_received(signal as i32) {
+                    let _ = writeln!(
+                        std::io::stderr(),
+                        "laminar: {} while the model was being built; nothing was written to {out}",
+                        signal.as_str()
+                    );
+                    std::process::exit(128 + signal as i32);
+                }
+                stop.store(true, Ordering::SeqCst);
+            }
+        })
+        .context("starting the signal watcher thread")?;
+    Ok(())
+}
+
 fn real_main() -> Result<ExitCode> {
     let cli = Cli::parse();
     match cli.command {
-        Command::Run { model, out, duration, seed, threads, set, quiet } => {
+        Command::Run { model, out, force, duration, seed, threads, set, quiet } => {
             let stop = Arc::new(AtomicBool::new(false));
-            let flag = Arc::clone(&stop);
-            ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst))?;
-            let options = run::RunOptions { duration_ms: duration, seed, threads, overrides: set, quiet };
-            let summary = run::run(&model, &out, &options, stop)?;
-            print!("{}", summary.text);
-            Ok(if summary.completed { ExitCode::SUCCESS } else { ExitCode::from(130) })
+            let interruption = Arc::new(run::Interruption::default());
+            watch_signals(Arc::clone(&stop), Arc::clone(&interruption), &out)?;
+            let options = run::RunOptions {
+                duration_ms: duration,
+                seed,
+                threads,
+                overrides: set,
+                quiet,
+                force,
+                interruption: Some(Arc::clone(&interruption)),
+            };
+            let summary = match run::run(&model, &out, &options, stop) {
+                Ok(summary) => summary,
+                // The watcher thread is ending the process (a signal during the build).
+                Err(_) if interruption.signal().is_some() && !interruption.begin_writing() => loop {
+                    std::thread::park();
+                },
+                Err(e) => return Err(e),
+            };
+            emit(&summary.text)?;
+            Ok(match (summary.completed, summary.signal) {
+                (true, _) => ExitCode::SUCCESS,
+                (false, Some(signal)) => ExitCode::from(128u8.saturating_add(signal as u8)),
+                (false, None) => ExitCode::from(130),
+            })
         }
         Command::Validate { model, set } => {
             let file = config::load(&model, &set)?;
-            println!("{}: valid ({})", model.display(), file.describe());
+            emit(&format!("{}: valid ({})\n", model.display(), file.describe()))?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Build { model, set, seed, threads, export, edges } => {
             let file = config::load(&model, &set)?;
             let seed = seed.unwrap_or(file.simulation().seed);
             let threads = threads.unwrap_or(file.simulation().threads);
-            print!("{}", circuit::build_table(&file, seed, threads)?.text);
+            emit(&circuit::build_table(&file, seed, threads)?.text)?;
             if let Some(dir) = export {
-                std::fs::create_dir_all(&dir)?;
+                std::fs::create_dir_all(&dir)
+                    .with_context(|| format!("creating the export directory {}", dir.display()))?;
                 circuit::write_nodes(&file, seed, &dir)?;
-                println!("wrote {} and {}", dir.join("nodes.h5").display(), dir.join("node_types.csv").display());
+                emit(&format!(
+                    "wrote {} and {}\n",
+                    dir.join("nodes.h5").display(),
+                    dir.join("node_types.csv").display()
+                ))?;
                 if edges {
                     let n = circuit::write_edges(&file, seed, &dir)?;
-                    println!(
-                        "wrote {n} edges to {} and {}",
+                    emit(&format!(
+                        "wrote {n} edges to {} and {}\n",
                         dir.join("edges.h5").display(),
                         dir.join("edge_types.csv").display()
-                    );
+                    ))?;
                 }
             }
             Ok(ExitCode::SUCCESS)
         }
         Command::Inspect { dir } => {
-            print!("{}", output::inspect(&dir)?);
+            emit(&output::inspect(&dir)?)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Plot(args) => {
@@ -240,7 +343,7 @@ fn real_main() -> Result<ExitCode> {
                     (None, _) => None,
                 };
                 let r = verify::verify_file_with(case, threads, dir.as_deref(), update)?;
-                print!("{}", r.report());
+                emit(&r.report())?;
                 all &= r.pass();
             }
             Ok(if all { ExitCode::SUCCESS } else { ExitCode::from(1) })
@@ -249,12 +352,12 @@ fn real_main() -> Result<ExitCode> {
             let mut exp = gating::Experiment::load(params.as_deref(), &set, population.as_deref())?;
             exp.seed = seed;
             exp.threads = threads.max(1);
-            print!("{}", gating::gating(exp, auto_range)?.text());
+            emit(&gating::gating(exp, auto_range)?.text())?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Normalization { seed, vectors, inputs, measure_ms } => {
             let report = normalization::run(&normalization::Options { seed, vectors, inputs, measure_ms })?;
-            print!("{}", report.text());
+            emit(&report.text())?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Bench { scenario, n, k, driven, duration, threads, seed, update } => {
@@ -271,15 +374,37 @@ fn real_main() -> Result<ExitCode> {
             let r = sim.run(steps, &mut laminar_engine::NullObserver, &stop)?;
             let total: u64 = sim.spike_counts().iter().sum();
             let (synapses, bytes) = sim.memory();
-            println!(
-                "scenario {scenario} n={n} threads={threads}: build {:.3} s, simulate {:.3} s, rate {:.3} Hz, synapses {synapses}, {:.1} MB, synaptic events {}",
+            emit(&format!(
+                "scenario {scenario} n={n} threads={threads}: build {:.3} s, simulate {:.3} s, rate {:.3} Hz, synapses {synapses}, {:.1} MB, synaptic events {}\n",
                 built.as_secs_f64(),
                 r.wall.as_secs_f64(),
                 total as f64 / n as f64 / (duration / 1000.0),
                 bytes as f64 / 1e6,
                 sim.synaptic_events()
-            );
+            ))?;
             Ok(ExitCode::SUCCESS)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::Cli;
+
+    #[test]
+    fn every_argument_of_every_subcommand_is_documented() {
+        let cli = Cli::command();
+        let mut undocumented = Vec::new();
+        for sub in cli.get_subcommands() {
+            for arg in sub.get_arguments() {
+                let id = arg.get_id().as_str();
+                if id != "help" && id != "version" && arg.get_help().is_none() && arg.get_long_help().is_none() {
+                    undocumented.push(format!("{} {id}", sub.get_name()));
+                }
+            }
+        }
+        assert!(undocumented.is_empty(), "arguments without help: {undocumented:?}");
     }
 }

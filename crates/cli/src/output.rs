@@ -7,6 +7,20 @@
 //! with the simulated time and whether the run completed, so an interrupted run leaves a valid,
 //! self-describing directory.
 //!
+//! # When a write fails (a full disk)
+//!
+//! The first failed write ends the run: the recorder returns the error to the engine, which stops
+//! at the next exchange interval, and refuses everything after it. Two things make the files
+//! valid afterwards:
+//!
+//! * A [`SpaceReserve`] taken at the start holds back the space closing needs (one HDF5 chunk per
+//!   column plus metadata); it is given back before the files are closed, so HDF5 can write its
+//!   metadata even on a full disk.
+//! * At an exchange boundary every `MARK_STRIDE` steps the recorder notes how many events and
+//!   frames each file has been given (a *mark*, a few counters, no system call). After a failure
+//!   every file is cut back to the last mark, so all of them end at the same step boundary, and
+//!   the manifest says that time and why the run stopped.
+//!
 //! Report files are named after the variable (`V_m.h5`); when one variable is recorded for
 //! several populations, each file is named `<variable>_<population>.h5`.
 
@@ -15,13 +29,35 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use laminar_engine::{Observer, PopulationMeta, SpikeRecord, Step, WeightEvent};
 use laminar_record::{
-    FrameReportWriter, Manifest, OutputFiles, PopulationEntry, ReportEntry, SpikeWriter, WeightProjection, WeightWriter,
+    FrameReportWriter, Manifest, OutputFiles, PopulationEntry, ReportEntry, SpaceReserve, SpikeWriter,
+    WeightProjection, WeightWriter,
 };
 
-/// Spikes buffered per population before an append.
-const SPIKE_CHUNK: usize = 1 << 16;
+/// Spikes (or weight events) buffered per population before an append; also the HDF5 chunk
+/// length. Each column's chunk is part of the space reserved for closing, so it is kept modest
+/// (128 KiB of f64): appends stay rare (one per 16 Ki spikes) and the reserve small.
+const SPIKE_CHUNK: usize = 1 << 14;
 /// Frames buffered before an append.
 const FRAME_CHUNK: usize = 256;
+/// Space reserved for HDF5's metadata at close (B-tree nodes, object headers, the free-space
+/// bookkeeping of cut datasets), beyond the data chunks, and for the manifest's temporary copy.
+const METADATA_RESERVE_BYTES: u64 = 256 * 1024;
+
+/// Steps between marks. Any exchange boundary before a failure is a valid place to cut back to;
+/// noting the counts at every interval (often every 0.1-ms step) cost CUBA 7 % of its run time,
+/// every 256 steps costs nothing measurable, and a failure loses at most 256 steps more.
+const MARK_STRIDE: Step = 256;
+
+/// How far every file had been given data at an exchange boundary (every [`MARK_STRIDE`] steps).
+#[derive(Debug, Default)]
+struct Mark {
+    /// The step boundary (time `step·h`).
+    step: Step,
+    spikes: Vec<usize>,
+    /// Per report: frames pushed.
+    frames: Vec<u64>,
+    weights: Vec<usize>,
+}
 
 /// One variable recorded from one population.
 #[derive(Debug, Clone, PartialEq)]
@@ -79,6 +115,20 @@ pub struct Recorder {
     weights: Option<WeightWriter>,
     /// Per network projection: its group in `weights.h5`.
     weight_group: Vec<Option<usize>>,
+    reserve: SpaceReserve,
+    resolution_ms: f64,
+    mark: Mark,
+    /// The first write error; once set, every further call fails with it.
+    failure: Option<String>,
+}
+
+/// How a recording was closed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Closed {
+    /// The simulated time the files cover and the manifest records, in ms.
+    pub simulated_ms: f64,
+    /// Why the run stopped early, as the manifest says it (`None`: completed).
+    pub stopped_early: Option<String>,
 }
 
 impl std::fmt::Debug for Recorder {
@@ -88,7 +138,8 @@ impl std::fmt::Debug for Recorder {
 }
 
 impl Recorder {
-    /// Creates `dir` (it may exist; files of a previous run are replaced) and the files.
+    /// Creates `dir` (it may exist: see [`prepare_output_dir`] for what a run checks first), the
+    /// files, the manifest and the space reserve.
     /// `record_spikes[p]` says whether population p's spikes are recorded; `reports[r]` matches
     /// the engine's recording r.
     pub fn create(
@@ -192,7 +243,8 @@ impl Recorder {
             },
         };
         manifest.write(dir)?;
-        Ok(Self {
+        let reserve = SpaceReserve::create(dir, reserve_bytes(&spike_pops, reports, weight_plans, &manifest))?;
+        let mut recorder = Self {
             dir: dir.to_path_buf(),
             manifest,
             spikes,
@@ -203,51 +255,172 @@ impl Recorder {
             frame: Vec::new(),
             weights,
             weight_group,
-        })
+            reserve,
+            resolution_ms: info.resolution_ms,
+            mark: Mark::default(),
+            failure: None,
+        };
+        recorder.set_mark(0);
+        Ok(recorder)
     }
 
-    /// Flushes everything and rewrites the manifest with the outcome.
     /// Lists `nodes.h5` (written by the caller) in the manifest.
     pub fn set_nodes_file(&mut self, name: &str) {
         self.manifest.files.nodes = Some(name.to_string());
     }
 
-    pub fn finish(mut self, simulated_ms: f64, stopped_early: Option<String>) -> Result<()> {
+    /// Closes the files and rewrites the manifest with the outcome: `simulated_ms` reached and,
+    /// when the run stopped early, why. After a write error the files are first cut back to the
+    /// last step boundary they all reached, and that is the time recorded. The manifest is
+    /// written even when closing a file fails (saying so); only if it cannot be written does the
+    /// previous one stay.
+    pub fn finish(mut self, simulated_ms: f64, stopped_early: Option<String>) -> Result<Closed> {
+        // Give back the reserved space first: closing may need it on a full disk.
+        let mut first_error = self.reserve.release().err().map(anyhow::Error::from);
+        let mut keep = |result: Result<()>| {
+            if let Err(e) = result {
+                first_error.get_or_insert(e);
+            }
+        };
+        let simulated_ms = match &self.failure {
+            Some(_) => {
+                keep(self.cut_to_mark());
+                self.mark.step as f64 * self.resolution_ms
+            }
+            None => simulated_ms,
+        };
         if let Some(s) = self.spikes.take() {
-            s.finish()?;
+            keep(s.finish().map_err(Into::into));
         }
         for r in std::mem::take(&mut self.reports) {
-            r.finish()?;
+            keep(r.finish().map(drop).map_err(Into::into));
         }
         if let Some(w) = self.weights.take() {
-            w.finish()?;
+            keep(w.finish().map_err(Into::into));
         }
+        let stopped_early = match (&first_error, stopped_early) {
+            (None, reason) => reason,
+            (Some(e), reason) => Some(format!(
+                "{}closing the recording failed, the files may be incomplete: {e:#}",
+                reason.map(|r| format!("{r}; ")).unwrap_or_default()
+            )),
+        };
         self.manifest.simulated_ms = simulated_ms;
         self.manifest.completed = stopped_early.is_none();
-        self.manifest.stopped_early_reason = stopped_early;
+        self.manifest.stopped_early_reason = stopped_early.clone();
         self.manifest.write(&self.dir)?;
+        match first_error {
+            Some(e) => Err(e),
+            None => Ok(Closed { simulated_ms, stopped_early }),
+        }
+    }
+
+    /// Cuts every file back to the last mark.
+    fn cut_to_mark(&mut self) -> Result<()> {
+        if let Some(s) = self.spikes.as_mut() {
+            s.truncate(&self.mark.spikes)?;
+        }
+        for (report, &frames) in self.reports.iter_mut().zip(&self.mark.frames) {
+            report.truncate(frames)?;
+        }
+        if let Some(w) = self.weights.as_mut() {
+            w.truncate(&self.mark.weights)?;
+        }
         Ok(())
     }
+
+    /// Remembers the first write error and returns it for the engine.
+    fn failed(&mut self, error: laminar_record::RecordError) -> String {
+        let message = error.to_string();
+        self.failure.get_or_insert(message).clone()
+    }
+}
+
+/// The space closing may need on a full disk: a chunk per column of every event group, a chunk
+/// of every report, the metadata and a second manifest (written beside the first, then renamed).
+fn reserve_bytes(
+    spike_pops: &[(String, u64)],
+    reports: &[ReportPlan],
+    weight_plans: &[WeightPlan],
+    manifest: &Manifest,
+) -> u64 {
+    let chunk_bytes = (SPIKE_CHUNK * size_of::<f64>()) as u64;
+    let spikes = spike_pops.len() as u64 * 2 * chunk_bytes;
+    let weights = weight_plans.len() as u64 * 4 * chunk_bytes;
+    let frames: u64 =
+        reports.iter().map(|r| (FRAME_CHUNK * r.nodes.len() * r.elements.max(1) * size_of::<f32>()) as u64).sum();
+    let manifest_bytes = serde_json::to_vec_pretty(manifest).map_or(0, |json| json.len() as u64);
+    spikes + weights + frames + METADATA_RESERVE_BYTES + 2 * manifest_bytes
 }
 
 impl Observer for Recorder {
     fn spikes(&mut self, spikes: &[SpikeRecord]) -> Result<(), String> {
+        if let Some(failure) = &self.failure {
+            return Err(failure.clone());
+        }
         let Some(writer) = self.spikes.as_mut() else { return Ok(()) };
         for s in spikes {
-            if let Some(p) = self.spike_population[s.population] {
-                writer.push(p, s.node, s.time_ms).map_err(|e| e.to_string())?;
+            if let Some(p) = self.spike_population[s.population]
+                && let Err(e) = writer.push(p, s.node, s.time_ms)
+            {
+                return Err(self.failed(e));
             }
         }
         Ok(())
     }
 
     fn frame(&mut self, recording: usize, step: Step, values: &[f64]) -> Result<(), String> {
+        if let Some(failure) = &self.failure {
+            return Err(failure.clone());
+        }
+        self.push_frame(recording, step, values).map_err(|e| self.failed(e))
+    }
+
+    fn weights(&mut self, events: &[WeightEvent]) -> Result<(), String> {
+        if let Some(failure) = &self.failure {
+            return Err(failure.clone());
+        }
+        let Some(writer) = self.weights.as_mut() else { return Ok(()) };
+        for e in events {
+            if let Some(Some(group)) = self.weight_group.get(e.projection)
+                && let Err(error) = writer.push(*group, e.t_ms, e.source, e.target, e.weight)
+            {
+                return Err(self.failed(error));
+            }
+        }
+        Ok(())
+    }
+
+    /// Every file has been given the data up to `now`: note the counts (see the module docs),
+    /// every [`MARK_STRIDE`] steps.
+    #[inline]
+    fn progress(&mut self, now: Step) {
+        if now >= self.mark.step + MARK_STRIDE && self.failure.is_none() {
+            self.set_mark(now);
+        }
+    }
+}
+
+impl Recorder {
+    fn set_mark(&mut self, now: Step) {
+        self.mark.step = now;
+        if let Some(s) = &self.spikes {
+            s.pushed_counts(&mut self.mark.spikes);
+        }
+        self.mark.frames.clear();
+        self.mark.frames.extend(self.reports.iter().map(FrameReportWriter::frames_pushed));
+        if let Some(w) = &self.weights {
+            w.pushed_counts(&mut self.mark.weights);
+        }
+    }
+
+    fn push_frame(&mut self, recording: usize, step: Step, values: &[f64]) -> laminar_record::Result<()> {
         let (report, element) = self.report_of[recording];
         let elements = self.report_of.iter().filter(|(r, _)| *r == report).count();
         if elements == 1 {
             self.frame.clear();
             self.frame.extend(values.iter().map(|&v| v as f32));
-            return self.reports[report].push_frame(&self.frame).map_err(|e| e.to_string());
+            return self.reports[report].push_frame(&self.frame);
         }
         // Elements are node-major: node i's compartments are columns i·C … i·C + C − 1.
         let frame = self.pending[report].entry(step).or_insert_with(|| vec![0.0; values.len() * elements]);
@@ -256,20 +429,111 @@ impl Observer for Recorder {
         }
         if element + 1 == elements {
             let frame = self.pending[report].remove(&step).unwrap_or_default();
-            self.reports[report].push_frame(&frame).map_err(|e| e.to_string())?;
+            self.reports[report].push_frame(&frame)?;
         }
         Ok(())
     }
+}
 
-    fn weights(&mut self, events: &[WeightEvent]) -> Result<(), String> {
-        let Some(writer) = self.weights.as_mut() else { return Ok(()) };
-        for e in events {
-            if let Some(Some(group)) = self.weight_group.get(e.projection) {
-                writer.push(*group, e.t_ms, e.source, e.target, e.weight).map_err(|e| e.to_string())?;
-            }
+/// Names laminar writes into an output directory, besides those a manifest lists: what a
+/// replaced recording may have left (an export, plots, the reserve, a manifest's temporary copy).
+const KNOWN_FILE_NAMES: &[&str] = &[
+    laminar_record::MANIFEST_FILE_NAME,
+    "spikes.h5",
+    "weights.h5",
+    "nodes.h5",
+    "node_types.csv",
+    "edges.h5",
+    "edge_types.csv",
+    "raster.png",
+    "rates.png",
+    laminar_record::RESERVE_FILE_NAME,
+];
+
+/// Whether `name` is one of laminar's own files: a known name, or the manifest's temporary copy
+/// (`.manifest.json.<pid>.tmp`) that a killed run can leave.
+fn is_laminar_file(name: &str) -> bool {
+    KNOWN_FILE_NAMES.contains(&name)
+        || (name.starts_with(&format!(".{}.", laminar_record::MANIFEST_FILE_NAME)) && name.ends_with(".tmp"))
+}
+
+/// Checks that a run may write into `dir`, and returns the files of an earlier recording that
+/// must go first (empty unless `force`). Nothing is changed.
+///
+/// * A missing or empty directory is fine.
+/// * A directory holding a laminar recording (a readable `manifest.json`) is replaced only with
+///   `force`: the files its manifest lists and laminar's known names go; any other file stays.
+/// * Anything else is refused, naming what is there: a run never mixes its files with others.
+pub fn check_output_dir(dir: &Path, force: bool) -> Result<Vec<PathBuf>> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) if dir.exists() && !dir.is_dir() => {
+            anyhow::bail!("output directory {} exists and is not a directory ({e})", dir.display())
         }
-        Ok(())
+        Err(e) => return Err(e).with_context(|| format!("reading output directory {}", dir.display())),
+    };
+    let mut names = Vec::new();
+    for entry in entries {
+        let entry = entry.with_context(|| format!("reading output directory {}", dir.display()))?;
+        names.push(entry.file_name().to_string_lossy().into_owned());
     }
+    names.sort();
+    if names.is_empty() {
+        return Ok(Vec::new());
+    }
+    let listing = |names: &[String]| {
+        const SHOWN: usize = 8;
+        let mut text = names.iter().take(SHOWN).cloned().collect::<Vec<_>>().join(", ");
+        if names.len() > SHOWN {
+            text.push_str(&format!(" and {} more", names.len() - SHOWN));
+        }
+        text
+    };
+    let manifest = match Manifest::read(dir) {
+        Ok(m) => m,
+        Err(_) => anyhow::bail!(
+            "output directory {} is not empty and holds no laminar recording (it contains {}); \
+             choose a new or empty directory",
+            dir.display(),
+            listing(&names)
+        ),
+    };
+    if !force {
+        anyhow::bail!(
+            "output directory {} holds an earlier recording (model {}, {} of {} ms); pass --force to \
+             replace it, or choose another directory",
+            dir.display(),
+            manifest.model_path,
+            manifest.simulated_ms,
+            manifest.duration_ms
+        );
+    }
+    // Only plain names inside `dir`: a hand-edited manifest must not make laminar delete
+    // anything elsewhere.
+    let listed = manifest_files(&manifest);
+    Ok(names
+        .into_iter()
+        .filter(|name| is_laminar_file(name) || listed.iter().any(|l| l == name))
+        .map(|name| dir.join(name))
+        .filter(|path| path.is_file())
+        .collect())
+}
+
+/// The file names a manifest lists (relative to its directory).
+fn manifest_files(m: &Manifest) -> Vec<String> {
+    let mut files: Vec<String> = m.files.spikes.iter().chain(&m.files.weights).chain(&m.files.nodes).cloned().collect();
+    files.extend(m.files.reports.iter().map(|r| r.file.clone()));
+    files
+}
+
+/// Makes `dir` ready for a run: checks it ([`check_output_dir`]), removes an earlier recording
+/// when `force` allows it, and creates the directory.
+pub fn prepare_output_dir(dir: &Path, force: bool) -> Result<()> {
+    for file in check_output_dir(dir, force)? {
+        std::fs::remove_file(&file).with_context(|| format!("removing {} of the earlier recording", file.display()))?;
+    }
+    std::fs::create_dir_all(dir).with_context(|| format!("creating output directory {}", dir.display()))
 }
 
 /// A human-readable summary of an output directory (`laminar inspect`).

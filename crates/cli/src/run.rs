@@ -3,11 +3,15 @@
 //! The simulation runs in one engine call; the progress bar moves from the observer's progress
 //! callback, and the engine checks the stop flag at every exchange interval, so an interrupt
 //! ends the run at the next step boundary. The recording is then closed properly and the manifest says the
-//! run stopped early and how far it got.
+//! run stopped early, why (which signal, or which write failed) and how far it got.
+//!
+//! A signal that comes while the model is still being built (which can take seconds) cannot stop
+//! the build, but nothing has been written yet: [`Interruption`] tells the signal handler so, and
+//! it ends the process at once.
 
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU8, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
@@ -15,7 +19,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use laminar_engine::{Observer, Resolution, SpikeRecord, Step, WeightEvent};
 
 use crate::config;
-use crate::output::{Recorder, ReportPlan, RunInfo, WeightPlan};
+use crate::output::{self, Recorder, ReportPlan, RunInfo, WeightPlan};
 
 /// Forwards everything to the recorder and moves the progress bar, shown once the run has taken
 /// longer than a second.
@@ -44,6 +48,7 @@ impl Observer for WithProgress<'_> {
         self.recorder.weights(events)
     }
     fn progress(&mut self, now: Step) {
+        self.recorder.progress(now);
         if now < self.next_check {
             return;
         }
@@ -67,6 +72,78 @@ pub struct RunOptions {
     pub threads: Option<usize>,
     pub overrides: Vec<String>,
     pub quiet: bool,
+    /// Replace an earlier laminar recording in the output directory (`--force`).
+    pub force: bool,
+    /// Shared with the signal handler, which records there what it received.
+    pub interruption: Option<Arc<Interruption>>,
+}
+
+/// What a signal handler and a run tell each other.
+///
+/// The handler records the signal and asks [`signal_received`](Self::signal_received) whether
+/// the run has begun writing: if not, nothing needs closing and it may end the process at once;
+/// if so, it sets the run's stop flag and the run closes its recording at the next step
+/// boundary. The run calls [`begin_writing`](Self::begin_writing) before it touches the output
+/// directory; the two calls are decided atomically, so exactly one side acts.
+#[derive(Debug, Default)]
+pub struct Interruption {
+    /// The first signal received (0: none).
+    signal: AtomicI32,
+    phase: AtomicU8,
+}
+
+const BUILDING: u8 = 0;
+const WRITING: u8 = 1;
+const ABANDONED: u8 = 2;
+
+impl Interruption {
+    /// Records `signal`; true when the run has not begun writing, so the process may end now.
+    pub fn signal_received(&self, signal: i32) -> bool {
+        let _ = self.signal.compare_exchange(0, signal, Ordering::SeqCst, Ordering::SeqCst);
+        match self.phase.compare_exchange(BUILDING, ABANDONED, Ordering::SeqCst, Ordering::SeqCst) {
+            Ok(_) => true,
+            Err(phase) => phase == ABANDONED,
+        }
+    }
+
+    /// Called before the output directory is touched; false when a signal came first (the
+    /// handler is ending the process).
+    pub fn begin_writing(&self) -> bool {
+        match self.phase.compare_exchange(BUILDING, WRITING, Ordering::SeqCst, Ordering::SeqCst) {
+            Ok(_) => true,
+            Err(phase) => phase == WRITING,
+        }
+    }
+
+    /// The signal received, if any (its number).
+    pub fn signal(&self) -> Option<i32> {
+        Some(self.signal.load(Ordering::SeqCst)).filter(|&s| s != 0)
+    }
+}
+
+/// A signal's name (`SIGTERM`), or its number when it has none here.
+pub fn signal_name(signal: i32) -> String {
+    nix::sys::signal::Signal::try_from(signal).map_or_else(|_| format!("signal {signal}"), |s| s.as_str().to_string())
+}
+
+/// Why a run whose stop flag was set stopped, for the manifest and the summary.
+fn interruption_reason(interruption: Option<&Interruption>) -> String {
+    match interruption.and_then(Interruption::signal) {
+        Some(signal) if signal == nix::sys::signal::Signal::SIGINT as i32 => "interrupted by SIGINT (Ctrl-C)".into(),
+        Some(signal) => format!("interrupted by {}", signal_name(signal)),
+        None => "interrupted".into(),
+    }
+}
+
+/// Decimal places of `resolution_ms` (0.1 → 1, 0.025 → 3): times on the step grid are printed
+/// with these, not as `9055.300000000001`.
+pub fn resolution_decimals(resolution_ms: f64) -> usize {
+    (0..=9)
+        .find(|&d| {
+            let scaled = resolution_ms * 10f64.powi(d as i32);
+            (scaled - scaled.round()).abs() <= 1e-9 * scaled.abs().max(1.0)
+        })
+        .unwrap_or(9)
 }
 
 /// The outcome of a run.
@@ -74,6 +151,8 @@ pub struct RunOptions {
 pub struct RunSummary {
     pub text: String,
     pub completed: bool,
+    /// The signal that stopped the run early, if one did.
+    pub signal: Option<i32>,
 }
 
 /// Runs `model` into `out`, stopping early when `stop` is set.
@@ -90,6 +169,8 @@ pub fn run(model: &Path, out: &Path, options: &RunOptions, stop: Arc<AtomicBool>
     }
     let started = Instant::now();
     let file = config::load(model, &overrides)?;
+    // Refuse an unsuitable output directory before a build that can take minutes.
+    output::check_output_dir(out, options.force)?;
     let sim_cfg = file.simulation().clone();
     let built = file.build(sim_cfg.seed, sim_cfg.threads)?;
     let build_time = started.elapsed();
@@ -122,6 +203,15 @@ pub fn run(model: &Path, out: &Path, options: &RunOptions, stop: Arc<AtomicBool>
         overrides: overrides.clone(),
         placements: file.circuit().map(crate::circuit::manifest_placements).unwrap_or_default(),
     };
+    if let Some(interruption) = &options.interruption
+        && !interruption.begin_writing()
+    {
+        anyhow::bail!(
+            "{} while the model was being built; nothing was written",
+            interruption_reason(Some(interruption))
+        );
+    }
+    output::prepare_output_dir(out, options.force)?;
     let mut recorder = Recorder::create(out, &info, &populations, &built.record_spikes, &reports, &weights)?;
     if file.circuit().is_some() {
         // The circuit's nodes (layer, cell type, column, area, position) beside the spikes.
@@ -153,31 +243,33 @@ pub fn run(model: &Path, out: &Path, options: &RunOptions, stop: Arc<AtomicBool>
     let error = sim.run(until, &mut observer, &stop).err();
     bar.finish_and_clear();
     let wall = run_started.elapsed();
-    let simulated_ms = resolution.ms(sim.now());
+    let interruption = options.interruption.as_deref();
     let stopped = if let Some(e) = &error {
         Some(format!("error: {e}"))
     } else if sim.now() < until {
-        Some("interrupted (Ctrl-C)".to_string())
+        Some(interruption_reason(interruption))
     } else {
         None
     };
-    recorder.finish(simulated_ms, stopped.clone()).context("closing the recording")?;
+    let decimals = resolution_decimals(sim_cfg.resolution_ms);
+    let closed = recorder.finish(resolution.ms(sim.now()), stopped).context("closing the recording")?;
+    let simulated_ms = closed.simulated_ms;
     if let Some(e) = error {
         return Err(e).context(format!(
-            "the run stopped at {simulated_ms} ms; the recording in {} holds everything up to then",
+            "the run stopped; the recording in {} holds everything up to {simulated_ms:.decimals$} ms",
             out.display()
         ));
     }
 
     let mut text = String::new();
     let seconds = simulated_ms / 1000.0;
+    let threads = sim.threads();
     text.push_str(&format!(
-        "{}: {} neurons, {} threads, seed {}, {:.1} ms simulated\n",
+        "{}: {} neurons, {threads} thread{}, seed {}, {simulated_ms:.decimals$} ms simulated\n",
         model.display(),
         populations.iter().map(|p| p.size).sum::<usize>(),
-        sim.threads(),
+        if threads == 1 { "" } else { "s" },
         sim_cfg.seed,
-        simulated_ms
     ));
     text.push_str(&format!("  {:<16} {:>10} {:>12}\n", "population", "spikes", "rate (Hz)"));
     for (p, &count) in populations.iter().zip(sim.spike_counts()) {
@@ -185,19 +277,53 @@ pub fn run(model: &Path, out: &Path, options: &RunOptions, stop: Arc<AtomicBool>
         text.push_str(&format!("  {:<16} {:>10} {:>12.3}\n", p.name, count, rate));
     }
     let events = sim.synaptic_events();
+    // The field's convention (NEST, the Potjans-Diesmann benchmarks): wall time over simulated
+    // time, so below 1 is faster than real time.
+    let real_time_factor =
+        if seconds > 0.0 { format!("{:.3}", wall.as_secs_f64() / seconds) } else { "n/a (nothing simulated)".into() };
     text.push_str(&format!(
-        "  build {:.3} s, simulate {:.3} s wall, real-time factor {:.2} (simulated / wall), {:.3e} synaptic events/s\n",
+        "  build {:.3} s, simulate {:.3} s wall, real-time factor {real_time_factor} (wall / simulated; below 1 is \
+         faster than real time), {:.3e} synaptic events/s\n",
         build_time.as_secs_f64(),
         wall.as_secs_f64(),
-        seconds / wall.as_secs_f64().max(1e-9),
         events as f64 / wall.as_secs_f64().max(1e-9)
     ));
-    match &stopped {
+    match &closed.stopped_early {
         Some(reason) => text.push_str(&format!(
-            "  stopped early at {simulated_ms} ms ({reason}); the recording in {} is valid up to then\n",
+            "  stopped early at {simulated_ms:.decimals$} ms ({reason}); the recording in {} is valid up to then\n",
             out.display()
         )),
         None => text.push_str(&format!("  recording: {}\n", out.display())),
     }
-    Ok(RunSummary { text, completed: stopped.is_none() })
+    let signal = if closed.stopped_early.is_some() { interruption.and_then(Interruption::signal) } else { None };
+    Ok(RunSummary { text, completed: closed.stopped_early.is_none(), signal })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_are_shown_with_the_resolution_s_decimals() {
+        assert_eq!(resolution_decimals(0.1), 1);
+        assert_eq!(resolution_decimals(0.025), 3);
+        assert_eq!(resolution_decimals(1.0), 0);
+        assert_eq!(resolution_decimals(0.01), 2);
+        let decimals = resolution_decimals(0.1);
+        assert_eq!(format!("{:.decimals$}", 90553.0 * 0.1), "9055.3");
+    }
+
+    #[test]
+    fn a_signal_during_the_build_ends_the_process_and_one_during_the_run_stops_it() {
+        let during_build = Interruption::default();
+        assert!(during_build.signal_received(15), "nothing written yet: the handler may exit");
+        assert!(!during_build.begin_writing(), "the run must not start writing after that");
+        assert_eq!(interruption_reason(Some(&during_build)), "interrupted by SIGTERM");
+
+        let during_run = Interruption::default();
+        assert!(during_run.begin_writing());
+        assert!(!during_run.signal_received(2), "the run closes its recording itself");
+        assert_eq!(during_run.signal(), Some(2));
+        assert_eq!(interruption_reason(Some(&during_run)), "interrupted by SIGINT (Ctrl-C)");
+    }
 }

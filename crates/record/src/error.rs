@@ -2,6 +2,11 @@
 //!
 //! Every variant names the file it concerns and what was being done, so that a message such as
 //! `cannot append 4096 spikes to /spikes/exc in out/spikes.h5: …` can be shown to a user as is.
+//!
+//! The cause is part of each message and deliberately *not* exposed as [`std::error::Error::source`]:
+//! a caller that prints the chain (anyhow's `{:#}`) would otherwise print it twice. HDF5's causes
+//! are condensed to one line ([`condensed_hdf5_message`]): its error stack names every library
+//! function on the way down, where a user needs the operating system's reason.
 
 use std::path::{Path, PathBuf};
 
@@ -12,31 +17,16 @@ pub type Result<T, E = RecordError> = std::result::Result<T, E>;
 #[derive(Debug, thiserror::Error)]
 pub enum RecordError {
     /// The HDF5 library refused an operation.
-    #[error("cannot {action} in {}: {source}", path.display())]
-    Hdf5 {
-        path: PathBuf,
-        action: String,
-        #[source]
-        source: hdf5::Error,
-    },
+    #[error("cannot {action} in {}: {}", path.display(), condensed_hdf5_message(cause))]
+    Hdf5 { path: PathBuf, action: String, cause: hdf5::Error },
 
     /// A file-system operation failed (manifest, temporary files).
-    #[error("cannot {action} {}: {source}", path.display())]
-    Io {
-        path: PathBuf,
-        action: String,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error("cannot {action} {}: {cause}", path.display())]
+    Io { path: PathBuf, action: String, cause: std::io::Error },
 
     /// `manifest.json` could not be serialised or parsed.
-    #[error("cannot {action} {}: {source}", path.display())]
-    Json {
-        path: PathBuf,
-        action: String,
-        #[source]
-        source: serde_json::Error,
-    },
+    #[error("cannot {action} {}: {cause}", path.display())]
+    Json { path: PathBuf, action: String, cause: serde_json::Error },
 
     /// The caller passed something the format cannot represent (unknown population index,
     /// frame of the wrong length, non-finite time …). Nothing was written.
@@ -65,6 +55,30 @@ pub(crate) trait Hdf5Context<T> {
 
 impl<T> Hdf5Context<T> for hdf5::Result<T> {
     fn context(self, path: &Path, action: impl FnOnce() -> String) -> Result<T> {
-        self.map_err(|source| RecordError::Hdf5 { path: path.to_path_buf(), action: action(), source })
+        self.map_err(|cause| RecordError::Hdf5 { path: path.to_path_buf(), action: action(), cause })
+    }
+}
+
+/// One line for an HDF5 error: the operating system's reason when HDF5 quotes one (`error
+/// message = 'No space left on device'`, with its errno), else the innermost message of the
+/// stack. The full stack (file names, flags, buffer addresses) helps nobody running laminar.
+pub fn condensed_hdf5_message(error: &hdf5::Error) -> String {
+    let full = error.to_string();
+    let quoted = |key: &str| {
+        let start = full.find(key)? + key.len();
+        let end = full[start..].find('\'')? + start;
+        Some(full[start..end].to_owned())
+    };
+    let errno = full
+        .find("errno = ")
+        .map(|i| full[i + "errno = ".len()..].chars().take_while(char::is_ascii_digit).collect::<String>());
+    match (quoted("error message = '"), errno) {
+        (Some(reason), Some(errno)) if !errno.is_empty() => format!("{reason} (os error {errno})"),
+        (Some(reason), _) => reason,
+        // A stack reads "outer(): what: inner(): what …": keep the last, innermost part.
+        _ => {
+            let line = full.lines().next().unwrap_or_default();
+            line.rsplit("(): ").next().unwrap_or(line).trim().to_owned()
+        }
     }
 }

@@ -20,6 +20,13 @@ pub(crate) trait EventGroup {
     /// Appends the buffered events to the file and empties the buffer. On error the buffer is
     /// kept, so a later call can retry.
     fn append_pending(&mut self, path: &Path) -> Result<()>;
+
+    /// Number of events pushed so far, in the file or buffered.
+    fn pushed(&self) -> usize;
+
+    /// Keeps only the first `len` events pushed: cuts the columns in the file (also undoing
+    /// what a failed append left behind) and drops buffered events beyond `len`.
+    fn truncate(&mut self, path: &Path, len: usize) -> Result<()>;
 }
 
 /// An open event file: the HDF5 file and its groups.
@@ -65,6 +72,33 @@ impl<G: EventGroup> EventFile<G> {
         if group.pending() >= self.chunk {
             group.append_pending(path)?;
             flush_file(path, &open.file)?;
+        }
+        Ok(())
+    }
+
+    /// Events pushed so far per group (in the file or buffered), in group order: a mark to
+    /// return to with [`truncate`](Self::truncate).
+    pub(crate) fn pushed_counts(&self, counts: &mut Vec<usize>) {
+        counts.clear();
+        if let Some(open) = &self.open {
+            counts.extend(open.groups.iter().map(G::pushed));
+        }
+    }
+
+    /// Returns every group to the count of events given for it (see
+    /// [`pushed_counts`](Self::pushed_counts)): events pushed after that point are removed from
+    /// the file and the buffers.
+    pub(crate) fn truncate(&mut self, counts: &[usize]) -> Result<()> {
+        let path = &self.path;
+        let open = self.open.as_mut().ok_or_else(|| RecordError::invalid_input(path, "the file is already closed"))?;
+        if counts.len() != open.groups.len() {
+            return Err(RecordError::invalid_input(
+                path,
+                format!("{} counts given for {} groups", counts.len(), open.groups.len()),
+            ));
+        }
+        for (group, &len) in open.groups.iter_mut().zip(counts) {
+            group.truncate(path, len)?;
         }
         Ok(())
     }

@@ -169,6 +169,16 @@ impl AppendableColumn {
         self.len = new_len;
         Ok(())
     }
+
+    /// Cuts the column to at most `len` values. The dataset's extent is set to exactly the
+    /// values kept, also when an earlier [`append`](Self::append) grew it and then failed to
+    /// write, so no unwritten (zero) values remain past the end.
+    pub(crate) fn truncate(&mut self, path: &Path, len: usize) -> Result<()> {
+        let kept = self.len.min(len);
+        self.dataset.resize(kept).context(path, || format!("cut {} to {kept} values", self.dataset.name()))?;
+        self.len = kept;
+        Ok(())
+    }
 }
 
 /// Reads a whole one-dimensional dataset `group/name`.

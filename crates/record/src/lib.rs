@@ -35,6 +35,10 @@
 //! everything appended so far. The writers' `finish` methods write what is buffered and close;
 //! dropping a writer does the same on a best-effort basis.
 //!
+//! For a failed write (a full disk) the writers can be cut back to a mark (`pushed_counts` /
+//! `truncate`, [`FrameReportWriter::truncate`]), so that all files of a run end at the same step
+//! boundary, and a [`SpaceReserve`] holds back the space their closing needs.
+//!
 //! This crate knows nothing of the engine: it is given names, ids, times and values.
 
 pub mod edges;
@@ -45,18 +49,20 @@ pub mod manifest;
 pub mod nodes;
 pub mod read;
 pub mod report;
+pub mod reserve;
 pub mod spikes;
 pub mod weights;
 
 pub mod readback;
 
 pub use edges::{EdgePopulationSpec, EdgeWriter};
-pub use error::{RecordError, Result};
+pub use error::{RecordError, Result, condensed_hdf5_message};
 pub use h5::{MAGIC, Sorting, VERSION};
 pub use manifest::{MANIFEST_FILE_NAME, Manifest, OutputFiles, Placement, PopulationEntry, ReportEntry};
 pub use nodes::{NodeAttribute, NodePopulation, NodeValues, write_nodes};
 pub use read::{Report, SpikePopulation, WeightEvents, read_report, read_spikes, read_weights};
 pub use report::{FrameReportSummary, FrameReportWriter};
+pub use reserve::{RESERVE_FILE_NAME, SpaceReserve};
 pub use spikes::SpikeWriter;
 pub use weights::{WeightProjection, WeightWriter};
 

@@ -126,10 +126,10 @@ impl Manifest {
     /// either the old or the new manifest, never a truncated one.
     pub fn write(&self, dir: &Path) -> Result<()> {
         let target = dir.join(MANIFEST_FILE_NAME);
-        let mut json = serde_json::to_vec_pretty(self).map_err(|source| RecordError::Json {
+        let mut json = serde_json::to_vec_pretty(self).map_err(|cause| RecordError::Json {
             path: target.clone(),
             action: "serialise".to_owned(),
-            source,
+            cause,
         })?;
         json.push(b'\n');
 
@@ -137,7 +137,7 @@ impl Manifest {
         let io_error = |path: &PathBuf, action: &str| {
             let path = path.clone();
             let action = action.to_owned();
-            move |source| RecordError::Io { path, action, source }
+            move |cause| RecordError::Io { path, action, cause }
         };
         let written = fs::File::create(&temporary)
             .and_then(|mut file| {
@@ -157,11 +157,11 @@ impl Manifest {
     /// Reads `dir/manifest.json`.
     pub fn read(dir: &Path) -> Result<Self> {
         let path = dir.join(MANIFEST_FILE_NAME);
-        let text = fs::read(&path).map_err(|source| RecordError::Io {
+        let text = fs::read(&path).map_err(|cause| RecordError::Io {
             path: path.clone(),
             action: "read".to_owned(),
-            source,
+            cause,
         })?;
-        serde_json::from_slice(&text).map_err(|source| RecordError::Json { path, action: "parse".to_owned(), source })
+        serde_json::from_slice(&text).map_err(|cause| RecordError::Json { path, action: "parse".to_owned(), cause })
     }
 }

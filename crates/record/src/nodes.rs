@@ -329,9 +329,9 @@ pub(crate) fn write_types_csv<'a>(
         text.push_str(&fields.join(" "));
         text.push('\n');
     }
-    std::fs::write(csv_path, text).map_err(|source| RecordError::Io {
+    std::fs::write(csv_path, text).map_err(|cause| RecordError::Io {
         path: csv_path.to_path_buf(),
         action: "write".to_owned(),
-        source,
+        cause,
     })
 }

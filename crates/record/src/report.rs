@@ -201,6 +201,32 @@ impl FrameReportWriter {
         self.append_pending()
     }
 
+    /// Keeps only the first `frames` frames pushed (see [`frames_pushed`](Self::frames_pushed)):
+    /// drops buffered frames beyond them and cuts the file's rows, also rows that a failed
+    /// append had added without writing. `tstop` is lowered before the rows go, so the file
+    /// never claims a frame it lacks.
+    pub fn truncate(&mut self, frames: u64) -> Result<()> {
+        let path = &self.path;
+        let open = self.open.as_ref().ok_or_else(|| RecordError::invalid_input(path, "the file is already closed"))?;
+        let in_file = self.clock.frames;
+        if frames >= in_file {
+            let keep = usize::try_from(frames - in_file).unwrap_or(usize::MAX).saturating_mul(self.n_elements);
+            self.pending.truncate(keep);
+        } else {
+            self.pending.clear();
+            let mut clock = FrameClock::new(self.clock.tstart, self.clock.dt);
+            clock.advance(frames);
+            self.clock = clock;
+            open.time
+                .write(&self.clock.time_dataset())
+                .context(path, || format!("update tstop in {}", open.time.name()))?;
+        }
+        let rows = usize::try_from(self.clock.frames).map_err(|_| {
+            RecordError::invalid_input(path, "the report has more frames than this platform can address")
+        })?;
+        open.data.resize((rows, self.n_elements)).context(path, || format!("cut {} to {rows} frames", open.data.name()))
+    }
+
     /// Appends the buffered frames and closes the file.
     pub fn finish(mut self) -> Result<FrameReportSummary> {
         self.close()?;

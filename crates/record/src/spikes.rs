@@ -116,6 +116,18 @@ impl SpikeWriter {
         })
     }
 
+    /// Spikes pushed so far per population (in the file or buffered): a mark for
+    /// [`SpikeWriter::truncate`].
+    pub fn pushed_counts(&self, counts: &mut Vec<usize>) {
+        self.events.pushed_counts(counts)
+    }
+
+    /// Removes every spike pushed after the mark `counts` (from [`SpikeWriter::pushed_counts`]),
+    /// from the buffers and from the file.
+    pub fn truncate(&mut self, counts: &[usize]) -> Result<()> {
+        self.events.truncate(counts)
+    }
+
     /// Appends every buffered spike and flushes the file to disk.
     pub fn flush(&mut self) -> Result<()> {
         self.events.flush()
@@ -151,6 +163,22 @@ impl EventGroup for PopulationSpikes {
         self.timestamps.append(path, &self.pending_times)?;
         self.pending_ids.clear();
         self.pending_times.clear();
+        Ok(())
+    }
+
+    fn pushed(&self) -> usize {
+        // `timestamps` is appended last, so its length counts the complete spikes in the file.
+        self.timestamps.len() + self.pending_times.len()
+    }
+
+    fn truncate(&mut self, path: &Path, len: usize) -> Result<()> {
+        // The file's `@sorting` stays as it is: `none` claims nothing, and `by_time` stays true
+        // of a prefix.
+        self.node_ids.truncate(path, len)?;
+        self.timestamps.truncate(path, len)?;
+        let keep = len.saturating_sub(self.timestamps.len());
+        self.pending_times.truncate(keep);
+        self.pending_ids.truncate(keep);
         Ok(())
     }
 }

@@ -115,6 +115,18 @@ impl WeightWriter {
         })
     }
 
+    /// Events pushed so far per projection (in the file or buffered): a mark for
+    /// [`WeightWriter::truncate`].
+    pub fn pushed_counts(&self, counts: &mut Vec<usize>) {
+        self.events.pushed_counts(counts)
+    }
+
+    /// Removes every event pushed after the mark `counts` (from
+    /// [`WeightWriter::pushed_counts`]), from the buffers and from the file.
+    pub fn truncate(&mut self, counts: &[usize]) -> Result<()> {
+        self.events.truncate(counts)
+    }
+
     /// Appends every buffered event and flushes the file to disk.
     pub fn flush(&mut self) -> Result<()> {
         self.events.flush()
@@ -149,6 +161,23 @@ impl EventGroup for ProjectionWeights {
         self.pending_sources.clear();
         self.pending_targets.clear();
         self.pending_weights.clear();
+        Ok(())
+    }
+
+    fn pushed(&self) -> usize {
+        // `timestamps` is appended last, so its length counts the complete events in the file.
+        self.timestamps.len() + self.pending_times.len()
+    }
+
+    fn truncate(&mut self, path: &Path, len: usize) -> Result<()> {
+        for column in [&mut self.source_ids, &mut self.target_ids, &mut self.weights, &mut self.timestamps] {
+            column.truncate(path, len)?;
+        }
+        let keep = len.saturating_sub(self.timestamps.len());
+        self.pending_times.truncate(keep);
+        self.pending_sources.truncate(keep);
+        self.pending_targets.truncate(keep);
+        self.pending_weights.truncate(keep);
         Ok(())
     }
 }
