@@ -5,7 +5,7 @@
 #
 #   benches/fuzz.sh [CASES] [SEED]
 #
-#   CASES  number of cases (default 1000000; about 15 ms each on average on a 2-core machine)
+#   CASES  number of cases (default 1000000; about 5 ms each on average on 2 cores once no case hangs)
 #   SEED   LAMINAR_FUZZ_SEED, decimal or 0x hex (default: the harness's fixed seed)
 #
 # Each failure class is written as a replayable case under target/tmp/fuzz-failures/; re-run one
