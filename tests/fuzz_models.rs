@@ -1299,7 +1299,9 @@ fn report(tally: &Tally, seed: u64, elapsed: Duration) -> String {
 
 /// Re-runs one saved case (`LAMINAR_FUZZ_REPLAY`) in a child and prints its outcome.
 fn replay_one(path: &Path) {
-    let path = std::fs::canonicalize(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    // cargo runs tests in the package's directory; a relative path is meant from the repository root.
+    let path = if path.is_relative() && !path.exists() { common::root().join(path) } else { path.to_path_buf() };
+    let path = std::fs::canonicalize(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let case = read_replay(&path);
     let scratch = Scratch::new();
     let mut outcome = None;
