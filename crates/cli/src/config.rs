@@ -346,7 +346,16 @@ pub fn load(path: &Path, overrides: &[String]) -> Result<ModelFile, ConfigError>
     let loader = Loader { file: path };
     let text = std::fs::read_to_string(path)
         .map_err(|e| *loader.error(&Origin::Unknown, "", format!("cannot read the model file: {e}")))?;
-    loader.load(text, overrides).map_err(|e| *e)
+    // A problem that no single line holds (a missing table, a whole-file limit) is reported at
+    // the file's last line: where the missing part would go, and where a truncated file ends.
+    let last_line = text.lines().count().max(1);
+    loader.load(text, overrides).map_err(|e| {
+        let mut e = *e;
+        if e.line.is_none() && e.set.is_none() {
+            e.line = Some(last_line);
+        }
+        e
+    })
 }
 
 impl ModelFile {
@@ -903,8 +912,12 @@ impl<'f> Loader<'f> {
     /// Refuses a network whose estimated memory (`laminar_engine::footprint`) exceeds the limit,
     /// with the estimate by part and the projection or population that contributes most.
     fn check_footprint_fits(&self, file: &ModelFile, limit: Option<&MachineLimit>) -> Res<()> {
+        // The engine's own consistency checks (receptors, graded signals, rule limits), so that
+        // `validate` refuses what `build` would.
+        let builder = file.network_builder_inner(file.simulation.seed)?;
+        builder.check().map_err(|e| file.build_error(e))?;
         let Some(limit) = limit else { return Ok(()) };
-        let footprint = file.footprint_inner()?;
+        let footprint = builder.footprint(file.simulation.threads);
         let total = footprint.total_bytes();
         if total <= limit.bytes as f64 {
             return Ok(());
@@ -1503,6 +1516,21 @@ impl<'f> Loader<'f> {
 
             let size_e = t.get("size").ok_or_else(|| self.missing(&t, "size", "the number of neurons, >= 1"))?;
             let size = self.as_count(&size_e.item, &t.field("size"), 1, u64::from(u32::MAX))? as usize;
+            // Before the probe below builds a source population at full size.
+            let limit = machine::memory_limit().map_err(|m| self.error(&Origin::Unknown, "", m))?;
+            let bytes = size as f64 * laminar_engine::footprint::BYTES_PER_NEURON;
+            if let Some(limit) = limit.filter(|l| bytes > l.bytes as f64) {
+                return Err(self.bad_value(
+                    &size_e.item,
+                    &t.field("size"),
+                    format!(
+                        "{size} neurons need at least {}, more than the {} allowed by {}",
+                        machine::human_bytes(bytes),
+                        machine::human_bytes(limit.bytes as f64),
+                        limit.source
+                    ),
+                ));
+            }
 
             let params_path = t.field("params");
             let params = match t.get("params") {
@@ -1726,6 +1754,12 @@ impl<'f> Loader<'f> {
             }
             let factory =
                 registry::stimulus_factory(&d.model, &d.params).map_err(|m| self.error(&origin, &d.field, m))?;
+            // As for [[stimuli]]: building with no targets runs the device's own checks (a rate
+            // a channel cannot carry, e.g. from an extreme k_ext) now, not mid-build.
+            let ctx = BuildContext { resolution: sim.resolution, seed: sim.seed };
+            if let Err(e) = factory.build(out.len() as u64, Vec::new(), &ctx) {
+                return Err(self.error(&origin, &d.field, format!("{} ({}): {}", d.name, d.model, e.0)));
+            }
             let receptor =
                 self.column_receptor(&origin, &d.field, pops[population].factory.info(), d.receptor.as_deref())?;
             let targets = (0..pops[population].size as u64).collect();
@@ -1959,6 +1993,23 @@ impl<'f> Loader<'f> {
                 Some(e) => self.synapse(&e.item, &t.field("synapse"))?,
                 None => None,
             };
+            if let Some(model) = &synapse {
+                // The synapse model's own checks of its initial weights (stdp_synapse: between 0
+                // and Wmax) on the ends of the weight's range, now rather than mid-build.
+                let weights = match (&rule, &weight) {
+                    (Rule::Explicit(edges), _) => edges.iter().map(|e| e.weight).collect(),
+                    (_, Dist::Uniform { low, high }) => vec![*low, *high],
+                    (_, d) => vec![d.mean()],
+                };
+                let n = weights.len();
+                if let Err(message) = model.0.build(weights, &vec![0; n], 1) {
+                    let (item, field) = match t.get("weight") {
+                        Some(e) => (&e.item, t.field("weight")),
+                        None => (&rule_e.item, rule_field.clone()),
+                    };
+                    return Err(self.bad_value(item, &field, message));
+                }
+            }
             let record_weights = match t.get("record_weights") {
                 Some(e) => {
                     let on = self.as_bool(&e.item, &t.field("record_weights"))?;

@@ -303,7 +303,9 @@ impl NetworkBuilder {
             .collect()
     }
 
-    fn check(&self) -> Result<(), BuildError> {
+    /// Checks the description for what [`build`](Self::build) would refuse without drawing a
+    /// synapse: receptors, graded signals, the rules' limits, node ranges.
+    pub fn check(&self) -> Result<(), BuildError> {
         for p in &self.projections {
             let proj_err = |message: String| BuildError::Projection { projection: p.name.clone(), message };
             let target = &self.populations[p.target];

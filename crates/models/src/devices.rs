@@ -95,7 +95,7 @@ impl StimulusFactory for PoissonFactory {
         let mean_per_step = self.params.rate / 1000.0 * h;
         if mean_per_step > MAX_ARRIVALS_PER_STEP {
             return Err(ModelError(format!(
-                "rate: {} spikes/s is {} arrivals per step of {h} ms; a channel carries at most {} per step \
+                "rate = {}: {} arrivals per step of {h} ms; a channel carries at most {} per step \
                  (rate <= {} spikes/s at this resolution)",
                 crate::params::compact(self.params.rate),
                 crate::params::compact(mean_per_step),
@@ -563,7 +563,7 @@ mod tests {
         let ctx = BuildContext { resolution: Resolution::new(0.1).unwrap(), seed: 1 };
         let factory = PoissonFactory { params: PoissonParams { rate: 1e20, ..Default::default() } };
         let message = factory.build(0, Vec::new(), &ctx).err().expect("refused").0;
-        assert!(message.starts_with("rate: 1e20 spikes/s"), "{message}");
+        assert!(message.starts_with("rate = 1e20: 1e16 arrivals per step"), "{message}");
         assert!(message.contains("rate <= 1e13 spikes/s"), "{message}");
         let ok = PoissonFactory { params: PoissonParams { rate: 1e12, ..Default::default() } };
         assert!(ok.build(0, Vec::new(), &ctx).is_ok());

@@ -32,7 +32,7 @@ impl ParamError {
 /// `t_ref = 1e308` does not print 309 digits.
 pub fn compact(value: f64) -> String {
     let magnitude = value.abs();
-    if value.is_finite() && magnitude != 0.0 && !(1e-5..1e15).contains(&magnitude) {
+    if value.is_finite() && magnitude != 0.0 && !(1e-5..1e9).contains(&magnitude) {
         format!("{value:e}")
     } else {
         format!("{value}")
