@@ -108,3 +108,81 @@ fn inspect_and_verify_commands() {
     assert_ne!(code, 0, "a missing case must fail the command: {out}");
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// The inputs a user reported hanging, aborting or passing `validate` only to fail in `run`: each
+/// is refused by `validate` with its file, line or `--set` argument, field and limit, and
+/// printed compactly (no 309-digit numbers).
+#[test]
+fn extreme_inputs_are_refused_before_anything_is_built() {
+    let demo = "models/demo.toml";
+    let column = "models/columns/laminar_column.toml";
+    let cases: Vec<(&str, Vec<&str>, &str)> = vec![
+        (
+            demo,
+            vec!["stimuli.drive_exc.params.rate=1e20"],
+            "stimuli.drive_exc.params.rate = 1e20: 1e16 arrivals per step",
+        ),
+        (demo, vec!["populations.exc.size=4294967295"], "populations.exc.size = 4294967295"),
+        (demo, vec!["simulation.resolution_ms=1e-9"], "beyond the longest delay, 65535 steps"),
+        (demo, vec!["populations.exc.params.t_ref=1e308"], "populations.exc.params.t_ref = 1e308: must be at most"),
+        (demo, vec!["simulation.duration_ms=1e300"], "the longest time laminar represents"),
+        (demo, vec!["stimuli.drive_exc.delay_ms=1e6"], "stimuli.drive_exc.delay_ms = 1000000"),
+        (column, vec!["column.cell_types.L4E.k_ext=1e308"], "arrivals per step"),
+        (column, vec!["column.connections.1.delay_ms={normal={mean=1e308,std=0.5}}"], "column.connections.1.delay_ms"),
+    ];
+    for (model, sets, needle) in cases {
+        let mut args = vec!["validate", model];
+        for s in &sets {
+            args.extend(["--set", s]);
+        }
+        let (code, out) = laminar(&args);
+        assert_eq!(code, 2, "{sets:?}: not refused:\n{out}");
+        assert!(out.contains(needle), "{sets:?}: expected '{needle}' in:\n{out}");
+        assert!(out.contains(&format!("(--set {})", sets[0])), "{sets:?}: the override is not named:\n{out}");
+        assert!(!out.contains("0000000000000000"), "{sets:?}: a number printed in full:\n{out}");
+    }
+}
+
+/// A model that needs more memory than the limit is refused at load with the estimate and the
+/// projection that dominates, naming the file's line.
+#[test]
+fn a_network_too_big_for_the_memory_limit_is_refused_with_its_estimate() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_laminar"))
+        .args(["validate", "models/demo.toml", "--set", "populations.exc.size=300000"])
+        .env("LAMINAR_MEMORY_LIMIT", "1G")
+        .current_dir(root())
+        .output()
+        .expect("laminar");
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{text}");
+    assert!(text.contains("models/demo.toml:"), "no line: {text}");
+    assert!(text.contains("the network needs about") && text.contains("LAMINAR_MEMORY_LIMIT=1G"), "{text}");
+    assert!(text.contains("the largest projection draws"), "{text}");
+}
+
+/// A Poisson rate of 10¹² Hz costs one draw per step, not 10⁸ intervals: 5 ms of it onto a few
+/// neurons finishes at once (it took 8.5 s per simulated ms before; the counts' statistics are
+/// checked in `laminar_models::devices`).
+#[test]
+fn an_extreme_but_representable_rate_runs_in_constant_time_per_step() {
+    let dir = temp_dir("high-rate");
+    let started = std::time::Instant::now();
+    let (code, out) = laminar(&[
+        "run",
+        "models/demo.toml",
+        "--out",
+        dir.to_str().unwrap(),
+        "--quiet",
+        "--duration",
+        "5",
+        "--set",
+        "populations.exc.size=4",
+        "--set",
+        "populations.inh.size=4",
+        "--set",
+        "stimuli.drive_exc.params.rate=1e12",
+    ]);
+    assert_eq!(code, 0, "{out}");
+    assert!(started.elapsed().as_secs() < 60, "5 ms at 1e12 Hz took {:?}", started.elapsed());
+    std::fs::remove_dir_all(&dir).ok();
+}

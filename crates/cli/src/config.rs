@@ -323,6 +323,8 @@ pub struct ModelFile {
     recordings: Vec<(RecordingPlan, Vec<RecordingSpec>)>,
     record_spikes: Vec<bool>,
     circuit: Option<laminar_column::Expanded>,
+    /// The top-level sections the file has, in file order (a `[column]` with its tables).
+    sections: Vec<String>,
 }
 
 impl std::fmt::Debug for ModelFile {
@@ -361,6 +363,13 @@ pub fn load(path: &Path, overrides: &[String]) -> Result<ModelFile, ConfigError>
 impl ModelFile {
     pub fn simulation(&self) -> &SimulationSection {
         &self.simulation
+    }
+
+    /// The top-level sections read, in file order, e.g. `[simulation]`, `[column] (layers,
+    /// areas, cell_types, connections, thalamus, inputs)`, `[recording]`: what a run was built
+    /// from, so that a file cut short shows what it lacks.
+    pub fn sections(&self) -> &[String] {
+        &self.sections
     }
 
     /// The file's `description`, if it has one.
@@ -869,6 +878,17 @@ impl<'f> Loader<'f> {
         let mut stimuli = self.column_devices(column.devices, &simulation, &populations)?;
         stimuli.extend(self.stimuli(&top, &simulation, &populations)?);
         let (recordings, record_spikes) = self.recording(&top, &simulation, &populations)?;
+        let sections = root
+            .iter()
+            .map(|e| match &e.item.node {
+                Node::Table(entries) if e.key == "column" => {
+                    format!("[column] ({})", entries.iter().map(|c| c.key.as_str()).collect::<Vec<_>>().join(", "))
+                }
+                Node::Table(_) => format!("[{}]", e.key),
+                Node::Array(_) => format!("[[{}]]", e.key),
+                _ => e.key.clone(),
+            })
+            .collect();
         let file = ModelFile {
             path: self.file.to_path_buf(),
             text,
@@ -881,6 +901,7 @@ impl<'f> Loader<'f> {
             recordings,
             record_spikes,
             circuit: column.expanded,
+            sections,
         };
         self.check_footprint_fits(&file, limit.as_ref())?;
         Ok(file)
@@ -1672,6 +1693,16 @@ impl<'f> Loader<'f> {
                 initial.push((var.clone(), Initial::Dist(*dist)));
             }
             populations.push(PopulationSpec { name: p.name.clone(), size: p.size, factory, initial, origin: o });
+        }
+        // A delay beyond the engine's limit is reported at the connection's `delay_ms`, not at
+        // the expanded projection's rule field.
+        for p in &expanded.projections {
+            if let Some(message) = delay_beyond_limit(&p.delay, sim.resolution) {
+                let base = p.field.split(".rule").next().unwrap_or(&p.field);
+                let field = format!("{base}.delay_ms");
+                let at = origin_of_path(root, &field).unwrap_or_else(|| origin(&p.field));
+                return Err(self.error(&at, field, message));
+            }
         }
         let projections = expanded.projections.iter().map(|p| (origin(&p.field), p.clone())).collect();
         let devices = expanded.devices.iter().map(|d| (origin(&d.field), d.clone())).collect();

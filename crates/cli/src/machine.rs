@@ -99,7 +99,7 @@ pub fn parse_size(text: &str) -> Option<u64> {
         _ => (t, 1),
     };
     let value: f64 = number.trim().parse().ok()?;
-    (value.is_finite() && value >= 0.0).then(|| (value * scale as f64) as u64)
+    (value.is_finite() && value >= 0.0).then_some((value * scale as f64) as u64)
 }
 
 /// Bytes for people: "812 MB", "35.2 GB", "2.1 TB" (decimal units, as `free -h` rounds).

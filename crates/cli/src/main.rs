@@ -298,7 +298,15 @@ fn real_main() -> Result<ExitCode> {
         }
         Command::Validate { model, set } => {
             let file = config::load(&model, &set)?;
-            emit(&format!("{}: valid ({})\n", model.display(), file.describe()))?;
+            let footprint = file.footprint()?;
+            emit(&format!(
+                "{}: valid ({})\n  read: {}\n  memory: about {} estimated for {} synapses\n",
+                model.display(),
+                file.describe(),
+                file.sections().join(", "),
+                laminar_cli::machine::human_bytes(footprint.total_bytes()),
+                laminar_models::params::compact(footprint.synapses.round())
+            ))?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Build { model, set, seed, threads, export, edges } => {

@@ -271,6 +271,7 @@ pub fn run(model: &Path, out: &Path, options: &RunOptions, stop: Arc<AtomicBool>
         if threads == 1 { "" } else { "s" },
         sim_cfg.seed,
     ));
+    text.push_str(&format!("  read: {}\n", file.sections().join(", ")));
     text.push_str(&format!("  {:<16} {:>10} {:>12}\n", "population", "spikes", "rate (Hz)"));
     for (p, &count) in populations.iter().zip(sim.spike_counts()) {
         let rate = if seconds > 0.0 && p.size > 0 { count as f64 / p.size as f64 / seconds } else { 0.0 };

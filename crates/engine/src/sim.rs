@@ -89,7 +89,7 @@ impl Observer for NullObserver {
 
 #[derive(Debug, Clone, PartialEq, Error)]
 pub enum RunError {
-    #[error("recording failed at {time_ms} ms: {message}")]
+    #[error("recording failed at {} ms: {message}", (time_ms * 1e6).round() / 1e6)]
     Observer { time_ms: f64, message: String },
 }
 
