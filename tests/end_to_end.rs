@@ -138,7 +138,7 @@ fn extreme_inputs_are_refused_before_anything_is_built() {
         let (code, out) = laminar(&args);
         assert_eq!(code, 2, "{sets:?}: not refused:\n{out}");
         assert!(out.contains(needle), "{sets:?}: expected '{needle}' in:\n{out}");
-        assert!(out.contains(&format!("(--set {})", sets[0])), "{sets:?}: the override is not named:\n{out}");
+        assert!(out.contains(&format!("--set {})", sets[0])), "{sets:?}: the override is not named:\n{out}");
         assert!(!out.contains("0000000000000000"), "{sets:?}: a number printed in full:\n{out}");
     }
 }
@@ -176,9 +176,9 @@ fn an_extreme_but_representable_rate_runs_in_constant_time_per_step() {
         "--duration",
         "5",
         "--set",
-        "populations.exc.size=4",
+        "populations.exc.size=5",
         "--set",
-        "populations.inh.size=4",
+        "populations.inh.size=5",
         "--set",
         "stimuli.drive_exc.params.rate=1e12",
     ]);

@@ -356,6 +356,12 @@ pub fn load(path: &Path, overrides: &[String]) -> Result<ModelFile, ConfigError>
         if e.line.is_none() && e.set.is_none() {
             e.line = Some(last_line);
         }
+        // A line of the file can be wrong only because of an override (a delay that no longer
+        // fits a finer `--set` resolution): say which overrides were in effect.
+        if e.set.is_none() && !overrides.is_empty() {
+            let sets: Vec<String> = overrides.iter().map(|s| format!("--set {s}")).collect();
+            e.message = format!("{} (with {})", e.message, sets.join(", "));
+        }
         e
     })
 }
@@ -2629,8 +2635,9 @@ fn delay_beyond_limit(delay: &Dist, resolution: Resolution) -> Option<String> {
         _ => format!("draws up to {} ms", compact(top)),
     };
     Some(format!(
-        "{what} is beyond the longest delay, {MAX_DELAY_STEPS} steps ({} ms at the resolution {h} ms)",
-        compact(max_ms)
+        "{what} is beyond the longest delay, {MAX_DELAY_STEPS} steps ({} ms at the resolution {} ms)",
+        compact(max_ms),
+        compact(h)
     ))
 }
 

@@ -280,8 +280,10 @@ fn wrong_types_and_missing_keys() {
     let e = load_err("spikes-type", &text, &[]);
     check(&e, line_of(&text, "spikes = 3"), "recording.spikes", &["\"all\" or a list of population names"]);
 
+    // A whole missing table is named at the file's last line: where a truncated file ends.
     let e = load_err("no-sim", "[populations.a]\nmodel = \"iaf_psc_exp\"\nsize = 1\n", &[]);
-    assert_eq!((e.line, e.field.as_str()), (None, "simulation"), "{e}");
+    assert_eq!((e.line, e.field.as_str()), (Some(3), "simulation"), "{e}");
+    assert!(e.message.contains("missing [simulation] table"), "{e}");
 }
 
 #[test]
