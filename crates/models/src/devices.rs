@@ -6,8 +6,10 @@
 //! - **poisson_generator** (`rate` Hz, `start`, `stop` ms): every target receives its *own*
 //!   Poisson train (as in NEST). The train is drawn as exponential inter-spike intervals in
 //!   continuous time from the stream `(seed, "poisson:<device>", target gid)`; the arrivals that
-//!   fall into step k (time in [k·h, (k+1)·h)) are emitted in step k as one event of multiplicity n,
-//!   active for arrival times in [start, stop). This is the same process NEST samples per step as
+//!   fall into step k (time in [k·h, (k+1)·h)) are emitted in step k as one event of multiplicity n
+//!   (stamped (k+1)·h, like a neuron's spike of step k). As in NEST, the device is active in the
+//!   steps k with start/h < k ≤ stop/h (`StimulationDevice::is_active`), spikes stamped in
+//!   (start + h, stop + h]: arrival times in [start + h, stop + h). This is the same process NEST samples per step as
 //!   Poisson counts with mean `rate·h`, drawn differently (so statistically, not bitwise, equal).
 //!   Dense drive (1 ≤ rate·h ≤ 30 arrivals per step, with start and stop on the grid, e.g. the
 //!   Potjans–Diesmann background) is drawn as NEST does, one Poisson count per step (by
@@ -106,14 +108,17 @@ impl StimulusFactory for PoissonFactory {
         // Dense drive (≥ 1 arrival per step on average, e.g. PD14's background) is drawn as one
         // Poisson count per step instead of one exponential interval per arrival; the window
         // must then cover whole steps.
+        // NEST's spike generators are active in the steps k with start/h < k <= stop/h
+        // (`StimulationDevice::is_active`): the arrivals of [start + h, stop + h) in step time.
+        let (start, stop) = (self.params.start + h, self.params.stop + h);
         let on_grid = |ms: f64| ms.is_infinite() || ctx.resolution.exact_steps(ms).is_ok();
         let dense = (DENSE_MIN_MEAN..=DENSE_MAX_MEAN).contains(&mean_per_step)
             && on_grid(self.params.start)
             && on_grid(self.params.stop);
         let high_rate = (mean_per_step > DENSE_MAX_MEAN).then(|| HighRate {
             rate_per_ms: self.params.rate / 1000.0,
-            start: self.params.start,
-            stop: self.params.stop,
+            start,
+            stop,
             h,
         });
         Ok(Box::new(Poisson {
@@ -121,16 +126,16 @@ impl StimulusFactory for PoissonFactory {
             dense: dense.then(|| DenseCounts {
                 exp_minus_mean: (-mean_per_step).exp(),
                 mean: mean_per_step,
-                start_step: ctx.resolution.exact_steps(self.params.start).unwrap_or(0),
-                stop_step: if self.params.stop.is_finite() {
-                    ctx.resolution.exact_steps(self.params.stop).unwrap_or(0)
+                start_step: ctx.resolution.exact_steps(start).unwrap_or(0),
+                stop_step: if stop.is_finite() {
+                    ctx.resolution.exact_steps(stop).unwrap_or(0)
                 } else {
                     Step::MAX
                 },
             }),
             rate_per_ms: self.params.rate / 1000.0,
-            start: self.params.start,
-            stop: self.params.stop,
+            start,
+            stop,
             h: ctx.resolution.h(),
             next_arrival: vec![f64::NAN; targets.len()],
             targets,

@@ -108,6 +108,7 @@ pub mod iaf_cond_exp;
 pub mod iaf_psc_delta;
 pub mod iaf_psc_exp;
 pub mod iaf_psc_exp_ps;
+pub mod inhomogeneous_poisson;
 pub mod odeint;
 pub mod parrot_neuron;
 pub mod pyramidal_bac;

@@ -13,8 +13,8 @@ use serde_json::{Map, Value};
 use crate::Scheduling;
 use crate::params::Validate;
 use crate::{
-    adapters, cm_default, devices, glia_synapses, iaf_psc_delta, iaf_psc_exp, parrot_neuron, pyramidal_bac,
-    spike_generator, synapses,
+    adapters, cm_default, devices, glia_synapses, iaf_psc_delta, iaf_psc_exp, inhomogeneous_poisson, parrot_neuron,
+    pyramidal_bac, spike_generator, synapses,
 };
 
 /// Neuron (and source) models laminar implements.
@@ -33,7 +33,8 @@ pub const NEURON_MODELS: &[&str] = &[
 ];
 
 /// Device models laminar implements.
-pub const DEVICE_MODELS: &[&str] = &["poisson_generator", "dc_generator", "step_current_generator"];
+pub const DEVICE_MODELS: &[&str] =
+    &["poisson_generator", "inhomogeneous_poisson_generator", "dc_generator", "step_current_generator"];
 
 /// Synapse models laminar implements (`static_synapse` is the default and needs no factory).
 pub const SYNAPSE_MODELS: &[&str] = &[
@@ -168,6 +169,9 @@ pub fn population_factory_scheduled(
 pub fn stimulus_factory(model: &str, params: &Map<String, Value>) -> Result<Arc<dyn StimulusFactory>, String> {
     Ok(match model {
         "poisson_generator" => Arc::new(devices::PoissonFactory { params: parse_valid(params)? }),
+        "inhomogeneous_poisson_generator" => {
+            Arc::new(inhomogeneous_poisson::InhomogeneousPoissonFactory { params: parse_valid(params)? })
+        }
         "dc_generator" => Arc::new(devices::DcFactory { params: parse(params)? }),
         "step_current_generator" => Arc::new(devices::StepCurrentFactory { params: parse(params)? }),
         other => return Err(unknown(other, DEVICE_MODELS)),
