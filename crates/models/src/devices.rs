@@ -127,11 +127,7 @@ impl StimulusFactory for PoissonFactory {
                 exp_minus_mean: (-mean_per_step).exp(),
                 mean: mean_per_step,
                 start_step: ctx.resolution.exact_steps(start).unwrap_or(0),
-                stop_step: if stop.is_finite() {
-                    ctx.resolution.exact_steps(stop).unwrap_or(0)
-                } else {
-                    Step::MAX
-                },
+                stop_step: if stop.is_finite() { ctx.resolution.exact_steps(stop).unwrap_or(0) } else { Step::MAX },
             }),
             rate_per_ms: self.params.rate / 1000.0,
             start,

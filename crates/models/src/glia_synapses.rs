@@ -1,5 +1,5 @@
 //! Synapse models of the neuron–astrocyte attention circuits: `astro_normalized_synapse`,
-//! `tsodyks_astro_synapse` and `hebbian_synapse`.
+//! `tsodyks_astro_synapse`, `hebbian_synapse` and `hebbian_astro_synapse`.
 //!
 //! Like the models of [`crate::synapses`], each keeps the state of the synapses of one projection
 //! onto one shard as struct-of-arrays and runs only when a presynaptic spike is transmitted (see
@@ -109,6 +109,25 @@
 //! may be negative: anti-Hebbian). Outside the learning windows the traces go on and w is frozen.
 //! Defaults: `eta` 0.01, `tau_plus` = `tau_minus` = 20 ms, `Wmin` 0, `Wmax` 100. The initial
 //! weights must lie in [Wmin, Wmax].
+//!
+//! # `hebbian_astro_synapse`: the tripartite memory synapse of the neuron–astrocyte transformer
+//! The synapse of Kozachkov et al.'s write/read circuit in one model: its weight w_j follows the
+//! Hebbian rule of `hebbian_synapse` (parameters `eta`, `tau_plus`, `tau_minus`, `Wmin`, `Wmax`),
+//! and it is a process of an astrocyte domain per target neuron as in `astro_normalized_synapse`
+//! (`tau_astro`, `epsilon`, `g`, `eta_g`, `g_max`, `A`; process weights start at `g` and grow
+//! by `eta_g` per presynaptic spike inside the learning windows). It transmits
+//! ```text
+//! λ · w_j / (ε + A)        λ = learning_transmission inside learning windows, 1 outside
+//! ```
+//! At a presynaptic spike: the weight takes the pairs completed since the last spike (as
+//! `hebbian_synapse`), the domain takes the spike (`A ← A·exp(−Δt/τ_astro) + g_j`), the synapse
+//! transmits, then the process weight grows if learning. In a write phase (learning windows,
+//! λ = 0: the encode/retrieve switch) the weights store Σ_t x_pre x_post and the processes Σ_t of
+//! the presynaptic spikes, without the synapse driving its target, so the target's activity is
+//! its teacher's; in the read phase (frozen) the target's drive is Σ_j w_j r_j / (ε + τ_astro
+//! Σ_j g_j r_j), kernel attention's normalised sum (see `astro_normalized_synapse`). `A_clamp`
+//! (≥ 0, unset by default) replaces A in the denominator by a constant: the control without the
+//! astrocyte's division. Defaults as the two models, `learning_transmission` 1.
 //!
 //! References: Kozachkov L, Kastanenka KV, Krotov D (2023) Building transformers from neurons and
 //! astrocytes. PNAS 120:e2219150120. Carandini M, Heeger DJ (2012) Normalization as a canonical
@@ -632,5 +651,175 @@ impl SynapseDynamics for Hebbian {
 
     fn bytes_per_synapse(&self) -> usize {
         3 * 8
+    }
+}
+
+// ---------------------------------------------------------------- hebbian_astro_synapse
+
+/// Parameters of `hebbian_astro_synapse`: the Hebbian weight rule of `hebbian_synapse`, the
+/// astrocyte domain of `astro_normalized_synapse` with presynaptic process plasticity, and the
+/// encode/retrieve switch.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HebbianAstroParams {
+    /// Learning rate η of dw/dt = η·x_pre·x_post (weight unit per ms).
+    pub eta: f64,
+    pub tau_plus: f64,
+    pub tau_minus: f64,
+    #[serde(rename = "Wmin")]
+    pub w_min: f64,
+    #[serde(rename = "Wmax")]
+    pub w_max: f64,
+    /// Time constant of the domain state A (ms).
+    pub tau_astro: f64,
+    /// The constant of the denominator ε + A, > 0.
+    pub epsilon: f64,
+    /// Initial process weight of every synapse.
+    pub g: f64,
+    /// Growth of the process weight per presynaptic spike in learning windows.
+    pub eta_g: f64,
+    pub g_max: f64,
+    /// Initial domain state.
+    #[serde(rename = "A")]
+    pub a: f64,
+    /// Factor on the transmitted weight inside learning windows (0: the encode/retrieve switch
+    /// of Kozachkov et al.: the synapse learns without driving its target).
+    pub learning_transmission: f64,
+    /// When set, the denominator uses this constant instead of the domain state (the
+    /// `no_astrocyte` control: the domain still integrates, but does not divide).
+    #[serde(rename = "A_clamp")]
+    pub a_clamp: Option<f64>,
+}
+
+impl Default for HebbianAstroParams {
+    fn default() -> Self {
+        let (h, a) = (HebbianParams::default(), AstroNormalizedParams::default());
+        Self {
+            eta: h.eta,
+            tau_plus: h.tau_plus,
+            tau_minus: h.tau_minus,
+            w_min: h.w_min,
+            w_max: h.w_max,
+            tau_astro: a.tau_astro,
+            epsilon: a.epsilon,
+            g: a.g,
+            eta_g: a.eta_g,
+            g_max: a.g_max,
+            a: a.a,
+            learning_transmission: 1.0,
+            a_clamp: None,
+        }
+    }
+}
+
+impl Validate for HebbianAstroParams {
+    fn validate(&self) -> Result<(), ParamError> {
+        HebbianParams {
+            eta: self.eta,
+            tau_plus: self.tau_plus,
+            tau_minus: self.tau_minus,
+            w_min: self.w_min,
+            w_max: self.w_max,
+        }
+        .validate()?;
+        AstroNormalizedParams {
+            tau_astro: self.tau_astro,
+            epsilon: self.epsilon,
+            g: self.g,
+            g_mode: ProcessWeight::Constant,
+            eta_g: self.eta_g,
+            g_max: self.g_max,
+            a: self.a,
+        }
+        .validate()?;
+        if !(0.0..=1.0).contains(&self.learning_transmission) {
+            return Err(ParamError::new("learning_transmission", self.learning_transmission, "must be in [0, 1]"));
+        }
+        if let Some(c) = self.a_clamp {
+            non_negative("A_clamp", c, "")?;
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct HebbianAstroFactory {
+    pub params: HebbianAstroParams,
+}
+
+impl SynapseFactory for HebbianAstroFactory {
+    fn name(&self) -> &str {
+        "hebbian_astro_synapse"
+    }
+
+    fn post_history(&self) -> Option<f64> {
+        Some(self.params.tau_minus)
+    }
+
+    fn build(&self, weights: Vec<f64>, _: &[u32], shard_len: usize) -> Result<Box<dyn SynapseDynamics>, String> {
+        let p = &self.params;
+        if let Some(w) = weights.iter().find(|&&w| !(p.w_min..=p.w_max).contains(&w)) {
+            return Err(format!(
+                "hebbian_astro_synapse: weight {w} must lie between Wmin = {} and Wmax = {}",
+                p.w_min, p.w_max
+            ));
+        }
+        let tau_c = p.tau_plus * p.tau_minus / (p.tau_plus + p.tau_minus);
+        let n = weights.len();
+        Ok(Box::new(HebbianAstro {
+            params: p.clone(),
+            pair: p.eta * tau_c,
+            traces: PairTraces::new(weights),
+            g: vec![p.g; n],
+            a: vec![p.a; shard_len],
+            clock: DomainClock::new(shard_len),
+        }))
+    }
+}
+
+/// The state of a group of `hebbian_astro_synapse`s: per synapse the weight, its traces and the
+/// process weight g_j; per target neuron the domain state A.
+#[derive(Debug, Clone)]
+pub struct HebbianAstro {
+    params: HebbianAstroParams,
+    pair: f64,
+    traces: PairTraces,
+    g: Vec<f64>,
+    a: Vec<f64>,
+    clock: DomainClock,
+}
+
+impl SynapseDynamics for HebbianAstro {
+    fn transmit(&mut self, tx: &Transmission<'_>, weights: &mut [f64]) {
+        let (p, pair) = (&self.params, self.pair);
+        // The weight first (pairs completed since the last spike, as `hebbian_synapse`), ...
+        let add = |w: f64, trace: f64| (w + pair * trace).clamp(p.w_min, p.w_max);
+        self.traces.transmit(tx, weights, p.tau_plus, add, add, "hebbian_astro_synapse");
+        let factor = if tx.learning { p.learning_transmission } else { 1.0 };
+        let grow = tx.learning && p.eta_g > 0.0;
+        for (k, j) in tx.synapses.clone().enumerate() {
+            // ... then the domain takes the spike, divides, and the process learns.
+            let i = tx.targets[j] as usize;
+            let dt = self.clock.advance(i, tx.t_spike);
+            let a = self.a[i] * (-dt / p.tau_astro).exp() + self.g[j];
+            self.a[i] = a;
+            let denominator = p.epsilon + p.a_clamp.unwrap_or(a);
+            weights[k] = factor * weights[k] / denominator;
+            if grow {
+                self.g[j] = (self.g[j] + p.eta_g).min(p.g_max);
+            }
+        }
+    }
+
+    fn weight(&self, j: usize) -> f64 {
+        self.traces.weight[j]
+    }
+
+    fn oldest_needed(&self, delays_ms: &[f64]) -> f64 {
+        self.traces.oldest_needed(delays_ms)
+    }
+
+    fn bytes_per_synapse(&self) -> usize {
+        4 * 8
     }
 }

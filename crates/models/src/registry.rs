@@ -44,6 +44,7 @@ pub const SYNAPSE_MODELS: &[&str] = &[
     "astro_normalized_synapse",
     "tsodyks_astro_synapse",
     "hebbian_synapse",
+    "hebbian_astro_synapse",
 ];
 
 /// The factory of a synapse model, or `None` for `static_synapse` (which takes no parameters).
@@ -64,6 +65,7 @@ pub fn synapse_factory(model: &str, params: &Map<String, Value>) -> Result<Optio
         }
         "tsodyks_astro_synapse" => Some(Arc::new(glia_synapses::TsodyksAstroFactory::from_json(params)?)),
         "hebbian_synapse" => Some(Arc::new(glia_synapses::HebbianFactory { params: parse_valid(params)? })),
+        "hebbian_astro_synapse" => Some(Arc::new(glia_synapses::HebbianAstroFactory { params: parse_valid(params)? })),
         other => return Err(unknown(other, SYNAPSE_MODELS)),
     })
 }

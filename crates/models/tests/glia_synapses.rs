@@ -415,3 +415,80 @@ fn hebbian_write_then_read_through_the_engine() {
     // the spike's own time stamp, which lies inside the window.
     assert_eq!(written, read, "the read phase leaves the weights unchanged");
 }
+
+// ---------------------------------------------------------------- hebbian_astro_synapse
+
+/// `hebbian_astro_synapse` is `hebbian_synapse`'s weight divided by `astro_normalized_synapse`'s
+/// domain, spike for spike: three presynaptic Poisson trains onto two targets (one domain each),
+/// through a learning window, with the transmission factor inside it and the clamp as a control.
+#[test]
+fn hebbian_astro_is_the_hebbian_weight_over_the_astrocyte_domain() {
+    let (tau_minus, d) = (20.0, 1.0);
+    let hebb = json!({ "eta": 0.05, "tau_plus": 15.0, "tau_minus": tau_minus, "Wmax": 50.0 });
+    let astro = json!({ "tau_astro": 150.0, "epsilon": 0.5, "g": 0.2, "eta_g": 0.01, "g_max": 3.0 });
+    let mut both = hebb.as_object().unwrap().clone();
+    both.extend(astro.as_object().unwrap().clone());
+    both.insert("learning_transmission".into(), json!(0.25));
+    let combined = factory("hebbian_astro_synapse", Value::Object(both.clone()));
+    assert_eq!(combined.post_history(), Some(tau_minus));
+    // Synapse j = source·2 + target: every source reaches both targets.
+    let group = Group { targets: vec![0, 1, 0, 1, 0, 1], delays_ms: vec![d; 6] };
+    let weights = vec![1.0, 2.0, 1.5, 0.5, 3.0, 1.0];
+    let build = |f: &Arc<dyn SynapseFactory>| f.build(weights.clone(), &group.targets, 2).expect("build");
+    let (mut h, mut a, mut c) = (
+        build(&factory("hebbian_synapse", hebb)),
+        build(&factory("astro_normalized_synapse", astro)),
+        build(&combined),
+    );
+    both.insert("A_clamp".into(), json!(2.0));
+    let mut clamped = build(&factory("hebbian_astro_synapse", Value::Object(both)));
+    let mut history = PostHistory::new(2, tau_minus);
+    for target in 0..2 {
+        for t in poisson(40.0, 2000.0, 3, target) {
+            history.record(target as usize, t);
+        }
+    }
+    let mut spikes: Vec<(f64, usize)> =
+        (0..3).flat_map(|s| poisson(30.0, 2000.0, 4, s).into_iter().map(move |t| (t, s as usize))).collect();
+    spikes.sort_by(|x, y| x.partial_cmp(y).unwrap());
+    let (mut grew, mut learned) = (false, false);
+    for (t, source) in spikes {
+        let learning = (200.0..1200.0).contains(&t);
+        let row = 2 * source..2 * source + 2;
+        let wh = group.transmit(h.as_mut(), t, row.clone(), Some(&history), learning);
+        let wa = group.transmit(a.as_mut(), t, row.clone(), None, learning);
+        let wc = group.transmit(c.as_mut(), t, row.clone(), Some(&history), learning);
+        let wk = group.transmit(clamped.as_mut(), t, row.clone(), Some(&history), learning);
+        let factor = if learning { 0.25 } else { 1.0 };
+        for k in 0..2 {
+            let j = row.start + k;
+            // astro_normalized transmits w_j / (ε + A): recover the domain's denominator.
+            let denominator = weights[j] / wa[k];
+            let expected = factor * wh[k] / denominator;
+            assert!(
+                (wc[k] - expected).abs() <= 1e-12 * expected.abs(),
+                "t = {t}, synapse {j}: {} vs {expected}",
+                wc[k]
+            );
+            assert!((wk[k] - factor * wh[k] / 2.5).abs() <= 1e-12 * wh[k], "clamped: t = {t}, synapse {j}");
+            assert_eq!(c.weight(j), h.weight(j));
+            learned |= h.weight(j) != weights[j];
+            grew |= denominator > 0.5 + 0.2 * 3.0;
+        }
+    }
+    assert!(learned && grew, "the window changed weights ({learned}) and grew processes ({grew})");
+}
+
+#[test]
+fn hebbian_astro_validation_names_the_field() {
+    assert_refused(
+        "hebbian_astro_synapse",
+        &[
+            (json!({ "learning_transmission": 1.5 }), "learning_transmission"),
+            (json!({ "A_clamp": -1.0 }), "A_clamp"),
+            (json!({ "tau_astro": 0.0 }), "tau_astro"),
+            (json!({ "Wmin": 5.0, "Wmax": 1.0 }), "Wmin"),
+            (json!({ "epsilon": 0.0 }), "epsilon"),
+        ],
+    );
+}

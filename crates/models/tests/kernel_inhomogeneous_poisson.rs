@@ -98,8 +98,7 @@ fn the_steps_that_hold_spikes_are_nests() {
         let n = case["setup"]["generators"]["timing"]["targets"]["n"].as_u64().unwrap();
         for parrot in 0..n {
             let steps: BTreeSet<i64> = timing.iter().filter(|s| s.0 == parrot).map(|&(_, t)| step_key(t)).collect();
-            let nest_parrot: BTreeSet<i64> =
-                nest.iter().filter(|s| s.0 == parrot).map(|&(_, t)| step_key(t)).collect();
+            let nest_parrot: BTreeSet<i64> = nest.iter().filter(|s| s.0 == parrot).map(|&(_, t)| step_key(t)).collect();
             assert_eq!(nest_parrot, nest_steps, "NEST's parrot {parrot} misses a step");
             assert_eq!(steps, nest_steps, "seed {seed}: parrot {parrot} spikes in other steps than NEST's");
         }
@@ -133,9 +132,8 @@ fn counts_follow_the_rate_schedule_as_nests_do() {
         assert_eq!(before, 0, "{who}: spikes before the first rate time");
         for (i, &rate) in rates.iter().enumerate() {
             let (lo, hi) = (bounds[i] - eps, bounds[i + 1].min(duration + eps) - eps);
-            let per_parrot: Vec<f64> = (0..n)
-                .map(|p| spikes.iter().filter(|s| s.0 == p && s.1 >= lo && s.1 < hi).count() as f64)
-                .collect();
+            let per_parrot: Vec<f64> =
+                (0..n).map(|p| spikes.iter().filter(|s| s.0 == p && s.1 >= lo && s.1 < hi).count() as f64).collect();
             let total: f64 = per_parrot.iter().sum();
             // The stamps of window i that reach the parrots before the run ends.
             let end = times.get(i + 1).copied().unwrap_or(f64::INFINITY).min(duration - delay);
