@@ -41,6 +41,7 @@
 //!
 //! This crate knows nothing of the engine: it is given names, ids, times and values.
 
+pub mod arrays;
 pub mod edges;
 mod error;
 mod events;
@@ -55,6 +56,7 @@ pub mod weights;
 
 pub mod readback;
 
+pub use arrays::{ArrayFileReader, ArrayFileWriter, AttrValue, F64Array};
 pub use edges::{EdgePopulationSpec, EdgeWriter};
 pub use error::{RecordError, Result, condensed_hdf5_message};
 pub use h5::{MAGIC, Sorting, VERSION};
