@@ -18,8 +18,8 @@ use anyhow::{Context, Result};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use laminar_engine::{Observer, Resolution, SpikeRecord, Step, WeightEvent};
 
-use crate::config;
-use crate::output::{self, Recorder, ReportPlan, RunInfo, WeightPlan};
+use laminar_config as config;
+use laminar_record::{self as output, Recorder, ReportPlan, RunInfo, WeightPlan};
 
 /// Forwards everything to the recorder and moves the progress bar, shown once the run has taken
 /// longer than a second.

@@ -5,8 +5,8 @@
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
-use laminar_cli::config::{self, ConfigError, ModelFile};
-use laminar_engine::NullObserver;
+use laminar_config::{self as config, ConfigError, ModelFile};
+use laminar_engine::{NullObserver, Observer, SpikeRecord, Step};
 
 /// A fresh directory per call, so tests running in parallel never share files.
 fn temp_dir(label: &str) -> PathBuf {
@@ -880,6 +880,28 @@ fn update_scheme_is_checked_against_the_model() {
     assert_eq!(e.field, "populations.exc.update", "{e}");
 }
 
+/// Keeps a run's spikes and, per recording, its frames (step, values).
+#[derive(Default)]
+struct Collect {
+    spikes: Vec<SpikeRecord>,
+    frames: Vec<Vec<(Step, Vec<f64>)>>,
+}
+
+impl Observer for Collect {
+    fn spikes(&mut self, spikes: &[SpikeRecord]) -> Result<(), String> {
+        self.spikes.extend_from_slice(spikes);
+        Ok(())
+    }
+
+    fn frame(&mut self, recording: usize, step: Step, values: &[f64]) -> Result<(), String> {
+        if self.frames.len() <= recording {
+            self.frames.resize_with(recording + 1, Vec::new);
+        }
+        self.frames[recording].push((step, values.to_vec()));
+        Ok(())
+    }
+}
+
 /// The same network, event-driven and clock-driven: the two schemes integrate the same equations
 /// exactly, so the recorded membrane potentials agree to rounding and the neurons fire the same
 /// spikes (rounding could in principle flip a threshold decision; here it does not).
@@ -888,7 +910,7 @@ fn clock_driven_and_event_driven_populations_give_the_same_run() {
     let run = |overrides: &[&str]| {
         let file = load_text("update_same", BASE, overrides).unwrap_or_else(|e| panic!("{e}"));
         let mut built = file.build(7, 2).unwrap_or_else(|e| panic!("{e}"));
-        let mut collect = laminar_cli::verify::Collect::new(None);
+        let mut collect = Collect::default();
         built.simulation.run(1000, &mut collect, &AtomicBool::new(false)).expect("run");
         let spikes: Vec<(usize, u64, f64)> = collect.spikes.iter().map(|s| (s.population, s.node, s.time_ms)).collect();
         (spikes, collect.frames)
