@@ -1,10 +1,12 @@
 //! Model files: the TOML language laminar networks are written in, and its validation.
 //!
-//! [`load`] reads a model file, applies `--set key.path=value` overrides and checks every field
-//! against the engine and the models *before anything is built or run*;
+//! [`load`] reads a model file ([`load_str`] takes its text from memory), applies
+//! `--set key.path=value` overrides and checks every field against the engine and the models
+//! *before anything is built or run*;
 //! [`ModelFile::build`] then turns the validated description into a
 //! [`Simulation`]. Every problem is a [`ConfigError`] that names the file, the line (or the
-//! `--set` argument the value came from), the dotted path of the field, and what is allowed:
+//! `--set` argument the value came from), the dotted path of the field, and what is allowed
+//! (a network too big for the memory limit that [`machine`] reads is refused the same way):
 //!
 //! ```text
 //! models/x.toml:12: populations.exc.params.tau_m = -5: must be a finite number > 0 ms

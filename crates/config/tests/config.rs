@@ -136,6 +136,31 @@ fn the_base_model_loads_builds_and_runs() {
     assert!(built.simulation.spike_counts()[0] > 0, "E_L above threshold: the exc population fires");
 }
 
+/// `load_str` is `load` from text in memory: the same file, the same errors, named by the path
+/// it is given.
+#[test]
+fn text_in_memory_loads_like_a_file() {
+    let path = Path::new("generated/model.toml");
+    let overrides = vec!["simulation.duration_ms=50".to_string()];
+    let from_text = config::load_str(BASE, path, &overrides).unwrap_or_else(|e| panic!("{e}"));
+    let from_file = load_text("load_str", BASE, &["simulation.duration_ms=50"]).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(from_text.path, path);
+    assert_eq!(from_text.text, BASE);
+    assert_eq!(from_text.overrides, overrides);
+    assert_eq!(from_text.describe(), from_file.describe());
+    assert_eq!(from_text.simulation(), from_file.simulation());
+
+    let text = base_with("tau_m = 20.0", "tau_m = -5.0");
+    let e = config::load_str(&text, path, &[]).expect_err("tau_m < 0");
+    assert_eq!(e.file, path);
+    let from_file = load_err("load_str_error", &text, &[]);
+    assert_eq!(
+        (e.line, &e.field, &e.value, &e.message),
+        (from_file.line, &from_file.field, &from_file.value, &from_file.message)
+    );
+    assert!(e.to_string().starts_with(&format!("generated/model.toml:{}: ", line_of(&text, "tau_m"))), "{e}");
+}
+
 #[test]
 fn populations_keep_file_order() {
     let text = r#"

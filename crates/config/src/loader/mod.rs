@@ -5,14 +5,13 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use laminar_engine::{DeviceEntry, Initial, Projection};
+use laminar_engine::{DeviceEntry, Initial, PopulationFactory, Projection};
 use laminar_models::params::compact;
 
 use crate::ModelFile;
 use crate::document::{Item, LineIndex, Node, Origin, TableRef};
 use crate::error::{ConfigError, Res};
 use crate::machine::{self, MemoryLimit as MachineLimit};
-use laminar_engine::PopulationFactory;
 
 mod column;
 mod models;
@@ -22,6 +21,8 @@ mod recording;
 mod simulation;
 mod stimuli;
 mod values;
+
+// ---------------------------------------------------------------- the validated description
 
 pub(crate) struct PopulationSpec {
     pub(crate) name: String,

@@ -14,6 +14,14 @@ use crate::SimulationSection;
 use crate::document::{Item, Node, TableRef, default_name_keys, element_names};
 use crate::error::{Res, suggestion};
 
+/// What makes a projection plastic: its synapse model, whether its transmitted weights are
+/// recorded, and the windows in which it learns.
+struct Plasticity {
+    synapse: Option<SynapseModel>,
+    record_weights: bool,
+    learning_windows: Vec<(f64, f64)>,
+}
+
 impl Loader<'_> {
     /// The receptor index a projection or device names, checked against the target model.
     pub(crate) fn receptor(&self, item: &Item, field: &str, info: &ModelInfo) -> Res<usize> {
@@ -187,45 +195,8 @@ impl Loader<'_> {
                 autapses,
                 multapses,
             )?;
-            let synapse = match t.get("synapse") {
-                Some(e) => self.synapse(&e.item, &t.field("synapse"))?,
-                None => None,
-            };
-            if let Some(model) = &synapse {
-                // The synapse model's own checks of its initial weights (stdp_synapse: between 0
-                // and Wmax) on the ends of the weight's range, now rather than mid-build.
-                let weights = match (&rule, &weight) {
-                    (Rule::Explicit(edges), _) => edges.iter().map(|e| e.weight).collect(),
-                    (_, Dist::Uniform { low, high }) => vec![*low, *high],
-                    (_, d) => vec![d.mean()],
-                };
-                let n = weights.len();
-                if let Err(message) = model.0.build(weights, &vec![0; n], 1) {
-                    let (item, field) = match t.get("weight") {
-                        Some(e) => (&e.item, t.field("weight")),
-                        None => (&rule_e.item, rule_field.clone()),
-                    };
-                    return Err(self.bad_value(item, &field, message));
-                }
-            }
-            let record_weights = match t.get("record_weights") {
-                Some(e) => {
-                    let on = self.as_bool(&e.item, &t.field("record_weights"))?;
-                    if on && synapse.is_none() {
-                        return Err(self.bad_value(
-                            &e.item,
-                            &t.field("record_weights"),
-                            "static synapses do not change: record weights of a projection with a synapse model",
-                        ));
-                    }
-                    on
-                }
-                None => false,
-            };
-            let learning_windows = match t.get("learning_windows_ms") {
-                Some(e) => self.windows(&e.item, &t.field("learning_windows_ms"))?,
-                None => Vec::new(),
-            };
+            let Plasticity { synapse, record_weights, learning_windows } =
+                self.plasticity(&t, &rule, &weight, &rule_e.item, &rule_field)?;
             out.push(ProjectionSpec {
                 projection: Projection {
                     name,
@@ -246,6 +217,58 @@ impl Loader<'_> {
             });
         }
         Ok(out)
+    }
+
+    /// A projection's synapse model (checked on the ends of its weights' range), whether its
+    /// transmitted weights are recorded, and the windows in which it learns.
+    fn plasticity(
+        &self,
+        t: &TableRef,
+        rule: &Rule,
+        weight: &Dist,
+        rule_item: &Item,
+        rule_field: &str,
+    ) -> Res<Plasticity> {
+        let synapse = match t.get("synapse") {
+            Some(e) => self.synapse(&e.item, &t.field("synapse"))?,
+            None => None,
+        };
+        if let Some(model) = &synapse {
+            // The synapse model's own checks of its initial weights (stdp_synapse: between 0
+            // and Wmax) on the ends of the weight's range, now rather than mid-build.
+            let weights = match (rule, weight) {
+                (Rule::Explicit(edges), _) => edges.iter().map(|e| e.weight).collect(),
+                (_, Dist::Uniform { low, high }) => vec![*low, *high],
+                (_, d) => vec![d.mean()],
+            };
+            let n = weights.len();
+            if let Err(message) = model.0.build(weights, &vec![0; n], 1) {
+                let (item, field) = match t.get("weight") {
+                    Some(e) => (&e.item, t.field("weight")),
+                    None => (rule_item, rule_field.to_string()),
+                };
+                return Err(self.bad_value(item, &field, message));
+            }
+        }
+        let record_weights = match t.get("record_weights") {
+            Some(e) => {
+                let on = self.as_bool(&e.item, &t.field("record_weights"))?;
+                if on && synapse.is_none() {
+                    return Err(self.bad_value(
+                        &e.item,
+                        &t.field("record_weights"),
+                        "static synapses do not change: record weights of a projection with a synapse model",
+                    ));
+                }
+                on
+            }
+            None => false,
+        };
+        let learning_windows = match t.get("learning_windows_ms") {
+            Some(e) => self.windows(&e.item, &t.field("learning_windows_ms"))?,
+            None => Vec::new(),
+        };
+        Ok(Plasticity { synapse, record_weights, learning_windows })
     }
 
     /// `synapse = { model = "stdp_synapse", tau_plus = 20.0, … }`: a synapse model and its
