@@ -139,7 +139,7 @@ fn spikes_outside_the_sink(model: &str, label: &str, threads: usize) -> Vec<(usi
     std::fs::create_dir_all(&dir).expect("temp dir");
     let path = dir.join("model.toml");
     std::fs::write(&path, model).expect("write model");
-    let file = laminar_cli::config::load(&path, &[]).unwrap_or_else(|e| panic!("{e}"));
+    let file = laminar_config::load(&path, &[]).unwrap_or_else(|e| panic!("{e}"));
     std::fs::remove_dir_all(&dir).ok();
     let builder = file.network_builder(11).unwrap_or_else(|e| panic!("{e}"));
     run(&builder, threads, 4000).0.into_iter().filter(|s| s.0 != 3).collect()

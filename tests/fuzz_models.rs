@@ -34,7 +34,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
-use laminar_cli::config::{self, ModelFile};
+use laminar_config::{self as config, ModelFile};
 use laminar_engine::Rule;
 
 // ---------------------------------------------------------------- bounds

@@ -13,7 +13,7 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use laminar_engine::Rule;
 
-use crate::config::ModelFile;
+use laminar_config::ModelFile;
 
 /// The manifest placements of a column-built circuit, by population name.
 pub fn manifest_placements(e: &laminar_column::Expanded) -> Vec<(String, laminar_record::Placement)> {

@@ -1,10 +1,9 @@
-//! The `laminar` command line: model files, runs, recordings, NEST parity checks.
+//! The `laminar` command line: runs, recordings, NEST parity checks, the attention criteria's
+//! reports. Model files are `laminar_config`'s, recordings `laminar_record`'s, the attention
+//! experiments `laminar_attention`'s; this crate parses arguments and prints.
 pub mod circuit;
-pub mod config;
 pub mod gating;
-pub mod machine;
 pub mod normalization;
-pub mod output;
 pub mod run;
 pub mod scenarios;
 pub mod verify;

@@ -13,7 +13,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
-use laminar_cli::{circuit, config, gating, normalization, output, run, scenarios, verify};
+use laminar_attention::gating::Experiment;
+use laminar_cli::{circuit, gating, normalization, run, scenarios, verify};
+use laminar_config as config;
 use laminar_models::Scheduling;
 
 mod plot;
@@ -304,7 +306,7 @@ fn real_main() -> Result<ExitCode> {
                 model.display(),
                 file.describe(),
                 file.sections().join(", "),
-                laminar_cli::machine::human_bytes(footprint.total_bytes()),
+                config::machine::human_bytes(footprint.total_bytes()),
                 laminar_models::params::compact(footprint.synapses.round())
             ))?;
             Ok(ExitCode::SUCCESS)
@@ -335,7 +337,7 @@ fn real_main() -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Inspect { dir } => {
-            emit(&output::inspect(&dir)?)?;
+            emit(&laminar_record::inspect(&dir)?)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Plot(args) => {
@@ -357,15 +359,16 @@ fn real_main() -> Result<ExitCode> {
             Ok(if all { ExitCode::SUCCESS } else { ExitCode::from(1) })
         }
         Command::Gating { params, population, set, auto_range, seed, threads } => {
-            let mut exp = gating::Experiment::load(params.as_deref(), &set, population.as_deref())?;
+            let mut exp = Experiment::load(params.as_deref(), &set, population.as_deref())?;
             exp.seed = seed;
             exp.threads = threads.max(1);
-            emit(&gating::gating(exp, auto_range)?.text())?;
+            emit(&gating::text(&laminar_attention::gating::gating(exp, auto_range)?))?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Normalization { seed, vectors, inputs, measure_ms } => {
-            let report = normalization::run(&normalization::Options { seed, vectors, inputs, measure_ms })?;
-            emit(&report.text())?;
+            let options = laminar_attention::normalization::Options { seed, vectors, inputs, measure_ms };
+            let report = laminar_attention::normalization::run(&options)?;
+            emit(&normalization::text(&report))?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Bench { scenario, n, k, driven, duration, threads, seed, update } => {

@@ -18,8 +18,8 @@ use anyhow::{Context, Result};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use laminar_engine::{Observer, Resolution, SpikeRecord, Step, WeightEvent};
 
-use crate::config;
-use crate::output::{self, Recorder, ReportPlan, RunInfo, WeightPlan};
+use laminar_config as config;
+use laminar_record::{Recorder, ReportPlan, RunInfo, WeightPlan};
 
 /// Forwards everything to the recorder and moves the progress bar, shown once the run has taken
 /// longer than a second.
@@ -170,7 +170,7 @@ pub fn run(model: &Path, out: &Path, options: &RunOptions, stop: Arc<AtomicBool>
     let started = Instant::now();
     let file = config::load(model, &overrides)?;
     // Refuse an unsuitable output directory before a build that can take minutes.
-    output::check_output_dir(out, options.force)?;
+    laminar_record::check_output_dir(out, options.force)?;
     let sim_cfg = file.simulation().clone();
     let built = file.build(sim_cfg.seed, sim_cfg.threads)?;
     let build_time = started.elapsed();
@@ -211,7 +211,7 @@ pub fn run(model: &Path, out: &Path, options: &RunOptions, stop: Arc<AtomicBool>
             interruption_reason(Some(interruption))
         );
     }
-    output::prepare_output_dir(out, options.force)?;
+    laminar_record::prepare_output_dir(out, options.force)?;
     let mut recorder = Recorder::create(out, &info, &populations, &built.record_spikes, &reports, &weights)?;
     if file.circuit().is_some() {
         // The circuit's nodes (layer, cell type, column, area, position) beside the spikes.

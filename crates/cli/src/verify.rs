@@ -841,10 +841,10 @@ pub fn verify_file_with(
     let sim = &case.simulation;
     let populations = sim.populations().to_vec();
     let record_spikes: Vec<bool> = populations.iter().map(|p| p.name == case.spike_population).collect();
-    let reports: Vec<crate::output::ReportPlan> = case
+    let reports: Vec<laminar_record::ReportPlan> = case
         .recordings
         .iter()
-        .map(|r| crate::output::ReportPlan {
+        .map(|r| laminar_record::ReportPlan {
             population: r.population.clone(),
             variable: r.variable.clone(),
             units: r.units.clone(),
@@ -853,12 +853,12 @@ pub fn verify_file_with(
             elements: 1,
         })
         .collect();
-    let weights: Vec<crate::output::WeightPlan> = case
+    let weights: Vec<laminar_record::WeightPlan> = case
         .weights
         .iter()
-        .map(|w| crate::output::WeightPlan { projection: w.projection, name: w.name.clone(), units: w.units.clone() })
+        .map(|w| laminar_record::WeightPlan { projection: w.projection, name: w.name.clone(), units: w.units.clone() })
         .collect();
-    let info = crate::output::RunInfo {
+    let info = laminar_record::RunInfo {
         model_path: path.display().to_string(),
         model_text: std::fs::read_to_string(path)?,
         seed: sim.seed(),
@@ -868,7 +868,7 @@ pub fn verify_file_with(
         overrides: Vec::new(),
         placements: Vec::new(),
     };
-    let mut recorder = crate::output::Recorder::create(dir, &info, &populations, &record_spikes, &reports, &weights)?;
+    let mut recorder = laminar_record::Recorder::create(dir, &info, &populations, &record_spikes, &reports, &weights)?;
     let result = run_case(&mut case, Some(&mut recorder))?;
     recorder.finish(case.simulation.resolution().ms(case.simulation.now()), None)?;
     Ok(result)

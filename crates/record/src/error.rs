@@ -82,3 +82,44 @@ pub fn condensed_hdf5_message(error: &hdf5::Error) -> String {
         }
     }
 }
+
+/// What keeps a run from writing its output directory, or from creating its recording there.
+///
+/// Unlike [`RecordError`], a failed file-system operation ([`OutputError::Io`]) exposes its cause
+/// as [`std::error::Error::source`] and leaves it out of its own message: the message says what
+/// was being done ("creating output directory out"), and a caller printing the chain (anyhow's
+/// `{:#}`) shows both, "creating output directory out: Permission denied (os error 13)".
+#[derive(Debug, thiserror::Error)]
+pub enum OutputError {
+    /// A file-system operation on the output directory failed; `action` says which.
+    #[error("{action}")]
+    Io {
+        action: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The path exists and is something other than a directory.
+    #[error("output directory {} exists and is not a directory ({cause})", path.display())]
+    NotADirectory { path: PathBuf, cause: std::io::Error },
+    /// The directory has files and no laminar recording (no readable manifest).
+    #[error(
+        "output directory {} is not empty and holds no laminar recording (it contains {contents}); \
+         choose a new or empty directory",
+        path.display()
+    )]
+    NotARecording {
+        path: PathBuf,
+        /// The first few names found, e.g. "a.txt, b.txt and 3 more".
+        contents: String,
+    },
+    /// The directory holds an earlier recording, and replacing it was not asked for.
+    #[error(
+        "output directory {} holds an earlier recording (model {model}, {simulated_ms} of {duration_ms} ms); pass \
+         --force to replace it, or choose another directory",
+        path.display()
+    )]
+    EarlierRecording { path: PathBuf, model: String, simulated_ms: f64, duration_ms: f64 },
+    /// Creating the recording's files failed.
+    #[error(transparent)]
+    Record(#[from] RecordError),
+}

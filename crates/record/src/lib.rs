@@ -39,7 +39,12 @@
 //! `truncate`, [`FrameReportWriter::truncate`]), so that all files of a run end at the same step
 //! boundary, and a [`SpaceReserve`] holds back the space their closing needs.
 //!
-//! This crate knows nothing of the engine: it is given names, ids, times and values.
+//! A run's recording is driven by [`Recorder`] ([`recorder`]), the engine's `Observer`: it
+//! creates the files and the manifest, hands each exchange interval's spikes, samples and weights
+//! to the writers, and closes them (cut back to a common step boundary after a failed write).
+//! [`output_dir`] checks whether a run may write into a directory, and summarises a recording.
+//! The writers and readers themselves know nothing of the engine: they are given names, ids,
+//! times and values; only [`recorder`] uses the engine's types.
 
 pub mod arrays;
 pub mod edges;
@@ -48,7 +53,9 @@ mod events;
 mod h5;
 pub mod manifest;
 pub mod nodes;
+pub mod output_dir;
 pub mod read;
+pub mod recorder;
 pub mod report;
 pub mod reserve;
 pub mod spikes;
@@ -58,11 +65,13 @@ pub mod readback;
 
 pub use arrays::{ArrayFileReader, ArrayFileWriter, AttrValue, F64Array};
 pub use edges::{EdgePopulationSpec, EdgeWriter};
-pub use error::{RecordError, Result, condensed_hdf5_message};
+pub use error::{OutputError, RecordError, Result, condensed_hdf5_message};
 pub use h5::{MAGIC, Sorting, VERSION};
 pub use manifest::{MANIFEST_FILE_NAME, Manifest, OutputFiles, Placement, PopulationEntry, ReportEntry};
 pub use nodes::{NodeAttribute, NodePopulation, NodeValues, write_nodes};
+pub use output_dir::{check_output_dir, inspect, prepare_output_dir};
 pub use read::{Report, SpikePopulation, WeightEvents, read_report, read_spikes, read_weights};
+pub use recorder::{Closed, Recorder, ReportPlan, RunInfo, WeightPlan};
 pub use report::{FrameReportSummary, FrameReportWriter};
 pub use reserve::{RESERVE_FILE_NAME, SpaceReserve};
 pub use spikes::SpikeWriter;

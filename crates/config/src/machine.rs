@@ -29,14 +29,20 @@ pub const LIMIT_VARIABLE: &str = "LAMINAR_MEMORY_LIMIT";
 /// the recorder's buffers): subtracted from an address-space limit, which counts all of it.
 pub const PROCESS_BASELINE_BYTES: u64 = 256 << 20;
 
+/// A `LAMINAR_MEMORY_LIMIT` that is not a size.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{}={text}: expected a size in bytes, or with a suffix K, M, G or T (e.g. 4G)", LIMIT_VARIABLE)]
+pub struct MemoryLimitError {
+    /// The variable's value as set.
+    pub text: String,
+}
+
 /// The smallest limit that applies to this process, if any can be read. An unreadable or
 /// malformed `LAMINAR_MEMORY_LIMIT` is an error, so that a typo does not silently lift the cap.
-pub fn memory_limit() -> Result<Option<MemoryLimit>, String> {
+pub fn memory_limit() -> Result<Option<MemoryLimit>, MemoryLimitError> {
     let mut limits: Vec<MemoryLimit> = Vec::new();
     if let Ok(text) = std::env::var(LIMIT_VARIABLE) {
-        let bytes = parse_size(&text).ok_or_else(|| {
-            format!("{LIMIT_VARIABLE}={text}: expected a size in bytes, or with a suffix K, M, G or T (e.g. 4G)")
-        })?;
+        let bytes = parse_size(&text).ok_or_else(|| MemoryLimitError { text: text.clone() })?;
         limits.push(MemoryLimit { bytes, source: format!("{LIMIT_VARIABLE}={text}") });
     }
     if let Some(kib) = read(Path::new("/proc/meminfo")).as_deref().and_then(|t| meminfo_field(t, "MemTotal")) {

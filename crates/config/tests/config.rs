@@ -5,8 +5,8 @@
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
-use laminar_cli::config::{self, ConfigError, ModelFile};
-use laminar_engine::NullObserver;
+use laminar_config::{self as config, ConfigError, ModelFile};
+use laminar_engine::{NullObserver, Observer, SpikeRecord, Step};
 
 /// A fresh directory per call, so tests running in parallel never share files.
 fn temp_dir(label: &str) -> PathBuf {
@@ -134,6 +134,31 @@ fn the_base_model_loads_builds_and_runs() {
     let steps = file.simulation().duration_steps();
     built.simulation.run(steps, &mut NullObserver, &AtomicBool::new(false)).expect("run");
     assert!(built.simulation.spike_counts()[0] > 0, "E_L above threshold: the exc population fires");
+}
+
+/// `load_str` is `load` from text in memory: the same file, the same errors, named by the path
+/// it is given.
+#[test]
+fn text_in_memory_loads_like_a_file() {
+    let path = Path::new("generated/model.toml");
+    let overrides = vec!["simulation.duration_ms=50".to_string()];
+    let from_text = config::load_str(BASE, path, &overrides).unwrap_or_else(|e| panic!("{e}"));
+    let from_file = load_text("load_str", BASE, &["simulation.duration_ms=50"]).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(from_text.path, path);
+    assert_eq!(from_text.text, BASE);
+    assert_eq!(from_text.overrides, overrides);
+    assert_eq!(from_text.describe(), from_file.describe());
+    assert_eq!(from_text.simulation(), from_file.simulation());
+
+    let text = base_with("tau_m = 20.0", "tau_m = -5.0");
+    let e = config::load_str(&text, path, &[]).expect_err("tau_m < 0");
+    assert_eq!(e.file, path);
+    let from_file = load_err("load_str_error", &text, &[]);
+    assert_eq!(
+        (e.line, &e.field, &e.value, &e.message),
+        (from_file.line, &from_file.field, &from_file.value, &from_file.message)
+    );
+    assert!(e.to_string().starts_with(&format!("generated/model.toml:{}: ", line_of(&text, "tau_m"))), "{e}");
 }
 
 #[test]
@@ -880,6 +905,28 @@ fn update_scheme_is_checked_against_the_model() {
     assert_eq!(e.field, "populations.exc.update", "{e}");
 }
 
+/// Keeps a run's spikes and, per recording, its frames (step, values).
+#[derive(Default)]
+struct Collect {
+    spikes: Vec<SpikeRecord>,
+    frames: Vec<Vec<(Step, Vec<f64>)>>,
+}
+
+impl Observer for Collect {
+    fn spikes(&mut self, spikes: &[SpikeRecord]) -> Result<(), String> {
+        self.spikes.extend_from_slice(spikes);
+        Ok(())
+    }
+
+    fn frame(&mut self, recording: usize, step: Step, values: &[f64]) -> Result<(), String> {
+        if self.frames.len() <= recording {
+            self.frames.resize_with(recording + 1, Vec::new);
+        }
+        self.frames[recording].push((step, values.to_vec()));
+        Ok(())
+    }
+}
+
 /// The same network, event-driven and clock-driven: the two schemes integrate the same equations
 /// exactly, so the recorded membrane potentials agree to rounding and the neurons fire the same
 /// spikes (rounding could in principle flip a threshold decision; here it does not).
@@ -888,7 +935,7 @@ fn clock_driven_and_event_driven_populations_give_the_same_run() {
     let run = |overrides: &[&str]| {
         let file = load_text("update_same", BASE, overrides).unwrap_or_else(|e| panic!("{e}"));
         let mut built = file.build(7, 2).unwrap_or_else(|e| panic!("{e}"));
-        let mut collect = laminar_cli::verify::Collect::new(None);
+        let mut collect = Collect::default();
         built.simulation.run(1000, &mut collect, &AtomicBool::new(false)).expect("run");
         let spikes: Vec<(usize, u64, f64)> = collect.spikes.iter().map(|s| (s.population, s.node, s.time_ms)).collect();
         (spikes, collect.frames)
