@@ -32,6 +32,14 @@ pub enum Error {
     #[error(transparent)]
     Json(#[from] serde_json::Error),
     #[error(transparent)]
+    Inputs(#[from] crate::inputs::InputError),
+    #[error(transparent)]
+    Config(#[from] Box<laminar_config::ConfigError>),
+    #[error(transparent)]
+    Record(#[from] laminar_record::RecordError),
+    #[error(transparent)]
+    Output(#[from] laminar_record::OutputError),
+    #[error(transparent)]
     Time(#[from] TimeError),
     #[error(transparent)]
     Build(#[from] BuildError),
@@ -41,3 +49,9 @@ pub enum Error {
 
 /// The result of an experiment's steps.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl From<laminar_config::ConfigError> for Error {
+    fn from(e: laminar_config::ConfigError) -> Self {
+        Error::Config(Box::new(e))
+    }
+}

@@ -21,4 +21,48 @@ pub mod gating;
 pub mod normalization;
 pub mod stats;
 
+pub mod astro;
+pub mod circuit;
+pub mod decoding;
+pub mod encoding;
+pub mod harness;
+pub mod inputs;
+pub mod matrix;
+pub mod metrics;
+pub mod output;
+pub mod protocol;
+pub mod reference;
+
 pub use error::{Error, Result};
+pub use harness::{AttentionOptions, AttentionRun, run_attention};
+
+/// A control circuit: the same network with one mechanism removed (`--baseline`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Baseline {
+    None,
+    /// The astrocyte's denominator held at one constant for the run.
+    NoAstrocyte,
+    /// Feature indices permuted between the write and the read phase.
+    ShuffledMemory,
+}
+
+impl Baseline {
+    pub const ALL: [Baseline; 2] = [Baseline::NoAstrocyte, Baseline::ShuffledMemory];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Baseline::None => "none",
+            Baseline::NoAstrocyte => "no_astrocyte",
+            Baseline::ShuffledMemory => "shuffled_memory",
+        }
+    }
+
+    /// The name written to attention.h5 ("" for the full circuit).
+    pub fn name_or_empty(self) -> &'static str {
+        if self == Baseline::None { "" } else { self.name() }
+    }
+
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|b| b.name() == name)
+    }
+}

@@ -175,6 +175,13 @@ enum Command {
         #[arg(long, default_value_t = 10000.0)]
         measure_ms: f64,
     },
+    /// Compare a circuit's spiking attention with rate-based attention: `laminar attention
+    /// CIRCUIT --inputs qkv.h5 --out DIR` runs the circuit (a short name, e.g. `astro`, or a
+    /// model file with an [attention] table) on the queries, keys and values of qkv.h5 and
+    /// writes the recording and attention.h5 (decoded output, references, metrics) into DIR;
+    /// `laminar attention inputs …` draws a qkv.h5.
+    #[command(verbatim_doc_comment, args_conflicts_with_subcommands = true)]
+    Attention(AttentionArgs),
     /// Run a macro benchmark scenario (cuba | sparse) and print timings.
     Bench {
         /// The scenario: cuba (a CUBA-like random network) or sparse (few driven neurons).
@@ -265,6 +272,123 @@ fn watch_signals(stop: Arc<AtomicBool>, interruption: Arc<run::Interruption>, ou
         })
         .context("starting the signal watcher thread")?;
     Ok(())
+}
+
+#[derive(clap::Args)]
+struct AttentionArgs {
+    #[command(subcommand)]
+    command: Option<AttentionCommand>,
+    /// The circuit: `astro`, or a model file with an [attention] table.
+    circuit: Option<String>,
+    /// The inputs: an HDF5 file with q, k, v (format laminar-qkv/1; `laminar attention inputs`).
+    #[arg(long)]
+    inputs: Option<PathBuf>,
+    /// The output directory (recording and attention.h5).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Seed of the features, the network and its spike trains.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Threads (the result does not depend on them).
+    #[arg(long, default_value_t = 1)]
+    threads: usize,
+    /// A control circuit: no_astrocyte or shuffled_memory (astro).
+    #[arg(long)]
+    baseline: Option<String>,
+    /// Report the implied attention weights, read by one-hot probe channels (v = e_t).
+    #[arg(long)]
+    probe_weights: bool,
+    /// Override a value of the circuit's model file (`KEY=VALUE`, e.g. attention.features=256).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    set: Vec<String>,
+    /// Replace an earlier recording in the output directory.
+    #[arg(long)]
+    force: bool,
+}
+
+#[derive(Subcommand)]
+enum AttentionCommand {
+    /// Draw inputs: k, v ~ U[-1, 1]; each query near one random key (retrieval-like); beta = 1.
+    Inputs {
+        /// Number of tokens n.
+        #[arg(long)]
+        tokens: usize,
+        /// Number of queries n_q.
+        #[arg(long)]
+        queries: usize,
+        /// Dimension d of queries and keys.
+        #[arg(long)]
+        dim: usize,
+        /// Dimension d_v of the values.
+        #[arg(long = "dim-v")]
+        dim_v: usize,
+        /// Number of heads H (W_O is drawn when H > 1).
+        #[arg(long, default_value_t = 1)]
+        heads: usize,
+        /// Output dimension of W_O (default d_v).
+        #[arg(long = "dim-out")]
+        dim_out: Option<usize>,
+        /// Seed of the draw.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// The file to write.
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+fn attention(args: AttentionArgs) -> Result<ExitCode> {
+    use laminar_attention::{AttentionOptions, Baseline, inputs::Inputs};
+    if let Some(AttentionCommand::Inputs { tokens, queries, dim, dim_v, heads, dim_out, seed, out }) = args.command {
+        use laminar_attention::inputs::{MAX_DIM, MAX_DIM_V, MAX_HEADS, MAX_QUERIES, MAX_TOKENS};
+        for (name, v, max) in [
+            ("--tokens", tokens, MAX_TOKENS),
+            ("--queries", queries, MAX_QUERIES),
+            ("--dim", dim, MAX_DIM),
+            ("--dim-v", dim_v, MAX_DIM_V),
+            ("--heads", heads, MAX_HEADS),
+        ] {
+            if v == 0 || v > max {
+                bail!("{name} {v}: must be 1 to {max}");
+            }
+        }
+        Inputs::draw(tokens, queries, dim, dim_v, heads, dim_out, seed).write(&out)?;
+        emit(&format!(
+            "{}: n = {tokens}, n_q = {queries}, d = {dim}, d_v = {dim_v}, H = {heads}, seed {seed}\n",
+            out.display()
+        ))?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let circuit = args.circuit.context("which circuit? `laminar attention astro --inputs qkv.h5 --out DIR`")?;
+    let inputs = args.inputs.context("--inputs qkv.h5 is required (`laminar attention inputs` draws one)")?;
+    let out = args.out.context("--out DIR is required")?;
+    let baseline = match args.baseline.as_deref() {
+        None => Baseline::None,
+        Some(name) => Baseline::from_name(name).with_context(|| {
+            let known: Vec<&str> = Baseline::ALL.iter().map(|b| b.name()).collect();
+            format!("--baseline {name}: known baselines are {}", known.join(", "))
+        })?,
+    };
+    let options = AttentionOptions {
+        circuit,
+        inputs,
+        out: out.clone(),
+        seed: args.seed,
+        threads: args.threads.max(1),
+        baseline,
+        probe_weights: args.probe_weights,
+        overrides: args.set,
+        force: args.force,
+    };
+    let stop = Arc::new(AtomicBool::new(false));
+    let interruption = Arc::new(run::Interruption::default());
+    watch_signals(Arc::clone(&stop), Arc::clone(&interruption), &out)?;
+    interruption.begin_writing();
+    let result = laminar_attention::run_attention(&options, &stop)?;
+    laminar_attention::output::write_attention(&out, &result)?;
+    emit(&laminar_attention::output::metrics_table(&result))?;
+    emit(&format!("  written: {}\n", out.join("attention.h5").display()))?;
+    Ok(ExitCode::SUCCESS)
 }
 
 fn real_main() -> Result<ExitCode> {
@@ -371,6 +495,7 @@ fn real_main() -> Result<ExitCode> {
             emit(&normalization::text(&report))?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Attention(args) => attention(args),
         Command::Bench { scenario, n, k, driven, duration, threads, seed, update } => {
             let t0 = std::time::Instant::now();
             let b = match scenario.as_str() {

@@ -191,8 +191,10 @@ mod document;
 mod error;
 mod loader;
 pub mod machine;
+mod section;
 
 pub use error::ConfigError;
+pub use section::Section;
 
 use document::Origin;
 use error::Res;
@@ -276,6 +278,8 @@ pub struct ModelFile {
     circuit: Option<laminar_column::Expanded>,
     /// The top-level sections the file has, in file order (a `[column]` with its tables).
     sections: Vec<String>,
+    /// The document after overrides, for the passed-through sections and path lookups.
+    document: Vec<document::Entry>,
 }
 
 impl std::fmt::Debug for ModelFile {
@@ -331,6 +335,24 @@ fn load_text(text: String, path: &Path, overrides: &[String]) -> Result<ModelFil
 }
 
 impl ModelFile {
+    /// A passed-through top-level table (`"attention"`), if the file has it.
+    pub fn section<'a>(&'a self, name: &'a str) -> Option<Section<'a>> {
+        debug_assert!(section::PASSED_THROUGH.contains(&name));
+        let entry = self.document.iter().find(|e| e.key == name)?;
+        match &entry.item.node {
+            document::Node::Table(entries) => {
+                Some(Section { file: &self.path, name, entries, origin: &entry.item.origin })
+            }
+            _ => None,
+        }
+    }
+
+    /// The number at a dotted path of the document after overrides, e.g.
+    /// `projections.memory.synapse.tau_astro` (arrays of tables by index or element name).
+    pub fn number_at(&self, path: &str) -> Option<f64> {
+        section::number_at(&self.document, path)
+    }
+
     pub fn simulation(&self) -> &SimulationSection {
         &self.simulation
     }

@@ -18,6 +18,10 @@ const KNOWN_FILE_NAMES: &[&str] = &[
     "edge_types.csv",
     "raster.png",
     "rates.png",
+    // `laminar attention`: its result, picture and the circuit as run.
+    "attention.h5",
+    "attention.png",
+    "circuit.toml",
     crate::RESERVE_FILE_NAME,
 ];
 

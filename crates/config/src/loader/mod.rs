@@ -103,12 +103,19 @@ impl<'f> Loader<'f> {
                 "projections",
                 "stimuli",
                 "recording",
+                "attention",
             ],
         )?;
         let description = match top.get("description") {
             Some(e) => Some(self.as_str(&e.item, "description")?.to_string()),
             None => None,
         };
+        // Passed through to their users (`ModelFile::section`); here only their shape.
+        for name in crate::section::PASSED_THROUGH {
+            if let Some(e) = top.get(name) {
+                self.as_table(&e.item, name)?;
+            }
+        }
         let simulation = self.simulation(&top)?;
         let column = self.column(&top, &root, &simulation)?;
         let mut populations = column.populations;
@@ -164,6 +171,7 @@ impl<'f> Loader<'f> {
             record_spikes,
             circuit: column.expanded,
             sections,
+            document: root,
         };
         self.check_footprint_fits(&file, limit.as_ref())?;
         Ok(file)

@@ -1,0 +1,224 @@
+//! The attention circuits the harness knows, read from a model file's `[attention]` table.
+//!
+//! Each circuit is an ordinary model file (its network) plus an `[attention]` table naming the
+//! circuit and the populations and projections the harness drives and reads, and the
+//! protocol's numbers. The harness adds only what depends on the inputs (see [`Prepared`]).
+
+use laminar_config::{ConfigError, ModelFile, Section};
+
+use crate::astro::AstroParams;
+use crate::encoding::FeatureMap;
+use crate::inputs::Inputs;
+use crate::matrix::Matrix;
+use crate::protocol::Timing;
+use crate::{Baseline, Error};
+
+/// A circuit and its parameters.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Circuit {
+    Astro(AstroParams),
+}
+
+/// The circuits' short names (`laminar attention astro`), their model files in the repository,
+/// and the copies built into the binary (so a short name works from any directory).
+pub const CIRCUITS: &[(&str, &str, &str)] =
+    &[("astro", "models/attention/astro.toml", include_str!("../../../models/attention/astro.toml"))];
+
+/// The model file of `circuit`, a short name or a path: (the path messages name, its text). A
+/// short name is the shipped circuit, built into the binary.
+pub fn circuit_source(circuit: &str) -> Result<(std::path::PathBuf, String), Error> {
+    if let Some((_, path, text)) = CIRCUITS.iter().find(|c| c.0 == circuit) {
+        return Ok((std::path::PathBuf::from(path), text.to_string()));
+    }
+    let path = std::path::PathBuf::from(circuit);
+    if !path.exists() {
+        let names: Vec<&str> = CIRCUITS.iter().map(|c| c.0).collect();
+        return Err(Error::Invalid(format!(
+            "circuit `{circuit}`: neither a circuit name ({}) nor a model file",
+            names.join(", ")
+        )));
+    }
+    let text = std::fs::read_to_string(&path).map_err(|source| Error::Read { path: path.clone(), source })?;
+    Ok((path, text))
+}
+
+impl Circuit {
+    /// The circuit the file's `[attention]` table describes.
+    pub fn from_model(file: &ModelFile) -> Result<Self, Error> {
+        let Some(section) = file.section("attention") else {
+            return Err(Error::File {
+                path: file.path.clone(),
+                message: "has no [attention] table: it is not an attention circuit (see models/attention/)".into(),
+            });
+        };
+        let name = section.required_string("circuit", "the circuit's name (astro)")?;
+        match name {
+            "astro" => Ok(Circuit::Astro(astro_params(file, &section)?)),
+            other => Err(section.error("circuit", format!("unknown circuit `{other}`; known: astro")).into()),
+        }
+    }
+
+    pub fn name(&self) -> &'static str {
+        match self {
+            Circuit::Astro(_) => "astro",
+        }
+    }
+
+    /// The baselines this circuit offers.
+    pub fn baselines(&self) -> &'static [Baseline] {
+        match self {
+            Circuit::Astro(_) => &[Baseline::NoAstrocyte, Baseline::ShuffledMemory],
+        }
+    }
+
+    /// The reference the circuit is judged against.
+    pub fn primary(&self) -> &'static str {
+        match self {
+            Circuit::Astro(_) => "kernel",
+        }
+    }
+
+    pub fn decoder(&self) -> &'static str {
+        match self {
+            Circuit::Astro(_) => "rate_diff",
+        }
+    }
+
+    pub fn prepare(
+        &self,
+        inputs: &Inputs,
+        seed: u64,
+        resolution_ms: f64,
+        baseline: Baseline,
+    ) -> Result<Prepared, Error> {
+        match self {
+            Circuit::Astro(p) => p.prepare(inputs, seed, resolution_ms, baseline),
+        }
+    }
+}
+
+fn astro_params(file: &ModelFile, s: &Section) -> Result<AstroParams, Box<ConfigError>> {
+    s.check_keys(&[
+        "circuit",
+        "feature_map",
+        "features",
+        "clip_quantile",
+        "feature_population",
+        "teacher_population",
+        "readout_population",
+        "readout_pool",
+        "memory_projection",
+        "rate_max_hz",
+        "teacher_rate_hz",
+        "write_ms",
+        "settle_ms",
+        "count_ms",
+        "input_delay_ms",
+    ])?;
+    if let Some(map) = s.string("feature_map")?
+        && map != "prf_exp"
+    {
+        return Err(s.error("feature_map", "the astro circuit uses \"prf_exp\" (positive random features)"));
+    }
+    let features = s.count("features", 1, 4096, 512)? as usize;
+    let feature_population = s.required_string("feature_population", "the feature cells' population")?.to_string();
+    let size = file.populations().find(|p| p.0 == feature_population).map(|p| p.1).ok_or_else(|| {
+        s.error("feature_population", format!("no population named `{feature_population}` in the file"))
+    })?;
+    if size % features != 0 {
+        return Err(s.error(
+            "features",
+            format!("populations.{feature_population}.size = {size} must be a multiple of the features ({features})"),
+        ));
+    }
+    let populations: Vec<&str> = file.populations().map(|p| p.0).collect();
+    let population = |key: &str| -> Result<String, Box<ConfigError>> {
+        let name = s.required_string(key, "a population of the file")?;
+        if populations.contains(&name) {
+            Ok(name.to_string())
+        } else {
+            Err(s.error(key, format!("no population named `{name}` in the file")))
+        }
+    };
+    let memory_projection = s.required_string("memory_projection", "the plastic feature -> output projection")?;
+    let synapse = |name: &str, default: f64| {
+        file.number_at(&format!("projections.{memory_projection}.synapse.{name}")).unwrap_or(default)
+    };
+    if file.number_at(&format!("projections.{memory_projection}.weight")).is_none() {
+        return Err(s.error("memory_projection", format!("no projection named `{memory_projection}` with a weight")));
+    }
+    Ok(AstroParams {
+        features,
+        clip_quantile: s.number_in("clip_quantile", 0.5, 1.0, 0.99)?,
+        feature_pool: size / features,
+        feature_population,
+        teacher_population: population("teacher_population")?,
+        readout_population: population("readout_population")?,
+        readout_pool: s.count("readout_pool", 1, 1024, 8)? as usize,
+        memory_projection: memory_projection.to_string(),
+        rate_max_hz: s.number_in("rate_max_hz", 1e-3, 1e4, 100.0)?,
+        teacher_rate_hz: s.number_in("teacher_rate_hz", 1e-3, 1e4, 200.0)?,
+        write_ms: s.number_in("write_ms", 1.0, 1e5, 200.0)?,
+        settle_ms: s.number_in("settle_ms", 0.0, 1e5, 1000.0)?,
+        count_ms: s.number_in("count_ms", 1.0, 1e5, 500.0)?,
+        input_delay_ms: s.number_in("input_delay_ms", 0.0, 1e3, 1.0)?,
+        tau_astro: synapse("tau_astro", 1000.0),
+        eta_g: synapse("eta_g", 0.0),
+        g0: synapse("g", 1.0),
+    })
+}
+
+/// What a circuit adds to its model file for one set of inputs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Prepared {
+    /// `[[stimuli]]` entries appended to the model file (the input generators).
+    pub stimuli: String,
+    /// `--set` arguments applied after the user's (sizes, duration, learning windows).
+    pub overrides: Vec<String>,
+    pub readout: Vec<ReadoutRow>,
+    pub timing: Timing,
+    pub feature_map: FeatureMap,
+    pub clip_fraction: f64,
+    pub rate_max_hz: f64,
+    /// Features as presented ([n_q, m], [n, m]).
+    pub phi_q: Matrix,
+    pub phi_k: Matrix,
+    pub n_columns: usize,
+}
+
+/// What a readout row's cells carry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RowKind {
+    Value,
+    Anchor,
+    Probe,
+}
+
+impl RowKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            RowKind::Value => "value",
+            RowKind::Anchor => "anchor",
+            RowKind::Probe => "probe",
+        }
+    }
+}
+
+/// One decoded cell group: `/readout` in attention.h5.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReadoutRow {
+    pub population: String,
+    pub node_first: usize,
+    pub node_count: usize,
+    /// Index into the columns of `counts`.
+    pub column: usize,
+    /// The query whose window counts it; −1: every query's.
+    pub query: i64,
+    pub channel: usize,
+    /// +1 (ON) or −1 (OFF).
+    pub sign: i8,
+    pub kind: RowKind,
+    pub head: usize,
+    /// The token of a probe channel, −1 otherwise.
+    pub token: i64,
+}

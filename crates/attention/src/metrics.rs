@@ -1,0 +1,114 @@
+//! How close a decoded output is to a reference, and implied attention weights to reference
+//! weights.
+//!
+//! - **r_c** (the primary metric): Pearson r over (query, dimension) after centring each output
+//!   dimension across queries, `ŷ − mean_q ŷ` against `y − mean_q y`. It keeps the
+//!   query-dependent part, which is what attention computes: a constant "uniform attention"
+//!   readout scores r_c = 0 however close its values are.
+//! - **r_raw**: Pearson r over all entries (inflated by the mean value).
+//! - **R²**: `1 − Σ(ŷ − y)² / Σ(y − ȳ)²` with ȳ the mean over all entries.
+//! - **rel_err**: `‖ŷ − y‖ / ‖y‖` (Frobenius).
+//! - Weights: Pearson r over all entries; **KL** `mean_q Σ_t w log(w / p)` with p the implied
+//!   weights floored at 1e-6 and renormalised per query; **top1** the fraction of queries whose
+//!   largest implied weight is the reference's largest.
+
+use crate::matrix::Matrix;
+
+/// Pearson r of two equally long samples; 0 when either has no spread (a constant readout
+/// carries no query-dependent signal).
+pub fn pearson(a: &[f64], b: &[f64]) -> f64 {
+    crate::stats::pearson_r(a, b).unwrap_or(0.0)
+}
+
+/// Each column minus its mean over rows.
+fn centre_columns(m: &Matrix) -> Matrix {
+    let means: Vec<f64> =
+        (0..m.cols()).map(|c| (0..m.rows()).map(|r| m.get(r, c)).sum::<f64>() / m.rows().max(1) as f64).collect();
+    Matrix::from_fn(m.rows(), m.cols(), |r, c| m.get(r, c) - means[c])
+}
+
+/// The metrics of an output against one reference.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct OutputMetrics {
+    pub r_c: f64,
+    pub r_raw: f64,
+    pub r2: f64,
+    pub rel_err: f64,
+}
+
+pub fn r_c(y: &Matrix, reference: &Matrix) -> f64 {
+    pearson(centre_columns(y).data(), centre_columns(reference).data())
+}
+
+pub fn output_metrics(y: &Matrix, reference: &Matrix) -> OutputMetrics {
+    assert_eq!(y.shape(), reference.shape(), "output and reference shapes differ");
+    let (yd, rd) = (y.data(), reference.data());
+    let mean = rd.iter().sum::<f64>() / rd.len().max(1) as f64;
+    let sse: f64 = yd.iter().zip(rd).map(|(a, b)| (a - b).powi(2)).sum();
+    let sst: f64 = rd.iter().map(|b| (b - mean).powi(2)).sum();
+    let norm: f64 = rd.iter().map(|b| b * b).sum::<f64>().sqrt();
+    OutputMetrics {
+        r_c: r_c(y, reference),
+        r_raw: pearson(yd, rd),
+        r2: if sst > 0.0 { 1.0 - sse / sst } else { f64::NAN },
+        rel_err: if norm > 0.0 { sse.sqrt() / norm } else { f64::NAN },
+    }
+}
+
+/// The metrics of implied attention weights against reference weights ([queries, tokens]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct WeightMetrics {
+    pub r: f64,
+    pub kl: f64,
+    pub top1: f64,
+}
+
+pub fn weight_metrics(implied: &Matrix, reference: &Matrix) -> WeightMetrics {
+    assert_eq!(implied.shape(), reference.shape(), "weight shapes differ");
+    let (mut kl, mut top1) = (0.0, 0.0);
+    for q in 0..reference.rows() {
+        let p: Vec<f64> = implied.row(q).iter().map(|&x| x.max(1e-6)).collect();
+        let total: f64 = p.iter().sum();
+        for (&w, &pi) in reference.row(q).iter().zip(&p) {
+            if w > 0.0 {
+                kl += w * (w.max(1e-12) / (pi / total)).ln();
+            }
+        }
+        if argmax(implied.row(q)) == argmax(reference.row(q)) {
+            top1 += 1.0;
+        }
+    }
+    let nq = reference.rows().max(1) as f64;
+    WeightMetrics { r: pearson(implied.data(), reference.data()), kl: kl / nq, top1: top1 / nq }
+}
+
+fn argmax(x: &[f64]) -> usize {
+    let mut best = 0;
+    for (i, &v) in x.iter().enumerate() {
+        if v > x[best] {
+            best = i;
+        }
+    }
+    best
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_constant_readout_has_no_centred_correlation() {
+        let reference = Matrix::from_fn(4, 2, |r, c| (r * 2 + c) as f64 * 0.1 + 0.5);
+        let constant = Matrix::from_fn(4, 2, |_, c| 0.6 + c as f64 * 0.1);
+        assert_eq!(r_c(&constant, &reference), 0.0);
+        let m = output_metrics(&reference, &reference);
+        assert!((m.r_c - 1.0).abs() < 1e-12 && (m.r_raw - 1.0).abs() < 1e-12 && m.r2 == 1.0 && m.rel_err == 0.0);
+    }
+
+    #[test]
+    fn weight_metrics_of_identical_weights() {
+        let w = Matrix::from_vec(2, 3, vec![0.7, 0.2, 0.1, 0.1, 0.1, 0.8]).unwrap();
+        let m = weight_metrics(&w, &w);
+        assert!((m.r - 1.0).abs() < 1e-12 && m.kl.abs() < 1e-12 && m.top1 == 1.0);
+    }
+}
