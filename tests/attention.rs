@@ -72,7 +72,19 @@ fn an_astro_run_keeps_the_contract_and_beats_its_baselines() {
     std::fs::create_dir_all(&dir).unwrap();
     let qkv = dir.join("qkv.h5");
     let (code, text) = laminar(&[
-        "attention", "inputs", "--tokens", "6", "--queries", "6", "--dim", "6", "--dim-v", "3", "--seed", "3", "--out",
+        "attention",
+        "inputs",
+        "--tokens",
+        "6",
+        "--queries",
+        "6",
+        "--dim",
+        "6",
+        "--dim-v",
+        "3",
+        "--seed",
+        "3",
+        "--out",
         qkv.to_str().unwrap(),
     ]);
     assert_eq!(code, 0, "{text}");
@@ -128,8 +140,14 @@ fn bad_inputs_are_refused_naming_the_file_dataset_and_what_is_allowed() {
     };
     let cases = [
         (write("range.h5", &[0.5, 2.0, 0.1, 0.1], &[2, 2], &[3, 2]), "dataset q: shape [2, 2]: entry 1 (flat) is 2"),
-        (write("nan.h5", &[0.5, f64::NAN, 0.1, 0.1], &[2, 2], &[3, 2]), "every entry must be a finite number in [-1, 1]"),
-        (write("dim.h5", &[0.5, 0.1, 0.1, 0.1], &[2, 2], &[3, 3]), "dataset k: shape [3, 3]: its last dimension must be d = 2"),
+        (
+            write("nan.h5", &[0.5, f64::NAN, 0.1, 0.1], &[2, 2], &[3, 2]),
+            "every entry must be a finite number in [-1, 1]",
+        ),
+        (
+            write("dim.h5", &[0.5, 0.1, 0.1, 0.1], &[2, 2], &[3, 3]),
+            "dataset k: shape [3, 3]: its last dimension must be d = 2",
+        ),
         (write("big.h5", &vec![0.1; 65 * 2], &[65, 2], &[3, 2]), "n_q (queries) = 65: must be 1 to 64"),
     ];
     for (path, needle) in cases {

@@ -55,6 +55,9 @@ pub struct AstroParams {
     pub settle_ms: f64,
     pub count_ms: f64,
     pub input_delay_ms: f64,
+    /// Seed of the random features when it must differ from the run's (the noise ceiling: the
+    /// same features, other spike trains); default the run's seed.
+    pub feature_seed: Option<u64>,
     /// The memory synapse's parameters that set the baseline's constant denominator.
     pub tau_astro: f64,
     pub eta_g: f64,
@@ -80,7 +83,9 @@ impl AstroParams {
         }
         let head = &inputs.heads[0];
         let (n, n_q, d_v) = (head.k.rows(), head.q.rows(), head.v.cols());
-        let features = RandomFeatures::draw(self.features, head.q.cols(), inputs.beta, self.clip_quantile, seed);
+        let feature_seed = self.feature_seed.unwrap_or(seed);
+        let features =
+            RandomFeatures::draw(self.features, head.q.cols(), inputs.beta, self.clip_quantile, feature_seed);
         let (phi_q, phi_k) = (features.apply(&head.q), features.apply(&head.k));
         let clip_fraction = features.clip_fraction(&[&head.q, &head.k]);
 

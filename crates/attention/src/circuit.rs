@@ -114,6 +114,7 @@ fn astro_params(file: &ModelFile, s: &Section) -> Result<AstroParams, Box<Config
         "settle_ms",
         "count_ms",
         "input_delay_ms",
+        "feature_seed",
     ])?;
     if let Some(map) = s.string("feature_map")?
         && map != "prf_exp"
@@ -162,6 +163,10 @@ fn astro_params(file: &ModelFile, s: &Section) -> Result<AstroParams, Box<Config
         settle_ms: s.number_in("settle_ms", 0.0, 1e5, 1000.0)?,
         count_ms: s.number_in("count_ms", 1.0, 1e5, 500.0)?,
         input_delay_ms: s.number_in("input_delay_ms", 0.0, 1e3, 1.0)?,
+        feature_seed: match s.number("feature_seed")? {
+            None => None,
+            Some(_) => Some(s.count("feature_seed", 0, u64::MAX, 0)?),
+        },
         tau_astro: synapse("tau_astro", 1000.0),
         eta_g: synapse("eta_g", 0.0),
         g0: synapse("g", 1.0),

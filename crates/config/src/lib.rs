@@ -169,6 +169,13 @@
 //! counts and in-degrees with the weight and DC compensation of NEST's microcircuit example.
 //! Errors name the field of the description (`column.cell_types.L23E.count`) and its line.
 //!
+//! ## `[attention]`
+//! The harness settings of an attention circuit (`laminar attention`; `models/attention/`):
+//! which populations and projections the harness drives and reads, and the protocol's numbers.
+//! The language checks only that it is a table and passes it through ([`ModelFile::section`]);
+//! `laminar_attention::circuit` documents and validates its keys, with the same file:line
+//! errors. `laminar run` ignores it, so a circuit file also runs (without inputs) as a model.
+//!
 //! ## Overrides: `--set key.path=value`
 //! Each override replaces (or adds) one value before validation, so it is checked exactly like
 //! the file. The path is dotted: `simulation.duration_ms=500`,
