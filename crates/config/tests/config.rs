@@ -305,6 +305,11 @@ fn wrong_types_and_missing_keys() {
     let e = load_err("spikes-type", &text, &[]);
     check(&e, line_of(&text, "spikes = 3"), "recording.spikes", &["\"all\" or a list of population names"]);
 
+    // An empty node list records nothing: refused at load, not at the start of the run.
+    let text = base_with("nodes = [0, 1, 2]", "nodes = []");
+    let e = load_err("nodes-empty", &text, &[]);
+    check(&e, line_of(&text, "nodes = []"), "recording.variables.0.nodes", &["at least one node"]);
+
     // A whole missing table is named at the file's last line: where a truncated file ends.
     let e = load_err("no-sim", "[populations.a]\nmodel = \"iaf_psc_exp\"\nsize = 1\n", &[]);
     assert_eq!((e.line, e.field.as_str()), (Some(3), "simulation"), "{e}");

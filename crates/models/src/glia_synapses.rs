@@ -34,7 +34,7 @@
 //! ```
 //! up to fluctuation terms of relative order g_j/(ε + ⟨A⟩) (the own jump) and Var A / (ε + ⟨A⟩)²
 //! (Jensen), both small once τ_astro Σ r ≫ 1. `laminar normalization` measures this
-//! (`laminar_cli::normalization`).
+//! (`laminar_attention::normalization`).
 //!
 //! Parameters: `tau_astro` (ms, default 1000: astrocytic Ca²⁺ signals last from hundreds of ms to
 //! tens of seconds, Bazargani & Attwell 2016), `epsilon` (> 0, the unit of A; default 1, so a

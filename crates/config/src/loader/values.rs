@@ -211,6 +211,9 @@ impl Loader<'_> {
         let forms = "\"all\", a list of node indices, or { first = i, count = n }";
         match &item.node {
             Node::Str(s) if s == "all" => Ok((0..n).collect()),
+            Node::Array(items) if items.is_empty() => {
+                Err(self.bad_value(item, field, format!("the list is empty: give at least one node; {forms}")))
+            }
             Node::Array(items) => {
                 let mut nodes = Vec::with_capacity(items.len());
                 for (k, i) in items.iter().enumerate() {
