@@ -30,6 +30,7 @@
 //! `shuffled_memory` permutes the feature indices between the write and the read phase.
 
 use crate::circuit::{Prepared, ReadoutRow, RowKind};
+use crate::decoding::ANCHOR_VALUES as ANCHORS;
 use crate::encoding::{FeatureMap, RandomFeatures};
 use crate::matrix::Matrix;
 use crate::protocol::{RateSchedule, Timing, push_generator};
@@ -63,9 +64,6 @@ pub struct AstroParams {
     pub eta_g: f64,
     pub g0: f64,
 }
-
-/// The anchors' values, in channel order after the value channels.
-pub const ANCHORS: [f64; 3] = [-1.0, 0.0, 1.0];
 
 impl AstroParams {
     pub fn prepare(

@@ -7,6 +7,7 @@
 use laminar_config::{ConfigError, ModelFile, Section};
 
 use crate::astro::AstroParams;
+use crate::column::ColumnParams;
 use crate::encoding::FeatureMap;
 use crate::inputs::Inputs;
 use crate::matrix::Matrix;
@@ -17,12 +18,15 @@ use crate::{Baseline, Error};
 #[derive(Debug, Clone, PartialEq)]
 pub enum Circuit {
     Astro(AstroParams),
+    Column(ColumnParams),
 }
 
 /// The circuits' short names (`laminar attention astro`), their model files in the repository,
 /// and the copies built into the binary (so a short name works from any directory).
-pub const CIRCUITS: &[(&str, &str, &str)] =
-    &[("astro", "models/attention/astro.toml", include_str!("../../../models/attention/astro.toml"))];
+pub const CIRCUITS: &[(&str, &str, &str)] = &[
+    ("astro", "models/attention/astro.toml", include_str!("../../../models/attention/astro.toml")),
+    ("column", "models/attention/column.toml", include_str!("../../../models/attention/column.toml")),
+];
 
 /// The model file of `circuit`, a short name or a path: (the path messages name, its text). A
 /// short name is the shipped circuit, built into the binary.
@@ -51,16 +55,18 @@ impl Circuit {
                 message: "has no [attention] table: it is not an attention circuit (see models/attention/)".into(),
             });
         };
-        let name = section.required_string("circuit", "the circuit's name (astro)")?;
+        let name = section.required_string("circuit", "the circuit's name (astro, column)")?;
         match name {
             "astro" => Ok(Circuit::Astro(astro_params(file, &section)?)),
-            other => Err(section.error("circuit", format!("unknown circuit `{other}`; known: astro")).into()),
+            "column" => Ok(Circuit::Column(column_params(file, &section)?)),
+            other => Err(section.error("circuit", format!("unknown circuit `{other}`; known: astro, column")).into()),
         }
     }
 
     pub fn name(&self) -> &'static str {
         match self {
             Circuit::Astro(_) => "astro",
+            Circuit::Column(_) => "column",
         }
     }
 
@@ -68,6 +74,7 @@ impl Circuit {
     pub fn baselines(&self) -> &'static [Baseline] {
         match self {
             Circuit::Astro(_) => &[Baseline::NoAstrocyte, Baseline::ShuffledMemory],
+            Circuit::Column(_) => &[Baseline::PassiveApical, Baseline::ApicalToBasal],
         }
     }
 
@@ -75,12 +82,22 @@ impl Circuit {
     pub fn primary(&self) -> &'static str {
         match self {
             Circuit::Astro(_) => "kernel",
+            Circuit::Column(_) => "softmax_beta_eff",
         }
     }
 
     pub fn decoder(&self) -> &'static str {
         match self {
             Circuit::Astro(_) => "rate_diff",
+            Circuit::Column(_) => "burst_ratio",
+        }
+    }
+
+    /// What the readout counts: spikes, or bursts for the decoders that read bursts.
+    pub fn count_kind(&self) -> crate::decoding::CountKind {
+        match self {
+            Circuit::Astro(_) => crate::decoding::CountKind::Spikes,
+            Circuit::Column(_) => crate::decoding::CountKind::Bursts,
         }
     }
 
@@ -93,6 +110,7 @@ impl Circuit {
     ) -> Result<Prepared, Error> {
         match self {
             Circuit::Astro(p) => p.prepare(inputs, seed, resolution_ms, baseline),
+            Circuit::Column(p) => p.prepare(inputs, resolution_ms, baseline),
         }
     }
 }
@@ -170,6 +188,44 @@ fn astro_params(file: &ModelFile, s: &Section) -> Result<AstroParams, Box<Config
         tau_astro: synapse("tau_astro", 1000.0),
         eta_g: synapse("eta_g", 0.0),
         g0: synapse("g", 1.0),
+    })
+}
+
+fn column_params(file: &ModelFile, s: &Section) -> Result<ColumnParams, Box<ConfigError>> {
+    s.check_keys(&[
+        "circuit",
+        "match_type",
+        "value_type",
+        "match_pool",
+        "value_pool",
+        "input_weight_pA",
+        "key_rate_hz",
+        "query_rate_hz",
+        "value_rate_hz",
+        "settle_ms",
+        "count_ms",
+        "input_delay_ms",
+    ])?;
+    let cell_type = |key: &str| -> Result<String, Box<ConfigError>> {
+        let name = s.required_string(key, "a cell type of the [column] table")?;
+        if file.number_at(&format!("column.cell_types.{name}.count")).is_some() {
+            Ok(name.to_string())
+        } else {
+            Err(s.error(key, format!("no cell type `{name}` with a count in [column.cell_types]")))
+        }
+    };
+    Ok(ColumnParams {
+        match_type: cell_type("match_type")?,
+        value_type: cell_type("value_type")?,
+        match_pool: s.count("match_pool", 1, 4096, 8)? as usize,
+        value_pool: s.count("value_pool", 1, 4096, 16)? as usize,
+        input_weight_pa: s.number_in("input_weight_pA", 0.0, 1e5, 50.0)?,
+        key_rate_hz: s.range_in("key_rate_hz", 0.0, 1e5, (1500.0, 3500.0))?,
+        query_rate_hz: s.range_in("query_rate_hz", 0.0, 1e5, (0.0, 1600.0))?,
+        value_rate_hz: s.range_in("value_rate_hz", 0.0, 1e5, (1500.0, 3500.0))?,
+        settle_ms: s.number_in("settle_ms", 0.0, 1e5, 200.0)?,
+        count_ms: s.number_in("count_ms", 1.0, 1e5, 800.0)?,
+        input_delay_ms: s.number_in("input_delay_ms", 0.0, 1e3, 1.0)?,
     })
 }
 

@@ -13,6 +13,7 @@
 //! per query: a per-query rescaling would itself perform the normalisation the circuit is meant
 //! to show, and an un-normalised circuit shows as anchors that drift from query to query.
 
+use crate::circuit::{Prepared, RowKind};
 use crate::matrix::Matrix;
 
 /// The inter-spike interval below which spikes belong to one event (ms), as in `gating`.
@@ -72,6 +73,79 @@ impl AnchorFit {
     pub fn apply(&self, raw: &Matrix) -> Matrix {
         Matrix::from_fn(raw.rows(), raw.cols(), |r, c| self.gain * raw.get(r, c) + self.offset)
     }
+}
+
+/// The decoder's result: the fit, the decoded output [n_q, d_v] and the implied weights
+/// [n_q, n] (NaN where not measured).
+#[derive(Debug, Clone)]
+pub struct Decoded {
+    pub fit: Option<AnchorFit>,
+    pub y_hat: Matrix,
+    pub implied: Matrix,
+}
+
+/// The anchor channels' values, in channel order after the value channels (both circuits).
+pub const ANCHOR_VALUES: [f64; 3] = [-1.0, 0.0, 1.0];
+
+/// Decodes a run's counts with the circuit's decoder.
+///
+/// - `rate_diff`: raw output of channel c = Σ of its rows' `sign·count`; implied weights from
+///   the probe channels (when `probe_weights`), through the same gain and offset.
+/// - `burst_ratio`: the same signed sum divided, per query, by the total count of every value
+///   and anchor row (of every token); implied weight of token t = its rows' share of that total.
+///
+/// Then one gain and offset from the anchors, pooled over all queries ([`AnchorFit`]).
+pub fn decode(decoder: &str, prepared: &Prepared, counts: &Matrix, n_tokens: usize, probe_weights: bool) -> Decoded {
+    let n_q = counts.rows();
+    let channels = prepared.readout.iter().map(|r| r.channel + 1).max().unwrap_or(0);
+    let ratio = decoder == "burst_ratio";
+    let mut raw = Matrix::zeros(n_q, channels);
+    let mut kind_of = vec![RowKind::Value; channels];
+    let mut token_of = vec![-1i64; channels];
+    let mut total = vec![0.0; n_q];
+    let mut per_token = Matrix::zeros(n_q, n_tokens);
+    for row in &prepared.readout {
+        kind_of[row.channel] = row.kind;
+        token_of[row.channel] = row.token;
+        for q in 0..n_q {
+            let c = counts.get(q, row.column);
+            raw.set(q, row.channel, raw.get(q, row.channel) + f64::from(row.sign) * c);
+            if ratio && row.kind != RowKind::Probe {
+                total[q] += c;
+                if let Ok(t) = usize::try_from(row.token) {
+                    per_token.set(q, t, per_token.get(q, t) + c);
+                }
+            }
+        }
+    }
+    if ratio {
+        raw = Matrix::from_fn(n_q, channels, |q, c| raw.get(q, c) / total[q]);
+    }
+    let anchors: Vec<usize> = (0..channels).filter(|&c| kind_of[c] == RowKind::Anchor).collect();
+    let pairs: Vec<(f64, f64)> = (0..n_q)
+        .flat_map(|q| anchors.iter().enumerate().map(move |(i, &c)| (q, i, c)))
+        .map(|(q, i, c)| (raw.get(q, c), ANCHOR_VALUES[i]))
+        .filter(|(x, _)| x.is_finite())
+        .collect();
+    let fit = AnchorFit::fit(&pairs);
+    let decode = |x: f64| fit.map_or(f64::NAN, |f| f.gain * x + f.offset);
+    let values: Vec<usize> = (0..channels).filter(|&c| kind_of[c] == RowKind::Value).collect();
+    let y_hat = Matrix::from_fn(n_q, values.len(), |q, i| decode(raw.get(q, values[i])));
+    let probes: Vec<usize> = (0..channels).filter(|&c| kind_of[c] == RowKind::Probe).collect();
+    let implied = if ratio {
+        Matrix::from_fn(n_q, n_tokens, |q, t| per_token.get(q, t) / total[q])
+    } else if probe_weights && probes.len() == n_tokens {
+        let mut w = Matrix::from_fn(n_q, n_tokens, |_, _| f64::NAN);
+        for &c in &probes {
+            for q in 0..n_q {
+                w.set(q, token_of[c] as usize, decode(raw.get(q, c)));
+            }
+        }
+        w
+    } else {
+        Matrix::from_fn(n_q, n_tokens, |_, _| f64::NAN)
+    };
+    Decoded { fit, y_hat, implied }
 }
 
 /// Implied attention weights from probe channels (v = e_t): each query's probe outputs,

@@ -20,12 +20,12 @@ use std::time::Instant;
 
 use laminar_record::{Recorder, ReportPlan, RunInfo, WeightPlan};
 
-use crate::circuit::{Circuit, Prepared, RowKind};
-use crate::decoding::{AnchorFit, CountKind, count_in, countable_times};
+use crate::circuit::{Circuit, Prepared};
+use crate::decoding::{AnchorFit, CountKind, count_in, countable_times, decode};
 use crate::inputs::Inputs;
 use crate::matrix::Matrix;
 use crate::metrics::{OutputMetrics, WeightMetrics, output_metrics, weight_metrics};
-use crate::reference::{References, fit_beta_eff, softmax_output};
+use crate::reference::{References, fit_beta_eff, softmax_output, softmax_weights};
 use crate::{Baseline, Error};
 
 /// What to run.
@@ -171,7 +171,7 @@ pub fn run_attention(options: &AttentionOptions, stop: &AtomicBool) -> Result<At
         )));
     }
 
-    let counts = count_readout(&options.out.join("spikes.h5"), &prepared, CountKind::Spikes)?;
+    let counts = count_readout(&options.out.join("spikes.h5"), &prepared, circuit.count_kind())?;
     let wall_s = started.elapsed().as_secs_f64();
     Ok(analyse(&circuit, inputs, prepared, counts, options, wall_s, closed.simulated_ms))
 }
@@ -214,45 +214,8 @@ fn analyse(
     wall_s: f64,
     simulated_ms: f64,
 ) -> AttentionRun {
-    let n_q = counts.rows();
-    // Raw output per channel: ON count minus OFF count.
-    let channels = prepared.readout.iter().map(|r| r.channel + 1).max().unwrap_or(0);
-    let mut raw = Matrix::zeros(n_q, channels);
-    let mut kind_of = vec![RowKind::Value; channels];
-    let mut token_of = vec![-1i64; channels];
-    for row in &prepared.readout {
-        kind_of[row.channel] = row.kind;
-        token_of[row.channel] = row.token;
-        for q in 0..n_q {
-            let v = raw.get(q, row.channel) + f64::from(row.sign) * counts.get(q, row.column);
-            raw.set(q, row.channel, v);
-        }
-    }
-    let anchors: Vec<usize> = (0..channels).filter(|&c| kind_of[c] == RowKind::Anchor).collect();
-    let anchor_values = crate::astro::ANCHORS;
-    let mut pairs = Vec::new();
-    for q in 0..n_q {
-        for (i, &c) in anchors.iter().enumerate() {
-            pairs.push((raw.get(q, c), anchor_values[i]));
-        }
-    }
-    let fit = AnchorFit::fit(&pairs);
-    let values: Vec<usize> = (0..channels).filter(|&c| kind_of[c] == RowKind::Value).collect();
-    let decode = |x: f64| fit.map_or(f64::NAN, |f| f.gain * x + f.offset);
-    let y_hat = Matrix::from_fn(n_q, values.len(), |q, i| decode(raw.get(q, values[i])));
-    let n = inputs.n_tokens();
-    let probes: Vec<usize> = (0..channels).filter(|&c| kind_of[c] == RowKind::Probe).collect();
-    let implied = if options.probe_weights && probes.len() == n {
-        let mut w = Matrix::zeros(n_q, n);
-        for &c in &probes {
-            for q in 0..n_q {
-                w.set(q, token_of[c] as usize, decode(raw.get(q, c)));
-            }
-        }
-        w
-    } else {
-        Matrix::from_fn(n_q, n, |_, _| f64::NAN)
-    };
+    let decoded = decode(circuit.decoder(), &prepared, &counts, inputs.n_tokens(), options.probe_weights);
+    let (fit, y_hat, implied) = (decoded.fit, decoded.y_hat, decoded.implied);
 
     let references = References::compute(&inputs.heads, inputs.beta, &prepared.feature_map, inputs.w_o.as_ref());
     let (beta_eff, _) = fit_beta_eff(&y_hat, &inputs.heads, inputs.w_o.as_ref());
@@ -268,6 +231,10 @@ fn analyse(
         vec![
             ("softmax", weight_metrics(&implied, &references.softmax_weights[0])),
             ("kernel", weight_metrics(&implied, &references.kernel_weights[0])),
+            (
+                "softmax_beta_eff",
+                weight_metrics(&implied, &softmax_weights(&inputs.heads[0].q, &inputs.heads[0].k, beta_eff)),
+            ),
         ]
     } else {
         Vec::new()

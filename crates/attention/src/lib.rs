@@ -23,6 +23,7 @@ pub mod stats;
 
 pub mod astro;
 pub mod circuit;
+pub mod column;
 pub mod decoding;
 pub mod encoding;
 pub mod harness;
@@ -44,16 +45,23 @@ pub enum Baseline {
     NoAstrocyte,
     /// Feature indices permuted between the write and the read phase.
     ShuffledMemory,
+    /// Passive apical tufts: no plateau current, no back-propagating action potential.
+    PassiveApical,
+    /// The query trains delivered to the basal receptor instead of the apical one.
+    ApicalToBasal,
 }
 
 impl Baseline {
-    pub const ALL: [Baseline; 2] = [Baseline::NoAstrocyte, Baseline::ShuffledMemory];
+    pub const ALL: [Baseline; 4] =
+        [Baseline::NoAstrocyte, Baseline::ShuffledMemory, Baseline::PassiveApical, Baseline::ApicalToBasal];
 
     pub fn name(self) -> &'static str {
         match self {
             Baseline::None => "none",
             Baseline::NoAstrocyte => "no_astrocyte",
             Baseline::ShuffledMemory => "shuffled_memory",
+            Baseline::PassiveApical => "passive_apical",
+            Baseline::ApicalToBasal => "apical_to_basal",
         }
     }
 

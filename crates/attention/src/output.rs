@@ -34,6 +34,7 @@ pub const FORMAT: &str = "laminar-attention/1";
 pub fn target_r_c(circuit: &str) -> f64 {
     match circuit {
         "astro" => 0.90,
+        "column" => 0.70,
         _ => f64::NAN,
     }
 }

@@ -81,7 +81,8 @@ impl RateSchedule {
     }
 }
 
-/// Appends one `[[stimuli]]` entry driving `count` cells of `population` from `first`.
+/// Appends one `[[stimuli]]` entry driving `count` cells of `population` from `first` (weight 1,
+/// the target's default receptor: parrot cells repeat every spike).
 pub fn push_generator(
     out: &mut String,
     name: &str,
@@ -91,10 +92,40 @@ pub fn push_generator(
     schedule: &RateSchedule,
     delay_ms: f64,
 ) {
+    let target = GeneratorTarget { population, first, count, weight: 1.0, receptor: None };
+    push_generator_to(out, name, &target, schedule, delay_ms);
+}
+
+/// The cells a generator drives and how.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct GeneratorTarget<'a> {
+    pub population: &'a str,
+    pub first: usize,
+    pub count: usize,
+    /// Event size in the target's weight unit (pA for current-based cells).
+    pub weight: f64,
+    /// The receptor (`basal`, `apical`, …); `None` for the model's default.
+    pub receptor: Option<&'a str>,
+}
+
+/// Appends one `[[stimuli]]` entry: an `inhomogeneous_poisson_generator` following `schedule`,
+/// an independent train for every target cell.
+pub fn push_generator_to(
+    out: &mut String,
+    name: &str,
+    target: &GeneratorTarget,
+    schedule: &RateSchedule,
+    delay_ms: f64,
+) {
+    let receptor = target.receptor.map(|r| format!("receptor = \"{r}\"\n")).unwrap_or_default();
     let _ = writeln!(
         out,
-        "\n[[stimuli]]\nname = \"{name}\"\nmodel = \"inhomogeneous_poisson_generator\"\ntarget = \"{population}\"\n\
-         nodes = {{ first = {first}, count = {count} }}\nweight = 1.0\ndelay_ms = {delay_ms:?}\nparams = {}",
+        "\n[[stimuli]]\nname = \"{name}\"\nmodel = \"inhomogeneous_poisson_generator\"\ntarget = \"{}\"\n\
+         nodes = {{ first = {}, count = {} }}\nweight = {:?}\n{receptor}delay_ms = {delay_ms:?}\nparams = {}",
+        target.population,
+        target.first,
+        target.count,
+        target.weight,
         schedule.params_toml()
     );
 }

@@ -74,6 +74,26 @@ impl<'a> Section<'a> {
         }
     }
 
+    /// A range `[low, high]` of numbers in `[min, max]` with `low <= high`, or `default` when
+    /// absent.
+    pub fn range_in(&self, key: &str, min: f64, max: f64, default: (f64, f64)) -> Result<(f64, f64), Box<ConfigError>> {
+        let Some(item) = self.item(key) else { return Ok(default) };
+        let allowed = format!("a pair [low, high] of numbers from {min} to {max}, low <= high");
+        let Node::Array(items) = &item.node else {
+            return Err(self.error(key, format!("must be {allowed}")));
+        };
+        if items.len() != 2 {
+            return Err(self.error(key, format!("must be {allowed}; it has {} entries", items.len())));
+        }
+        let field = self.field(key);
+        let low = self.loader().as_number(&items[0], &format!("{field}.0"))?;
+        let high = self.loader().as_number(&items[1], &format!("{field}.1"))?;
+        if !(min..=max).contains(&low) || !(min..=max).contains(&high) || low > high {
+            return Err(self.error(key, format!("must be {allowed}")));
+        }
+        Ok((low, high))
+    }
+
     /// A string, if the key is present.
     pub fn string(&self, key: &str) -> Result<Option<&'a str>, Box<ConfigError>> {
         self.item(key).map(|i| self.loader().as_str(i, &self.field(key))).transpose()

@@ -263,6 +263,26 @@ fn bad_parameter_values_name_the_field_and_range() {
     check(&e, line_of(&text, "twenty"), "populations.exc.params.tau_m", &["must be a number"]);
 }
 
+/// A parrot repeats every arrival as a spike that is delivered and recorded: a generator's rate
+/// into one is bounded by what a run can record, not by what a channel can count.
+#[test]
+fn rates_into_parrots_are_bounded_by_the_spikes_they_repeat() {
+    let text = "[simulation]\nresolution_ms = 0.1\nduration_ms = 10.0\n\n[populations.p]\nmodel = \"parrot_neuron\"\nsize = 2\n\n\
+                [[stimuli]]\nmodel = \"poisson_generator\"\nparams = { rate = 4294967295 }\ntarget = \"p\"\nweight = 1.0\n\n\
+                [recording]\nspikes = \"all\"\n";
+    let e = load_err("parrot-rate", text, &[]);
+    let field = "stimuli.poisson_generator->p.params.rate";
+    check(&e, line_of(text, "rate = 4294967295"), field, &["repeats every arrival", "rate <= 1000000 spikes/s"]);
+    let ok = text.replace("4294967295", "900000");
+    load_text("parrot-rate-ok", &ok, &[]).unwrap_or_else(|e| panic!("{e}"));
+    let inhomogeneous = text.replace(
+        "model = \"poisson_generator\"\nparams = { rate = 4294967295 }",
+        "model = \"inhomogeneous_poisson_generator\"\nparams = { rate_times = [1.0, 2.0], rate_values = [10.0, 2e6] }",
+    );
+    let e = load_err("parrot-rate-inh", &inhomogeneous, &[]);
+    assert_eq!(e.field, "stimuli.inhomogeneous_poisson_generator->p.params.rate_values.1", "{e}");
+}
+
 #[test]
 fn non_finite_numbers() {
     // -inf is the "no lower bound" of iaf_psc_delta's V_min; it travels as JSON null.

@@ -10,6 +10,12 @@ use crate::SimulationSection;
 use crate::document::{TableRef, default_name_keys, element_names};
 use crate::error::{Res, suggestion};
 
+/// The most arrivals per step, on average, a generator may send into a model that repeats each
+/// one as a spike (`parrot_neuron`): 100 per 0.1-ms step is 10⁶ spikes/s per cell, far above any
+/// spike train, while a run stays bounded by what it records (a 10⁹-per-step channel would emit
+/// and record 10⁹ spikes per cell and step).
+pub const MAX_REPEATS_PER_STEP: f64 = 100.0;
+
 impl Loader<'_> {
     pub(crate) fn stimuli(
         &self,
@@ -75,6 +81,11 @@ impl Loader<'_> {
             if let Err(e) = factory.build(index as u64, Vec::new(), &ctx) {
                 return Err(self.model_build_error(&e.0, params.as_ref(), &params_path, t.origin));
             }
+            if info.counts_spikes
+                && let Some(params) = &params
+            {
+                self.check_repeated_rate(params, &params_path, info.name, sim.resolution.h())?;
+            }
             let injects_current = factory.injects_current();
             let targets = self.nodes(t.get("nodes").map(|e| &e.item), &t.field("nodes"), pops[population].size)?;
             let receptor = match t.get("receptor") {
@@ -125,5 +136,44 @@ impl Loader<'_> {
             });
         }
         Ok(out)
+    }
+
+    /// A model that repeats every arrival as a spike (`parrot_neuron`) turns a generator's
+    /// arrivals into network spikes one for one, each delivered and recorded: its rate is
+    /// bounded by [`MAX_REPEATS_PER_STEP`] arrivals per step, not by what a channel can count.
+    fn check_repeated_rate(&self, params: &TableRef, params_path: &str, target_model: &str, h: f64) -> Res<()> {
+        let per_step = |rate: f64| rate / 1000.0 * h;
+        let mut peak: Option<(&crate::document::Item, String, f64)> = None;
+        if let Some(e) = params.get("rate")
+            && let Ok(rate) = self.as_number(&e.item, &params.field("rate"))
+        {
+            peak = Some((&e.item, params.field("rate"), rate));
+        }
+        if let Some(e) = params.get("rate_values")
+            && let crate::document::Node::Array(items) = &e.item.node
+        {
+            for (k, item) in items.iter().enumerate() {
+                let field = format!("{params_path}.rate_values.{k}");
+                if let Ok(rate) = self.as_number(item, &field)
+                    && peak.as_ref().is_none_or(|p| rate > p.2)
+                {
+                    peak = Some((item, field, rate));
+                }
+            }
+        }
+        match peak {
+            Some((item, field, rate)) if per_step(rate) > MAX_REPEATS_PER_STEP => Err(self.bad_value(
+                item,
+                &field,
+                format!(
+                    "{} arrivals per step of {h} ms into {target_model}, which repeats every arrival as a spike \
+                     (delivered and recorded): at most {MAX_REPEATS_PER_STEP} per step on average \
+                     (rate <= {} spikes/s at this resolution)",
+                    laminar_models::params::compact(per_step(rate)),
+                    laminar_models::params::compact(MAX_REPEATS_PER_STEP / h * 1000.0)
+                ),
+            )),
+            _ => Ok(()),
+        }
     }
 }
