@@ -8,6 +8,8 @@
 //!   channels; only with `--probe-weights`, otherwise the first panel's title says so), the
 //!   weights of the circuit's primary reference (`kernel` for `astro`: what a circuit with its
 //!   feature map and an exact normaliser computes) and the softmax weights (a transformer's).
+//!   The colour scale is set by the circuit's own panels (implied and primary); the softmax
+//!   panel shares it and its title says when its sharper weights are clipped.
 //!   Whether the circuit attends to the right tokens shows before any decoding question does;
 //! - *right*, the decoded output ŷ against the primary reference, each output dimension centred
 //!   over queries as r_c is computed (a constant readout would be a horizontal line at 0), with
@@ -82,6 +84,9 @@ fn index_label(sign: f64) -> impl Fn(&f64) -> String {
 struct Panel<'a> {
     title: String,
     weights: &'a Matrix,
+    /// A reference shown for comparison (softmax beside a kernel circuit): it does not set the
+    /// colour scale, and its weights above the scale are drawn in the top colour.
+    secondary: bool,
 }
 
 /// The heat maps of a run: implied (when measured), the primary reference's weights, softmax.
@@ -89,7 +94,7 @@ fn panels(run: &AttentionRun) -> Vec<Panel<'_>> {
     let mut panels = Vec::new();
     let measured = run.implied_measured();
     if measured && let Some(w) = run.implied_weights.first() {
-        panels.push(Panel { title: "implied by the circuit (probes)".into(), weights: w });
+        panels.push(Panel { title: "implied by the circuit (probes)".into(), weights: w, secondary: false });
     }
     let mut names = vec![run.primary];
     for name in ["kernel", "softmax"] {
@@ -106,9 +111,23 @@ fn panels(run: &AttentionRun) -> Vec<Panel<'_>> {
         if !measured && panels.is_empty() {
             title = format!("{title} — implied weights: run with --probe-weights");
         }
-        panels.push(Panel { title, weights: w });
+        panels.push(Panel { title, weights: w, secondary: name != run.primary });
     }
     panels
+}
+
+/// The top of the colour scale: the largest weight of the circuit's panels (implied and
+/// primary reference), so that their patterns stay visible when a secondary reference is much
+/// sharper (softmax with many tokens); the titles of secondary panels above it say so.
+fn colour_scale(panels: &mut [Panel]) -> f64 {
+    let largest = |p: &Panel| p.weights.data().iter().copied().filter(|x| x.is_finite()).fold(0.0, f64::max);
+    let own = panels.iter().filter(|p| !p.secondary).map(largest).fold(0.0, f64::max);
+    let vmax = if own > 0.0 { own } else { panels.iter().map(largest).fold(0.0, f64::max) };
+    let vmax = if vmax > 0.0 { vmax } else { 1.0 };
+    for p in panels.iter_mut().filter(|p| p.secondary && largest(p) > vmax) {
+        p.title = format!("{}, clipped at {}", p.title, short(vmax));
+    }
+    vmax
 }
 
 /// A number for titles: three significant decimals, no trailing zeros.
@@ -167,10 +186,8 @@ fn draw_attention_figure(path: &Path, run: &AttentionRun) -> Result<()> {
     let (left_width, _) = left.dim_in_pixel();
     let (maps, bar) = left.split_horizontally(left_width.saturating_sub(COLOUR_BAR_WIDTH));
 
-    let panels = panels(run);
-    let vmax =
-        panels.iter().flat_map(|p| p.weights.data().iter().copied()).filter(|x| x.is_finite()).fold(0.0, f64::max);
-    let vmax = if vmax > 0.0 { vmax } else { 1.0 };
+    let mut panels = panels(run);
+    let vmax = colour_scale(&mut panels);
     let areas = maps.split_evenly((1, panels.len().max(1)));
     for (panel, area) in panels.iter().zip(&areas) {
         draw_heat_map(area, panel, vmax)?;
