@@ -340,10 +340,10 @@ enum AttentionCommand {
     /// Run a circuit over numbers of tokens and seeds: r_c and wall time against n.
     ///
     /// For every n and seed, inputs are drawn as `attention inputs` draws them (into
-    /// DIR/inputs/), the circuit runs on them into DIR/n{n}_seed{s}/ (recording, attention.h5,
-    /// attention.png), and DIR/scaling.csv gets a row (n, seed, r_c against the primary
-    /// reference, r_c softmax, r_raw, wall_s, simulated_ms); DIR/scaling.png shows r_c (mean ±
-    /// sd over seeds) and wall time against n.
+    /// DIR/inputs/), the circuit runs on them into its own directory, DIR/n<n>_seed<s>/ (e.g.
+    /// DIR/n8_seed1/: recording, attention.h5, attention.png), and DIR/scaling.csv gets a row
+    /// (n, seed, r_c against the primary reference, r_c softmax, r_raw, wall_s, simulated_ms);
+    /// DIR/scaling.png shows r_c (mean ± sd over seeds) and wall time against n.
     Scaling {
         /// The circuit: `astro`, or a model file with an [attention] table.
         circuit: String,
