@@ -29,6 +29,44 @@ pub enum Error {
     /// A measurement that could not be made (no regime edge on a calibration ladder, no samples).
     #[error("{0}")]
     Measurement(String),
+    /// A file or directory could not be written.
+    #[error("writing {}", path.display())]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// `attention scaling`: a list option (`--tokens`, `--seeds`) with no entries.
+    #[error("{option}: give at least one value")]
+    EmptyList { option: &'static str },
+    /// `attention scaling`: a value given twice in a list option (its runs would share a
+    /// directory).
+    #[error("{option}: {value} is given twice")]
+    Repeated { option: &'static str, value: u64 },
+    /// `attention scaling`: a size outside what the inputs allow.
+    #[error("{option} {value}: must be 1 to {max}")]
+    OutOfRange { option: &'static str, value: usize, max: usize },
+    /// `attention scaling`: the output directory already holds a sweep's table.
+    #[error("{} exists: the directory holds an earlier sweep (--force replaces it)", path.display())]
+    EarlierSweep { path: PathBuf },
+    /// `attention scaling`: one run of the sweep failed; the runs before it are written.
+    #[error("run n = {n}, seed {seed} ({})", dir.display())]
+    SweepRun {
+        n: usize,
+        seed: u64,
+        dir: PathBuf,
+        #[source]
+        source: Box<Error>,
+    },
+    /// `attention scaling`: what the caller does after each run (its picture) failed.
+    #[error("after run n = {n}, seed {seed} ({})", dir.display())]
+    AfterRun {
+        n: usize,
+        seed: u64,
+        dir: PathBuf,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     #[error(transparent)]
     Json(#[from] serde_json::Error),
     #[error(transparent)]

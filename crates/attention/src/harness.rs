@@ -73,7 +73,40 @@ pub struct AttentionRun {
 impl AttentionRun {
     /// The primary metric (r_c against the circuit's reference).
     pub fn primary_r_c(&self) -> f64 {
-        self.metrics.iter().find(|(n, _)| *n == self.primary).map_or(f64::NAN, |(_, m)| m.r_c)
+        self.metric(self.primary).map_or(f64::NAN, |m| m.r_c)
+    }
+
+    /// The metrics against the reference `name` (`softmax`, `kernel`, …).
+    pub fn metric(&self, name: &str) -> Option<&OutputMetrics> {
+        self.metrics.iter().find(|(n, _)| *n == name).map(|(_, m)| m)
+    }
+
+    /// The reference output `name` ([n_q, d_out]): `softmax`, `kernel`, `linear_unnormalized`,
+    /// `uniform` or `softmax_beta_eff`.
+    pub fn reference_output(&self, name: &str) -> Option<&Matrix> {
+        let r = &self.references;
+        match name {
+            "softmax" => Some(&r.softmax),
+            "kernel" => Some(&r.kernel),
+            "linear_unnormalized" => Some(&r.linear_unnormalized),
+            "uniform" => Some(&r.uniform),
+            "softmax_beta_eff" => Some(&self.softmax_beta_eff),
+            _ => None,
+        }
+    }
+
+    /// The reference weights `name` per head ([n_q, n] each): `softmax` or `kernel`.
+    pub fn reference_weights(&self, name: &str) -> Option<&[Matrix]> {
+        match name {
+            "softmax" => Some(&self.references.softmax_weights),
+            "kernel" => Some(&self.references.kernel_weights),
+            _ => None,
+        }
+    }
+
+    /// Whether the implied weights were measured (`--probe-weights`): all finite.
+    pub fn implied_measured(&self) -> bool {
+        self.implied_weights.first().is_some_and(|w| w.data().iter().all(|x| x.is_finite()))
     }
 }
 

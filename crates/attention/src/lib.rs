@@ -8,6 +8,8 @@
 //!   (`laminar normalization`)
 //! - [`stats`]: the fit and statistics helpers both use (least-squares fits, R², Pearson r,
 //!   mean and standard deviation).
+//! - [`scaling`]: a circuit's r_c and wall time against the number of tokens, over seeds
+//!   (`laminar attention scaling`).
 //! - [`Error`]: what can go wrong, typed.
 //!
 //! Room is left for the modules of the attention work that come next: `encoding` (stimuli into
@@ -33,6 +35,7 @@ pub mod metrics;
 pub mod output;
 pub mod protocol;
 pub mod reference;
+pub mod scaling;
 
 pub use error::{Error, Result};
 pub use harness::{AttentionOptions, AttentionRun, run_attention};

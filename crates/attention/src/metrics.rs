@@ -21,7 +21,7 @@ pub fn pearson(a: &[f64], b: &[f64]) -> f64 {
 }
 
 /// Each column minus its mean over rows.
-fn centre_columns(m: &Matrix) -> Matrix {
+pub fn centre_columns(m: &Matrix) -> Matrix {
     let means: Vec<f64> =
         (0..m.cols()).map(|c| (0..m.rows()).map(|r| m.get(r, c)).sum::<f64>() / m.rows().max(1) as f64).collect();
     Matrix::from_fn(m.rows(), m.cols(), |r, c| m.get(r, c) - means[c])
@@ -53,6 +53,47 @@ pub fn output_metrics(y: &Matrix, reference: &Matrix) -> OutputMetrics {
         r2: if sst > 0.0 { 1.0 - sse / sst } else { f64::NAN },
         rel_err: if norm > 0.0 { sse.sqrt() / norm } else { f64::NAN },
     }
+}
+
+/// The points r_c is computed from, for a scatter plot: per (query, output dimension), the
+/// reference and the output, each centred over queries, and the least-squares line of the
+/// output on the reference.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CentredScatter {
+    /// Centred reference values, row-major over (query, dimension).
+    pub reference: Vec<f64>,
+    /// Centred output values, in the same order.
+    pub output: Vec<f64>,
+    /// The output dimension of each point.
+    pub dimension: Vec<usize>,
+    /// output ≈ slope · reference + intercept over the finite points; NaN when fewer than two
+    /// or when the reference has no spread.
+    pub slope: f64,
+    pub intercept: f64,
+    /// [`r_c`] of the output against the reference, as the metrics report it.
+    pub r_c: f64,
+}
+
+/// The centred scatter of `y` against `reference`; `None` when their shapes differ.
+pub fn centred_scatter(y: &Matrix, reference: &Matrix) -> Option<CentredScatter> {
+    if y.shape() != reference.shape() {
+        return None;
+    }
+    let (x, o) = (centre_columns(reference), centre_columns(y));
+    let dimension: Vec<usize> = (0..x.rows()).flat_map(|_| 0..x.cols()).collect();
+    let (fx, fy): (Vec<f64>, Vec<f64>) =
+        x.data().iter().zip(o.data()).filter(|(a, b)| a.is_finite() && b.is_finite()).map(|(a, b)| (*a, *b)).unzip();
+    let spread = fx.first().is_some_and(|&first| fx.iter().any(|&v| v != first));
+    let (slope, intercept) =
+        if fx.len() >= 2 && spread { crate::stats::linear_fit(&fx, &fy) } else { (f64::NAN, f64::NAN) };
+    Some(CentredScatter {
+        reference: x.into_data(),
+        output: o.into_data(),
+        dimension,
+        slope,
+        intercept,
+        r_c: r_c(y, reference),
+    })
 }
 
 /// The metrics of implied attention weights against reference weights ([queries, tokens]).
@@ -103,6 +144,19 @@ mod tests {
         assert_eq!(r_c(&constant, &reference), 0.0);
         let m = output_metrics(&reference, &reference);
         assert!((m.r_c - 1.0).abs() < 1e-12 && (m.r_raw - 1.0).abs() < 1e-12 && m.r2 == 1.0 && m.rel_err == 0.0);
+    }
+
+    #[test]
+    fn the_scatter_is_centred_and_fitted() {
+        let reference = Matrix::from_fn(4, 2, |r, c| (r * r + c) as f64);
+        let y = Matrix::from_fn(4, 2, |r, c| 2.0 * reference.get(r, c) + 5.0);
+        let s = centred_scatter(&y, &reference).unwrap();
+        assert_eq!(s.dimension, [0, 1, 0, 1, 0, 1, 0, 1]);
+        assert!(s.reference.iter().step_by(2).sum::<f64>().abs() < 1e-12);
+        assert!((s.slope - 2.0).abs() < 1e-12 && s.intercept.abs() < 1e-12 && (s.r_c - 1.0).abs() < 1e-12);
+        let flat = centred_scatter(&y, &Matrix::zeros(4, 2)).unwrap();
+        assert!(flat.slope.is_nan());
+        assert!(centred_scatter(&y, &Matrix::zeros(4, 3)).is_none());
     }
 
     #[test]

@@ -178,8 +178,10 @@ enum Command {
     /// Compare a circuit's spiking attention with rate-based attention: `laminar attention
     /// CIRCUIT --inputs qkv.h5 --out DIR` runs the circuit (a short name, e.g. `astro`, or a
     /// model file with an [attention] table) on the queries, keys and values of qkv.h5 and
-    /// writes the recording and attention.h5 (decoded output, references, metrics) into DIR;
-    /// `laminar attention inputs …` draws a qkv.h5.
+    /// writes the recording, attention.h5 (decoded output, references, metrics) and
+    /// attention.png (attention weights, ŷ against the reference) into DIR;
+    /// `laminar attention inputs …` draws a qkv.h5; `laminar attention scaling CIRCUIT
+    /// --tokens 8,16,32,64 …` runs the circuit over numbers of tokens and seeds.
     #[command(verbatim_doc_comment, args_conflicts_with_subcommands = true)]
     Attention(AttentionArgs),
     /// Run a macro benchmark scenario (cuba | sparse) and print timings.
@@ -283,7 +285,7 @@ struct AttentionArgs {
     /// The inputs: an HDF5 file with q, k, v (format laminar-qkv/1; `laminar attention inputs`).
     #[arg(long)]
     inputs: Option<PathBuf>,
-    /// The output directory (recording and attention.h5).
+    /// The output directory (recording, attention.h5, attention.png).
     #[arg(long)]
     out: Option<PathBuf>,
     /// Seed of the features, the network and its spike trains.
@@ -335,10 +337,65 @@ enum AttentionCommand {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Run a circuit over numbers of tokens and seeds: r_c and wall time against n.
+    ///
+    /// For every n and seed, inputs are drawn as `attention inputs` draws them (into
+    /// DIR/inputs/), the circuit runs on them into its own directory, DIR/n<n>_seed<s>/ (e.g.
+    /// DIR/n8_seed1/: recording, attention.h5, attention.png), and DIR/scaling.csv gets a row
+    /// (n, seed, r_c against the primary reference, r_c softmax, r_raw, wall_s, simulated_ms);
+    /// DIR/scaling.png shows r_c (mean ± sd over seeds) and wall time against n.
+    Scaling {
+        /// The circuit: `astro`, or a model file with an [attention] table.
+        circuit: String,
+        /// Numbers of tokens n, comma-separated (e.g. 8,16,32,64).
+        #[arg(long, value_delimiter = ',', required = true)]
+        tokens: Vec<usize>,
+        /// Number of queries n_q of every run.
+        #[arg(long)]
+        queries: usize,
+        /// Dimension d of queries and keys.
+        #[arg(long)]
+        dim: usize,
+        /// Dimension d_v of the values.
+        #[arg(long = "dim-v")]
+        dim_v: usize,
+        /// Seeds, comma-separated: each seeds both the inputs and the run.
+        #[arg(long, value_delimiter = ',', default_value = "1,2,3")]
+        seeds: Vec<u64>,
+        /// The output directory (scaling.csv, scaling.png, inputs/, one directory per run).
+        #[arg(long)]
+        out: PathBuf,
+        /// Threads of every run (the results do not depend on them).
+        #[arg(long, default_value_t = 1)]
+        threads: usize,
+        /// Override a value of the circuit's model file in every run (`KEY=VALUE`).
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<String>,
+        /// Replace an earlier sweep in the output directory.
+        #[arg(long)]
+        force: bool,
+    },
 }
 
 fn attention(args: AttentionArgs) -> Result<ExitCode> {
     use laminar_attention::{AttentionOptions, Baseline, inputs::Inputs};
+    if let Some(AttentionCommand::Scaling { circuit, tokens, queries, dim, dim_v, seeds, out, threads, set, force }) =
+        args.command
+    {
+        let options = laminar_attention::scaling::ScalingOptions {
+            circuit,
+            tokens,
+            queries,
+            dim,
+            dim_v,
+            seeds,
+            out,
+            threads: threads.max(1),
+            overrides: set,
+            force,
+        };
+        return attention_scaling(&options);
+    }
     if let Some(AttentionCommand::Inputs { tokens, queries, dim, dim_v, heads, dim_out, seed, out }) = args.command {
         use laminar_attention::inputs::{MAX_DIM, MAX_DIM_V, MAX_HEADS, MAX_QUERIES, MAX_TOKENS};
         for (name, v, max) in [
@@ -386,8 +443,40 @@ fn attention(args: AttentionArgs) -> Result<ExitCode> {
     interruption.begin_writing();
     let result = laminar_attention::run_attention(&options, &stop)?;
     laminar_attention::output::write_attention(&out, &result)?;
+    let picture = out.join("attention.png");
+    plot::attention::draw_attention(&picture, &result)?;
     emit(&laminar_attention::output::metrics_table(&result))?;
-    emit(&format!("  written: {}\n", out.join("attention.h5").display()))?;
+    emit(&format!("  written: {}, {}\n", out.join("attention.h5").display(), picture.display()))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `laminar attention scaling`: the sweep (`laminar_attention::scaling`), a picture and a
+/// progress line after every run, then scaling.png and the table.
+fn attention_scaling(options: &laminar_attention::scaling::ScalingOptions) -> Result<ExitCode> {
+    use laminar_attention::AttentionRun;
+    use laminar_attention::scaling::{ScalingRow, run_scaling};
+    let stop = Arc::new(AtomicBool::new(false));
+    let interruption = Arc::new(run::Interruption::default());
+    watch_signals(Arc::clone(&stop), Arc::clone(&interruption), &options.out)?;
+    interruption.begin_writing();
+    let total = options.points().len();
+    let mut done = 0;
+    let mut after_run =
+        |row: &ScalingRow, run: &AttentionRun| -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+            plot::attention::draw_attention(&row.dir.join("attention.png"), run)?;
+            emit(&row.progress_line(done, total, run.primary))?;
+            done += 1;
+            Ok(())
+        };
+    let scaling = run_scaling(options, &stop, &mut after_run)?;
+    let picture = options.out.join("scaling.png");
+    plot::attention::draw_scaling(&picture, &scaling)?;
+    emit(&scaling.table())?;
+    emit(&format!(
+        "  written: {}, {}\n",
+        options.out.join(laminar_attention::scaling::CSV_FILE_NAME).display(),
+        picture.display()
+    ))?;
     Ok(ExitCode::SUCCESS)
 }
 

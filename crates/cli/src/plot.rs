@@ -17,7 +17,11 @@
 //!   a legend, and the rates figure pools the columns of each cell type ([`rates`]).
 //!
 //! Text is drawn with the bundled DejaVu Sans (`data/fonts`), so no system font library is used.
+//!
+//! [`attention`] draws the pictures of `laminar attention` (`attention.png`, `scaling.png`) with
+//! the same font and palette.
 
+pub(crate) mod attention;
 mod layout;
 mod raster;
 mod rates;

@@ -22,6 +22,9 @@ const KNOWN_FILE_NAMES: &[&str] = &[
     "attention.h5",
     "attention.png",
     "circuit.toml",
+    // `laminar attention scaling`: the sweep's table and figure.
+    "scaling.csv",
+    "scaling.png",
     crate::RESERVE_FILE_NAME,
 ];
 
