@@ -193,7 +193,7 @@ pub fn metrics_table(run: &AttentionRun) -> String {
         ));
     }
     for (name, m) in &run.weight_metrics {
-        text.push_str(&format!("  weights vs {:<11} r {:.3}, KL {:.3}, top-1 {:.2}\n", name, m.r, m.kl, m.top1));
+        text.push_str(&format!("  weights vs {:<16} r {:.3}, KL {:.3}, top-1 {:.2}\n", name, m.r, m.kl, m.top1));
     }
     text.push_str(&format!(
         "  beta_eff {:.3} (beta {:.3}); decoder {}: gain {:.5}, offset {:.4}; clip fraction {:.4}\n",
