@@ -107,13 +107,25 @@ def main():
                             recount[qi, col] += count(tn, t0, t1, bursts)
         ok("counts = spikes.h5 recount", np.array_equal(recount, counts), int(np.abs(recount - counts).sum()))
 
-        # The decoder: ON minus OFF per channel, one gain and offset from the anchors.
+        # The decoder: ON minus OFF per channel (burst_ratio: over the query's total), one gain and
+        # offset from the anchors.
         kind = [x.decode() if isinstance(x, bytes) else x for x in ro["kind"][:]]
         channel, sign, column = ro["channel"][:], ro["sign"][:], ro["column"][:]
         channels = int(channel.max()) + 1
         raw = np.zeros((nq, channels))
         for r in range(len(kind)):
             raw[:, channel[r]] += sign[r] * counts[:, column[r]]
+        if attrs["decoder"] == "burst_ratio":
+            # Divided, per query, by the bursts of every value and anchor group of every token.
+            rows = [r for r in range(len(kind)) if kind[r] in ("value", "anchor")]
+            total = counts[:, column[rows]].sum(axis=1)
+            raw = raw / total[:, None]
+            token = ro["token"][:]
+            implied = np.zeros((nq, n))
+            for r in rows:
+                implied[:, token[r]] += counts[:, column[r]]
+            implied /= total[:, None]
+            ok("implied weights = each token's share of the bursts", np.allclose(a["weights/implied"][:], implied, rtol=1e-9, atol=1e-12))
         kinds = {}
         for r in range(len(kind)):
             kinds[int(channel[r])] = kind[r]

@@ -8,6 +8,7 @@ use laminar_config::{ConfigError, ModelFile, Section};
 
 use crate::astro::AstroParams;
 use crate::column::ColumnParams;
+use crate::reference_column::ReferenceColumnParams;
 use crate::encoding::FeatureMap;
 use crate::inputs::Inputs;
 use crate::matrix::Matrix;
@@ -19,6 +20,7 @@ use crate::{Baseline, Error};
 pub enum Circuit {
     Astro(AstroParams),
     Column(ColumnParams),
+    ReferenceColumn(ReferenceColumnParams),
 }
 
 /// The circuits' short names (`laminar attention astro`), their model files in the repository,
@@ -26,6 +28,11 @@ pub enum Circuit {
 pub const CIRCUITS: &[(&str, &str, &str)] = &[
     ("astro", "models/attention/astro.toml", include_str!("../../../models/attention/astro.toml")),
     ("column", "models/attention/column.toml", include_str!("../../../models/attention/column.toml")),
+    (
+        "reference_column",
+        "models/columns/laminar_column.toml",
+        include_str!("../../../models/columns/laminar_column.toml"),
+    ),
 ];
 
 /// The model file of `circuit`, a short name or a path: (the path messages name, its text). A
@@ -59,7 +66,10 @@ impl Circuit {
         match name {
             "astro" => Ok(Circuit::Astro(astro_params(file, &section)?)),
             "column" => Ok(Circuit::Column(column_params(file, &section)?)),
-            other => Err(section.error("circuit", format!("unknown circuit `{other}`; known: astro, column")).into()),
+            "reference_column" => Ok(Circuit::ReferenceColumn(reference_column_params(file, &section)?)),
+            other => Err(section
+                .error("circuit", format!("unknown circuit `{other}`; known: astro, column, reference_column"))
+                .into()),
         }
     }
 
@@ -67,6 +77,7 @@ impl Circuit {
         match self {
             Circuit::Astro(_) => "astro",
             Circuit::Column(_) => "column",
+            Circuit::ReferenceColumn(_) => "reference_column",
         }
     }
 
@@ -74,7 +85,7 @@ impl Circuit {
     pub fn baselines(&self) -> &'static [Baseline] {
         match self {
             Circuit::Astro(_) => &[Baseline::NoAstrocyte, Baseline::ShuffledMemory],
-            Circuit::Column(_) => &[Baseline::PassiveApical, Baseline::ApicalToBasal],
+            Circuit::Column(_) | Circuit::ReferenceColumn(_) => &[Baseline::PassiveApical, Baseline::ApicalToBasal],
         }
     }
 
@@ -82,7 +93,7 @@ impl Circuit {
     pub fn primary(&self) -> &'static str {
         match self {
             Circuit::Astro(_) => "kernel",
-            Circuit::Column(_) => "softmax_beta_eff",
+            Circuit::Column(_) | Circuit::ReferenceColumn(_) => "softmax_beta_eff",
         }
     }
 
@@ -90,6 +101,7 @@ impl Circuit {
         match self {
             Circuit::Astro(_) => "rate_diff",
             Circuit::Column(_) => "burst_ratio",
+            Circuit::ReferenceColumn(_) => "burst_share",
         }
     }
 
@@ -97,7 +109,7 @@ impl Circuit {
     pub fn count_kind(&self) -> crate::decoding::CountKind {
         match self {
             Circuit::Astro(_) => crate::decoding::CountKind::Spikes,
-            Circuit::Column(_) => crate::decoding::CountKind::Bursts,
+            Circuit::Column(_) | Circuit::ReferenceColumn(_) => crate::decoding::CountKind::Bursts,
         }
     }
 
@@ -111,6 +123,7 @@ impl Circuit {
         match self {
             Circuit::Astro(p) => p.prepare(inputs, seed, resolution_ms, baseline),
             Circuit::Column(p) => p.prepare(inputs, resolution_ms, baseline),
+            Circuit::ReferenceColumn(p) => p.prepare(inputs, resolution_ms, baseline),
         }
     }
 }
@@ -226,6 +239,125 @@ fn column_params(file: &ModelFile, s: &Section) -> Result<ColumnParams, Box<Conf
         settle_ms: s.number_in("settle_ms", 0.0, 1e5, 200.0)?,
         count_ms: s.number_in("count_ms", 1.0, 1e5, 800.0)?,
         input_delay_ms: s.number_in("input_delay_ms", 0.0, 1e3, 1.0)?,
+    })
+}
+
+fn reference_column_params(file: &ModelFile, s: &Section) -> Result<ReferenceColumnParams, Box<ConfigError>> {
+    s.check_keys(&[
+        "circuit",
+        "area",
+        "readout_types",
+        "value_input",
+        "value_target",
+        "key_inputs",
+        "key_targets",
+        "key_receptor",
+        "query_input",
+        "query_nucleus",
+        "query_connection",
+        "value_rate_hz",
+        "key_rate_hz",
+        "query_rate_hz",
+        "settle_ms",
+        "count_ms",
+    ])?;
+    let Some(circuit) = file.circuit() else {
+        return Err(s.error("circuit", "the reference_column circuit needs a [column] description with areas"));
+    };
+    let area = s.required_string("area", "the area whose columns are the tokens")?.to_string();
+    let in_area = |p: &&laminar_column::PopulationOut| p.placement.area.as_deref() == Some(area.as_str());
+    let areas: Vec<String> = {
+        let mut a: Vec<String> = circuit.populations.iter().filter_map(|p| p.placement.area.clone()).collect();
+        a.dedup();
+        a
+    };
+    if !areas.contains(&area) {
+        return Err(s.error("area", format!("no area `{area}`; the file has {}", areas.join(", "))));
+    }
+    let types = s.strings("readout_types")?.ok_or_else(|| s.error("readout_types", "the cell types read out"))?;
+    let mut readout_types = Vec::new();
+    for t in types {
+        let size = circuit.populations.iter().filter(in_area).find(|p| p.cell_type == t && p.placement.column_index == Some(0));
+        match size {
+            Some(p) => readout_types.push((t.to_string(), p.size)),
+            None => return Err(s.error("readout_types", format!("no cell type `{t}` in the columns of {area}"))),
+        }
+    }
+    let columns = circuit
+        .populations
+        .iter()
+        .filter(in_area)
+        .filter(|p| p.cell_type == readout_types[0].0)
+        .count();
+    let nucleus = s.required_string("query_nucleus", "the per-area nucleus the query drives")?.to_string();
+    let query_nucleus_size =
+        circuit.populations.iter().filter(in_area).find(|p| p.cell_type == nucleus).map(|p| p.size).ok_or_else(|| {
+            s.error("query_nucleus", format!("no per-area nucleus `{nucleus}` in {area}"))
+        })?;
+    let input = |key: &str| -> Result<String, Box<ConfigError>> {
+        let name = s.required_string(key, "the name of a [[column.inputs]] entry")?;
+        if file.number_at(&format!("column.inputs.{name}.weight")).is_none() {
+            return Err(s.error(key, format!("no [[column.inputs]] entry named `{name}` with a weight")));
+        }
+        Ok(name.to_string())
+    };
+    let query_input = input("query_input")?;
+    let value_input = input("value_input")?;
+    let key_inputs: Vec<String> = s
+        .strings("key_inputs")?
+        .ok_or_else(|| s.error("key_inputs", "the inputs the keys replace in the area"))?
+        .iter()
+        .map(|k| k.to_string())
+        .collect();
+    for k in &key_inputs {
+        if file.number_at(&format!("column.inputs.{k}.weight")).is_none() {
+            return Err(s.error("key_inputs", format!("no [[column.inputs]] entry named `{k}` with a weight")));
+        }
+    }
+    let key_targets: Vec<String> = s
+        .strings("key_targets")?
+        .ok_or_else(|| s.error("key_targets", "the cell types the keys drive, one per key input"))?
+        .iter()
+        .map(|k| k.to_string())
+        .collect();
+    if key_targets.len() != key_inputs.len() || key_targets.iter().any(|t| !readout_types.iter().any(|r| &r.0 == t)) {
+        return Err(s.error("key_targets", "one read-out cell type per key input"));
+    }
+    let value_target = s.required_string("value_target", "the per-column nucleus of the value input")?.to_string();
+    let value_target_size = circuit
+        .populations
+        .iter()
+        .filter(in_area)
+        .find(|p| p.cell_type == value_target && p.placement.column_index == Some(0))
+        .map(|p| p.size)
+        .ok_or_else(|| s.error("value_target", format!("no per-column nucleus `{value_target}` in {area}")))?;
+    let number = |path: String, default: f64| file.number_at(&path).unwrap_or(default);
+    Ok(ReferenceColumnParams {
+        other_areas: areas.iter().filter(|a| **a != area).cloned().collect(),
+        columns,
+        readout_types,
+        value_weight: number(format!("column.inputs.{value_input}.weight"), 0.0),
+        value_delay_ms: number(format!("column.inputs.{value_input}.delay_ms"), 1.0),
+        value_input,
+        value_target,
+        value_target_size,
+        key_weights: key_inputs.iter().map(|k| number(format!("column.inputs.{k}.weight"), 0.0)).collect(),
+        key_delays_ms: key_inputs.iter().map(|k| number(format!("column.inputs.{k}.delay_ms"), 1.0)).collect(),
+        key_inputs,
+        key_targets,
+        key_receptor: s.string("key_receptor")?.unwrap_or("basal").to_string(),
+        query_weight: number(format!("column.inputs.{query_input}.weight"), 0.0),
+        query_delay_ms: number(format!("column.inputs.{query_input}.delay_ms"), 1.0),
+        query_input,
+        query_nucleus: nucleus,
+        query_nucleus_size,
+        query_connection: s.count("query_connection", 0, 10_000, 0)? as usize,
+        value_rate_hz: s.range_in("value_rate_hz", 0.0, 1e6, (7800.0, 9800.0))?,
+        key_rate_hz: s.range_in("key_rate_hz", 0.0, 1e6, (1600.0, 2400.0))?,
+        query_rate_hz: s.range_in("query_rate_hz", 0.0, 1e6, (7500.0, 9500.0))?,
+        settle_ms: s.number_in("settle_ms", 0.0, 1e5, 300.0)?,
+        count_ms: s.number_in("count_ms", 1.0, 1e5, 500.0)?,
+        area,
     })
 }
 

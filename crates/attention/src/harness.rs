@@ -25,7 +25,7 @@ use crate::decoding::{AnchorFit, CountKind, count_in, countable_times, decode};
 use crate::inputs::Inputs;
 use crate::matrix::Matrix;
 use crate::metrics::{OutputMetrics, WeightMetrics, output_metrics, weight_metrics};
-use crate::reference::{References, fit_beta_eff, softmax_output, softmax_weights};
+use crate::reference::{References, fit_beta_eff, fit_beta_eff_weights, softmax_output, softmax_weights};
 use crate::{Baseline, Error};
 
 /// What to run.
@@ -251,7 +251,13 @@ fn analyse(
     let (fit, y_hat, implied) = (decoded.fit, decoded.y_hat, decoded.implied);
 
     let references = References::compute(&inputs.heads, inputs.beta, &prepared.feature_map, inputs.w_o.as_ref());
-    let (beta_eff, _) = fit_beta_eff(&y_hat, &inputs.heads, inputs.w_o.as_ref());
+    let (beta_eff, _) = if y_hat.data().iter().all(|x| x.is_finite()) {
+        fit_beta_eff(&y_hat, &inputs.heads, inputs.w_o.as_ref())
+    } else {
+        // Nothing decoded (`burst_share`): the temperature whose softmax weights the implied
+        // weights follow best.
+        fit_beta_eff_weights(&implied, &inputs.heads[0])
+    };
     let softmax_beta_eff = softmax_output(&inputs.heads, beta_eff, inputs.w_o.as_ref());
     let metrics = vec![
         ("softmax", output_metrics(&y_hat, &references.softmax)),

@@ -35,6 +35,7 @@ pub mod metrics;
 pub mod output;
 pub mod protocol;
 pub mod reference;
+pub mod reference_column;
 pub mod scaling;
 
 pub use error::{Error, Result};

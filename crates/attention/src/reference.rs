@@ -114,7 +114,23 @@ pub const BETA_EFF_RANGE: (f64, f64) = (0.25, 8.0);
 /// the largest r_c with `y`. A grid of 64 log-spaced points, then a golden-section search
 /// between the best point's neighbours. Returns (β_eff, r_c at β_eff).
 pub fn fit_beta_eff(y: &Matrix, heads: &[Head], w_o: Option<&Matrix>) -> (f64, f64) {
-    let score = |b: f64| r_c(y, &softmax_output(heads, b, w_o));
+    golden_search(|b| r_c(y, &softmax_output(heads, b, w_o)))
+}
+
+/// The β in [`BETA_EFF_RANGE`] whose softmax weights the implied weights follow best (Pearson r
+/// over every query and token), for circuits that decode weights but no output.
+pub fn fit_beta_eff_weights(implied: &Matrix, head: &Head) -> (f64, f64) {
+    if !implied.data().iter().all(|x| x.is_finite()) {
+        return (f64::NAN, f64::NAN);
+    }
+    golden_search(|b| {
+        crate::stats::pearson_r(implied.data(), softmax_weights(&head.q, &head.k, b).data()).unwrap_or(f64::NEG_INFINITY)
+    })
+}
+
+/// A grid over [`BETA_EFF_RANGE`] (log-spaced), then a golden-section refinement around the best
+/// point: (β, score).
+fn golden_search(score: impl Fn(f64) -> f64) -> (f64, f64) {
     let (lo, hi) = (BETA_EFF_RANGE.0.ln(), BETA_EFF_RANGE.1.ln());
     let grid: Vec<f64> = (0..64).map(|i| (lo + (hi - lo) * i as f64 / 63.0).exp()).collect();
     let scores: Vec<f64> = grid.iter().map(|&b| score(b)).collect();

@@ -94,6 +94,16 @@ impl<'a> Section<'a> {
         Ok((low, high))
     }
 
+    /// A list of strings, if the key is present.
+    pub fn strings(&self, key: &str) -> Result<Option<Vec<&'a str>>, Box<ConfigError>> {
+        let Some(item) = self.item(key) else { return Ok(None) };
+        let Node::Array(items) = &item.node else {
+            return Err(self.error(key, "must be a list of strings"));
+        };
+        let field = self.field(key);
+        items.iter().enumerate().map(|(k, i)| self.loader().as_str(i, &format!("{field}.{k}"))).collect::<Result<_, _>>().map(Some)
+    }
+
     /// A string, if the key is present.
     pub fn string(&self, key: &str) -> Result<Option<&'a str>, Box<ConfigError>> {
         self.item(key).map(|i| self.loader().as_str(i, &self.field(key))).transpose()
