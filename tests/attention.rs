@@ -15,7 +15,7 @@ use std::path::Path;
 use common::{laminar, root, temp_dir};
 use laminar_record::ArrayFileReader;
 
-/// The small configuration: fewer features and shorter phases than the shipped circuit.
+/// The small configuration of `astro`: fewer features and shorter phases than the shipped circuit.
 const SMALL: [&str; 8] = [
     "--set",
     "attention.features=128",
@@ -27,10 +27,17 @@ const SMALL: [&str; 8] = [
     "attention.count_ms=300",
 ];
 
+/// The small configuration of `column`: shorter windows (4 tokens, 4 queries, d = 4, d_v = 2).
+const SMALL_COLUMN: [&str; 4] = ["--set", "attention.settle_ms=200", "--set", "attention.count_ms=400"];
+
 fn run(qkv: &Path, out: &Path, threads: &str, extra: &[&str]) -> String {
+    run_circuit("astro", &SMALL, qkv, out, threads, extra)
+}
+
+fn run_circuit(circuit: &str, small: &[&str], qkv: &Path, out: &Path, threads: &str, extra: &[&str]) -> String {
     let mut args = vec![
         "attention",
-        "astro",
+        circuit,
         "--inputs",
         qkv.to_str().unwrap(),
         "--out",
@@ -40,7 +47,7 @@ fn run(qkv: &Path, out: &Path, threads: &str, extra: &[&str]) -> String {
         "--threads",
         threads,
     ];
-    args.extend(SMALL);
+    args.extend(small);
     args.extend(extra);
     let (code, text) = laminar(&args);
     assert_eq!(code, 0, "laminar attention failed:\n{text}");
@@ -66,28 +73,70 @@ fn python_contract(dir: &Path, extra: &[&str]) {
     assert!(text.contains("PASS counts = spikes.h5 recount"), "{text}");
 }
 
-#[test]
-fn an_astro_run_keeps_the_contract_and_beats_its_baselines() {
-    let dir = temp_dir("attention");
-    std::fs::create_dir_all(&dir).unwrap();
+/// `laminar attention inputs` into `dir/qkv.h5` (n = n_q = `n`, d, d_v, seed 3).
+fn draw_inputs(dir: &Path, n: &str, d: &str, d_v: &str) -> std::path::PathBuf {
+    std::fs::create_dir_all(dir).unwrap();
     let qkv = dir.join("qkv.h5");
-    let (code, text) = laminar(&[
+    let path = qkv.to_str().unwrap();
+    let args = [
         "attention",
         "inputs",
         "--tokens",
-        "6",
+        n,
         "--queries",
-        "6",
+        n,
         "--dim",
-        "6",
+        d,
         "--dim-v",
-        "3",
+        d_v,
         "--seed",
         "3",
         "--out",
-        qkv.to_str().unwrap(),
-    ]);
+        path,
+    ];
+    let (code, text) = laminar(&args);
     assert_eq!(code, 0, "{text}");
+    qkv
+}
+
+/// The column circuit: bursts recounted from spikes.h5 and decoded by the declared ratio, in
+/// Python; 1 and 2 threads bit-identical; both dendritic controls far below the full circuit.
+#[test]
+fn a_column_run_keeps_the_contract_and_its_gating_comes_from_the_dendrite() {
+    let dir = temp_dir("attention-column");
+    let qkv = draw_inputs(&dir, "4", "4", "2");
+    let full = dir.join("full");
+    let table = run_circuit("column", &SMALL_COLUMN, &qkv, &full, "2", &[]);
+    assert!(table.contains("burst_ratio") && table.contains("(primary)"), "the metrics table:\n{table}");
+    python_contract(&full, &[]);
+    let one = dir.join("one-thread");
+    run_circuit("column", &SMALL_COLUMN, &qkv, &one, "1", &[]);
+    let (a, b) = (
+        ArrayFileReader::open(&full.join("attention.h5")).unwrap(),
+        ArrayFileReader::open(&one.join("attention.h5")).unwrap(),
+    );
+    for name in ["output/counts", "output/y_hat", "weights/implied"] {
+        assert_eq!(a.read_f64(name).unwrap(), b.read_f64(name).unwrap(), "{name} differs with 1 thread");
+    }
+    let full_r_c = r_c(&full, "softmax_beta_eff");
+    assert!(full_r_c > 0.6, "full column circuit: r_c {full_r_c:.3} against softmax(beta_eff)");
+    for baseline in ["passive_apical", "apical_to_basal"] {
+        let out = dir.join(baseline);
+        run_circuit("column", &SMALL_COLUMN, &qkv, &out, "2", &["--baseline", baseline]);
+        let r = r_c(&out, "softmax_beta_eff");
+        // A silent control (no bursts at all) decodes nothing: NaN, which is no gating either.
+        assert!(
+            r.is_nan() || r < full_r_c - 0.3,
+            "{baseline}: r_c {r:.3}, not 0.3 below the full circuit's {full_r_c:.3}"
+        );
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn an_astro_run_keeps_the_contract_and_beats_its_baselines() {
+    let dir = temp_dir("attention");
+    let qkv = draw_inputs(&dir, "6", "6", "3");
 
     let full = dir.join("full");
     let table = run(&qkv, &full, "2", &["--probe-weights"]);

@@ -8,11 +8,11 @@ use laminar_config::{ConfigError, ModelFile, Section};
 
 use crate::astro::AstroParams;
 use crate::column::ColumnParams;
-use crate::reference_column::ReferenceColumnParams;
 use crate::encoding::FeatureMap;
 use crate::inputs::Inputs;
 use crate::matrix::Matrix;
 use crate::protocol::Timing;
+use crate::reference_column::ReferenceColumnParams;
 use crate::{Baseline, Error};
 
 /// A circuit and its parameters.
@@ -101,7 +101,7 @@ impl Circuit {
         match self {
             Circuit::Astro(_) => "rate_diff",
             Circuit::Column(_) => "burst_ratio",
-            Circuit::ReferenceColumn(_) => "burst_share",
+            Circuit::ReferenceColumn(_) => "spike_share",
         }
     }
 
@@ -109,7 +109,8 @@ impl Circuit {
     pub fn count_kind(&self) -> crate::decoding::CountKind {
         match self {
             Circuit::Astro(_) => crate::decoding::CountKind::Spikes,
-            Circuit::Column(_) | Circuit::ReferenceColumn(_) => crate::decoding::CountKind::Bursts,
+            Circuit::Column(_) => crate::decoding::CountKind::Bursts,
+            Circuit::ReferenceColumn(_) => crate::decoding::CountKind::Spikes,
         }
     }
 
@@ -277,23 +278,25 @@ fn reference_column_params(file: &ModelFile, s: &Section) -> Result<ReferenceCol
     let types = s.strings("readout_types")?.ok_or_else(|| s.error("readout_types", "the cell types read out"))?;
     let mut readout_types = Vec::new();
     for t in types {
-        let size = circuit.populations.iter().filter(in_area).find(|p| p.cell_type == t && p.placement.column_index == Some(0));
+        let size = circuit
+            .populations
+            .iter()
+            .filter(in_area)
+            .find(|p| p.cell_type == t && p.placement.column_index == Some(0));
         match size {
             Some(p) => readout_types.push((t.to_string(), p.size)),
             None => return Err(s.error("readout_types", format!("no cell type `{t}` in the columns of {area}"))),
         }
     }
-    let columns = circuit
+    let columns = circuit.populations.iter().filter(in_area).filter(|p| p.cell_type == readout_types[0].0).count();
+    let nucleus = s.required_string("query_nucleus", "the per-area nucleus the query drives")?.to_string();
+    let query_nucleus_size = circuit
         .populations
         .iter()
         .filter(in_area)
-        .filter(|p| p.cell_type == readout_types[0].0)
-        .count();
-    let nucleus = s.required_string("query_nucleus", "the per-area nucleus the query drives")?.to_string();
-    let query_nucleus_size =
-        circuit.populations.iter().filter(in_area).find(|p| p.cell_type == nucleus).map(|p| p.size).ok_or_else(|| {
-            s.error("query_nucleus", format!("no per-area nucleus `{nucleus}` in {area}"))
-        })?;
+        .find(|p| p.cell_type == nucleus)
+        .map(|p| p.size)
+        .ok_or_else(|| s.error("query_nucleus", format!("no per-area nucleus `{nucleus}` in {area}")))?;
     let input = |key: &str| -> Result<String, Box<ConfigError>> {
         let name = s.required_string(key, "the name of a [[column.inputs]] entry")?;
         if file.number_at(&format!("column.inputs.{name}.weight")).is_none() {

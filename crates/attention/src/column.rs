@@ -38,7 +38,6 @@ use crate::circuit::{Prepared, ReadoutRow, RowKind};
 use crate::decoding::ANCHOR_VALUES as ANCHORS;
 use crate::encoding::FeatureMap;
 use crate::inputs::Inputs;
-use crate::matrix::Matrix;
 use crate::protocol::{GeneratorTarget, RateSchedule, Timing, push_generator_to};
 use crate::{Baseline, Error};
 
@@ -169,12 +168,9 @@ impl ColumnParams {
                 overrides.push(format!("column.cell_types.{cell_type}.params.bAP_amplitude=0.0"));
             }
         }
-        // The rates presented, as fractions of the channel's range (the push–pull features).
-        let presented = |x: &Matrix| {
-            Matrix::from_fn(x.rows(), 2 * x.cols(), |r, c| {
-                0.5 * (1.0 + if c % 2 == 0 { 1.0 } else { -1.0 } * x.get(r, c / 2))
-            })
-        };
+        // The features the rates carry: the push-pull rate of channel (i, s) is
+        // lo + (hi − lo)·(1 + s·x_i)/2, affine in the ON/OFF features [relu(x), relu(−x)].
+        let presented = crate::encoding::relu_onoff;
         Ok(Prepared {
             stimuli,
             overrides,

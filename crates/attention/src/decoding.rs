@@ -93,14 +93,14 @@ pub const ANCHOR_VALUES: [f64; 3] = [-1.0, 0.0, 1.0];
 ///   the probe channels (when `probe_weights`), through the same gain and offset.
 /// - `burst_ratio`: the same signed sum divided, per query, by the total count of every value
 ///   and anchor row (of every token); implied weight of token t = its rows' share of that total.
-/// - `burst_share`: only the implied weights (as `burst_ratio`); a circuit without value
-///   channels and anchors decodes no output (`y_hat` NaN).
+/// - `spike_share`: only the implied weights, from spike counts (as `burst_ratio` does from
+///   bursts); a circuit without value channels and anchors decodes no output (`y_hat` NaN).
 ///
 /// Then one gain and offset from the anchors, pooled over all queries ([`AnchorFit`]).
 pub fn decode(decoder: &str, prepared: &Prepared, counts: &Matrix, n_tokens: usize, probe_weights: bool) -> Decoded {
     let n_q = counts.rows();
     let channels = prepared.readout.iter().map(|r| r.channel + 1).max().unwrap_or(0);
-    let ratio = decoder == "burst_ratio" || decoder == "burst_share";
+    let ratio = decoder == "burst_ratio" || decoder == "spike_share";
     let mut raw = Matrix::zeros(n_q, channels);
     let mut kind_of = vec![RowKind::Value; channels];
     let mut token_of = vec![-1i64; channels];
@@ -129,7 +129,7 @@ pub fn decode(decoder: &str, prepared: &Prepared, counts: &Matrix, n_tokens: usi
         .map(|(q, i, c)| (raw.get(q, c), ANCHOR_VALUES[i]))
         .filter(|(x, _)| x.is_finite())
         .collect();
-    // `burst_share` reads weights only: without anchors nothing is decoded.
+    // `spike_share` reads weights only: without anchors nothing is decoded.
     let fit = if anchors.is_empty() { None } else { AnchorFit::fit(&pairs) };
     let decode = |x: f64| fit.map_or(f64::NAN, |f| f.gain * x + f.offset);
     let values: Vec<usize> = (0..channels).filter(|&c| kind_of[c] == RowKind::Value).collect();

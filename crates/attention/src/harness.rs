@@ -254,7 +254,7 @@ fn analyse(
     let (beta_eff, _) = if y_hat.data().iter().all(|x| x.is_finite()) {
         fit_beta_eff(&y_hat, &inputs.heads, inputs.w_o.as_ref())
     } else {
-        // Nothing decoded (`burst_share`): the temperature whose softmax weights the implied
+        // Nothing decoded (`spike_share`): the temperature whose softmax weights the implied
         // weights follow best.
         fit_beta_eff_weights(&implied, &inputs.heads[0])
     };

@@ -15,8 +15,11 @@
 use crate::matrix::Matrix;
 
 /// Pearson r of two equally long samples; 0 when either has no spread (a constant readout
-/// carries no query-dependent signal).
+/// carries no query-dependent signal); NaN when either holds a non-finite value (nothing decoded).
 pub fn pearson(a: &[f64], b: &[f64]) -> f64 {
+    if !a.iter().chain(b).all(|x| x.is_finite()) {
+        return f64::NAN; // nothing decoded (a silent circuit, or a readout of weights only)
+    }
     crate::stats::pearson_r(a, b).unwrap_or(0.0)
 }
 

@@ -124,7 +124,8 @@ pub fn fit_beta_eff_weights(implied: &Matrix, head: &Head) -> (f64, f64) {
         return (f64::NAN, f64::NAN);
     }
     golden_search(|b| {
-        crate::stats::pearson_r(implied.data(), softmax_weights(&head.q, &head.k, b).data()).unwrap_or(f64::NEG_INFINITY)
+        crate::stats::pearson_r(implied.data(), softmax_weights(&head.q, &head.k, b).data())
+            .unwrap_or(f64::NEG_INFINITY)
     })
 }
 

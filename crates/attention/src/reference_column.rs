@@ -20,11 +20,14 @@
 //! (`laminar attention inputs --dim 1 --dim-v 1`), n = the area's columns. Softmax attention
 //! with scalars is softmax(β q k_t): a positive query favours the columns with the largest keys.
 //!
-//! **Readout** (`burst_share`): bursts of the L2/3 and L5 pyramidal cells of each V1 column in
-//! each query's count window; the implied weight of column t is its share of the bursts. A
-//! column's output carries its value and its gate together (no value channels, no signs), so
-//! no ŷ is decoded: `y_hat` and every output metric are NaN, and the circuit is judged by its
-//! implied weights against softmax(β_eff q k) weights, β_eff fitted on them.
+//! **Readout** (`spike_share`): spikes of the L2/3 and L5 pyramidal cells of each column of the
+//! area in each query's count window; the implied weight of column t is its share of them.
+//! Spikes, not bursts: at the file's operating point these cells fire a few Hz and almost never
+//! burst (one burst in a whole 6.4-s run of 8 columns), so a burst readout would read nothing
+//! (the attention issue's finding, README). A column's output carries its value and its gate
+//! together (no value channels, no signs), so no ŷ is decoded: `y_hat` and every output metric
+//! are NaN, and the circuit is judged by its implied weights against softmax(β_eff q k) weights,
+//! β_eff fitted on them.
 //!
 //! Baselines: `passive_apical` (the pyramidal cells' tufts passive: `g_d = 0`, no bAP) and
 //! `apical_to_basal` (the matrix nucleus's synapses onto the pyramidal cells moved from the
@@ -34,7 +37,6 @@ use crate::circuit::{Prepared, ReadoutRow, RowKind};
 use crate::column::affine_rate;
 use crate::encoding::FeatureMap;
 use crate::inputs::Inputs;
-use crate::matrix::Matrix;
 use crate::protocol::{GeneratorTarget, RateSchedule, Timing, push_generator_to};
 use crate::{Baseline, Error};
 
@@ -148,7 +150,13 @@ impl ReferenceColumnParams {
                     receptor: Some(&self.key_receptor),
                 };
                 let rate = constant(affine_rate(self.key_rate_hz, 1.0, head.k.get(t, 0)));
-                push_generator_to(&mut stimuli, &format!("key_c{t}_{cell_type}"), &target, &rate, self.key_delays_ms[i]);
+                push_generator_to(
+                    &mut stimuli,
+                    &format!("key_c{t}_{cell_type}"),
+                    &target,
+                    &rate,
+                    self.key_delays_ms[i],
+                );
             }
         }
         let mut query = RateSchedule::default();
@@ -183,7 +191,8 @@ impl ReferenceColumnParams {
                 });
             }
         }
-        let presented = |x: &Matrix| Matrix::from_fn(x.rows(), 1, |r, _| 0.5 * (1.0 + x.get(r, 0)));
+        // The rates are affine in the ON/OFF features of the scalar inputs.
+        let presented = crate::encoding::relu_onoff;
         Ok(Prepared {
             stimuli,
             overrides,

@@ -101,7 +101,12 @@ impl<'a> Section<'a> {
             return Err(self.error(key, "must be a list of strings"));
         };
         let field = self.field(key);
-        items.iter().enumerate().map(|(k, i)| self.loader().as_str(i, &format!("{field}.{k}"))).collect::<Result<_, _>>().map(Some)
+        items
+            .iter()
+            .enumerate()
+            .map(|(k, i)| self.loader().as_str(i, &format!("{field}.{k}")))
+            .collect::<Result<_, _>>()
+            .map(Some)
     }
 
     /// A string, if the key is present.
