@@ -6,7 +6,8 @@
 #
 # Per seed: the full circuit (--probe-weights), each baseline, a rerun on other spike trains with
 # the same features (the noise ceiling), and the full circuit on one thread (bit-identical
-# results); then the scaling in n (8, 16, 32, 64) for the first three seeds. Prints Markdown
+# results); then the scaling in n (astro: 8-64; column: 8-32 at d = 4, d_v = 2) for the first
+# three seeds. Prints Markdown
 # tables (r_c against each reference, weights, baselines, wall times) for the README.
 # Needs h5py and numpy (scripts/setup.sh --python); PYTHON selects the interpreter.
 set -euo pipefail
@@ -36,8 +37,10 @@ mkdir -p "$OUT"
 echo "outputs in $OUT"
 
 case "$CIRCUIT" in
-    astro) BASELINES="no_astrocyte shuffled_memory" ;;
-    *) BASELINES="" ;;
+    astro) BASELINES="no_astrocyte shuffled_memory"; SCALING_NS="8 16 32 64"; SCALING_DIMS="--dim 8 --dim-v 4" ;;
+    # The column circuit grows with n (a column per token): scaled to n = 32 at d = 4, d_v = 2.
+    column) BASELINES="passive_apical apical_to_basal"; SCALING_NS="8 16 32"; SCALING_DIMS="--dim 4 --dim-v 2" ;;
+    *) BASELINES=""; SCALING_NS="8 16 32 64"; SCALING_DIMS="--dim 8 --dim-v 4" ;;
 esac
 
 for seed in ${SEEDS//,/ }; do
@@ -47,17 +50,20 @@ for seed in ${SEEDS//,/ }; do
     for b in $BASELINES; do
         "$LAMINAR" attention "$CIRCUIT" --inputs "$qkv" --out "$OUT/${b}_$seed" --seed "$seed" --threads "$THREADS" --baseline "$b" --force >/dev/null
     done
-    "$LAMINAR" attention "$CIRCUIT" --inputs "$qkv" --out "$OUT/ceiling_$seed" --seed "$((seed + 1000))" --set "attention.feature_seed=$seed" --threads "$THREADS" --force >/dev/null
+    # Other spike trains, the same circuit (astro: the same random features).
+    same_features=()
+    [ "$CIRCUIT" = astro ] && same_features=(--set "attention.feature_seed=$seed")
+    "$LAMINAR" attention "$CIRCUIT" --inputs "$qkv" --out "$OUT/ceiling_$seed" --seed "$((seed + 1000))" "${same_features[@]}" --threads "$THREADS" --force >/dev/null
     "$LAMINAR" attention "$CIRCUIT" --inputs "$qkv" --out "$OUT/one_thread_$seed" --seed "$seed" --threads 1 --force >/dev/null
 done
 
 scaling_seeds=$(echo "$SEEDS" | cut -d, -f1-3)
-for n in 8 16 32 64; do
+for n in $SCALING_NS; do
     for seed in ${scaling_seeds//,/ }; do
         qkv="$OUT/qkv_n${n}_$seed.h5"
-        "$LAMINAR" attention inputs --tokens "$n" --queries 8 --dim 8 --dim-v 4 --seed "$seed" --out "$qkv" >/dev/null
+        "$LAMINAR" attention inputs --tokens "$n" --queries 8 $SCALING_DIMS --seed "$seed" --out "$qkv" >/dev/null
         "$LAMINAR" attention "$CIRCUIT" --inputs "$qkv" --out "$OUT/scaling_n${n}_$seed" --seed "$seed" --threads "$THREADS" --force >/dev/null
     done
 done
 
-"$PY" "$ROOT/benches/attention_summary.py" "$OUT" "$SEEDS" "$scaling_seeds" "$BASELINES"
+"$PY" "$ROOT/benches/attention_summary.py" "$OUT" "$SEEDS" "$scaling_seeds" "$BASELINES" "$SCALING_NS"

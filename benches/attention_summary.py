@@ -7,6 +7,7 @@ import numpy as np
 
 out, seeds, scaling_seeds = sys.argv[1], sys.argv[2].split(","), sys.argv[3].split(",")
 baselines = sys.argv[4].split() if len(sys.argv) > 4 else []
+scaling_ns = [int(n) for n in sys.argv[5].split()] if len(sys.argv) > 5 else [8, 16, 32, 64]
 
 
 def read(path):
@@ -53,7 +54,7 @@ print(f"| mean | {mean(lambda x: x['f']['m'][p]['r_c']):.3f} | {mean(lambda x: x
 
 print("\n| n | r_c primary (mean) | r_c min | wall s (mean) | simulated s |")
 print("| --- | --- | --- | --- | --- |")
-for n in [8, 16, 32, 64]:
+for n in scaling_ns:
     rs = [read(f"{out}/scaling_n{n}_{s}") for s in scaling_seeds]
     r = [x["m"][x["attrs"]["primary"]]["r_c"] for x in rs]
     print(f"| {n} | {np.mean(r):.3f} | {np.min(r):.3f} | {np.mean([x['attrs']['wall_s'] for x in rs]):.1f} | "

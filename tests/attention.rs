@@ -27,8 +27,9 @@ const SMALL: [&str; 8] = [
     "attention.count_ms=300",
 ];
 
-/// The small configuration of `column`: shorter windows (4 tokens, 4 queries, d = 4, d_v = 2).
-const SMALL_COLUMN: [&str; 4] = ["--set", "attention.settle_ms=200", "--set", "attention.count_ms=400"];
+/// The small configuration of `column`: its own windows (the readout is count-limited), fewer
+/// tokens and dimensions (4 tokens, 4 queries, d = 4, d_v = 2).
+const SMALL_COLUMN: [&str; 0] = [];
 
 fn run(qkv: &Path, out: &Path, threads: &str, extra: &[&str]) -> String {
     run_circuit("astro", &SMALL, qkv, out, threads, extra)

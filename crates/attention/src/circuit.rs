@@ -210,7 +210,7 @@ fn column_params(file: &ModelFile, s: &Section) -> Result<ColumnParams, Box<Conf
         "circuit",
         "match_type",
         "value_type",
-        "match_pool",
+        "match_cells",
         "value_pool",
         "input_weight_pA",
         "key_rate_hz",
@@ -231,7 +231,7 @@ fn column_params(file: &ModelFile, s: &Section) -> Result<ColumnParams, Box<Conf
     Ok(ColumnParams {
         match_type: cell_type("match_type")?,
         value_type: cell_type("value_type")?,
-        match_pool: s.count("match_pool", 1, 4096, 8)? as usize,
+        match_cells: s.count("match_cells", 2, 65_536, 256)? as usize,
         value_pool: s.count("value_pool", 1, 4096, 16)? as usize,
         input_weight_pa: s.number_in("input_weight_pA", 0.0, 1e5, 50.0)?,
         key_rate_hz: s.range_in("key_rate_hz", 0.0, 1e5, (1500.0, 3500.0))?,

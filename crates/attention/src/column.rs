@@ -7,7 +7,9 @@
 //! cells' apical tufts. This module adds what depends on the inputs:
 //!
 //! - **Columns and sizes.** `column.columns` = one name per token (`t0`, `t1`, …); M holds
-//!   `match_pool` cells per key channel (2d channels: dimension i, sign s = ±1), V holds
+//!   `match_cells` per column, split evenly over the 2d key channels (dimension i, sign s = ±1:
+//!   `match_cells / 2d` cells each, so the mean drive of the value cells' tufts does not depend
+//!   on d; `match_cells` must be a multiple of 2d), V holds
 //!   `value_pool` cells per value channel and sign (d_v value channels and three anchor
 //!   channels held at −1, 0, +1 for every token).
 //! - **Push–pull encoding.** A signed input x ∈ [−1, 1] on the channel of sign s is the rate
@@ -46,7 +48,8 @@ use crate::{Baseline, Error};
 pub struct ColumnParams {
     pub match_type: String,
     pub value_type: String,
-    pub match_pool: usize,
+    /// Match cells per column (split over the 2d key channels).
+    pub match_cells: usize,
     pub value_pool: usize,
     pub input_weight_pa: f64,
     /// (rate at s·x = −1, rate at s·x = +1), spikes/s per cell.
@@ -78,6 +81,14 @@ impl ColumnParams {
         }
         let head = &inputs.heads[0];
         let (n, n_q, d, d_v) = (head.k.rows(), head.q.rows(), head.q.cols(), head.v.cols());
+        if self.match_cells % (2 * d) != 0 {
+            return Err(Error::Invalid(format!(
+                "attention.match_cells = {} must be a multiple of 2d = {} (one pool per key dimension and sign)",
+                self.match_cells,
+                2 * d
+            )));
+        }
+        let match_pool = self.match_cells / (2 * d);
         let timing = Timing::new(n, n_q, 0.0, self.settle_ms, self.count_ms);
         let h = resolution_ms;
         let whole_run = |rate: f64| {
@@ -91,12 +102,12 @@ impl ColumnParams {
             let m_pop = population_name(n, t, &self.match_type);
             for i in 0..d {
                 for (si, sign) in [(0usize, 1.0f64), (1, -1.0)] {
-                    let first = (2 * i + si) * self.match_pool;
+                    let first = (2 * i + si) * match_pool;
                     let label = format!("t{t}_k{i}{}", if si == 0 { "on" } else { "off" });
                     let mut target = GeneratorTarget {
                         population: &m_pop,
                         first,
-                        count: self.match_pool,
+                        count: match_pool,
                         weight: self.input_weight_pa,
                         receptor: Some("basal"),
                     };
@@ -158,7 +169,7 @@ impl ColumnParams {
         let names: Vec<String> = (0..n).map(|t| format!("\"t{t}\"")).collect();
         let mut overrides = vec![
             format!("column.columns=[{}]", names.join(", ")),
-            format!("column.cell_types.{}.count={}", self.match_type, 2 * d * self.match_pool),
+            format!("column.cell_types.{}.count={}", self.match_type, self.match_cells),
             format!("column.cell_types.{}.count={}", self.value_type, 2 * channels * self.value_pool),
             format!("simulation.duration_ms={:?}", timing.duration_ms),
         ];

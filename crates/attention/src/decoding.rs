@@ -96,7 +96,8 @@ pub const ANCHOR_VALUES: [f64; 3] = [-1.0, 0.0, 1.0];
 /// - `spike_share`: only the implied weights, from spike counts (as `burst_ratio` does from
 ///   bursts); a circuit without value channels and anchors decodes no output (`y_hat` NaN).
 ///
-/// Then one gain and offset from the anchors, pooled over all queries ([`AnchorFit`]).
+/// Then one gain and offset from the anchors, pooled over all queries ([`AnchorFit`]). When the
+/// anchors carry nothing (no spread: a silent readout), every output is the anchors' mean, 0.
 pub fn decode(decoder: &str, prepared: &Prepared, counts: &Matrix, n_tokens: usize, probe_weights: bool) -> Decoded {
     let n_q = counts.rows();
     let channels = prepared.readout.iter().map(|r| r.channel + 1).max().unwrap_or(0);
@@ -133,7 +134,14 @@ pub fn decode(decoder: &str, prepared: &Prepared, counts: &Matrix, n_tokens: usi
     let fit = if anchors.is_empty() { None } else { AnchorFit::fit(&pairs) };
     let decode = |x: f64| fit.map_or(f64::NAN, |f| f.gain * x + f.offset);
     let values: Vec<usize> = (0..channels).filter(|&c| kind_of[c] == RowKind::Value).collect();
-    let y_hat = Matrix::from_fn(n_q, values.len(), |q, i| decode(raw.get(q, values[i])));
+    let y_hat = if fit.is_none() && !anchors.is_empty() {
+        // The anchors carry nothing (a silent readout, e.g. a control without bursts): the
+        // decoder knows no more than the anchors' mean, and says so for every query (r_c 0).
+        let mean = ANCHOR_VALUES.iter().sum::<f64>() / ANCHOR_VALUES.len() as f64;
+        Matrix::from_fn(n_q, values.len(), |_, _| mean)
+    } else {
+        Matrix::from_fn(n_q, values.len(), |q, i| decode(raw.get(q, values[i])))
+    };
     let probes: Vec<usize> = (0..channels).filter(|&c| kind_of[c] == RowKind::Probe).collect();
     let implied = if ratio {
         Matrix::from_fn(n_q, n_tokens, |q, t| per_token.get(q, t) / total[q])

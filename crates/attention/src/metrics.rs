@@ -103,6 +103,9 @@ pub fn centred_scatter(y: &Matrix, reference: &Matrix) -> Option<CentredScatter>
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct WeightMetrics {
     pub r: f64,
+    /// r of the query-dependent part: each token's weights centred across queries (as r_c for
+    /// outputs; r alone is inflated by a prior over tokens that ignores the query).
+    pub r_c: f64,
     pub kl: f64,
     pub top1: f64,
 }
@@ -123,7 +126,12 @@ pub fn weight_metrics(implied: &Matrix, reference: &Matrix) -> WeightMetrics {
         }
     }
     let nq = reference.rows().max(1) as f64;
-    WeightMetrics { r: pearson(implied.data(), reference.data()), kl: kl / nq, top1: top1 / nq }
+    WeightMetrics {
+        r: pearson(implied.data(), reference.data()),
+        r_c: r_c(implied, reference),
+        kl: kl / nq,
+        top1: top1 / nq,
+    }
 }
 
 fn argmax(x: &[f64]) -> usize {

@@ -16,7 +16,8 @@
 //! - `/reference/{softmax, kernel, linear_unnormalized, uniform, softmax_beta_eff}` [n_q, d_out];
 //! - `/weights/{implied, softmax, kernel}` [(H,) n_q, n] (NaN where not measured);
 //! - `/metrics/<reference>` attributes `r_c`, `r_raw`, `R2`, `rel_err`;
-//!   `/metrics/weights/<reference>` attributes `r`, `kl`, `top1`.
+//!   `/metrics/weights/<reference>` attributes `r`, `r_c` (the query-dependent part: each
+//!   token's weights centred across queries), `kl`, `top1`.
 
 use std::path::Path;
 
@@ -156,7 +157,7 @@ pub fn write_attention(dir: &Path, run: &AttentionRun) -> Result<(), Error> {
     for (name, m) in &run.weight_metrics {
         let g = format!("metrics/weights/{name}");
         w.group(&g)?;
-        for (attr, v) in [("r", m.r), ("kl", m.kl), ("top1", m.top1)] {
+        for (attr, v) in [("r", m.r), ("r_c", m.r_c), ("kl", m.kl), ("top1", m.top1)] {
             w.attr(&g, attr, &AttrValue::F64(v))?;
         }
     }
@@ -193,7 +194,10 @@ pub fn metrics_table(run: &AttentionRun) -> String {
         ));
     }
     for (name, m) in &run.weight_metrics {
-        text.push_str(&format!("  weights vs {:<16} r {:.3}, KL {:.3}, top-1 {:.2}\n", name, m.r, m.kl, m.top1));
+        text.push_str(&format!(
+            "  weights vs {:<16} r {:.3} (r_c {:.3}), KL {:.3}, top-1 {:.2}\n",
+            name, m.r, m.r_c, m.kl, m.top1
+        ));
     }
     text.push_str(&format!(
         "  beta_eff {:.3} (beta {:.3}); decoder {}: gain {:.5}, offset {:.4}; clip fraction {:.4}\n",

@@ -280,7 +280,7 @@ fn watch_signals(stop: Arc<AtomicBool>, interruption: Arc<run::Interruption>, ou
 struct AttentionArgs {
     #[command(subcommand)]
     command: Option<AttentionCommand>,
-    /// The circuit: `astro`, or a model file with an [attention] table.
+    /// The circuit: `astro`, `column`, `reference_column`, or a model file with an [attention] table.
     circuit: Option<String>,
     /// The inputs: an HDF5 file with q, k, v (format laminar-qkv/1; `laminar attention inputs`).
     #[arg(long)]
@@ -345,7 +345,7 @@ enum AttentionCommand {
     /// (n, seed, r_c against the primary reference, r_c softmax, r_raw, wall_s, simulated_ms);
     /// DIR/scaling.png shows r_c (mean ± sd over seeds) and wall time against n.
     Scaling {
-        /// The circuit: `astro`, or a model file with an [attention] table.
+        /// The circuit: `astro`, `column`, `reference_column`, or a model file with an [attention] table.
         circuit: String,
         /// Numbers of tokens n, comma-separated (e.g. 8,16,32,64).
         #[arg(long, value_delimiter = ',', required = true)]
