@@ -81,7 +81,7 @@ impl ColumnParams {
         }
         let head = &inputs.heads[0];
         let (n, n_q, d, d_v) = (head.k.rows(), head.q.rows(), head.q.cols(), head.v.cols());
-        if self.match_cells % (2 * d) != 0 {
+        if !self.match_cells.is_multiple_of(2 * d) {
             return Err(Error::Invalid(format!(
                 "attention.match_cells = {} must be a multiple of 2d = {} (one pool per key dimension and sign)",
                 self.match_cells,
