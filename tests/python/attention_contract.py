@@ -120,7 +120,8 @@ def main():
             rows = [r for r in range(len(kind)) if kind[r] in ("value", "anchor")]
             total = counts[:, column[rows]].sum(axis=1)
             with np.errstate(invalid="ignore", divide="ignore"):
-                raw = raw / total[:, None]
+                # A window without a single count reads 0 on every channel.
+                raw = np.where(total[:, None] > 0, raw / total[:, None], 0.0)
             token = ro["token"][:]
             implied = np.zeros((nq, n))
             for r in rows:

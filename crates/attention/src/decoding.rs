@@ -92,7 +92,8 @@ pub const ANCHOR_VALUES: [f64; 3] = [-1.0, 0.0, 1.0];
 /// - `rate_diff`: raw output of channel c = Σ of its rows' `sign·count`; implied weights from
 ///   the probe channels (when `probe_weights`), through the same gain and offset.
 /// - `burst_ratio`: the same signed sum divided, per query, by the total count of every value
-///   and anchor row (of every token); implied weight of token t = its rows' share of that total.
+///   and anchor row (of every token; a window without any count reads 0 on every channel);
+///   implied weight of token t = its rows' share of that total.
 /// - `spike_share`: only the implied weights, from spike counts (as `burst_ratio` does from
 ///   bursts); a circuit without value channels and anchors decodes no output (`y_hat` NaN).
 ///
@@ -122,7 +123,8 @@ pub fn decode(decoder: &str, prepared: &Prepared, counts: &Matrix, n_tokens: usi
         }
     }
     if ratio {
-        raw = Matrix::from_fn(n_q, channels, |q, c| raw.get(q, c) / total[q]);
+        // A window without a single count carries no evidence: every channel reads 0 there.
+        raw = Matrix::from_fn(n_q, channels, |q, c| if total[q] > 0.0 { raw.get(q, c) / total[q] } else { 0.0 });
     }
     let anchors: Vec<usize> = (0..channels).filter(|&c| kind_of[c] == RowKind::Anchor).collect();
     let pairs: Vec<(f64, f64)> = (0..n_q)
