@@ -6,8 +6,9 @@
 //! 3. Prepare the inputs for the circuit ([`Circuit::prepare`]): the generators that present
 //!    them (appended to the file), the sizes, duration and learning windows (as overrides), the
 //!    readout rows and the windows.
-//! 4. Load the completed file (written to `DIR/circuit.toml`, so the run can be repeated with
-//!    `laminar run`), build it and run it into DIR like `laminar run` (manifest, spikes.h5).
+//! 4. Load the completed file (written to `DIR/circuit.toml`: with the overrides the manifest
+//!    lists, `laminar run` repeats the run), build it and run it into DIR like `laminar run`
+//!    (manifest, spikes.h5).
 //! 5. Read the spikes back from `spikes.h5` and count every readout row in every read window:
 //!    the counts are a recount of the recording, by construction.
 //! 6. Decode with the anchors ([`crate::decoding`]), compute the references and metrics, and
