@@ -66,6 +66,17 @@ pub fn affine_rate((lo, hi): (f64, f64), sign: f64, x: f64) -> f64 {
     lo + (hi - lo) * 0.5 * (1.0 + sign * x)
 }
 
+/// The `passive_apical` control: the tufts of `pyramidal_bac` cell types made passive (no plateau
+/// current, `g_d = 0`, and no back-propagating action potential, `bAP_amplitude = 0`).
+pub fn passive_apical_overrides<'a>(cell_types: impl IntoIterator<Item = &'a String>) -> Vec<String> {
+    cell_types
+        .into_iter()
+        .flat_map(|t| {
+            [format!("column.cell_types.{t}.params.g_d=0.0"), format!("column.cell_types.{t}.params.bAP_amplitude=0.0")]
+        })
+        .collect()
+}
+
 /// The population of cell type `cell_type` in column `t` of `n` (the column builder's names).
 pub fn population_name(n: usize, t: usize, cell_type: &str) -> String {
     if n == 1 { cell_type.to_string() } else { format!("t{t}_{cell_type}") }
@@ -174,10 +185,7 @@ impl ColumnParams {
             format!("simulation.duration_ms={:?}", timing.duration_ms),
         ];
         if baseline == Baseline::PassiveApical {
-            for cell_type in [&self.match_type, &self.value_type] {
-                overrides.push(format!("column.cell_types.{cell_type}.params.g_d=0.0"));
-                overrides.push(format!("column.cell_types.{cell_type}.params.bAP_amplitude=0.0"));
-            }
+            overrides.extend(passive_apical_overrides([&self.match_type, &self.value_type]));
         }
         // The features the rates carry: the push-pull rate of channel (i, s) is
         // lo + (hi − lo)·(1 + s·x_i)/2, affine in the ON/OFF features [relu(x), relu(−x)].

@@ -34,7 +34,7 @@
 //! apical to the basal compartment).
 
 use crate::circuit::{Prepared, ReadoutRow, RowKind};
-use crate::column::affine_rate;
+use crate::column::{affine_rate, passive_apical_overrides};
 use crate::encoding::FeatureMap;
 use crate::inputs::Inputs;
 use crate::protocol::{GeneratorTarget, RateSchedule, Timing, push_generator_to};
@@ -115,10 +115,7 @@ impl ReferenceColumnParams {
         }
         match baseline {
             Baseline::PassiveApical => {
-                for (cell_type, _) in &self.readout_types {
-                    overrides.push(format!("column.cell_types.{cell_type}.params.g_d=0.0"));
-                    overrides.push(format!("column.cell_types.{cell_type}.params.bAP_amplitude=0.0"));
-                }
+                overrides.extend(passive_apical_overrides(self.readout_types.iter().map(|(t, _)| t)));
             }
             Baseline::ApicalToBasal => {
                 overrides.push(format!("column.thalamus.connections.{}.compartment=\"basal\"", self.query_connection));
