@@ -267,10 +267,21 @@ fn reference_column_params(file: &ModelFile, s: &Section) -> Result<ReferenceCol
     };
     let area = s.required_string("area", "the area whose columns are the tokens")?.to_string();
     let in_area = |p: &&laminar_column::PopulationOut| p.placement.area.as_deref() == Some(area.as_str());
-    let areas: Vec<String> = {
-        let mut a: Vec<String> = circuit.populations.iter().filter_map(|p| p.placement.area.clone()).collect();
-        a.dedup();
-        a
+    let mut areas: Vec<String> = Vec::new();
+    for a in circuit.populations.iter().filter_map(|p| p.placement.area.as_ref()) {
+        if !areas.contains(a) {
+            areas.push(a.clone());
+        }
+    }
+    // The size of a cell type or per-column nucleus in the area's first column (`per_column`), or
+    // of any unit of the area by that name (a per-area nucleus).
+    let size_in_area = |name: &str, per_column: bool| {
+        circuit
+            .populations
+            .iter()
+            .filter(in_area)
+            .find(|p| p.cell_type == name && (!per_column || p.placement.column_index == Some(0)))
+            .map(|p| p.size)
     };
     if !areas.contains(&area) {
         return Err(s.error("area", format!("no area `{area}`; the file has {}", areas.join(", "))));
@@ -278,45 +289,30 @@ fn reference_column_params(file: &ModelFile, s: &Section) -> Result<ReferenceCol
     let types = s.strings("readout_types")?.ok_or_else(|| s.error("readout_types", "the cell types read out"))?;
     let mut readout_types = Vec::new();
     for t in types {
-        let size = circuit
-            .populations
-            .iter()
-            .filter(in_area)
-            .find(|p| p.cell_type == t && p.placement.column_index == Some(0));
-        match size {
-            Some(p) => readout_types.push((t.to_string(), p.size)),
+        match size_in_area(t, true) {
+            Some(size) => readout_types.push((t.to_string(), size)),
             None => return Err(s.error("readout_types", format!("no cell type `{t}` in the columns of {area}"))),
         }
     }
     let columns = circuit.populations.iter().filter(in_area).filter(|p| p.cell_type == readout_types[0].0).count();
     let nucleus = s.required_string("query_nucleus", "the per-area nucleus the query drives")?.to_string();
-    let query_nucleus_size = circuit
-        .populations
-        .iter()
-        .filter(in_area)
-        .find(|p| p.cell_type == nucleus)
-        .map(|p| p.size)
+    let query_nucleus_size = size_in_area(&nucleus, false)
         .ok_or_else(|| s.error("query_nucleus", format!("no per-area nucleus `{nucleus}` in {area}")))?;
-    let input = |key: &str| -> Result<String, Box<ConfigError>> {
-        let name = s.required_string(key, "the name of a [[column.inputs]] entry")?;
+    // An entry of [[column.inputs]] named at `key` (the harness copies its weight and delay).
+    let input = |key: &str, name: &str| -> Result<String, Box<ConfigError>> {
         if file.number_at(&format!("column.inputs.{name}.weight")).is_none() {
             return Err(s.error(key, format!("no [[column.inputs]] entry named `{name}` with a weight")));
         }
         Ok(name.to_string())
     };
-    let query_input = input("query_input")?;
-    let value_input = input("value_input")?;
+    let query_input = input("query_input", s.required_string("query_input", "a [[column.inputs]] entry")?)?;
+    let value_input = input("value_input", s.required_string("value_input", "a [[column.inputs]] entry")?)?;
     let key_inputs: Vec<String> = s
         .strings("key_inputs")?
         .ok_or_else(|| s.error("key_inputs", "the inputs the keys replace in the area"))?
-        .iter()
-        .map(|k| k.to_string())
-        .collect();
-    for k in &key_inputs {
-        if file.number_at(&format!("column.inputs.{k}.weight")).is_none() {
-            return Err(s.error("key_inputs", format!("no [[column.inputs]] entry named `{k}` with a weight")));
-        }
-    }
+        .into_iter()
+        .map(|k| input("key_inputs", k))
+        .collect::<Result<_, _>>()?;
     let key_targets: Vec<String> = s
         .strings("key_targets")?
         .ok_or_else(|| s.error("key_targets", "the cell types the keys drive, one per key input"))?
@@ -327,12 +323,7 @@ fn reference_column_params(file: &ModelFile, s: &Section) -> Result<ReferenceCol
         return Err(s.error("key_targets", "one read-out cell type per key input"));
     }
     let value_target = s.required_string("value_target", "the per-column nucleus of the value input")?.to_string();
-    let value_target_size = circuit
-        .populations
-        .iter()
-        .filter(in_area)
-        .find(|p| p.cell_type == value_target && p.placement.column_index == Some(0))
-        .map(|p| p.size)
+    let value_target_size = size_in_area(&value_target, true)
         .ok_or_else(|| s.error("value_target", format!("no per-column nucleus `{value_target}` in {area}")))?;
     let number = |path: String, default: f64| file.number_at(&path).unwrap_or(default);
     Ok(ReferenceColumnParams {

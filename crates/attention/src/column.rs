@@ -102,11 +102,7 @@ impl ColumnParams {
         let match_pool = self.match_cells / (2 * d);
         let timing = Timing::new(n, n_q, 0.0, self.settle_ms, self.count_ms);
         let h = resolution_ms;
-        let whole_run = |rate: f64| {
-            let mut s = RateSchedule::default();
-            s.window(0.0, timing.duration_ms, rate, h);
-            s
-        };
+        let whole_run = |rate: f64| RateSchedule::constant(timing.duration_ms, rate, h);
         let query_receptor = if baseline == Baseline::ApicalToBasal { "basal" } else { "apical" };
         let mut stimuli = String::new();
         for t in 0..n {

@@ -70,6 +70,13 @@ impl RateSchedule {
         self.values.push(0.0);
     }
 
+    /// `rate` over the whole run, `[0, duration)`.
+    pub fn constant(duration_ms: f64, rate: f64, h: f64) -> Self {
+        let mut s = Self::default();
+        s.window(0.0, duration_ms, rate, h);
+        s
+    }
+
     pub fn is_silent(&self) -> bool {
         self.values.iter().all(|&v| v == 0.0)
     }

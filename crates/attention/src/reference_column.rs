@@ -97,11 +97,7 @@ impl ReferenceColumnParams {
         }
         let timing = Timing::new(n, n_q, 0.0, self.settle_ms, self.count_ms);
         let h = resolution_ms;
-        let constant = |rate: f64| {
-            let mut s = RateSchedule::default();
-            s.window(0.0, timing.duration_ms, rate, h);
-            s
-        };
+        let constant = |rate: f64| RateSchedule::constant(timing.duration_ms, rate, h);
         // The file's value, key and query inputs keep driving the other areas; in `area` the
         // harness's generators, with the same weights and delays, carry the tokens.
         let others: Vec<String> = self.other_areas.iter().map(|a| format!("\"{a}\"")).collect();

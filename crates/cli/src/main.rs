@@ -294,7 +294,7 @@ struct AttentionArgs {
     /// Threads (the result does not depend on them).
     #[arg(long, default_value_t = 1)]
     threads: usize,
-    /// A control circuit: no_astrocyte or shuffled_memory (astro).
+    /// A control circuit: no_astrocyte or shuffled_memory (astro); passive_apical or apical_to_basal (column, reference_column).
     #[arg(long)]
     baseline: Option<String>,
     /// Report the implied attention weights, read by one-hot probe channels (v = e_t).

@@ -425,9 +425,62 @@ fn draw_scaling_r_c<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, scaling: 
         .fold(1.0, f64::min);
     // From a tenth below the lowest value (r_c near 1 differs in the second decimal), to 1.
     let y_range = (((lowest - 0.05) * 10.0).floor() / 10.0).max(-1.0)..1.02;
+    let mut chart =
+        sweep_chart(area, scaling, "accuracy: r_c against the number of tokens", y_range, "r_c (centred correlation)")?;
+    let x = |n: usize| (n.max(1) as f64).log2();
+    let primary: Vec<(f64, f64, f64)> = summary.iter().map(|p| (x(p.n), p.r_c_mean, p.r_c_sd)).collect();
+    let softmax: Vec<(f64, f64, f64)> =
+        summary.iter().map(|p| (x(p.n), p.r_c_softmax_mean, p.r_c_softmax_sd)).collect();
+    let primary_dots: Vec<(f64, f64)> = scaling.rows.iter().map(|r| (x(r.n), r.r_c)).collect();
+    let softmax_dots: Vec<(f64, f64)> = scaling.rows.iter().map(|r| (x(r.n), r.r_c_softmax)).collect();
+    draw_sweep_series(
+        &mut chart,
+        &primary,
+        &primary_dots,
+        palette(0),
+        &format!("{} reference (primary)", scaling.primary),
+    )?;
+    if scaling.primary != "softmax" {
+        draw_sweep_series(&mut chart, &softmax, &softmax_dots, palette(1), "softmax reference")?;
+    }
+    draw_sweep_legend(&mut chart, SeriesLabelPosition::LowerLeft)
+}
+
+/// The right panel of `scaling.png`: wall time against n.
+fn draw_scaling_wall<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, scaling: &Scaling) -> Result<()> {
+    let summary = scaling.summary();
+    let highest = scaling
+        .rows
+        .iter()
+        .map(|r| r.wall_s)
+        .chain(summary.iter().map(|p| p.wall_mean + p.wall_sd))
+        .filter(|v| v.is_finite())
+        .fold(0.0, f64::max);
+    let y_max = if highest > 0.0 { highest * 1.15 } else { 1.0 };
+    let mut chart = sweep_chart(area, scaling, "cost: wall time of a run", 0.0..y_max, "wall time (s)")?;
+    let x = |n: usize| (n.max(1) as f64).log2();
+    let means: Vec<(f64, f64, f64)> = summary.iter().map(|p| (x(p.n), p.wall_mean, p.wall_sd)).collect();
+    let dots: Vec<(f64, f64)> = scaling.rows.iter().map(|r| (x(r.n), r.wall_s)).collect();
+    let threads = scaling.options.threads.max(1);
+    let label = format!("wall time, {threads} thread{}", if threads == 1 { "" } else { "s" });
+    draw_sweep_series(&mut chart, &means, &dots, palette(2), &label)?;
+    draw_sweep_legend(&mut chart, SeriesLabelPosition::UpperLeft)
+}
+
+type SweepChart<'a, DB> = ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
+
+/// A panel of `scaling.png`: n on a log₂ axis (the sweep's token counts), `y_range` up the side,
+/// light grid, the shared fonts.
+fn sweep_chart<'a, DB: DrawingBackend>(
+    area: &'a DrawingArea<DB, Shift>,
+    scaling: &Scaling,
+    caption: &str,
+    y_range: std::ops::Range<f64>,
+    y_desc: &str,
+) -> Result<SweepChart<'a, DB>> {
     let x_range = log2_range(&scaling.options.tokens);
     let mut chart = ChartBuilder::on(area)
-        .caption("accuracy: r_c against the number of tokens", (FAMILY, CAPTION_SIZE + 2.0))
+        .caption(caption, (FAMILY, CAPTION_SIZE + 2.0))
         .margin(8)
         .margin_right(24)
         .x_label_area_size(56)
@@ -445,83 +498,22 @@ fn draw_scaling_r_c<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, scaling: 
         .bold_line_style(RGBColor(230, 230, 230).stroke_width(1))
         .light_line_style(WHITE)
         .x_desc("tokens n (log₂ axis)")
-        .y_desc("r_c (centred correlation)")
+        .y_desc(y_desc)
         .axis_desc_style((FAMILY, AXIS_DESC_SIZE))
         .label_style((FAMILY, TICK_SIZE))
         .draw()
         .map_err(drawing)?;
-    let x = |n: usize| (n.max(1) as f64).log2();
-    let primary: Vec<(f64, f64, f64)> = summary.iter().map(|p| (x(p.n), p.r_c_mean, p.r_c_sd)).collect();
-    let softmax: Vec<(f64, f64, f64)> =
-        summary.iter().map(|p| (x(p.n), p.r_c_softmax_mean, p.r_c_softmax_sd)).collect();
-    let primary_dots: Vec<(f64, f64)> = scaling.rows.iter().map(|r| (x(r.n), r.r_c)).collect();
-    let softmax_dots: Vec<(f64, f64)> = scaling.rows.iter().map(|r| (x(r.n), r.r_c_softmax)).collect();
-    draw_sweep_series(
-        &mut chart,
-        &primary,
-        &primary_dots,
-        palette(0),
-        &format!("{} reference (primary)", scaling.primary),
-    )?;
-    if scaling.primary != "softmax" {
-        draw_sweep_series(&mut chart, &softmax, &softmax_dots, palette(1), "softmax reference")?;
-    }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::LowerLeft)
-        .background_style(WHITE.mix(0.85))
-        .border_style(RGBColor(180, 180, 180))
-        .label_font((FAMILY, CAPTION_SIZE - 2.0))
-        .draw()
-        .map_err(drawing)?;
-    Ok(())
+    Ok(chart)
 }
 
-/// The right panel of `scaling.png`: wall time against n.
-fn draw_scaling_wall<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, scaling: &Scaling) -> Result<()> {
-    let summary = scaling.summary();
-    let highest = scaling
-        .rows
-        .iter()
-        .map(|r| r.wall_s)
-        .chain(summary.iter().map(|p| p.wall_mean + p.wall_sd))
-        .filter(|v| v.is_finite())
-        .fold(0.0, f64::max);
-    let y_max = if highest > 0.0 { highest * 1.15 } else { 1.0 };
-    let x_range = log2_range(&scaling.options.tokens);
-    let mut chart = ChartBuilder::on(area)
-        .caption("cost: wall time of a run", (FAMILY, CAPTION_SIZE + 2.0))
-        .margin(8)
-        .margin_right(24)
-        .x_label_area_size(56)
-        .y_label_area_size(72)
-        .build_cartesian_2d(x_range.clone(), 0.0..y_max)
-        .map_err(drawing)?;
-    let format = tick_format(0.0..y_max, 8);
-    let x_labels = ((x_range.end - x_range.start).ceil() as usize + 1).clamp(2, 12);
-    chart
-        .configure_mesh()
-        .x_labels(x_labels)
-        .y_labels(8)
-        .x_label_formatter(&power_label)
-        .y_label_formatter(&format)
-        .bold_line_style(RGBColor(230, 230, 230).stroke_width(1))
-        .light_line_style(WHITE)
-        .x_desc("tokens n (log₂ axis)")
-        .y_desc("wall time (s)")
-        .axis_desc_style((FAMILY, AXIS_DESC_SIZE))
-        .label_style((FAMILY, TICK_SIZE))
-        .draw()
-        .map_err(drawing)?;
-    let x = |n: usize| (n.max(1) as f64).log2();
-    let means: Vec<(f64, f64, f64)> = summary.iter().map(|p| (x(p.n), p.wall_mean, p.wall_sd)).collect();
-    let dots: Vec<(f64, f64)> = scaling.rows.iter().map(|r| (x(r.n), r.wall_s)).collect();
-    let threads = scaling.options.threads.max(1);
-    let label = format!("wall time, {threads} thread{}", if threads == 1 { "" } else { "s" });
-    draw_sweep_series(&mut chart, &means, &dots, palette(2), &label)?;
+/// The legend of a `scaling.png` panel.
+fn draw_sweep_legend<'a, DB: DrawingBackend + 'a>(
+    chart: &mut SweepChart<'a, DB>,
+    position: SeriesLabelPosition,
+) -> Result<()> {
     chart
         .configure_series_labels()
-        .position(SeriesLabelPosition::UpperLeft)
+        .position(position)
         .background_style(WHITE.mix(0.85))
         .border_style(RGBColor(180, 180, 180))
         .label_font((FAMILY, CAPTION_SIZE - 2.0))
