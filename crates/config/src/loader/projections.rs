@@ -14,6 +14,9 @@ use crate::SimulationSection;
 use crate::document::{Item, Node, TableRef, default_name_keys, element_names};
 use crate::error::{Res, suggestion};
 
+/// The most synapses a `blocks` rule lists (they are held in memory while the network is built).
+const MAX_BLOCK_EDGES: u64 = 50_000_000;
+
 /// What makes a projection plastic: its synapse model, whether its transmitted weights are
 /// recorded, and the windows in which it learns.
 struct Plasticity {
@@ -154,10 +157,50 @@ impl Loader<'_> {
                 Some(e) => Some(self.receptor(&e.item, &t.field("receptor"), info)?),
                 None => None,
             };
+            let blocks = rule_field.ends_with(".blocks");
+            let mut rule = rule;
             let (weight, delay) = if explicit {
                 for key in ["weight", "delay_ms"] {
                     if let Some(e) = t.get(key) {
-                        return Err(self.bad_value(&e.item, &t.field(key), "comes from the edge file: remove it here"));
+                        if blocks {
+                            // The blocks' default weight and delay (a block may set its own).
+                            let value = self.as_number(&e.item, &t.field(key))?;
+                            if let Rule::Explicit(edges) = &mut rule {
+                                for edge in edges.iter_mut() {
+                                    let slot = if key == "weight" { &mut edge.weight } else { &mut edge.delay_ms };
+                                    if slot.is_nan() {
+                                        *slot = value;
+                                    }
+                                }
+                            }
+                        } else {
+                            return Err(self.bad_value(
+                                &e.item,
+                                &t.field(key),
+                                "comes from the edge file: remove it here",
+                            ));
+                        }
+                    }
+                }
+                if let Rule::Explicit(edges) = &rule
+                    && edges.iter().any(|e| e.weight.is_nan() || e.delay_ms.is_nan())
+                {
+                    return Err(self.bad_value(
+                        &rule_e.item,
+                        &rule_field,
+                        "a block without its own weight or delay_ms takes the projection's: give them",
+                    ));
+                }
+                if blocks && let Some(e) = t.get("delay_ms") {
+                    let d = self.as_number(&e.item, &t.field("delay_ms"))?;
+                    if !matches!(sim.resolution.exact_steps(d), Ok(s) if s >= 1)
+                        || delay_beyond_limit(&Dist::Constant(d), sim.resolution).is_some()
+                    {
+                        return Err(self.bad_value(
+                            &e.item,
+                            &t.field("delay_ms"),
+                            format!("must be a multiple of the resolution ({} ms), at least one step", sim.resolution.h()),
+                        ));
                     }
                 }
                 (Dist::Constant(0.0), Dist::Constant(sim.resolution.h()))
@@ -356,9 +399,11 @@ impl Loader<'_> {
             "fixed_outdegree",
             "fixed_total_number",
             "file",
+            "blocks",
         ];
         let forms = "\"all_to_all\", \"one_to_one\", { pairwise_bernoulli = { p } }, { fixed_indegree = { k } }, \
-                     { fixed_outdegree = { k } }, { fixed_total_number = { n } } or { file = \"edges.csv\" }";
+                     { fixed_outdegree = { k } }, { fixed_total_number = { n } }, { file = \"edges.csv\" } or \
+                     { blocks = [{ source = [first, count], target = [first, count], weight, delay_ms }, ..] }";
         let (kind, arg, key_origin) = match &item.node {
             Node::Str(s) => (s.as_str(), None, &item.origin),
             Node::Table(entries) => match entries.as_slice() {
@@ -426,6 +471,12 @@ impl Loader<'_> {
                 let rel = self.as_str(arg, &sub)?;
                 (Rule::Explicit(self.edges_file(rel, arg, &sub, resolution, source, target)?), sub)
             }
+            "blocks" => {
+                let Some(arg) = arg else {
+                    return Err(self.bad_value(item, field, "a block rule is written { blocks = [{ .. }, ..] }"));
+                };
+                (Rule::Explicit(self.blocks(arg, &sub, resolution, source, target)?), sub)
+            }
             other => {
                 return Err(self.error(
                     key_origin,
@@ -478,6 +529,79 @@ impl Loader<'_> {
     }
 
     /// Reads explicit synapses from a CSV file next to the model file.
+    /// `{ blocks = [{ source = [first, count], target = [first, count], weight, delay_ms }, ..] }`:
+    /// every source node of each block's range connects to every target node of its range, with
+    /// the block's weight and delay (or the projection's `weight` and `delay_ms`, numbers) (NEST's `all_to_all` between sliced node collections). It
+    /// wires structured circuits (a pool per channel and feature) without one population per pool.
+    pub(crate) fn blocks(
+        &self,
+        item: &Item,
+        field: &str,
+        resolution: Resolution,
+        source: &PopulationSpec,
+        target: &PopulationSpec,
+    ) -> Res<Vec<ExplicitEdge>> {
+        let list = self.as_array(item, field, "an array of blocks [{ source, target, weight, delay_ms }, ..]")?;
+        let mut edges = Vec::new();
+        for (i, block) in list.iter().enumerate() {
+            let bfield = format!("{field}.{i}");
+            let t = self.as_table(block, &bfield)?;
+            self.check_keys(&t, &["source", "target", "weight", "delay_ms"])?;
+            let range = |key: &str, pop: &PopulationSpec| -> Res<(u64, u64)> {
+                let e = t.get(key).ok_or_else(|| self.missing(&t, key, "a node range [first, count]"))?;
+                let f = t.field(key);
+                let parts = self.as_array(&e.item, &f, "a node range [first, count]")?;
+                let [first, count] = parts else {
+                    return Err(self.bad_value(&e.item, &f, "a node range is two integers [first, count]"));
+                };
+                let first = self.as_count(first, &format!("{f}.0"), 0, u64::MAX)?;
+                let count = self.as_count(count, &format!("{f}.1"), 1, u64::MAX)?;
+                let size = pop.size as u64;
+                if first.checked_add(count).is_none_or(|end| end > size) {
+                    return Err(self.bad_value(
+                        &e.item,
+                        &f,
+                        format!("nodes {first}..{} lie outside {} (size {size})", first.saturating_add(count), pop.name),
+                    ));
+                }
+                Ok((first, count))
+            };
+            let (s0, ns) = range("source", source)?;
+            let (t0, nt) = range("target", target)?;
+            // A missing weight or delay is NaN here: the projection's own fills it (checked there).
+            let number = |key: &str| -> Res<f64> {
+                t.get(key).map_or(Ok(f64::NAN), |e| self.as_number(&e.item, &t.field(key)))
+            };
+            let weight = number("weight")?;
+            let delay_ms = number("delay_ms")?;
+            if let Some(e) = t.get("delay_ms") {
+                match resolution.exact_steps(delay_ms) {
+                    Ok(s) if s >= 1 && delay_beyond_limit(&Dist::Constant(delay_ms), resolution).is_none() => {}
+                    _ => {
+                        return Err(self.bad_value(
+                            &e.item,
+                            &t.field("delay_ms"),
+                            format!("must be a multiple of the resolution ({} ms), at least one step", resolution.h()),
+                        ));
+                    }
+                }
+            }
+            if ns.saturating_mul(nt).saturating_add(edges.len() as u64) > MAX_BLOCK_EDGES {
+                return Err(self.bad_value(
+                    block,
+                    &bfield,
+                    format!("the blocks make more than {MAX_BLOCK_EDGES} synapses: use a rule drawn per target"),
+                ));
+            }
+            for t in t0..t0 + nt {
+                for s in s0..s0 + ns {
+                    edges.push(ExplicitEdge { source: s, target: t, weight, delay_ms });
+                }
+            }
+        }
+        Ok(edges)
+    }
+
     pub(crate) fn edges_file(
         &self,
         rel: &str,
