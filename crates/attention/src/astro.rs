@@ -188,6 +188,7 @@ impl AstroParams {
             phi_q,
             phi_k,
             n_columns: 2 * channels,
+            anchor_mass: Vec::new(),
         })
     }
 

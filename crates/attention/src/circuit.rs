@@ -11,6 +11,7 @@ use crate::column::ColumnParams;
 use crate::encoding::FeatureMap;
 use crate::inputs::Inputs;
 use crate::matrix::Matrix;
+use crate::multihead::MultiheadParams;
 use crate::protocol::Timing;
 use crate::reference_column::ReferenceColumnParams;
 use crate::{Baseline, Error};
@@ -21,6 +22,7 @@ pub enum Circuit {
     Astro(AstroParams),
     Column(ColumnParams),
     ReferenceColumn(ReferenceColumnParams),
+    Multihead(MultiheadParams),
 }
 
 /// The circuits' short names (`laminar attention astro`), their model files in the repository,
@@ -28,6 +30,7 @@ pub enum Circuit {
 pub const CIRCUITS: &[(&str, &str, &str)] = &[
     ("astro", "models/attention/astro.toml", include_str!("../../../models/attention/astro.toml")),
     ("column", "models/attention/column.toml", include_str!("../../../models/attention/column.toml")),
+    ("multihead", "models/attention/multihead.toml", include_str!("../../../models/attention/multihead.toml")),
     (
         "reference_column",
         "models/columns/laminar_column.toml",
@@ -62,13 +65,14 @@ impl Circuit {
                 message: "has no [attention] table: it is not an attention circuit (see models/attention/)".into(),
             });
         };
-        let name = section.required_string("circuit", "the circuit's name (astro, column)")?;
+        let name = section.required_string("circuit", "the circuit's name (astro, column, multihead, reference_column)")?;
         match name {
             "astro" => Ok(Circuit::Astro(astro_params(file, &section)?)),
             "column" => Ok(Circuit::Column(column_params(file, &section)?)),
             "reference_column" => Ok(Circuit::ReferenceColumn(reference_column_params(file, &section)?)),
+            "multihead" => Ok(Circuit::Multihead(multihead_params(file, &section)?)),
             other => Err(section
-                .error("circuit", format!("unknown circuit `{other}`; known: astro, column, reference_column"))
+                .error("circuit", format!("unknown circuit `{other}`; known: astro, column, multihead, reference_column"))
                 .into()),
         }
     }
@@ -78,6 +82,7 @@ impl Circuit {
             Circuit::Astro(_) => "astro",
             Circuit::Column(_) => "column",
             Circuit::ReferenceColumn(_) => "reference_column",
+            Circuit::Multihead(_) => "multihead",
         }
     }
 
@@ -86,6 +91,7 @@ impl Circuit {
         match self {
             Circuit::Astro(_) => &[Baseline::NoAstrocyte, Baseline::ShuffledMemory],
             Circuit::Column(_) | Circuit::ReferenceColumn(_) => &[Baseline::PassiveApical, Baseline::ApicalToBasal],
+            Circuit::Multihead(_) => &[Baseline::PassiveApical, Baseline::ShuffledMemory],
         }
     }
 
@@ -94,6 +100,7 @@ impl Circuit {
         match self {
             Circuit::Astro(_) => "kernel",
             Circuit::Column(_) | Circuit::ReferenceColumn(_) => "softmax_beta_eff",
+            Circuit::Multihead(_) => "linear_unnormalized",
         }
     }
 
@@ -102,6 +109,7 @@ impl Circuit {
             Circuit::Astro(_) => "rate_diff",
             Circuit::Column(_) => "burst_ratio",
             Circuit::ReferenceColumn(_) => "spike_share",
+            Circuit::Multihead(_) => "relay_diff",
         }
     }
 
@@ -110,7 +118,7 @@ impl Circuit {
         match self {
             Circuit::Astro(_) => crate::decoding::CountKind::Spikes,
             Circuit::Column(_) => crate::decoding::CountKind::Bursts,
-            Circuit::ReferenceColumn(_) => crate::decoding::CountKind::Spikes,
+            Circuit::ReferenceColumn(_) | Circuit::Multihead(_) => crate::decoding::CountKind::Spikes,
         }
     }
 
@@ -125,6 +133,7 @@ impl Circuit {
             Circuit::Astro(p) => p.prepare(inputs, seed, resolution_ms, baseline),
             Circuit::Column(p) => p.prepare(inputs, resolution_ms, baseline),
             Circuit::ReferenceColumn(p) => p.prepare(inputs, resolution_ms, baseline),
+            Circuit::Multihead(p) => p.prepare(inputs, seed, resolution_ms, baseline),
         }
     }
 }
@@ -355,6 +364,85 @@ fn reference_column_params(file: &ModelFile, s: &Section) -> Result<ReferenceCol
     })
 }
 
+fn multihead_params(file: &ModelFile, s: &Section) -> Result<MultiheadParams, Box<ConfigError>> {
+    s.check_keys(&[
+        "circuit",
+        "key_population",
+        "teacher_population",
+        "memory_population",
+        "query_population",
+        "burst_population",
+        "relay_population",
+        "memory_projection",
+        "tuft_projection",
+        "combine_projection",
+        "key_pool",
+        "memory_pool",
+        "query_pool",
+        "relay_pool",
+        "feature_rate_hz",
+        "key_read_rate_hz",
+        "teacher_rate_hz",
+        "query_rate_hz",
+        "input_weight_pA",
+        "write_ms",
+        "settle_ms",
+        "count_ms",
+        "input_delay_ms",
+    ])?;
+    let populations: Vec<&str> = file.populations().map(|p| p.0).collect();
+    let population = |key: &str| -> Result<String, Box<ConfigError>> {
+        let name = s.required_string(key, "a population of the file")?;
+        if populations.contains(&name) {
+            Ok(name.to_string())
+        } else {
+            Err(s.error(key, format!("no population named `{name}` in the file")))
+        }
+    };
+    // A projection named at `key`, with its weight and delay (the blocks the harness writes
+    // carry them).
+    let projection = |key: &str| -> Result<(String, f64, f64), Box<ConfigError>> {
+        let name = s.required_string(key, "a projection of the file")?;
+        let Some(weight) = file.number_at(&format!("projections.{name}.weight")) else {
+            return Err(s.error(key, format!("no projection named `{name}` with a numeric weight")));
+        };
+        let delay = file.number_at(&format!("projections.{name}.delay_ms")).unwrap_or(1.0);
+        Ok((name.to_string(), weight, delay))
+    };
+    let (memory_projection, _, memory_delay_ms) = projection("memory_projection")?;
+    let (tuft_projection, tuft_weight, tuft_delay_ms) = projection("tuft_projection")?;
+    let (combine_projection, combine_weight, combine_delay_ms) = projection("combine_projection")?;
+    Ok(MultiheadParams {
+        key_population: population("key_population")?,
+        teacher_population: population("teacher_population")?,
+        memory_population: population("memory_population")?,
+        query_population: population("query_population")?,
+        burst_population: population("burst_population")?,
+        relay_population: population("relay_population")?,
+        memory_projection,
+        tuft_projection,
+        combine_projection,
+        combine_weight,
+        combine_delay_ms,
+        tuft_weight,
+        tuft_delay_ms,
+        memory_delay_ms,
+        key_pool: s.count("key_pool", 1, 4096, 8)? as usize,
+        memory_pool: s.count("memory_pool", 1, 4096, 4)? as usize,
+        query_pool: s.count("query_pool", 1, 4096, 6)? as usize,
+        relay_pool: s.count("relay_pool", 1, 4096, 8)? as usize,
+        feature_rate_hz: s.number_in("feature_rate_hz", 0.0, 1e4, 200.0)?,
+        key_read_rate_hz: s.number_in("key_read_rate_hz", 0.0, 1e4, 100.0)?,
+        teacher_rate_hz: s.number_in("teacher_rate_hz", 0.0, 1e4, 200.0)?,
+        query_rate_hz: s.range_in("query_rate_hz", 0.0, 1e5, (1400.0, 3500.0))?,
+        input_weight_pa: s.number_in("input_weight_pA", 0.0, 1e5, 50.0)?,
+        write_ms: s.number_in("write_ms", 1.0, 1e5, 100.0)?,
+        settle_ms: s.number_in("settle_ms", 0.0, 1e5, 200.0)?,
+        count_ms: s.number_in("count_ms", 1.0, 1e5, 1000.0)?,
+        input_delay_ms: s.number_in("input_delay_ms", 0.0, 1e3, 1.0)?,
+    })
+}
+
 /// What a circuit adds to its model file for one set of inputs.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Prepared {
@@ -371,6 +459,9 @@ pub struct Prepared {
     pub phi_q: Matrix,
     pub phi_k: Matrix,
     pub n_columns: usize,
+    /// Per head and query, m_h(q) = Σ_j φ(q)·φ(k_j): what an anchor channel of value 1 returns in
+    /// a circuit without normalisation (the multihead circuit's anchor values); empty otherwise.
+    pub anchor_mass: Vec<Vec<f64>>,
 }
 
 /// What a readout row's cells carry.
@@ -379,6 +470,10 @@ pub enum RowKind {
     Value,
     Anchor,
     Probe,
+    /// A head's value channel before the heads are combined (multihead).
+    HeadValue,
+    /// A head's anchor channel before the heads are combined (multihead).
+    HeadAnchor,
 }
 
 impl RowKind {
@@ -387,6 +482,8 @@ impl RowKind {
             RowKind::Value => "value",
             RowKind::Anchor => "anchor",
             RowKind::Probe => "probe",
+            RowKind::HeadValue => "head_value",
+            RowKind::HeadAnchor => "head_anchor",
         }
     }
 }

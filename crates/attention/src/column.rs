@@ -197,6 +197,7 @@ impl ColumnParams {
             phi_q: presented(&head.q),
             phi_k: presented(&head.k),
             n_columns: n * channels * 2,
+            anchor_mass: Vec::new(),
         })
     }
 }

@@ -62,6 +62,12 @@ pub struct AttentionRun {
     /// [n_q, n] per head (NaN without probes).
     pub implied_weights: Vec<Matrix>,
     pub weight_metrics: Vec<(&'static str, WeightMetrics)>,
+    /// Per head, the head's own output before the heads are combined ([n_q, d_v]; multihead).
+    pub y_hat_heads: Vec<Matrix>,
+    /// Per head, its `linear_unnormalized` reference ([n_q, d_v]; multihead).
+    pub head_references: Vec<Matrix>,
+    /// Per head, `y_hat_heads` against `head_references`.
+    pub head_metrics: Vec<OutputMetrics>,
     pub primary: &'static str,
     pub decoder: &'static str,
     pub wall_s: f64,
@@ -248,8 +254,20 @@ fn analyse(
     wall_s: f64,
     simulated_ms: f64,
 ) -> AttentionRun {
-    let decoded = decode(circuit.decoder(), &prepared, &counts, inputs.n_tokens(), options.probe_weights);
-    let (fit, y_hat, implied) = (decoded.fit, decoded.y_hat, decoded.implied);
+    let (fit, y_hat, implied, y_hat_heads) = if let Circuit::Multihead(_) = circuit {
+        let decoded = crate::multihead::decode(&prepared, &counts, inputs.dim_out(), inputs.dim_v());
+        let nan = Matrix::from_fn(inputs.n_queries(), inputs.n_tokens(), |_, _| f64::NAN);
+        (decoded.fit, decoded.y_hat, nan, decoded.y_hat_heads)
+    } else {
+        let decoded = decode(circuit.decoder(), &prepared, &counts, inputs.n_tokens(), options.probe_weights);
+        (decoded.fit, decoded.y_hat, decoded.implied, Vec::new())
+    };
+    let head_references: Vec<Matrix> = if y_hat_heads.is_empty() {
+        Vec::new()
+    } else {
+        inputs.heads.iter().map(|h| crate::reference::linear_unnormalized_weights(&h.q, &h.k).matmul(&h.v)).collect()
+    };
+    let head_metrics = y_hat_heads.iter().zip(&head_references).map(|(y, r)| output_metrics(y, r)).collect();
 
     let references = References::compute(&inputs.heads, inputs.beta, &prepared.feature_map, inputs.w_o.as_ref());
     let (beta_eff, _) = if y_hat.data().iter().all(|x| x.is_finite()) {
@@ -292,6 +310,9 @@ fn analyse(
         metrics,
         implied_weights: vec![implied],
         weight_metrics,
+        y_hat_heads,
+        head_references,
+        head_metrics,
         primary: circuit.primary(),
         decoder: circuit.decoder(),
         wall_s,

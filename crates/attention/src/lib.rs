@@ -32,6 +32,7 @@ pub mod harness;
 pub mod inputs;
 pub mod matrix;
 pub mod metrics;
+pub mod multihead;
 pub mod output;
 pub mod protocol;
 pub mod reference;
@@ -47,7 +48,8 @@ pub enum Baseline {
     None,
     /// The astrocyte's denominator held at one constant for the run.
     NoAstrocyte,
-    /// Feature indices permuted between the write and the read phase.
+    /// Feature indices permuted between the write and the read phase (astro), or between the
+    /// memory cells and the query cells they gate (multihead).
     ShuffledMemory,
     /// Passive apical tufts: no plateau current, no back-propagating action potential.
     PassiveApical,

@@ -10,10 +10,13 @@
 //! - `/timing`: `write_windows_ms` [n, 2], `read_windows_ms` [n_q, 2], attribute `settle_ms`;
 //! - `/readout`: one row per decoded cell group: `population` (strings), `node_first`,
 //!   `node_count`, `column`, `query`, `channel`, `sign`, `head`, `token` (int64), `kind`
-//!   (strings: value, anchor, probe);
+//!   (strings: value, anchor, probe, head_value, head_anchor);
 //! - `/output`: `counts` [n_q, n_columns] (int64), `rates_hz`, `y_hat` [n_q, d_out];
 //!   attributes `decoder_gain`, `decoder_offset`;
 //! - `/reference/{softmax, kernel, linear_unnormalized, uniform, softmax_beta_eff}` [n_q, d_out];
+//! - multihead: `/output/y_hat_heads` [H, n_q, d_v] (each head's output before the heads are
+//!   combined, decoded from the heads' anchors), `/reference/linear_unnormalized_heads` [H, n_q, d_v] (each head's
+//!   Σ_j (φ(q)·φ(k_j)) v_j) and `/metrics/heads/<h>` attributes as `/metrics/<reference>`;
 //! - `/weights/{implied, softmax, kernel}` [(H,) n_q, n] (NaN where not measured);
 //! - `/metrics/<reference>` attributes `r_c`, `r_raw`, `R2`, `rel_err`;
 //!   `/metrics/weights/<reference>` attributes `r`, `r_c` (the query-dependent part: each
@@ -36,6 +39,7 @@ pub fn target_r_c(circuit: &str) -> f64 {
     match circuit {
         "astro" => 0.90,
         "column" => 0.70,
+        "multihead" => 0.85,
         _ => f64::NAN,
     }
 }
@@ -154,6 +158,23 @@ pub fn write_attention(dir: &Path, run: &AttentionRun) -> Result<(), Error> {
             w.attr(&g, attr, &AttrValue::F64(v))?;
         }
     }
+    if !run.y_hat_heads.is_empty() {
+        let (shape, data) = stacked(&run.y_hat_heads.iter().collect::<Vec<_>>());
+        let mut shape3 = shape.clone();
+        if shape3.len() == 2 {
+            shape3.insert(0, 1);
+        }
+        w.write_f64("output/y_hat_heads", &shape3, &data)?;
+        let (_, refs) = stacked(&run.head_references.iter().collect::<Vec<_>>());
+        w.write_f64("reference/linear_unnormalized_heads", &shape3, &refs)?;
+        for (h, m) in run.head_metrics.iter().enumerate() {
+            let g = format!("metrics/heads/{h}");
+            w.group(&g)?;
+            for (attr, v) in [("r_c", m.r_c), ("r_raw", m.r_raw), ("R2", m.r2), ("rel_err", m.rel_err)] {
+                w.attr(&g, attr, &AttrValue::F64(v))?;
+            }
+        }
+    }
     for (name, m) in &run.weight_metrics {
         let g = format!("metrics/weights/{name}");
         w.group(&g)?;
@@ -197,6 +218,12 @@ pub fn metrics_table(run: &AttentionRun) -> String {
         text.push_str(&format!(
             "  weights vs {:<16} r {:.3} (r_c {:.3}), KL {:.3}, top-1 {:.2}\n",
             name, m.r, m.r_c, m.kl, m.top1
+        ));
+    }
+    for (h, m) in run.head_metrics.iter().enumerate() {
+        text.push_str(&format!(
+            "  head {h} vs its own linear_unnormalized: r_c {:.3}, r_raw {:.3}, R2 {:.3}\n",
+            m.r_c, m.r_raw, m.r2
         ));
     }
     text.push_str(&format!(

@@ -197,6 +197,7 @@ impl ReferenceColumnParams {
             phi_q: presented(&head.q),
             phi_k: presented(&head.k),
             n_columns: n,
+            anchor_mass: Vec::new(),
         })
     }
 }
