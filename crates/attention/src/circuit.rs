@@ -65,14 +65,18 @@ impl Circuit {
                 message: "has no [attention] table: it is not an attention circuit (see models/attention/)".into(),
             });
         };
-        let name = section.required_string("circuit", "the circuit's name (astro, column, multihead, reference_column)")?;
+        let name =
+            section.required_string("circuit", "the circuit's name (astro, column, multihead, reference_column)")?;
         match name {
             "astro" => Ok(Circuit::Astro(astro_params(file, &section)?)),
             "column" => Ok(Circuit::Column(column_params(file, &section)?)),
             "reference_column" => Ok(Circuit::ReferenceColumn(reference_column_params(file, &section)?)),
             "multihead" => Ok(Circuit::Multihead(multihead_params(file, &section)?)),
             other => Err(section
-                .error("circuit", format!("unknown circuit `{other}`; known: astro, column, multihead, reference_column"))
+                .error(
+                    "circuit",
+                    format!("unknown circuit `{other}`; known: astro, column, multihead, reference_column"),
+                )
                 .into()),
         }
     }

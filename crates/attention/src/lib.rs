@@ -26,6 +26,7 @@ pub mod stats;
 pub mod astro;
 pub mod circuit;
 pub mod column;
+pub mod compare;
 pub mod decoding;
 pub mod encoding;
 pub mod harness;

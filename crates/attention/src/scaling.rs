@@ -9,7 +9,7 @@
 //!
 //! For every n of `--tokens` and every seed of `--seeds` (in that order):
 //! 1. inputs are drawn as `laminar attention inputs` draws them ([`Inputs::draw`]: n tokens, n_q
-//!    queries, d, d_v, one head, the seed) into `DIR/inputs/n{n}_seed{s}.h5`;
+//!    queries, d, d_v, H heads and d_out (`--heads`, `--dim-out`; default one head), the seed) into `DIR/inputs/n{n}_seed{s}.h5`;
 //! 2. the circuit runs on them with the same seed into `DIR/n{n}_seed{s}/` (the recording and
 //!    attention.h5, as `laminar attention` writes them), and the caller's `after_run` follows
 //!    (the binary draws attention.png and prints a progress line);
@@ -47,6 +47,10 @@ pub struct ScalingOptions {
     pub queries: usize,
     pub dim: usize,
     pub dim_v: usize,
+    /// Heads H (W_O is drawn when H > 1; the multihead circuit).
+    pub heads: usize,
+    /// The output dimension of W_O (default d_v).
+    pub dim_out: Option<usize>,
     /// The seeds of the inputs and of the runs.
     pub seeds: Vec<u64>,
     pub out: PathBuf,
@@ -94,9 +98,13 @@ impl ScalingOptions {
                 return Err(Error::Repeated { option: "--seeds", value: *seed });
             }
         }
-        for (option, value, max) in
-            [("--queries", self.queries, MAX_QUERIES), ("--dim", self.dim, MAX_DIM), ("--dim-v", self.dim_v, MAX_DIM_V)]
-        {
+        for (option, value, max) in [
+            ("--queries", self.queries, MAX_QUERIES),
+            ("--dim", self.dim, MAX_DIM),
+            ("--dim-v", self.dim_v, MAX_DIM_V),
+            ("--heads", self.heads, crate::inputs::MAX_HEADS),
+            ("--dim-out", self.dim_out.unwrap_or(self.dim_v), MAX_DIM_V),
+        ] {
             if value == 0 || value > max {
                 return Err(Error::OutOfRange { option, value, max });
             }
@@ -241,11 +249,16 @@ impl Scaling {
         let o = &self.options;
         let seeds: Vec<String> = o.seeds.iter().map(u64::to_string).collect();
         format!(
-            "r_c against {}; n_q = {}, d = {}, d_v = {}, seeds {}",
+            "r_c against {}; n_q = {}, d = {}, d_v = {}{}, seeds {}",
             self.primary,
             o.queries,
             o.dim,
             o.dim_v,
+            if o.heads > 1 {
+                format!(", H = {}, d_out = {}", o.heads, o.dim_out.unwrap_or(o.dim_v))
+            } else {
+                String::new()
+            },
             seeds.join(", ")
         )
     }
@@ -267,7 +280,8 @@ impl Scaling {
 /// Draws the inputs of run (n, seed), runs the circuit on them and writes its attention.h5.
 fn run_point(options: &ScalingOptions, n: usize, seed: u64, stop: &AtomicBool) -> Result<AttentionRun, Error> {
     let inputs_path = options.inputs_path(n, seed);
-    Inputs::draw(n, options.queries, options.dim, options.dim_v, 1, None, seed).write(&inputs_path)?;
+    Inputs::draw(n, options.queries, options.dim, options.dim_v, options.heads, options.dim_out, seed)
+        .write(&inputs_path)?;
     let dir = options.run_dir(n, seed);
     let run = run_attention(
         &AttentionOptions {
@@ -328,6 +342,8 @@ mod tests {
             queries: 4,
             dim: 4,
             dim_v: 2,
+            heads: 1,
+            dim_out: None,
             seeds: vec![1, 2],
             out: std::env::temp_dir().join(format!("laminar-scaling-unit-{}", std::process::id())),
             threads: 1,

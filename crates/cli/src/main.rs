@@ -280,7 +280,7 @@ fn watch_signals(stop: Arc<AtomicBool>, interruption: Arc<run::Interruption>, ou
 struct AttentionArgs {
     #[command(subcommand)]
     command: Option<AttentionCommand>,
-    /// The circuit: `astro`, `column`, `reference_column`, or a model file with an [attention] table.
+    /// The circuit: `astro`, `column`, `multihead`, `reference_column`, or a model file with an [attention] table.
     circuit: Option<String>,
     /// The inputs: an HDF5 file with q, k, v (format laminar-qkv/1; `laminar attention inputs`).
     #[arg(long)]
@@ -294,7 +294,7 @@ struct AttentionArgs {
     /// Threads (the result does not depend on them).
     #[arg(long, default_value_t = 1)]
     threads: usize,
-    /// A control circuit: no_astrocyte or shuffled_memory (astro); passive_apical or apical_to_basal (column, reference_column).
+    /// A control circuit: no_astrocyte or shuffled_memory (astro); passive_apical or apical_to_basal (column, reference_column); passive_apical or shuffled_memory (multihead).
     #[arg(long)]
     baseline: Option<String>,
     /// Report the implied attention weights, read by one-hot probe channels (v = e_t).
@@ -359,6 +359,12 @@ enum AttentionCommand {
         /// Dimension d_v of the values.
         #[arg(long = "dim-v")]
         dim_v: usize,
+        /// Number of heads H (W_O is drawn when H > 1; the multihead circuit).
+        #[arg(long, default_value_t = 1)]
+        heads: usize,
+        /// Output dimension of W_O (default d_v).
+        #[arg(long = "dim-out")]
+        dim_out: Option<usize>,
         /// Seeds, comma-separated: each seeds both the inputs and the run.
         #[arg(long, value_delimiter = ',', default_value = "1,2,3")]
         seeds: Vec<u64>,
@@ -375,12 +381,56 @@ enum AttentionCommand {
         #[arg(long)]
         force: bool,
     },
+    /// The three hypotheses side by side: run astro, column and multihead (and their
+    /// baselines) on one qkv.h5 and tabulate r_c against each reference and the wall time.
+    ///
+    /// Single-head circuits run on every head's slice of the inputs (DIR/inputs/head<h>.h5)
+    /// and report the mean over heads; multihead runs on the whole file. Every run writes its
+    /// own directory (DIR/<circuit>[_head<h>][_<baseline>]/); DIR/compare.csv has one line per
+    /// run, DIR/compare.png the summary.
+    Compare {
+        /// The inputs (laminar-qkv/1; `laminar attention inputs --heads 2 --dim-out 4 …`).
+        #[arg(long)]
+        inputs: PathBuf,
+        /// The output directory.
+        #[arg(long)]
+        out: PathBuf,
+        /// The circuits, comma-separated.
+        #[arg(long, value_delimiter = ',', default_value = "astro,column,multihead")]
+        circuits: Vec<String>,
+        /// Seed of every run.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Threads of every run (the results do not depend on them).
+        #[arg(long, default_value_t = 1)]
+        threads: usize,
+        /// Replace an earlier comparison in the output directory.
+        #[arg(long)]
+        force: bool,
+    },
 }
 
 fn attention(args: AttentionArgs) -> Result<ExitCode> {
     use laminar_attention::{AttentionOptions, Baseline, inputs::Inputs};
-    if let Some(AttentionCommand::Scaling { circuit, tokens, queries, dim, dim_v, seeds, out, threads, set, force }) =
-        args.command
+    if let Some(AttentionCommand::Compare { inputs, out, circuits, seed, threads, force }) = args.command {
+        let options =
+            laminar_attention::compare::CompareOptions { inputs, out, circuits, seed, threads: threads.max(1), force };
+        return attention_compare(&options);
+    }
+    if let Some(AttentionCommand::Scaling {
+        circuit,
+        tokens,
+        queries,
+        dim,
+        dim_v,
+        heads,
+        dim_out,
+        seeds,
+        out,
+        threads,
+        set,
+        force,
+    }) = args.command
     {
         let options = laminar_attention::scaling::ScalingOptions {
             circuit,
@@ -388,6 +438,8 @@ fn attention(args: AttentionArgs) -> Result<ExitCode> {
             queries,
             dim,
             dim_v,
+            heads,
+            dim_out,
             seeds,
             out,
             threads: threads.max(1),
@@ -477,6 +529,38 @@ fn attention_scaling(options: &laminar_attention::scaling::ScalingOptions) -> Re
         options.out.join(laminar_attention::scaling::CSV_FILE_NAME).display(),
         picture.display()
     ))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `laminar attention compare`: every circuit and baseline on one qkv.h5, a picture and a
+/// progress line after every run, then compare.png and the table.
+fn attention_compare(options: &laminar_attention::compare::CompareOptions) -> Result<ExitCode> {
+    use laminar_attention::AttentionRun;
+    use laminar_attention::compare::{CSV_FILE_NAME, CompareRow, run_compare};
+    let stop = Arc::new(AtomicBool::new(false));
+    let interruption = Arc::new(run::Interruption::default());
+    watch_signals(Arc::clone(&stop), Arc::clone(&interruption), &options.out)?;
+    interruption.begin_writing();
+    let mut after_run =
+        |row: &CompareRow, run: &AttentionRun| -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+            plot::attention::draw_attention(&row.dir.join("attention.png"), run)?;
+            let head = row.head.map(|h| format!(" head {h}")).unwrap_or_default();
+            let baseline = if row.baseline.name_or_empty().is_empty() {
+                String::new()
+            } else {
+                format!(" (baseline {})", row.baseline.name())
+            };
+            emit(&format!(
+                "  {}{head}{baseline}: r_c {:.3} against {}, {:.1} s\n",
+                row.circuit, row.r_c, row.primary, row.wall_s
+            ))?;
+            Ok(())
+        };
+    let comparison = run_compare(options, &stop, &mut after_run)?;
+    let picture = options.out.join("compare.png");
+    plot::attention::draw_compare(&picture, &comparison)?;
+    emit(&comparison.table())?;
+    emit(&format!("  written: {}, {}\n", options.out.join(CSV_FILE_NAME).display(), picture.display()))?;
     Ok(ExitCode::SUCCESS)
 }
 

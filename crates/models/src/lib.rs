@@ -102,6 +102,7 @@ pub mod aeif_cond_alpha;
 pub mod aeif_cond_alpha_astro;
 pub mod astrocyte_lr_1994;
 pub mod cm_default;
+pub mod contrastive_synapse;
 pub mod devices;
 pub mod glia_synapses;
 pub mod iaf_cond_exp;

@@ -13,8 +13,8 @@ use serde_json::{Map, Value};
 use crate::Scheduling;
 use crate::params::Validate;
 use crate::{
-    adapters, cm_default, devices, glia_synapses, iaf_psc_delta, iaf_psc_exp, inhomogeneous_poisson, parrot_neuron,
-    pyramidal_bac, spike_generator, synapses,
+    adapters, cm_default, contrastive_synapse, devices, glia_synapses, iaf_psc_delta, iaf_psc_exp,
+    inhomogeneous_poisson, parrot_neuron, pyramidal_bac, spike_generator, synapses,
 };
 
 /// Neuron (and source) models laminar implements.
@@ -45,6 +45,7 @@ pub const SYNAPSE_MODELS: &[&str] = &[
     "tsodyks_astro_synapse",
     "hebbian_synapse",
     "hebbian_astro_synapse",
+    "contrastive_hebbian_synapse",
 ];
 
 /// The factory of a synapse model, or `None` for `static_synapse` (which takes no parameters).
@@ -66,6 +67,9 @@ pub fn synapse_factory(model: &str, params: &Map<String, Value>) -> Result<Optio
         "tsodyks_astro_synapse" => Some(Arc::new(glia_synapses::TsodyksAstroFactory::from_json(params)?)),
         "hebbian_synapse" => Some(Arc::new(glia_synapses::HebbianFactory { params: parse_valid(params)? })),
         "hebbian_astro_synapse" => Some(Arc::new(glia_synapses::HebbianAstroFactory { params: parse_valid(params)? })),
+        "contrastive_hebbian_synapse" => {
+            Some(Arc::new(contrastive_synapse::ContrastiveFactory { params: parse_valid(params)? }))
+        }
         other => return Err(unknown(other, SYNAPSE_MODELS)),
     })
 }

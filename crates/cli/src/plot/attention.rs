@@ -24,6 +24,7 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 use laminar_attention::AttentionRun;
+use laminar_attention::compare::Comparison;
 use laminar_attention::matrix::Matrix;
 use laminar_attention::metrics::centred_scatter;
 use laminar_attention::output::target_r_c;
@@ -40,6 +41,8 @@ use super::{FAMILY, drawing, palette, register_font, tick_format};
 pub const ATTENTION_SIZE: (u32, u32) = (1800, 760);
 /// Pixel size of `scaling.png`.
 pub const SCALING_SIZE: (u32, u32) = (1500, 640);
+/// Size of `compare.png`.
+pub const COMPARE_SIZE: (u32, u32) = (1500, 700);
 /// Width of the scatter panel of `attention.png`.
 const SCATTER_WIDTH: u32 = 640;
 /// Width of the colour bar beside the heat maps.
@@ -519,6 +522,90 @@ fn draw_sweep_legend<'a, DB: DrawingBackend + 'a>(
         .label_font((FAMILY, CAPTION_SIZE - 2.0))
         .draw()
         .map_err(drawing)?;
+    Ok(())
+}
+
+/// `compare.png`: per circuit, r_c of the full circuit against its own reference beside its
+/// baselines' (bars), the reference and the wall time of one run in the labels.
+pub fn draw_compare(path: &Path, comparison: &Comparison) -> Result<()> {
+    register_font()?;
+    draw_compare_figure(path, comparison).with_context(|| format!("cannot draw {}", path.display()))
+}
+
+fn draw_compare_figure(path: &Path, comparison: &Comparison) -> Result<()> {
+    let summary = comparison.summary();
+    let root = BitMapBackend::new(path, COMPARE_SIZE).into_drawing_area();
+    root.fill(&WHITE).map_err(drawing)?;
+    let subtitles = ["bars: r_c of the full circuit against its own reference, then of each baseline (the same \
+                      network with one mechanism removed)"
+        .to_string()];
+    let top = draw_titles(&root, "Three hypotheses of attention in cortex, on one set of inputs", &subtitles)?;
+    let body = root.margin(top + 4, 8, 8, 16);
+    let lowest = summary
+        .iter()
+        .flat_map(|s| std::iter::once(s.r_c).chain(s.baselines.iter().map(|b| b.1)))
+        .filter(|v| v.is_finite())
+        .fold(0.0, f64::min);
+    let y_range = ((lowest * 10.0).floor() / 10.0).max(-1.0)..1.05;
+    let n = summary.len().max(1) as f64;
+    let mut chart = ChartBuilder::on(&body)
+        .margin(8)
+        .margin_right(24)
+        .x_label_area_size(70)
+        .y_label_area_size(72)
+        .build_cartesian_2d(-0.5..n - 0.5, y_range.clone())
+        .map_err(drawing)?;
+    let labels: Vec<String> =
+        summary.iter().map(|s| format!("{} vs {} ({:.1} s per run)", s.circuit, s.primary, s.wall_s)).collect();
+    let label = |x: &f64| {
+        let i = x.round();
+        if (x - i).abs() < 1e-6 && i >= 0.0 {
+            labels.get(i as usize).cloned().unwrap_or_default()
+        } else {
+            String::new()
+        }
+    };
+    chart
+        .configure_mesh()
+        .x_labels(summary.len() * 2 + 1)
+        .x_label_formatter(&label)
+        .y_labels(8)
+        .y_label_formatter(&tick_format(y_range, 8))
+        .disable_x_mesh()
+        .bold_line_style(RGBColor(230, 230, 230).stroke_width(1))
+        .light_line_style(WHITE)
+        .y_desc("r_c (centred correlation)")
+        .axis_desc_style((FAMILY, AXIS_DESC_SIZE))
+        .label_style((FAMILY, TICK_SIZE))
+        .draw()
+        .map_err(drawing)?;
+    for (i, s) in summary.iter().enumerate() {
+        let bars: Vec<(String, f64)> = std::iter::once(("full circuit".to_string(), s.r_c))
+            .chain(s.baselines.iter().map(|(b, r)| (b.name().to_string(), *r)))
+            .collect();
+        let width = 0.8 / bars.len() as f64;
+        for (k, (name, value)) in bars.iter().enumerate() {
+            let x0 = i as f64 - 0.4 + k as f64 * width;
+            let value = if value.is_finite() { *value } else { 0.0 };
+            let colour = palette(k);
+            chart
+                .draw_series(std::iter::once(Rectangle::new(
+                    [(x0 + 0.02, 0.0), (x0 + width - 0.02, value)],
+                    colour.filled(),
+                )))
+                .map_err(drawing)?;
+            let style =
+                TextStyle::from((FAMILY, TICK_SIZE - 2.0).into_font()).pos(Pos::new(HPos::Center, VPos::Bottom));
+            chart
+                .draw_series(std::iter::once(Text::new(
+                    format!("{name} {value:.2}"),
+                    (x0 + width / 2.0, value.max(0.0) + 0.01),
+                    style,
+                )))
+                .map_err(drawing)?;
+        }
+    }
+    root.present().map_err(drawing)?;
     Ok(())
 }
 

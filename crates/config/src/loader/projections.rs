@@ -199,7 +199,10 @@ impl Loader<'_> {
                         return Err(self.bad_value(
                             &e.item,
                             &t.field("delay_ms"),
-                            format!("must be a multiple of the resolution ({} ms), at least one step", sim.resolution.h()),
+                            format!(
+                                "must be a multiple of the resolution ({} ms), at least one step",
+                                sim.resolution.h()
+                            ),
                         ));
                     }
                 }
@@ -561,7 +564,11 @@ impl Loader<'_> {
                     return Err(self.bad_value(
                         &e.item,
                         &f,
-                        format!("nodes {first}..{} lie outside {} (size {size})", first.saturating_add(count), pop.name),
+                        format!(
+                            "nodes {first}..{} lie outside {} (size {size})",
+                            first.saturating_add(count),
+                            pop.name
+                        ),
                     ));
                 }
                 Ok((first, count))
@@ -569,9 +576,8 @@ impl Loader<'_> {
             let (s0, ns) = range("source", source)?;
             let (t0, nt) = range("target", target)?;
             // A missing weight or delay is NaN here: the projection's own fills it (checked there).
-            let number = |key: &str| -> Res<f64> {
-                t.get(key).map_or(Ok(f64::NAN), |e| self.as_number(&e.item, &t.field(key)))
-            };
+            let number =
+                |key: &str| -> Res<f64> { t.get(key).map_or(Ok(f64::NAN), |e| self.as_number(&e.item, &t.field(key))) };
             let weight = number("weight")?;
             let delay_ms = number("delay_ms")?;
             if let Some(e) = t.get("delay_ms") {
