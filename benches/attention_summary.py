@@ -12,12 +12,14 @@ scaling_ns = [int(n) for n in sys.argv[5].split()] if len(sys.argv) > 5 else [8,
 
 def read(path):
     with h5py.File(f"{path}/attention.h5") as a:
-        m = {name: dict(a[f"metrics/{name}"].attrs) for name in a["metrics"] if name != "weights"}
+        m = {name: dict(a[f"metrics/{name}"].attrs) for name in a["metrics"] if name not in ("weights", "heads")}
+        heads = [float(a[f"metrics/heads/{h}"].attrs["r_c"]) for h in sorted(a["metrics/heads"], key=int)] \
+            if "metrics/heads" in a else []
         w = {name: dict(a[f"metrics/weights/{name}"].attrs) for name in a["metrics/weights"]} if "metrics/weights" in a else {}
         # The spread of the normaliser across queries: how much dividing by it can matter.
         K = a["encoding/phi_q"][:] @ a["encoding/phi_k"][:].T if "encoding/phi_q" in a else None
         z_cv = float(K.sum(1).std() / K.sum(1).mean()) if K is not None else float("nan")
-        return dict(attrs=dict(a.attrs), m=m, w=w, y=a["output/y_hat"][:], counts=a["output/counts"][:], z_cv=z_cv)
+        return dict(attrs=dict(a.attrs), m=m, w=w, y=a["output/y_hat"][:], counts=a["output/counts"][:], z_cv=z_cv, heads=heads)
 
 
 def r_c(y, ref):
@@ -36,7 +38,7 @@ for s in seeds:
     full.append(dict(f=f, ceiling=ceiling, same=same, b=b))
 print(f"\n### {full[0]['f']['attrs']['circuit']}: n = 8, n_q = 8, d = 8, d_v = 4 (seeds {','.join(seeds)})\n")
 head = "| seed | r_c primary | r_raw | r_c softmax | r_c softmax(beta_eff) | beta_eff | weights r | noise ceiling | " + \
-    " | ".join(f"{b} r_c" for b in baselines) + " | CV of Σ_t K | wall s | 1 = 2 threads |"
+    " | ".join(f"{b} r_c" for b in baselines) + " | heads' r_c | CV of Σ_t K | wall s | 1 = 2 threads |"
 print(head)
 print("|" + " --- |" * (head.count("|") - 1))
 for s, x in zip(seeds, full):
@@ -44,13 +46,16 @@ for s, x in zip(seeds, full):
     wr = f["w"].get(p, {}).get("r", float("nan"))
     print(f"| {s} | {m[p]['r_c']:.3f} | {m[p]['r_raw']:.3f} | {m['softmax']['r_c']:.3f} | {m['softmax_beta_eff']['r_c']:.3f} | "
           f"{f['attrs']['beta_eff']:.2f} | {wr:.3f} | {x['ceiling']:.3f} | " +
-          " | ".join(f"{x['b'][b]:.3f}" for b in baselines) + f" | {f['z_cv']:.2f} | {f['attrs']['wall_s']:.1f} | {'yes' if x['same'] else 'NO'} |")
+          " | ".join(f"{x['b'][b]:.3f}" for b in baselines) + f" | {', '.join(f'{h:.3f}' for h in f['heads'])} | "
+          f"{f['z_cv']:.2f} | {f['attrs']['wall_s']:.1f} | {'yes' if x['same'] else 'NO'} |")
 mean = lambda key: np.mean([key(x) for x in full])
 p = full[0]["f"]["attrs"]["primary"]
 print(f"| mean | {mean(lambda x: x['f']['m'][p]['r_c']):.3f} | {mean(lambda x: x['f']['m'][p]['r_raw']):.3f} | "
       f"{mean(lambda x: x['f']['m']['softmax']['r_c']):.3f} | {mean(lambda x: x['f']['m']['softmax_beta_eff']['r_c']):.3f} | | "
       f"{mean(lambda x: x['f']['w'].get(p, {}).get('r', np.nan)):.3f} | {mean(lambda x: x['ceiling']):.3f} | " +
-      " | ".join(f"{mean(lambda x: x['b'][b]):.3f}" for b in baselines) + f" | | {mean(lambda x: x['f']['attrs']['wall_s']):.1f} | |")
+      " | ".join(f"{mean(lambda x: x['b'][b]):.3f}" for b in baselines) + " | " +
+      ", ".join(f"{np.mean([x['f']['heads'][h] for x in full]):.3f}" for h in range(len(full[0]['f']['heads']))) +
+      f" | | {mean(lambda x: x['f']['attrs']['wall_s']):.1f} | |")
 
 print("\n| n | r_c primary (mean) | r_c min | wall s (mean) | simulated s |")
 print("| --- | --- | --- | --- | --- |")

@@ -15,12 +15,13 @@ dw ~ r_pre (r* - r^)):
 - presynaptic pools P(j, s), j over the H*d_v head outputs and s = +-1: parrots at
   rate_hz * relu(s u_j) for a random input u in [-1, 1]^(H d_v) per sample (the heads' outputs);
 - relays R(o, s'), integrators; their teachers T(o, s') fire in the clamped phase at the target
-  rate r*(o, s') = kappa * sum_j [W*+ r(j, s') + W*- r(j, -s')] * pool (push-pull parts of the
-  target W*, drawn as `laminar attention inputs` draws W_O);
+  rate r*(o, s') = kappa * sum_j [W*+ r(j, s') + W*- r(j, -s')] * pool, W*+- = relu(+-W*) + c
+  (push-pull parts of the target W*, drawn as `laminar attention inputs` draws W_O, raised by a
+  common c = 0.2 that cancels in the push-pull difference);
 - P -> R all-to-all through contrastive_hebbian_synapse, starting at 0; one sample per period
   (clamped, then free), `--samples` samples per epoch, drawn anew every epoch.
 
-It writes DIR/wo_learning.csv (epoch, relative error ||W - W*|| / ||W*||, r(W, W*)) and prints it;
+It writes DIR/wo_learning.csv (epoch, relative error ||W - W*|| / ||W*||, r(W, W*), ||W|| / ||W*||) and prints it;
 W is read from the recorded weights (weights.h5) at the end of each epoch: W[o, j] =
 (w(o+, j+) - w(o+, j-) - w(o-, j+) + w(o-, j-)) / (2 kappa), averaged over the pools.
 """
@@ -45,7 +46,11 @@ PERIOD = 2 * PHASE_MS
 rng = np.random.default_rng(args.seed)
 J, O = args.heads * args.dv, args.dout
 W_star = rng.normal(0, 1 / np.sqrt(J), (O, J))
-Wp, Wm = np.maximum(W_star, 0), np.maximum(-W_star, 0)
+# The push-pull parts, each raised by a common offset c: a relay's target then never asks a
+# weight to sit at its bound 0 (where noisy updates, clipped, bias it upwards), and c cancels in
+# W = parts(+) - parts(-).
+C_OFFSET = 0.2
+Wp, Wm = np.maximum(W_star, 0) + C_OFFSET, np.maximum(-W_star, 0) + C_OFFSET
 n_samples = args.epochs * args.samples
 U = rng.uniform(-1, 1, (n_samples, J))
 
@@ -153,13 +158,13 @@ for epoch in range(args.epochs + 1):
     W = (per[:, 0, :, 0] - per[:, 1, :, 0] - per[:, 0, :, 1] + per[:, 1, :, 1]).T / (2 * KAPPA)
     rel = np.linalg.norm(W - W_star) / np.linalg.norm(W_star)
     r = np.corrcoef(W.ravel(), W_star.ravel())[0, 1] if W.std() > 0 else 0.0
-    rows.append((epoch, rel, r))
+    rows.append((epoch, rel, r, np.linalg.norm(W) / np.linalg.norm(W_star)))
 with open(os.path.join(args.out, "wo_learning.csv"), "w") as f:
-    f.write("epoch,relative_error,r\n")
-    for e, rel, r in rows:
-        f.write(f"{e},{rel:.4f},{r:.4f}\n")
+    f.write("epoch,relative_error,r,norm_ratio\n")
+    for e, rel, r, g in rows:
+        f.write(f"{e},{rel:.4f},{r:.4f},{g:.4f}\n")
 print(f"W_O learning: H = {args.heads}, d_v = {args.dv}, d_out = {args.dout}, {args.samples} samples/epoch, "
       f"{n_samples * PERIOD / 1000:.0f} s simulated in {wall:.1f} s")
-print("epoch  ||W - W*||/||W*||   r(W, W*)")
-for e, rel, r in rows:
-    print(f"{e:5d}  {rel:17.3f}   {r:8.3f}")
+print("epoch  ||W - W*||/||W*||   r(W, W*)   ||W||/||W*||")
+for e, rel, r, g in rows:
+    print(f"{e:5d}  {rel:17.3f}   {r:8.3f}   {g:11.3f}")

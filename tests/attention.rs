@@ -31,6 +31,11 @@ const SMALL: [&str; 8] = [
 /// tokens and dimensions (4 tokens, 4 queries, d = 4, d_v = 2).
 const SMALL_COLUMN: [&str; 0] = [];
 
+/// The small configuration of `multihead`: smaller pools of query cells and shorter windows
+/// (6 tokens and queries, d = 4, d_v = 2, H = 2, d_out = 3).
+const SMALL_MULTIHEAD: [&str; 6] =
+    ["--set", "attention.query_pool=6", "--set", "attention.count_ms=800", "--set", "attention.settle_ms=150"];
+
 fn run(qkv: &Path, out: &Path, threads: &str, extra: &[&str]) -> String {
     run_circuit("astro", &SMALL, qkv, out, threads, extra)
 }
@@ -76,10 +81,15 @@ fn python_contract(dir: &Path, extra: &[&str]) {
 
 /// `laminar attention inputs` into `dir/qkv.h5` (n = n_q = `n`, d, d_v, seed 3).
 fn draw_inputs(dir: &Path, n: &str, d: &str, d_v: &str) -> std::path::PathBuf {
+    draw_heads(dir, n, d, d_v, &[])
+}
+
+/// As [`draw_inputs`], with more arguments (`--heads`, `--dim-out`).
+fn draw_heads(dir: &Path, n: &str, d: &str, d_v: &str, extra: &[&str]) -> std::path::PathBuf {
     std::fs::create_dir_all(dir).unwrap();
     let qkv = dir.join("qkv.h5");
     let path = qkv.to_str().unwrap();
-    let args = [
+    let mut args = vec![
         "attention",
         "inputs",
         "--tokens",
@@ -95,9 +105,40 @@ fn draw_inputs(dir: &Path, n: &str, d: &str, d_v: &str) -> std::path::PathBuf {
         "--out",
         path,
     ];
+    args.extend(extra);
     let (code, text) = laminar(&args);
     assert_eq!(code, 0, "{text}");
     qkv
+}
+
+/// The multihead circuit: references with W_O, the relay counts recounted and decoded (block and
+/// heads) in Python; 1 and 2 threads bit-identical; both controls far below the full circuit.
+#[test]
+fn a_multihead_run_keeps_the_contract_and_its_controls_do_worse() {
+    let dir = temp_dir("attention-multihead");
+    let qkv = draw_heads(&dir, "6", "4", "2", &["--heads", "2", "--dim-out", "3"]);
+    let full = dir.join("full");
+    let table = run_circuit("multihead", &SMALL_MULTIHEAD, &qkv, &full, "2", &[]);
+    assert!(table.contains("relay_diff") && table.contains("head 1 vs its own"), "the metrics table:\n{table}");
+    python_contract(&full, &[]);
+    let one = dir.join("one-thread");
+    run_circuit("multihead", &SMALL_MULTIHEAD, &qkv, &one, "1", &[]);
+    let (a, b) = (
+        ArrayFileReader::open(&full.join("attention.h5")).unwrap(),
+        ArrayFileReader::open(&one.join("attention.h5")).unwrap(),
+    );
+    for name in ["output/counts", "output/y_hat", "output/y_hat_heads"] {
+        assert_eq!(a.read_f64(name).unwrap(), b.read_f64(name).unwrap(), "{name} differs with 1 thread");
+    }
+    let full_r_c = r_c(&full, "linear_unnormalized");
+    assert!(full_r_c > 0.7, "full multihead circuit: r_c {full_r_c:.3} against linear_unnormalized");
+    for baseline in ["passive_apical", "shuffled_memory"] {
+        let out = dir.join(baseline);
+        run_circuit("multihead", &SMALL_MULTIHEAD, &qkv, &out, "2", &["--baseline", baseline]);
+        let r = r_c(&out, "linear_unnormalized");
+        assert!(r < full_r_c - 0.3, "{baseline}: r_c {r:.3}, not 0.3 below the full circuit's {full_r_c:.3}");
+    }
+    std::fs::remove_dir_all(&dir).ok();
 }
 
 /// The column circuit: bursts recounted from spikes.h5 and decoded by the declared ratio, in

@@ -160,12 +160,16 @@ fn write_csv(path: &Path, rows: &[CompareRow]) -> Result<(), Error> {
     std::fs::write(path, text).map_err(|source| Error::Write { path: path.to_path_buf(), source })
 }
 
+/// What the caller does after each run (given its row and result); its error ends the comparison.
+pub type AfterRun<'a> =
+    dyn FnMut(&CompareRow, &AttentionRun) -> Result<(), Box<dyn std::error::Error + Send + Sync>> + 'a;
+
 /// Runs the comparison; `after_run` follows every run (the binary draws its picture and prints
 /// a progress line).
 pub fn run_compare(
     options: &CompareOptions,
     stop: &AtomicBool,
-    after_run: &mut dyn FnMut(&CompareRow, &AttentionRun) -> Result<(), Box<dyn std::error::Error + Send + Sync>>,
+    after_run: &mut AfterRun,
 ) -> Result<Comparison, Error> {
     let inputs = Inputs::read(&options.inputs)?;
     if options.out.exists() && !options.out.is_dir() {

@@ -8,15 +8,16 @@
 //!   (`laminar normalization`)
 //! - [`stats`]: the fit and statistics helpers both use (least-squares fits, R², Pearson r,
 //!   mean and standard deviation).
+//! - `laminar attention`: the inputs ([`inputs`]), feature maps ([`encoding`]), the circuits
+//!   ([`circuit`]: [`astro`], [`column`], [`multihead`], [`reference_column`]), their phases
+//!   ([`protocol`]), the run ([`harness`]), counts and decoders ([`decoding`]), rate-based
+//!   references ([`reference`]), metrics ([`metrics`]) and `attention.h5` ([`output`]).
 //! - [`scaling`]: a circuit's r_c and wall time against the number of tokens, over seeds
-//!   (`laminar attention scaling`).
+//!   (`laminar attention scaling`); [`compare`]: the three hypotheses on one set of inputs
+//!   (`laminar attention compare`).
 //! - [`Error`]: what can go wrong, typed.
 //!
-//! Room is left for the modules of the attention work that come next: `encoding` (stimuli into
-//! spike trains), `protocol` (the trial structure of an experiment), `decoding` (spike trains
-//! back into quantities), `reference` (the expected, non-spiking computation) and `metrics`
-//! (how closely a network follows its reference). Model files are loaded with
-//! `laminar_config`, recordings written with `laminar_record`.
+//! Model files are loaded with `laminar_config`, recordings written with `laminar_record`.
 
 mod error;
 pub mod gating;

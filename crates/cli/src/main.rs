@@ -183,7 +183,7 @@ enum Command {
     /// `laminar attention inputs …` draws a qkv.h5; `laminar attention scaling CIRCUIT
     /// --tokens 8,16,32,64 …` runs the circuit over numbers of tokens and seeds.
     #[command(verbatim_doc_comment, args_conflicts_with_subcommands = true)]
-    Attention(AttentionArgs),
+    Attention(Box<AttentionArgs>),
     /// Run a macro benchmark scenario (cuba | sparse) and print timings.
     Bench {
         /// The scenario: cuba (a CUBA-like random network) or sparse (few driven neurons).
@@ -668,7 +668,7 @@ fn real_main() -> Result<ExitCode> {
             emit(&normalization::text(&report))?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Attention(args) => attention(args),
+        Command::Attention(args) => attention(*args),
         Command::Bench { scenario, n, k, driven, duration, threads, seed, update } => {
             let t0 = std::time::Instant::now();
             let b = match scenario.as_str() {

@@ -19,9 +19,9 @@
 //! shared by the projection (a neuromodulatory "teacher present" signal). It is the rule of
 //! contrastive Hebbian learning (Movellan 1991; Baldi & Pineda 1991), whose two-phase form
 //! Scellier & Bengio (2017, equilibrium propagation) related to gradient descent. Pairs are
-//! counted as in `hebbian_synapse` (at presynaptic spikes, NEST's `stdp_synapse` order); a pair is
-//! signed by the phase of the presynaptic spike that applies it, so pairs that straddle a phase
-//! boundary (within a few τ of it) take the later phase's sign. Outside the learning windows the
+//! counted as in `hebbian_synapse` (at presynaptic spikes, NEST's `stdp_synapse` order); a pair
+//! takes the phase of its later spike (the postsynaptic one of a pre-before-post pair, the
+//! presynaptic one otherwise), so only pairs within a few τ of a phase boundary mix the phases. Outside the learning windows the
 //! weight is frozen and transmitted in full.
 //!
 //! Parameters: `eta` (weight unit per ms, default 0.01), `tau_plus`, `tau_minus` (20 ms), `Wmin`
@@ -138,13 +138,16 @@ pub struct Contrastive {
 
 impl SynapseDynamics for Contrastive {
     fn transmit(&mut self, tx: &Transmission<'_>, weights: &mut [f64]) {
-        let p = &self.params;
+        let (p, pair) = (&self.params, self.pair);
         let clamped = tx.learning && p.clamped_at(tx.t_spike);
-        let pair = if clamped { self.pair } else { -self.pair };
-        // Within one transmission every increment has one sign, so bounding after each equals
-        // bounding their sum.
-        let add = |w: f64, trace: f64| (w + pair * trace).clamp(p.w_min, p.w_max);
-        self.traces.transmit(tx, weights, p.tau_plus, add, add, "contrastive_hebbian_synapse");
+        let signed = |clamped: bool| if clamped { pair } else { -pair };
+        // A pre-before-post pair takes the phase of its postsynaptic spike; a post-before-pre
+        // pair (the postsynaptic trace at this spike) the phase of this spike. Increments of both
+        // signs may follow each other, so each is bounded in turn, as NEST bounds STDP updates.
+        let potentiate =
+            |w: f64, trace: f64, t_post: f64| (w + signed(p.clamped_at(t_post)) * trace).clamp(p.w_min, p.w_max);
+        let depress = |w: f64, trace: f64| (w + signed(clamped) * trace).clamp(p.w_min, p.w_max);
+        self.traces.transmit_timed(tx, weights, p.tau_plus, potentiate, depress, "contrastive_hebbian_synapse");
         if clamped {
             weights.iter_mut().for_each(|w| *w = 0.0);
         }

@@ -330,6 +330,22 @@ impl PairTraces {
         depress: impl Fn(f64, f64) -> f64,
         model: &str,
     ) {
+        self.transmit_timed(tx, weights, tau_plus, |w, trace, _| potentiate(w, trace), depress, model);
+    }
+
+    /// As [`Self::transmit`], with the (delay-shifted) time of the postsynaptic spike of each
+    /// pre-before-post pair given to `potentiate` (rules whose sign depends on when a pair
+    /// happened).
+    #[inline]
+    pub(crate) fn transmit_timed(
+        &mut self,
+        tx: &Transmission<'_>,
+        weights: &mut [f64],
+        tau_plus: f64,
+        potentiate: impl Fn(f64, f64, f64) -> f64,
+        depress: impl Fn(f64, f64) -> f64,
+        model: &str,
+    ) {
         let Some(history) = tx.history else { panic!("{model} needs the postsynaptic spike history") };
         for (k, j) in tx.synapses.clone().enumerate() {
             let target = tx.targets[j] as usize;
@@ -339,7 +355,7 @@ impl PairTraces {
             if tx.learning {
                 for post in history.between(target, t_last - d, tx.t_spike - d) {
                     let minus_dt = t_last - (post.t_ms + d);
-                    w = potentiate(w, self.k_plus[j] * (minus_dt / tau_plus).exp());
+                    w = potentiate(w, self.k_plus[j] * (minus_dt / tau_plus).exp(), post.t_ms + d);
                 }
                 w = depress(w, history.k_minus(target, tx.t_spike - d));
                 self.weight[j] = w;
