@@ -112,28 +112,25 @@ synapse = {{ model = "contrastive_hebbian_synapse", eta = {args.eta!r}, tau_plus
 [recording]
 spikes = ["R"]
 """]
+def generator(name, target, first, count, params):
+    """One inhomogeneous_poisson_generator into `count` parrots of `target` from `first`."""
+    return f"""[[stimuli]]
+name = "{name}"
+model = "inhomogeneous_poisson_generator"
+target = "{target}"
+nodes = {{ first = {first}, count = {count} }}
+weight = 1.0
+delay_ms = 1.0
+params = {params}
+"""
+
 for j in range(J):
     for s in range(2):
-        lines.append(f"""[[stimuli]]
-name = "pre_{j}_{s}"
-model = "inhomogeneous_poisson_generator"
-target = "P"
-nodes = {{ first = {(2 * j + s) * POOL}, count = {POOL} }}
-weight = 1.0
-delay_ms = 1.0
-params = {schedule(pre[:, j, s])}
-""")
+        lines.append(generator(f"pre_{j}_{s}", "P", (2 * j + s) * POOL, POOL, schedule(pre[:, j, s])))
 for o in range(O):
     for s in range(2):
-        lines.append(f"""[[stimuli]]
-name = "teacher_{o}_{s}"
-model = "inhomogeneous_poisson_generator"
-target = "T"
-nodes = {{ first = {(2 * o + s) * RELAY_POOL}, count = {RELAY_POOL} }}
-weight = 1.0
-delay_ms = 1.0
-params = {clamped_schedule(target[:, o, s])}
-""")
+        lines.append(generator(f"teacher_{o}_{s}", "T", (2 * o + s) * RELAY_POOL, RELAY_POOL,
+                               clamped_schedule(target[:, o, s])))
 os.makedirs(args.out, exist_ok=True)
 model = os.path.join(args.out, "wo_learning.toml")
 open(model, "w").write("\n".join(lines))

@@ -142,6 +142,16 @@ impl Circuit {
     }
 }
 
+/// The population the `[attention]` key `key` names, which the file must have.
+fn population_at(file: &ModelFile, s: &Section, key: &str) -> Result<String, Box<ConfigError>> {
+    let name = s.required_string(key, "a population of the file")?;
+    if file.populations().any(|p| p.0 == name) {
+        Ok(name.to_string())
+    } else {
+        Err(s.error(key, format!("no population named `{name}` in the file")))
+    }
+}
+
 fn astro_params(file: &ModelFile, s: &Section) -> Result<AstroParams, Box<ConfigError>> {
     s.check_keys(&[
         "circuit",
@@ -177,15 +187,7 @@ fn astro_params(file: &ModelFile, s: &Section) -> Result<AstroParams, Box<Config
             format!("populations.{feature_population}.size = {size} must be a multiple of the features ({features})"),
         ));
     }
-    let populations: Vec<&str> = file.populations().map(|p| p.0).collect();
-    let population = |key: &str| -> Result<String, Box<ConfigError>> {
-        let name = s.required_string(key, "a population of the file")?;
-        if populations.contains(&name) {
-            Ok(name.to_string())
-        } else {
-            Err(s.error(key, format!("no population named `{name}` in the file")))
-        }
-    };
+    let population = |key: &str| population_at(file, s, key);
     let memory_projection = s.required_string("memory_projection", "the plastic feature -> output projection")?;
     let synapse = |name: &str, default: f64| {
         file.number_at(&format!("projections.{memory_projection}.synapse.{name}")).unwrap_or(default)
@@ -394,15 +396,7 @@ fn multihead_params(file: &ModelFile, s: &Section) -> Result<MultiheadParams, Bo
         "count_ms",
         "input_delay_ms",
     ])?;
-    let populations: Vec<&str> = file.populations().map(|p| p.0).collect();
-    let population = |key: &str| -> Result<String, Box<ConfigError>> {
-        let name = s.required_string(key, "a population of the file")?;
-        if populations.contains(&name) {
-            Ok(name.to_string())
-        } else {
-            Err(s.error(key, format!("no population named `{name}` in the file")))
-        }
-    };
+    let population = |key: &str| population_at(file, s, key);
     // A projection named at `key`, with its weight and delay (the blocks the harness writes
     // carry them).
     let projection = |key: &str| -> Result<(String, f64, f64), Box<ConfigError>> {

@@ -99,6 +99,7 @@ pub struct MultiheadParams {
 struct Shape {
     heads: usize,
     features: usize,
+    d_v: usize,
     /// Channel-sign pairs per head: 2·(d_v + anchors).
     ch: usize,
     d_out: usize,
@@ -125,168 +126,14 @@ impl MultiheadParams {
             )));
         }
         let (n, n_q, d, d_v) = (inputs.n_tokens(), inputs.n_queries(), inputs.dim(), inputs.dim_v());
-        let sh = Shape { heads, features: 2 * d, ch: 2 * (d_v + ANCHORS.len()), d_out: inputs.dim_out() };
-        let (px, ps, pd, ph) = (self.key_pool, self.memory_pool, self.query_pool, self.relay_pool);
+        let sh = Shape { heads, features: 2 * d, d_v, ch: 2 * (d_v + ANCHORS.len()), d_out: inputs.dim_out() };
         let timing = Timing::new(n, n_q, self.write_ms, self.settle_ms, self.count_ms);
-        let h = resolution_ms;
         let phi_q: Vec<Matrix> = inputs.heads.iter().map(|hd| relu_onoff(&hd.q)).collect();
         let phi_k: Vec<Matrix> = inputs.heads.iter().map(|hd| relu_onoff(&hd.k)).collect();
-        // Presented features are clipped to [0, 1] (a rate cannot exceed the top of its range);
-        // inputs in [−1, 1] never are.
-        let clip = |x: f64| x.clamp(0.0, 1.0);
-        let value = |head: usize, t: usize, channel: usize| {
-            if channel < d_v { inputs.heads[head].v.get(t, channel) } else { ANCHORS[channel - d_v] }
-        };
+        let stimuli = self.stimuli(inputs, &sh, &timing, &phi_q, &phi_k, resolution_ms);
+        let wiring = self.wiring(inputs, &sh, seed, baseline);
 
-        let mut stimuli = String::new();
-        let read_start = timing.write_end_ms();
-        for (head, phi) in phi_k.iter().enumerate() {
-            for f in 0..sh.features {
-                let mut key = RateSchedule::default();
-                for (t, &(a, b)) in timing.write_windows_ms.iter().enumerate() {
-                    key.window(a, b, self.feature_rate_hz * clip(phi.get(t, f)), h);
-                }
-                key.window(read_start, timing.duration_ms, self.key_read_rate_hz, h);
-                let first = (head * sh.features + f) * px;
-                push_generator(
-                    &mut stimuli,
-                    &format!("key_h{head}_f{f}"),
-                    &self.key_population,
-                    first,
-                    px,
-                    &key,
-                    self.input_delay_ms,
-                );
-            }
-            for ch in 0..sh.ch {
-                let (channel, sign) = sh.channel(ch);
-                let mut teach = RateSchedule::default();
-                for (t, &(a, b)) in timing.write_windows_ms.iter().enumerate() {
-                    teach.window(a, b, self.teacher_rate_hz * (f64::from(sign) * value(head, t, channel)).max(0.0), h);
-                }
-                if !teach.is_silent() {
-                    let first = (head * sh.ch + ch) * sh.features * ps;
-                    let name = format!("teacher_h{head}_c{channel}{}", if sign > 0 { "on" } else { "off" });
-                    push_generator(
-                        &mut stimuli,
-                        &name,
-                        &self.teacher_population,
-                        first,
-                        sh.features * ps,
-                        &teach,
-                        self.input_delay_ms,
-                    );
-                }
-            }
-            for f in 0..sh.features {
-                let mut query = RateSchedule::default();
-                for q in 0..n_q {
-                    let (a, b) = timing.query_window_ms(q);
-                    let (lo, hi) = self.query_rate_hz;
-                    query.window(a, b, lo + (hi - lo) * clip(phi_q[head].get(q, f)), h);
-                }
-                let target = GeneratorTarget {
-                    population: &self.query_population,
-                    first: (head * sh.features + f) * sh.ch * pd,
-                    count: sh.ch * pd,
-                    weight: self.input_weight_pa,
-                    receptor: Some("basal"),
-                };
-                push_generator_to(&mut stimuli, &format!("query_h{head}_f{f}"), &target, &query, self.input_delay_ms);
-            }
-        }
-
-        let block = |s0: usize, ns: usize, t0: usize, nt: usize, w: f64, delay: f64| {
-            format!("{{ source = [{s0}, {ns}], target = [{t0}, {nt}], weight = {w:?}, delay_ms = {delay:?} }}")
-        };
-        let mut memory = Vec::new();
-        let mut tuft = Vec::new();
-        let mut combine = Vec::new();
-        let mut readout = Vec::new();
-        let relay_first = |o: usize, sign: i8| (2 * o + usize::from(sign < 0)) * ph;
-        let anchor_relay_first = |head: usize, anchor: usize, sign: i8| {
-            (2 * sh.d_out + (head * ANCHORS.len() + anchor) * 2 + usize::from(sign < 0)) * ph
-        };
-        // The D group (channel-sign, feature) each memory group (ch, f) of a head drives: itself,
-        // or for `shuffled_memory` a random other group among the value channels' (the anchors
-        // keep theirs, so the decoder stays calibrated).
-        let value_groups = 2 * d_v * sh.features;
-        for head in 0..heads {
-            let mut order: Vec<usize> = (0..value_groups).collect();
-            if baseline == Baseline::ShuffledMemory {
-                let mut rng = stream_for(seed, "attention-shuffled-memory", head as u64);
-                while order.iter().enumerate().all(|(i, &p)| i == p) {
-                    order.shuffle(&mut rng);
-                }
-            }
-            let d_first = |ch: usize, f: usize| ((head * sh.features + f) * sh.ch + ch) * pd;
-            for ch in 0..sh.ch {
-                let (channel, sign) = sh.channel(ch);
-                for f in 0..sh.features {
-                    let s_first = ((head * sh.ch + ch) * sh.features + f) * ps;
-                    memory.push(block((head * sh.features + f) * px, px, s_first, ps, 0.0, self.memory_delay_ms));
-                    let group = ch * sh.features + f;
-                    let (ch_to, f_to) = match order.get(group) {
-                        Some(&g) => (g / sh.features, g % sh.features),
-                        None => (ch, f),
-                    };
-                    tuft.push(block(s_first, ps, d_first(ch_to, f_to), pd, self.tuft_weight, self.tuft_delay_ms));
-                    let b_first = d_first(ch, f);
-                    if channel < d_v {
-                        let w_o = inputs.w_o.as_ref();
-                        for o in 0..sh.d_out {
-                            let w =
-                                w_o.map_or(if o == channel { 1.0 } else { 0.0 }, |m| m.get(o, head * d_v + channel));
-                            if w != 0.0 {
-                                let target_sign = if w > 0.0 { sign } else { -sign };
-                                let weight = w.abs() * self.combine_weight;
-                                combine.push(block(
-                                    b_first,
-                                    pd,
-                                    relay_first(o, target_sign),
-                                    ph,
-                                    weight,
-                                    self.combine_delay_ms,
-                                ));
-                            }
-                        }
-                    } else {
-                        let weight = self.combine_weight;
-                        let t0 = anchor_relay_first(head, channel - d_v, sign);
-                        combine.push(block(b_first, pd, t0, ph, weight, self.combine_delay_ms));
-                    }
-                    readout.push(ReadoutRow {
-                        population: self.burst_population.clone(),
-                        node_first: b_first,
-                        node_count: pd,
-                        column: 0,
-                        query: -1,
-                        channel,
-                        sign,
-                        kind: if channel < d_v { RowKind::HeadValue } else { RowKind::HeadAnchor },
-                        head,
-                        token: -1,
-                    });
-                }
-            }
-        }
-        for o in 0..sh.d_out {
-            for sign in [1i8, -1] {
-                readout.push(relay_row(&self.relay_population, relay_first(o, sign), ph, o, sign, RowKind::Value, 0));
-            }
-        }
-        for head in 0..heads {
-            for anchor in 0..ANCHORS.len() {
-                for sign in [1i8, -1] {
-                    let first = anchor_relay_first(head, anchor, sign);
-                    readout.push(relay_row(&self.relay_population, first, ph, anchor, sign, RowKind::Anchor, head));
-                }
-            }
-        }
-        for (i, row) in readout.iter_mut().enumerate() {
-            row.column = i;
-        }
-
+        let (px, ps, pd, ph) = (self.key_pool, self.memory_pool, self.query_pool, self.relay_pool);
         let cells = |pool: usize| sh.heads * sh.ch * sh.features * pool;
         let rule = |blocks: &[String]| format!("{{ blocks = [{}] }}", blocks.join(", "));
         let mut overrides = vec![
@@ -296,9 +143,9 @@ impl MultiheadParams {
             format!("populations.{}.size={}", self.query_population, cells(pd)),
             format!("populations.{}.size={}", self.burst_population, cells(pd)),
             format!("populations.{}.size={}", self.relay_population, (2 * sh.d_out + 2 * heads * ANCHORS.len()) * ph),
-            format!("projections.{}.rule={}", self.memory_projection, rule(&memory)),
-            format!("projections.{}.rule={}", self.tuft_projection, rule(&tuft)),
-            format!("projections.{}.rule={}", self.combine_projection, rule(&combine)),
+            format!("projections.{}.rule={}", self.memory_projection, rule(&wiring.memory)),
+            format!("projections.{}.rule={}", self.tuft_projection, rule(&wiring.tuft)),
+            format!("projections.{}.rule={}", self.combine_projection, rule(&wiring.combine)),
             format!("projections.{}.learning_windows_ms=[[0.0, {:?}]]", self.memory_projection, timing.write_end_ms()),
             format!("simulation.duration_ms={:?}", timing.duration_ms),
         ];
@@ -314,8 +161,8 @@ impl MultiheadParams {
         Ok(Prepared {
             stimuli,
             overrides,
-            n_columns: readout.len(),
-            readout,
+            n_columns: wiring.readout.len(),
+            readout: wiring.readout,
             timing,
             feature_map: FeatureMap::ReluOnOff,
             clip_fraction: 0.0,
@@ -325,6 +172,175 @@ impl MultiheadParams {
             anchor_mass,
         })
     }
+
+    /// The generators: key features and teachers in the write phase, tonic key features and the
+    /// query features in the read phase.
+    fn stimuli(
+        &self,
+        inputs: &Inputs,
+        sh: &Shape,
+        timing: &Timing,
+        phi_q: &[Matrix],
+        phi_k: &[Matrix],
+        h: f64,
+    ) -> String {
+        let (px, ps, pd) = (self.key_pool, self.memory_pool, self.query_pool);
+        // Presented features are clipped to [0, 1] (a rate cannot exceed the top of its range);
+        // inputs in [−1, 1] never are.
+        let clip = |x: f64| x.clamp(0.0, 1.0);
+        let value = |head: usize, t: usize, channel: usize| {
+            if channel < sh.d_v { inputs.heads[head].v.get(t, channel) } else { ANCHORS[channel - sh.d_v] }
+        };
+        let mut stimuli = String::new();
+        let read_start = timing.write_end_ms();
+        for (head, phi) in phi_k.iter().enumerate() {
+            for f in 0..sh.features {
+                let mut key = RateSchedule::default();
+                for (t, &(a, b)) in timing.write_windows_ms.iter().enumerate() {
+                    key.window(a, b, self.feature_rate_hz * clip(phi.get(t, f)), h);
+                }
+                key.window(read_start, timing.duration_ms, self.key_read_rate_hz, h);
+                let first = (head * sh.features + f) * px;
+                let name = format!("key_h{head}_f{f}");
+                push_generator(&mut stimuli, &name, &self.key_population, first, px, &key, self.input_delay_ms);
+            }
+            for ch in 0..sh.ch {
+                let (channel, sign) = sh.channel(ch);
+                let mut teach = RateSchedule::default();
+                for (t, &(a, b)) in timing.write_windows_ms.iter().enumerate() {
+                    teach.window(a, b, self.teacher_rate_hz * (f64::from(sign) * value(head, t, channel)).max(0.0), h);
+                }
+                if !teach.is_silent() {
+                    let first = (head * sh.ch + ch) * sh.features * ps;
+                    let name = format!("teacher_h{head}_c{channel}{}", if sign > 0 { "on" } else { "off" });
+                    let (population, count) = (&self.teacher_population, sh.features * ps);
+                    push_generator(&mut stimuli, &name, population, first, count, &teach, self.input_delay_ms);
+                }
+            }
+            for f in 0..sh.features {
+                let mut query = RateSchedule::default();
+                for q in 0..timing.read_windows_ms.len() {
+                    let (a, b) = timing.query_window_ms(q);
+                    let (lo, hi) = self.query_rate_hz;
+                    query.window(a, b, lo + (hi - lo) * clip(phi_q[head].get(q, f)), h);
+                }
+                let target = GeneratorTarget {
+                    population: &self.query_population,
+                    first: (head * sh.features + f) * sh.ch * pd,
+                    count: sh.ch * pd,
+                    weight: self.input_weight_pa,
+                    receptor: Some("basal"),
+                };
+                push_generator_to(&mut stimuli, &format!("query_h{head}_f{f}"), &target, &query, self.input_delay_ms);
+            }
+        }
+        stimuli
+    }
+
+    /// The blocks of the `memory`, `tuft` and `combine` projections and the readout rows.
+    fn wiring(&self, inputs: &Inputs, sh: &Shape, seed: u64, baseline: Baseline) -> Wiring {
+        let (px, ps, pd, ph) = (self.key_pool, self.memory_pool, self.query_pool, self.relay_pool);
+        let block = |s0: usize, ns: usize, t0: usize, nt: usize, w: f64, delay: f64| {
+            format!("{{ source = [{s0}, {ns}], target = [{t0}, {nt}], weight = {w:?}, delay_ms = {delay:?} }}")
+        };
+        let mut wiring = Wiring::default();
+        let relay_first = |o: usize, sign: i8| (2 * o + usize::from(sign < 0)) * ph;
+        let anchor_relay_first = |head: usize, anchor: usize, sign: i8| {
+            (2 * sh.d_out + (head * ANCHORS.len() + anchor) * 2 + usize::from(sign < 0)) * ph
+        };
+        // The D group (channel-sign, feature) each memory group (ch, f) of a head drives: itself,
+        // or for `shuffled_memory` a random other group among the value channels' (the anchors
+        // keep theirs, so the decoder stays calibrated).
+        let value_groups = 2 * sh.d_v * sh.features;
+        for head in 0..sh.heads {
+            let mut order: Vec<usize> = (0..value_groups).collect();
+            if baseline == Baseline::ShuffledMemory {
+                let mut rng = stream_for(seed, "attention-shuffled-memory", head as u64);
+                while order.iter().enumerate().all(|(i, &p)| i == p) {
+                    order.shuffle(&mut rng);
+                }
+            }
+            let d_first = |ch: usize, f: usize| ((head * sh.features + f) * sh.ch + ch) * pd;
+            for ch in 0..sh.ch {
+                let (channel, sign) = sh.channel(ch);
+                for f in 0..sh.features {
+                    let s_first = ((head * sh.ch + ch) * sh.features + f) * ps;
+                    wiring.memory.push(block(
+                        (head * sh.features + f) * px,
+                        px,
+                        s_first,
+                        ps,
+                        0.0,
+                        self.memory_delay_ms,
+                    ));
+                    let (ch_to, f_to) = match order.get(ch * sh.features + f) {
+                        Some(&g) => (g / sh.features, g % sh.features),
+                        None => (ch, f),
+                    };
+                    let d_to = d_first(ch_to, f_to);
+                    wiring.tuft.push(block(s_first, ps, d_to, pd, self.tuft_weight, self.tuft_delay_ms));
+                    let b_first = d_first(ch, f);
+                    if channel < sh.d_v {
+                        for o in 0..sh.d_out {
+                            let w = inputs
+                                .w_o
+                                .as_ref()
+                                .map_or(if o == channel { 1.0 } else { 0.0 }, |m| m.get(o, head * sh.d_v + channel));
+                            if w != 0.0 {
+                                let relay = relay_first(o, if w > 0.0 { sign } else { -sign });
+                                let weight = w.abs() * self.combine_weight;
+                                wiring.combine.push(block(b_first, pd, relay, ph, weight, self.combine_delay_ms));
+                            }
+                        }
+                    } else {
+                        let relay = anchor_relay_first(head, channel - sh.d_v, sign);
+                        wiring.combine.push(block(b_first, pd, relay, ph, self.combine_weight, self.combine_delay_ms));
+                    }
+                    let kind = if channel < sh.d_v { RowKind::HeadValue } else { RowKind::HeadAnchor };
+                    wiring.readout.push(ReadoutRow {
+                        population: self.burst_population.clone(),
+                        node_first: b_first,
+                        node_count: pd,
+                        column: 0,
+                        query: -1,
+                        channel,
+                        sign,
+                        kind,
+                        head,
+                        token: -1,
+                    });
+                }
+            }
+        }
+        let relays = &self.relay_population;
+        for o in 0..sh.d_out {
+            for sign in [1i8, -1] {
+                wiring.readout.push(relay_row(relays, relay_first(o, sign), ph, o, sign, RowKind::Value, 0));
+            }
+        }
+        for head in 0..sh.heads {
+            for anchor in 0..ANCHORS.len() {
+                for sign in [1i8, -1] {
+                    let first = anchor_relay_first(head, anchor, sign);
+                    wiring.readout.push(relay_row(relays, first, ph, anchor, sign, RowKind::Anchor, head));
+                }
+            }
+        }
+        for (i, row) in wiring.readout.iter_mut().enumerate() {
+            row.column = i;
+        }
+        wiring
+    }
+}
+
+/// What [`MultiheadParams::wiring`] returns: the blocks of each projection (TOML inline tables)
+/// and the readout rows.
+#[derive(Debug, Default)]
+struct Wiring {
+    memory: Vec<String>,
+    tuft: Vec<String>,
+    combine: Vec<String>,
+    readout: Vec<ReadoutRow>,
 }
 
 fn dot(a: &[f64], b: &[f64]) -> f64 {

@@ -76,14 +76,7 @@ impl Default for ContrastiveParams {
 
 impl Validate for ContrastiveParams {
     fn validate(&self) -> Result<(), ParamError> {
-        HebbianParams {
-            eta: self.eta,
-            tau_plus: self.tau_plus,
-            tau_minus: self.tau_minus,
-            w_min: self.w_min,
-            w_max: self.w_max,
-        }
-        .validate()?;
+        self.hebbian().validate()?;
         positive("eta", self.eta, "weight unit per ms (the phases give the sign)")?;
         positive("period_ms", self.period_ms, "ms")?;
         if !(self.clamped_ms > 0.0 && self.clamped_ms < self.period_ms) {
@@ -94,6 +87,17 @@ impl Validate for ContrastiveParams {
 }
 
 impl ContrastiveParams {
+    /// The parameters of the pair rule, as `hebbian_synapse` has them.
+    fn hebbian(&self) -> HebbianParams {
+        HebbianParams {
+            eta: self.eta,
+            tau_plus: self.tau_plus,
+            tau_minus: self.tau_minus,
+            w_min: self.w_min,
+            w_max: self.w_max,
+        }
+    }
+
     /// Whether `t_ms` falls in a clamped phase.
     pub fn clamped_at(&self, t_ms: f64) -> bool {
         t_ms.rem_euclid(self.period_ms) < self.clamped_ms
@@ -116,14 +120,9 @@ impl SynapseFactory for ContrastiveFactory {
 
     fn build(&self, weights: Vec<f64>, _: &[u32], _: usize) -> Result<Box<dyn SynapseDynamics>, String> {
         let p = &self.params;
-        if let Some(w) = weights.iter().find(|&&w| !(p.w_min..=p.w_max).contains(&w)) {
-            return Err(format!(
-                "contrastive_hebbian_synapse: weight {w} must lie between Wmin = {} and Wmax = {}",
-                p.w_min, p.w_max
-            ));
-        }
-        let tau_c = p.tau_plus * p.tau_minus / (p.tau_plus + p.tau_minus);
-        Ok(Box::new(Contrastive { params: p.clone(), pair: p.eta * tau_c, traces: PairTraces::new(weights) }))
+        let rule = p.hebbian();
+        rule.check_weights("contrastive_hebbian_synapse", &weights)?;
+        Ok(Box::new(Contrastive { params: p.clone(), pair: rule.pair_amplitude(), traces: PairTraces::new(weights) }))
     }
 }
 

@@ -596,6 +596,23 @@ impl Validate for HebbianParams {
     }
 }
 
+impl HebbianParams {
+    /// The amplitude of one spike pair, η·τ_c with τ_c = τ₊τ₋/(τ₊ + τ₋).
+    pub(crate) fn pair_amplitude(&self) -> f64 {
+        self.eta * self.tau_plus * self.tau_minus / (self.tau_plus + self.tau_minus)
+    }
+
+    /// Refuses initial weights outside [Wmin, Wmax], naming the synapse model.
+    pub(crate) fn check_weights(&self, model: &str, weights: &[f64]) -> Result<(), String> {
+        match weights.iter().find(|&&w| !(self.w_min..=self.w_max).contains(&w)) {
+            Some(w) => {
+                Err(format!("{model}: weight {w} must lie between Wmin = {} and Wmax = {}", self.w_min, self.w_max))
+            }
+            None => Ok(()),
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct HebbianFactory {
     pub params: HebbianParams,
@@ -612,14 +629,8 @@ impl SynapseFactory for HebbianFactory {
 
     fn build(&self, weights: Vec<f64>, _: &[u32], _: usize) -> Result<Box<dyn SynapseDynamics>, String> {
         let p = &self.params;
-        if let Some(w) = weights.iter().find(|&&w| !(p.w_min..=p.w_max).contains(&w)) {
-            return Err(format!(
-                "hebbian_synapse: weight {w} must lie between Wmin = {} and Wmax = {}",
-                p.w_min, p.w_max
-            ));
-        }
-        let tau_c = p.tau_plus * p.tau_minus / (p.tau_plus + p.tau_minus);
-        Ok(Box::new(Hebbian { params: p.clone(), pair: p.eta * tau_c, traces: PairTraces::new(weights) }))
+        p.check_weights("hebbian_synapse", &weights)?;
+        Ok(Box::new(Hebbian { params: p.clone(), pair: p.pair_amplitude(), traces: PairTraces::new(weights) }))
     }
 }
 
@@ -712,8 +723,9 @@ impl Default for HebbianAstroParams {
     }
 }
 
-impl Validate for HebbianAstroParams {
-    fn validate(&self) -> Result<(), ParamError> {
+impl HebbianAstroParams {
+    /// The parameters of the weight's rule, as `hebbian_synapse` has them.
+    fn hebbian(&self) -> HebbianParams {
         HebbianParams {
             eta: self.eta,
             tau_plus: self.tau_plus,
@@ -721,7 +733,12 @@ impl Validate for HebbianAstroParams {
             w_min: self.w_min,
             w_max: self.w_max,
         }
-        .validate()?;
+    }
+}
+
+impl Validate for HebbianAstroParams {
+    fn validate(&self) -> Result<(), ParamError> {
+        self.hebbian().validate()?;
         AstroNormalizedParams {
             tau_astro: self.tau_astro,
             epsilon: self.epsilon,
@@ -758,17 +775,12 @@ impl SynapseFactory for HebbianAstroFactory {
 
     fn build(&self, weights: Vec<f64>, _: &[u32], shard_len: usize) -> Result<Box<dyn SynapseDynamics>, String> {
         let p = &self.params;
-        if let Some(w) = weights.iter().find(|&&w| !(p.w_min..=p.w_max).contains(&w)) {
-            return Err(format!(
-                "hebbian_astro_synapse: weight {w} must lie between Wmin = {} and Wmax = {}",
-                p.w_min, p.w_max
-            ));
-        }
-        let tau_c = p.tau_plus * p.tau_minus / (p.tau_plus + p.tau_minus);
+        let rule = p.hebbian();
+        rule.check_weights("hebbian_astro_synapse", &weights)?;
         let n = weights.len();
         Ok(Box::new(HebbianAstro {
             params: p.clone(),
-            pair: p.eta * tau_c,
+            pair: rule.pair_amplitude(),
             traces: PairTraces::new(weights),
             g: vec![p.g; n],
             a: vec![p.a; shard_len],

@@ -15,7 +15,7 @@ use crate::document::{Item, Node, TableRef, default_name_keys, element_names};
 use crate::error::{Res, suggestion};
 
 /// The most synapses a `blocks` rule lists (they are held in memory while the network is built).
-const MAX_BLOCK_EDGES: u64 = 50_000_000;
+const MAX_BLOCK_EDGES: u64 = 10_000_000;
 
 /// What makes a projection plastic: its synapse model, whether its transmitted weights are
 /// recorded, and the windows in which it learns.
@@ -164,7 +164,11 @@ impl Loader<'_> {
                     if let Some(e) = t.get(key) {
                         if blocks {
                             // The blocks' default weight and delay (a block may set its own).
-                            let value = self.as_number(&e.item, &t.field(key))?;
+                            let value = if key == "delay_ms" {
+                                self.step_delay(&e.item, &t.field(key), sim.resolution)?
+                            } else {
+                                self.as_number(&e.item, &t.field(key))?
+                            };
                             if let Rule::Explicit(edges) = &mut rule {
                                 for edge in edges.iter_mut() {
                                     let slot = if key == "weight" { &mut edge.weight } else { &mut edge.delay_ms };
@@ -190,21 +194,6 @@ impl Loader<'_> {
                         &rule_field,
                         "a block without its own weight or delay_ms takes the projection's: give them",
                     ));
-                }
-                if blocks && let Some(e) = t.get("delay_ms") {
-                    let d = self.as_number(&e.item, &t.field("delay_ms"))?;
-                    if !matches!(sim.resolution.exact_steps(d), Ok(s) if s >= 1)
-                        || delay_beyond_limit(&Dist::Constant(d), sim.resolution).is_some()
-                    {
-                        return Err(self.bad_value(
-                            &e.item,
-                            &t.field("delay_ms"),
-                            format!(
-                                "must be a multiple of the resolution ({} ms), at least one step",
-                                sim.resolution.h()
-                            ),
-                        ));
-                    }
                 }
                 (Dist::Constant(0.0), Dist::Constant(sim.resolution.h()))
             } else {
@@ -576,22 +565,14 @@ impl Loader<'_> {
             let (s0, ns) = range("source", source)?;
             let (t0, nt) = range("target", target)?;
             // A missing weight or delay is NaN here: the projection's own fills it (checked there).
-            let number =
-                |key: &str| -> Res<f64> { t.get(key).map_or(Ok(f64::NAN), |e| self.as_number(&e.item, &t.field(key))) };
-            let weight = number("weight")?;
-            let delay_ms = number("delay_ms")?;
-            if let Some(e) = t.get("delay_ms") {
-                match resolution.exact_steps(delay_ms) {
-                    Ok(s) if s >= 1 && delay_beyond_limit(&Dist::Constant(delay_ms), resolution).is_none() => {}
-                    _ => {
-                        return Err(self.bad_value(
-                            &e.item,
-                            &t.field("delay_ms"),
-                            format!("must be a multiple of the resolution ({} ms), at least one step", resolution.h()),
-                        ));
-                    }
-                }
-            }
+            let weight = match t.get("weight") {
+                Some(e) => self.as_number(&e.item, &t.field("weight"))?,
+                None => f64::NAN,
+            };
+            let delay_ms = match t.get("delay_ms") {
+                Some(e) => self.step_delay(&e.item, &t.field("delay_ms"), resolution)?,
+                None => f64::NAN,
+            };
             if ns.saturating_mul(nt).saturating_add(edges.len() as u64) > MAX_BLOCK_EDGES {
                 return Err(self.bad_value(
                     block,
@@ -606,6 +587,19 @@ impl Loader<'_> {
             }
         }
         Ok(edges)
+    }
+
+    /// A constant delay (ms): a number, a whole number of steps ≥ 1 within the engine's limit.
+    fn step_delay(&self, item: &Item, field: &str, resolution: Resolution) -> Res<f64> {
+        let delay_ms = self.as_number(item, field)?;
+        match resolution.exact_steps(delay_ms) {
+            Ok(s) if s >= 1 && delay_beyond_limit(&Dist::Constant(delay_ms), resolution).is_none() => Ok(delay_ms),
+            _ => Err(self.bad_value(
+                item,
+                field,
+                format!("must be a multiple of the resolution ({} ms), at least one step", resolution.h()),
+            )),
+        }
     }
 
     pub(crate) fn edges_file(
