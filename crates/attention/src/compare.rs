@@ -166,11 +166,7 @@ pub type AfterRun<'a> =
 
 /// Runs the comparison; `after_run` follows every run (the binary draws its picture and prints
 /// a progress line).
-pub fn run_compare(
-    options: &CompareOptions,
-    stop: &AtomicBool,
-    after_run: &mut AfterRun,
-) -> Result<Comparison, Error> {
+pub fn run_compare(options: &CompareOptions, stop: &AtomicBool, after_run: &mut AfterRun) -> Result<Comparison, Error> {
     let inputs = Inputs::read(&options.inputs)?;
     if options.out.exists() && !options.out.is_dir() {
         return Err(Error::File { path: options.out.clone(), message: "not a directory (--out DIR)".into() });

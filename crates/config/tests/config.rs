@@ -550,6 +550,33 @@ fn explicit_edges_from_a_file() {
 }
 
 #[test]
+fn blocks_connect_node_ranges_all_to_all() {
+    let blocks = "rule = { blocks = [{ source = [0, 4], target = [0, 2] }, \
+                  { source = [4, 2], target = [5, 5], weight = 5.0, delay_ms = 0.2 }] }";
+    let text = base_with("rule = { pairwise_bernoulli = { p = 0.1 } }", blocks);
+    let file = load_text("blocks", &text, &[]).unwrap_or_else(|e| panic!("{e}"));
+    let built = file.build(1, 1).unwrap_or_else(|e| panic!("{e}"));
+    let (synapses, _) = built.simulation.memory();
+    assert_eq!(synapses, 4 * 2 + 2 * 5 + 40 * 5, "the two blocks and the fixed_indegree projection");
+
+    let outside = text.replacen("target = [5, 5]", "target = [8, 5]", 1);
+    let e = load_err("blocks-outside", &outside, &[]);
+    check(
+        &e,
+        line_of(&outside, "target = [8, 5]"),
+        "projections.exc_to_all.rule.blocks.1.target",
+        &["nodes 8..13 lie outside inh (size 10)"],
+    );
+    // Without the projection's weight, a block without its own has none.
+    let no_weight = base_with("rule = { pairwise_bernoulli = { p = 0.1 } }\nweight = 20.0", blocks);
+    let e = load_err("blocks-no-weight", &no_weight, &[]);
+    assert!(e.message.contains("takes the projection's"), "{e}");
+    let bad_range = text.replacen("source = [0, 4]", "source = [0, 4, 1]", 1);
+    let e = load_err("blocks-range", &bad_range, &[]);
+    assert!(e.message.contains("two integers [first, count]"), "{e}");
+}
+
+#[test]
 fn overrides_reach_nested_keys_and_arrays_of_tables() {
     let file = load_text("set-sim", BASE, &["simulation.duration_ms=500", "simulation.seed=99"])
         .unwrap_or_else(|e| panic!("{e}"));

@@ -546,7 +546,7 @@ fn draw_compare_figure(path: &Path, comparison: &Comparison) -> Result<()> {
         .flat_map(|s| std::iter::once(s.r_c).chain(s.baselines.iter().map(|b| b.1)))
         .filter(|v| v.is_finite())
         .fold(0.0, f64::min);
-    let y_range = ((lowest * 10.0).floor() / 10.0).max(-1.0)..1.05;
+    let y_range = ((lowest * 10.0).floor() / 10.0).max(-1.0)..1.1;
     let n = summary.len().max(1) as f64;
     let mut chart = ChartBuilder::on(&body)
         .margin(8)
@@ -594,15 +594,15 @@ fn draw_compare_figure(path: &Path, comparison: &Comparison) -> Result<()> {
                     colour.filled(),
                 )))
                 .map_err(drawing)?;
-            let style =
-                TextStyle::from((FAMILY, TICK_SIZE - 2.0).into_font()).pos(Pos::new(HPos::Center, VPos::Bottom));
-            chart
-                .draw_series(std::iter::once(Text::new(
-                    format!("{name} {value:.2}"),
-                    (x0 + width / 2.0, value.max(0.0) + 0.01),
-                    style,
-                )))
-                .map_err(drawing)?;
+            // Two short lines (name, then value) fit over a bar of three per circuit.
+            let top = value.max(0.0);
+            for (line, text) in [(0.0, format!("{value:.2}")), (0.045, name.clone())] {
+                let style =
+                    TextStyle::from((FAMILY, TICK_SIZE - 3.0).into_font()).pos(Pos::new(HPos::Center, VPos::Bottom));
+                chart
+                    .draw_series(std::iter::once(Text::new(text, (x0 + width / 2.0, top + 0.01 + line), style)))
+                    .map_err(drawing)?;
+            }
         }
     }
     root.present().map_err(drawing)?;
