@@ -381,7 +381,9 @@ fn multihead_params(file: &ModelFile, s: &Section) -> Result<MultiheadParams, Bo
         "relay_population",
         "memory_projection",
         "tuft_projection",
+        "opponent_projection",
         "combine_projection",
+        "memory_tokens",
         "key_pool",
         "memory_pool",
         "query_pool",
@@ -410,6 +412,15 @@ fn multihead_params(file: &ModelFile, s: &Section) -> Result<MultiheadParams, Bo
     let (memory_projection, _, memory_delay_ms) = projection("memory_projection")?;
     let (tuft_projection, tuft_weight, tuft_delay_ms) = projection("tuft_projection")?;
     let (combine_projection, combine_weight, combine_delay_ms) = projection("combine_projection")?;
+    let opponent = match s.string("opponent_projection")? {
+        Some(_) => Some(projection("opponent_projection")?),
+        None => None,
+    };
+    let memory_eta = file.number_at(&format!("projections.{memory_projection}.synapse.eta")).unwrap_or(0.0);
+    let memory_tokens = match s.count("memory_tokens", 0, 1 << 20, 0)? {
+        0 => None,
+        m => Some(m as usize),
+    };
     Ok(MultiheadParams {
         key_population: population("key_population")?,
         teacher_population: population("teacher_population")?,
@@ -424,7 +435,10 @@ fn multihead_params(file: &ModelFile, s: &Section) -> Result<MultiheadParams, Bo
         combine_delay_ms,
         tuft_weight,
         tuft_delay_ms,
+        opponent,
         memory_delay_ms,
+        memory_eta,
+        memory_tokens,
         key_pool: s.count("key_pool", 1, 4096, 8)? as usize,
         memory_pool: s.count("memory_pool", 1, 4096, 4)? as usize,
         query_pool: s.count("query_pool", 1, 4096, 6)? as usize,

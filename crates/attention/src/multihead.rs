@@ -4,8 +4,8 @@
 //! The network is the circuit's model file (`models/attention/multihead.toml`): key-feature
 //! cells X (L4), teachers T, memory cells S (L2/3), query cells D (L5, `pyramidal_bac`), burst
 //! units B (the L5 → higher-order thalamus driver synapses) and relays HO, with the projections
-//! `memory` (X → S, Hebbian), `teach` (T → S), `tuft` (S → D apical), `burst` (D → B) and
-//! `combine` (B → HO). This module sizes them to the inputs and wires the pools:
+//! `memory` (X → S, Hebbian), `teach` (T → S), `tuft` (S → D apical), `opponent` (S → D apical,
+//! inhibitory; optional), `burst` (D → B) and `combine` (B → HO). This module sizes them to the inputs and wires the pools:
 //!
 //! - **Features.** φ(x) = [relu(x), relu(−x)] (2d features, [`FeatureMap::ReluOnOff`]), as the
 //!   reference `linear_unnormalized`.
@@ -16,10 +16,15 @@
 //!   anchor relays (h, anchor, s).
 //! - **Write phase** (token t in its window): X(h, f) at `feature_rate_hz`·φ_f(k_t^h), T(h, ch) at
 //!   `teacher_rate_hz`·relu(s·v_t,a); `memory` learns there with transmission off, so
-//!   w(h, ch, f) ∝ Σ_t φ_f(k_t) relu(s·v_t,a) (the key–value memory).
+//!   w(h, ch, f) ∝ Σ_t φ_f(k_t) relu(s·v_t,a) (the key–value memory). With `memory_tokens = m`
+//!   the learning rate is η·m/n, so w is m times the mean over the tokens instead of the sum and
+//!   its range does not grow with n.
 //! - **Read phase** (per query: settle, then count): X tonic at `key_read_rate_hz`, so S(h, ch, f)
 //!   fires ∝ w(h, ch, f); D(h, f, ch) basal at the affine rate of φ_f(q^h) (`query_rate_hz`),
-//!   apical from S(h, ch, f) (`tuft` blocks). Bursts of D ~ g(φ_f(q))·f(w): summed over f and
+//!   apical from S(h, ch, f) (`tuft` blocks) and, inhibitory, from the same channel's opposite
+//!   sign S(h, ch ⊕ 1, f) (`opponent` blocks), so the tuft sees the net memory w(+) − w(−) and
+//!   not the common part Σ_t φ_f(k_t)|v_t,a|, which grows like n where the net memory grows like
+//!   √n (its burst noise buried the signal at n = 64). Bursts of D ~ g(φ_f(q))·f(w): summed over f and
 //!   taken as + minus −, the query-only terms cancel and the memory-only ones do not vary with
 //!   the query, leaving Σ_f φ_f(q)·w(a, f) = Σ_j (φ(q)·φ(k_j)) v_j,a per head.
 //! - **Combination.** `combine` blocks B(h, f, a, s) → HO(o, s·sign W_O[o, h·d_v + a]) with
@@ -77,7 +82,15 @@ pub struct MultiheadParams {
     pub combine_delay_ms: f64,
     pub tuft_weight: f64,
     pub tuft_delay_ms: f64,
+    /// The opponent projection (S(a, −s, f) → D(f, a, s) apical, inhibitory), with its weight
+    /// and delay; `None` when the file has none.
+    pub opponent: Option<(String, f64, f64)>,
     pub memory_delay_ms: f64,
+    /// The memory synapses' learning rate η as the file has it.
+    pub memory_eta: f64,
+    /// With `Some(m)`, η is scaled by m / n, so the stored weights are m times the mean over the
+    /// tokens rather than their sum and their range does not grow with n.
+    pub memory_tokens: Option<usize>,
     pub key_pool: usize,
     pub memory_pool: usize,
     pub query_pool: usize,
@@ -149,6 +162,13 @@ impl MultiheadParams {
             format!("projections.{}.learning_windows_ms=[[0.0, {:?}]]", self.memory_projection, timing.write_end_ms()),
             format!("simulation.duration_ms={:?}", timing.duration_ms),
         ];
+        if let Some((name, ..)) = &self.opponent {
+            overrides.push(format!("projections.{name}.rule={}", rule(&wiring.opponent)));
+        }
+        if let Some(m) = self.memory_tokens {
+            let eta = self.memory_eta * m as f64 / n as f64;
+            overrides.push(format!("projections.{}.synapse.eta={eta:?}", self.memory_projection));
+        }
         if baseline == Baseline::PassiveApical {
             overrides.push(format!("populations.{}.params.g_d=0.0", self.query_population));
             overrides.push(format!("populations.{}.params.bAP_amplitude=0.0", self.query_population));
@@ -237,7 +257,7 @@ impl MultiheadParams {
         stimuli
     }
 
-    /// The blocks of the `memory`, `tuft` and `combine` projections and the readout rows.
+    /// The blocks of the `memory`, `tuft`, `opponent` and `combine` projections and the readout rows.
     fn wiring(&self, inputs: &Inputs, sh: &Shape, seed: u64, baseline: Baseline) -> Wiring {
         let (px, ps, pd, ph) = (self.key_pool, self.memory_pool, self.query_pool, self.relay_pool);
         let block = |s0: usize, ns: usize, t0: usize, nt: usize, w: f64, delay: f64| {
@@ -279,6 +299,11 @@ impl MultiheadParams {
                     };
                     let d_to = d_first(ch_to, f_to);
                     wiring.tuft.push(block(s_first, ps, d_to, pd, self.tuft_weight, self.tuft_delay_ms));
+                    if let Some((_, weight, delay)) = &self.opponent {
+                        // The same channel's opposite sign: ch ^ 1 (signs alternate + −).
+                        let opposite_first = ((head * sh.ch + (ch ^ 1)) * sh.features + f) * ps;
+                        wiring.opponent.push(block(opposite_first, ps, d_to, pd, *weight, *delay));
+                    }
                     let b_first = d_first(ch, f);
                     if channel < sh.d_v {
                         for o in 0..sh.d_out {
@@ -339,6 +364,7 @@ impl MultiheadParams {
 struct Wiring {
     memory: Vec<String>,
     tuft: Vec<String>,
+    opponent: Vec<String>,
     combine: Vec<String>,
     readout: Vec<ReadoutRow>,
 }
