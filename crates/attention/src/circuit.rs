@@ -416,10 +416,20 @@ fn multihead_params(file: &ModelFile, s: &Section) -> Result<MultiheadParams, Bo
         Some(_) => Some(projection("opponent_projection")?),
         None => None,
     };
-    let memory_eta = file.number_at(&format!("projections.{memory_projection}.synapse.eta")).unwrap_or(0.0);
+    // η·m/n replaces the file's η, so scaling needs a numeric η to scale (never a silent 0).
     let memory_tokens = match s.count("memory_tokens", 0, 1 << 20, 0)? {
         0 => None,
         m => Some(m as usize),
+    };
+    let memory_eta = match (memory_tokens, file.number_at(&format!("projections.{memory_projection}.synapse.eta"))) {
+        (_, Some(eta)) => eta,
+        (None, None) => 0.0,
+        (Some(_), None) => {
+            return Err(s.error(
+                "memory_tokens",
+                format!("scales the learning rate eta of `{memory_projection}`, whose synapse has no numeric eta"),
+            ));
+        }
     };
     Ok(MultiheadParams {
         key_population: population("key_population")?,

@@ -5,7 +5,8 @@
 //! cells X (L4), teachers T, memory cells S (L2/3), query cells D (L5, `pyramidal_bac`), burst
 //! units B (the L5 → higher-order thalamus driver synapses) and relays HO, with the projections
 //! `memory` (X → S, Hebbian), `teach` (T → S), `tuft` (S → D apical), `opponent` (S → D apical,
-//! inhibitory; optional), `burst` (D → B) and `combine` (B → HO). This module sizes them to the inputs and wires the pools:
+//! inhibitory; optional), `burst` (D → B) and `combine` (B → HO). This module sizes them to the
+//! inputs and wires the pools:
 //!
 //! - **Features.** φ(x) = [relu(x), relu(−x)] (2d features, [`FeatureMap::ReluOnOff`]), as the
 //!   reference `linear_unnormalized`.
@@ -24,8 +25,8 @@
 //!   apical from S(h, ch, f) (`tuft` blocks) and, inhibitory, from the same channel's opposite
 //!   sign S(h, ch ⊕ 1, f) (`opponent` blocks), so the tuft sees the net memory w(+) − w(−) and
 //!   not the common part Σ_t φ_f(k_t)|v_t,a|, which grows like n where the net memory grows like
-//!   √n (its burst noise buried the signal at n = 64). Bursts of D ~ g(φ_f(q))·f(w): summed over f and
-//!   taken as + minus −, the query-only terms cancel and the memory-only ones do not vary with
+//!   √n (its burst noise buried the signal at n = 64). Bursts of D ~ g(φ_f(q))·f(w): summed
+//!   over f and taken as + minus −, the query-only terms cancel and the memory-only ones do not vary with
 //!   the query, leaving Σ_f φ_f(q)·w(a, f) = Σ_j (φ(q)·φ(k_j)) v_j,a per head.
 //! - **Combination.** `combine` blocks B(h, f, a, s) → HO(o, s·sign W_O[o, h·d_v + a]) with
 //!   weight |W_O[o, h·d_v + a]| × the projection's weight; the anchors' B → their own relays
@@ -280,15 +281,15 @@ impl MultiheadParams {
                     order.shuffle(&mut rng);
                 }
             }
+            let s_first = |ch: usize, f: usize| ((head * sh.ch + ch) * sh.features + f) * ps;
             let d_first = |ch: usize, f: usize| ((head * sh.features + f) * sh.ch + ch) * pd;
             for ch in 0..sh.ch {
                 let (channel, sign) = sh.channel(ch);
                 for f in 0..sh.features {
-                    let s_first = ((head * sh.ch + ch) * sh.features + f) * ps;
                     wiring.memory.push(block(
                         (head * sh.features + f) * px,
                         px,
-                        s_first,
+                        s_first(ch, f),
                         ps,
                         0.0,
                         self.memory_delay_ms,
@@ -298,11 +299,10 @@ impl MultiheadParams {
                         None => (ch, f),
                     };
                     let d_to = d_first(ch_to, f_to);
-                    wiring.tuft.push(block(s_first, ps, d_to, pd, self.tuft_weight, self.tuft_delay_ms));
+                    wiring.tuft.push(block(s_first(ch, f), ps, d_to, pd, self.tuft_weight, self.tuft_delay_ms));
                     if let Some((_, weight, delay)) = &self.opponent {
                         // The same channel's opposite sign: ch ^ 1 (signs alternate + −).
-                        let opposite_first = ((head * sh.ch + (ch ^ 1)) * sh.features + f) * ps;
-                        wiring.opponent.push(block(opposite_first, ps, d_to, pd, *weight, *delay));
+                        wiring.opponent.push(block(s_first(ch ^ 1, f), ps, d_to, pd, *weight, *delay));
                     }
                     let b_first = d_first(ch, f);
                     if channel < sh.d_v {
