@@ -25,11 +25,26 @@
 //! precise-timing populations keep the individual events with their offsets instead of sums,
 //! because such models integrate between events inside the step.
 
+use serde::{Deserialize, Serialize};
+
 use crate::time::Step;
+
+/// What one neuron's buffer holds for the steps not yet computed, as a checkpoint saves it:
+/// steps are relative to the checkpoint's step, so a restored buffer may have another slot count.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub(crate) struct PendingInput {
+    /// `(step ahead, channel, value)` for every value that is not +0.0.
+    values: Vec<(u32, u8, f64)>,
+    /// Steps ahead in which the neuron is marked touched (event-driven buffers): a touch with
+    /// inputs summing to zero still makes the model visit the neuron, so it is kept as such.
+    touched: Vec<u32>,
+    /// `(step ahead, event)` of precise buffers, in arrival order.
+    precise: Vec<(u32, PreciseEvent)>,
+}
 
 /// One input event of a precise-timing population: arrives in the slot's step at time
 /// `(k+1)·h − offset` (NEST's offset convention), on `receptor` of neuron `target`.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct PreciseEvent {
     pub target: u32,
     pub receptor: u8,
@@ -278,6 +293,76 @@ impl InputBuffer {
             }
         }
         self.current_written[slot] = false;
+    }
+
+    /// The pending input of every neuron for steps `now..`, which must be all unread steps
+    /// (between runs: every earlier step has been read and cleared).
+    pub(crate) fn pending(&self, now: Step) -> Vec<PendingInput> {
+        let mut out = vec![PendingInput::default(); self.n];
+        let slots = self.mask + 1;
+        for ahead in 0..slots {
+            let slot = self.slot(now + ahead as Step);
+            for c in 0..self.channels {
+                let base = (slot * self.channels + c) * self.n;
+                for (i, v) in self.values[base..base + self.n].iter().enumerate() {
+                    if v.to_bits() != 0 {
+                        out[i].values.push((ahead as u32, c as u8, *v));
+                    }
+                }
+            }
+            if self.kind == InputKind::SummedTouched {
+                for &i in &self.touched[slot] {
+                    out[i as usize].touched.push(ahead as u32);
+                }
+            }
+            if self.kind == InputKind::Precise {
+                for e in &self.precise[slot] {
+                    out[e.target as usize].precise.push((ahead as u32, *e));
+                }
+            }
+        }
+        out
+    }
+
+    /// Restores what [`InputBuffer::pending`] saved into this (empty) buffer, at step `now`.
+    pub(crate) fn restore(&mut self, now: Step, pending: &[PendingInput]) -> Result<(), String> {
+        let slots = self.mask + 1;
+        let check = |ahead: u32, what: &str| {
+            if (ahead as usize) < slots {
+                Ok(now + Step::from(ahead))
+            } else {
+                Err(format!("{what} {ahead} steps ahead, beyond this network's {slots}-step buffers"))
+            }
+        };
+        for (i, p) in pending.iter().enumerate() {
+            for &(ahead, c, v) in &p.values {
+                let step = check(ahead, "an input")?;
+                if usize::from(c) >= self.channels {
+                    return Err(format!("an input on channel {c} of a buffer with {}", self.channels));
+                }
+                let slot = self.slot(step);
+                self.values[(slot * self.channels + usize::from(c)) * self.n + i] = v;
+                if usize::from(c) == self.channels - 1 {
+                    self.current_written[slot] = true;
+                }
+            }
+            for &(ahead, e) in &p.precise {
+                let step = check(ahead, "a precise event")?;
+                let slot = self.slot(step);
+                self.precise[slot].push(PreciseEvent { target: i as u32, ..e });
+            }
+        }
+        // Touch marks in neuron order within each step: the order of a step's visits does not
+        // change any neuron's result (each is updated alone, and spikes are sorted by neuron).
+        if self.kind == InputKind::SummedTouched {
+            for (i, p) in pending.iter().enumerate() {
+                for &ahead in &p.touched {
+                    let slot = self.slot(check(ahead, "a touch")?);
+                    self.mark(slot, i);
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Bytes held (for memory reports).

@@ -11,12 +11,15 @@
 //! - [`footprint`]: the memory a network will take, estimated before anything is allocated.
 //! - [`sim`]: the run loop, the spike exchange and the observer (recorder) interface.
 //! - [`rng`]: deterministic random streams per (seed, purpose, id).
+//! - [`checkpoint`]: a simulation's state in a file, and [`checkpoint::StateIo`], the visitor
+//!   through which every component saves and restores its state.
 //!
 //! The engine knows no model by name: models live in `laminar-models` and plug in through
 //! [`population::PopulationFactory`] and [`stimulus::StimulusFactory`].
 
 pub mod barrier;
 pub mod buffer;
+pub mod checkpoint;
 pub mod connect;
 pub mod csr;
 pub mod footprint;
@@ -26,11 +29,13 @@ mod prefetch;
 pub mod queue;
 pub mod rng;
 pub mod sim;
+mod snapshot;
 pub mod stimulus;
 pub mod synapse;
 pub mod time;
 
 pub use buffer::{InputKind, PreciseEvent, StepInput};
+pub use checkpoint::{CheckpointError, CheckpointHeader, StateColumns, StateError, StateIo};
 pub use connect::{Dist, ExplicitEdge, Rule};
 pub use footprint::Footprint;
 pub use network::{

@@ -516,6 +516,7 @@ impl NetworkBuilder {
             min_delay,
             self.recordings.clone(),
             self.projections.iter().map(|p| p.name.clone()).collect(),
+            self.devices.iter().map(|d| d.name.clone()).collect(),
         );
         simulation.projection_synapses = projection_synapses;
         Ok(simulation)
@@ -813,6 +814,7 @@ impl NetworkBuilder {
 
         let mut stimuli = Vec::new();
         let mut stimulus_offsets = vec![0u32];
+        let mut stimulus_gids = Vec::new();
         for (di, d) in self.devices.iter().enumerate() {
             let (lo, hi) = ranges[d.population];
             let info = self.populations[d.population].factory.info();
@@ -831,6 +833,7 @@ impl NetworkBuilder {
                     current_lead: Step::from(injects_current && info.current_on_arrival),
                 })
                 .collect();
+            stimulus_gids.push(targets.iter().map(|t| t.gid).collect());
             let stim = d
                 .factory
                 .build(di as u64, targets, ctx)
@@ -860,6 +863,7 @@ impl NetworkBuilder {
             shard_of_population,
             stimuli,
             stimulus_offsets,
+            stimulus_gids,
             recording_parts,
         ))
     }

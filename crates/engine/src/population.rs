@@ -19,6 +19,7 @@
 use std::borrow::Cow;
 
 use crate::buffer::{InputKind, StepInput};
+use crate::checkpoint::{StateError, StateIo};
 use crate::queue::NextEventQueue;
 use crate::time::{Resolution, Step};
 use thiserror::Error;
@@ -151,6 +152,14 @@ pub trait Population: Send {
 
     /// Sets the initial value of state variable `variable` (a recordable index) of `local`.
     fn set_state(&mut self, variable: usize, local: usize, value: f64) -> Result<(), String>;
+
+    /// Saves or restores everything about the shard that the future depends on (see
+    /// [`crate::checkpoint`]): one call per state array, the same code for both directions.
+    /// Event-driven models save their neurons' `synced` and `due` steps as they are and, when
+    /// loading, schedule every due neuron in `queue` again (it is empty then).
+    fn state(&mut self, _io: &mut StateIo, _queue: &mut NextEventQueue) -> Result<(), StateError> {
+        Err(StateError("the model does not support checkpoints".into()))
+    }
 }
 
 /// Construction context handed to factories.

@@ -137,6 +137,19 @@ impl Calendar {
         }
     }
 
+    /// Every pending `(key, step)` (steps ≥ `now`, the step the calendar was last advanced to),
+    /// in key order: what a checkpoint saves.
+    pub fn pending(&self, now: Step) -> Vec<(u32, Step)> {
+        let mut out: Vec<(u32, Step)> = Vec::new();
+        for (bucket, keys) in self.wheel.iter().enumerate() {
+            let ahead = (bucket as Step).wrapping_sub(now) & (WHEEL_STEPS as Step - 1);
+            out.extend(keys.iter().map(|&k| (k, now + ahead)));
+        }
+        out.extend(self.far.queue.iter().map(|(&k, Reverse((s, _)))| (k, *s)));
+        out.sort_unstable();
+        out
+    }
+
     /// Moves the keys due at `now` into `out`, in ascending key order (a canonical order, so the
     /// order devices write into a shared ring-buffer slot never depends on history).
     pub fn take_due(&mut self, now: Step, out: &mut Vec<u32>) {

@@ -160,28 +160,31 @@ struct IntervalOutput {
 
 /// One thread's share of the network.
 pub struct Partition {
-    thread: usize,
+    pub(crate) thread: usize,
     /// The resolution in ms (spike times for the histories).
-    h: f64,
-    shards: Vec<Shard>,
-    shard_of_population: Vec<usize>,
-    stimuli: Vec<Box<dyn Stimulus>>,
-    stimulus_offsets: Vec<u32>,
-    stimulus_queue: Calendar,
+    pub(crate) h: f64,
+    pub(crate) shards: Vec<Shard>,
+    pub(crate) shard_of_population: Vec<usize>,
+    pub(crate) stimuli: Vec<Box<dyn Stimulus>>,
+    pub(crate) stimulus_offsets: Vec<u32>,
+    /// Per device: the target gid of each of this thread's channels (checkpoints key channel
+    /// state by it).
+    pub(crate) stimulus_gids: Vec<Vec<u64>>,
+    pub(crate) stimulus_queue: Calendar,
     /// Devices that fire all their channels in every step of a window, outside the calendar:
     /// `(device, start, stop)` in device order.
-    every_step: Vec<(usize, Step, Step)>,
-    due_channels: Vec<u32>,
-    recording_parts: Vec<RecordingPart>,
-    merged: Vec<Spike>,
-    merged_graded: Vec<GradedEvent>,
+    pub(crate) every_step: Vec<(usize, Step, Step)>,
+    pub(crate) due_channels: Vec<u32>,
+    pub(crate) recording_parts: Vec<RecordingPart>,
+    pub(crate) merged: Vec<Spike>,
+    pub(crate) merged_graded: Vec<GradedEvent>,
     /// Weight events of the last delivery, handed out with the next interval's output.
-    pending_weights: Vec<WeightEvent>,
+    pub(crate) pending_weights: Vec<WeightEvent>,
     /// Scratch: the weights a plastic row transmits.
-    row_weights: Vec<f64>,
-    synaptic_events: u64,
+    pub(crate) row_weights: Vec<f64>,
+    pub(crate) synaptic_events: u64,
     /// The step at which the spike histories are next pruned.
-    next_prune: Step,
+    pub(crate) next_prune: Step,
 }
 
 impl std::fmt::Debug for Partition {
@@ -198,6 +201,7 @@ impl Partition {
         shard_of_population: Vec<usize>,
         stimuli: Vec<Box<dyn Stimulus>>,
         stimulus_offsets: Vec<u32>,
+        stimulus_gids: Vec<Vec<u64>>,
         recording_parts: Vec<RecordingPart>,
     ) -> Self {
         Self {
@@ -207,6 +211,7 @@ impl Partition {
             shard_of_population,
             stimuli,
             stimulus_offsets,
+            stimulus_gids,
             stimulus_queue: Calendar::new(),
             every_step: Vec::new(),
             due_channels: Vec::new(),
@@ -220,7 +225,7 @@ impl Partition {
         }
     }
 
-    fn start(&mut self, now: Step) {
+    pub(crate) fn start(&mut self, now: Step) {
         for shard in &mut self.shards {
             shard.model.start(now, &mut shard.queue);
         }
@@ -481,18 +486,20 @@ impl ShardBuffers<'_> {
 
 /// A built network, ready to run.
 pub struct Simulation {
-    resolution: Resolution,
-    seed: u64,
-    populations: Vec<PopulationMeta>,
-    partitions: Vec<Partition>,
-    min_delay: Step,
-    recordings: Vec<RecordingSpec>,
-    projection_names: Vec<String>,
+    pub(crate) resolution: Resolution,
+    pub(crate) seed: u64,
+    pub(crate) populations: Vec<PopulationMeta>,
+    pub(crate) partitions: Vec<Partition>,
+    pub(crate) min_delay: Step,
+    pub(crate) recordings: Vec<RecordingSpec>,
+    pub(crate) projection_names: Vec<String>,
+    /// The devices' names, in device order.
+    pub(crate) device_names: Vec<String>,
     /// Synapses built per projection (file order).
     pub(crate) projection_synapses: Vec<u64>,
-    now: Step,
-    started: bool,
-    spike_counts: Vec<u64>,
+    pub(crate) now: Step,
+    pub(crate) started: bool,
+    pub(crate) spike_counts: Vec<u64>,
 }
 
 impl std::fmt::Debug for Simulation {
@@ -510,6 +517,7 @@ impl Simulation {
         min_delay: Step,
         recordings: Vec<RecordingSpec>,
         projection_names: Vec<String>,
+        device_names: Vec<String>,
     ) -> Self {
         let n = populations.len();
         Self {
@@ -521,6 +529,7 @@ impl Simulation {
             recordings,
             projection_synapses: vec![0; 0],
             projection_names,
+            device_names,
             now: 0,
             started: false,
             spike_counts: vec![0; n],

@@ -7,6 +7,7 @@
 //! offset; a Poisson channel fires at its next spike).
 
 use crate::buffer::PreciseEvent;
+use crate::checkpoint::{StateError, StateIo};
 use crate::population::{BuildContext, ModelError};
 use crate::time::Step;
 
@@ -84,6 +85,12 @@ pub trait Stimulus: Send {
         for c in 0..self.channels() {
             self.fire(c, step, sink);
         }
+    }
+
+    /// Saves or restores the channels' state (random streams, schedule positions) with
+    /// [`StateIo::channels`]; the engine keeps each channel's next due step itself.
+    fn state(&mut self, _io: &mut StateIo) -> Result<(), StateError> {
+        Err(StateError("the device does not support checkpoints".into()))
     }
 }
 

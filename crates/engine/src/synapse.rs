@@ -28,11 +28,15 @@
 use std::collections::VecDeque;
 use std::ops::Range;
 
+use serde::{Deserialize, Serialize};
+
+use crate::checkpoint::{StateError, StateIo};
+
 /// NEST's tolerance when comparing spike times in spike-timing rules (`stdp_eps`), in ms.
 pub const STDP_EPS_MS: f64 = 1.0e-6;
 
 /// A postsynaptic spike as archived: its time and the trace `K⁻` just after it.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct PostSpike {
     pub t_ms: f64,
     pub k_minus: f64,
@@ -96,6 +100,11 @@ impl PostHistory {
         }
     }
 
+    /// Saves or restores the archive, one list of entries per neuron.
+    pub(crate) fn state(&mut self, io: &mut StateIo) -> Result<(), StateError> {
+        io.neurons("spike_history", &mut self.spikes)
+    }
+
     /// Archived entries, for memory reports.
     pub fn len(&self) -> usize {
         self.spikes.iter().map(VecDeque::len).sum()
@@ -156,6 +165,12 @@ pub trait SynapseDynamics: Send {
 
     /// Memory held per synapse, in bytes.
     fn bytes_per_synapse(&self) -> usize;
+
+    /// Saves or restores the synapses' state with [`StateIo::synapses`] (per synapse, indexed as
+    /// stored) and [`StateIo::neurons`] (per target neuron of the shard, e.g. astrocyte domains).
+    fn state(&mut self, _io: &mut StateIo) -> Result<(), StateError> {
+        Err(StateError("the synapse model does not support checkpoints".into()))
+    }
 }
 
 /// Builds the synapse state of a projection onto one shard.
@@ -221,6 +236,20 @@ impl PlasticGroup {
 
     pub fn bytes(&self) -> usize {
         self.row_start.len() * 8 + self.target.len() * (4 + 2 + 8 + 1 + self.dynamics.bytes_per_synapse())
+    }
+
+    /// The stored indices of the group's synapses in canonical order: by target, then source,
+    /// then stored order (multapses of one pair keep theirs). Shards split a projection by
+    /// target, so this order concatenates across shards into one that no thread count changes.
+    pub(crate) fn canonical_order(&self) -> Vec<u32> {
+        let mut keyed: Vec<(u32, u64, u32)> = Vec::with_capacity(self.target.len());
+        for source in 0..self.row_start.len().saturating_sub(1) {
+            for j in self.row(source as u64) {
+                keyed.push((self.target[j], source as u64, j as u32));
+            }
+        }
+        keyed.sort_unstable();
+        keyed.into_iter().map(|(_, _, j)| j).collect()
     }
 }
 

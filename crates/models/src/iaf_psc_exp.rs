@@ -54,7 +54,7 @@
 
 use laminar_engine::{
     BuildContext, DefaultReceptor, InputKind, LocalSpike, ModelError, ModelInfo, NextEventQueue, Population,
-    PopulationFactory, Recordable, Step, StepInput, Update,
+    PopulationFactory, Recordable, StateError, StateIo, Step, StepInput, Update,
 };
 use serde::Deserialize;
 
@@ -235,7 +235,7 @@ impl PopulationFactory for IafPscExpFactory {
 
 /// The state of one `iaf_psc_exp` neuron (kept with its clock in one cache line, see
 /// [`crate::lazy::LazyNeuron`]).
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, serde::Serialize, serde::Deserialize)]
 pub struct Neuron {
     /// Membrane potential relative to E_L (mV), at the start of step `synced`.
     u: f64,
@@ -397,6 +397,10 @@ impl Population for IafPscExp {
 
     fn update(&mut self, u: &mut Update<'_>) {
         update_lazily(self, u);
+    }
+
+    fn state(&mut self, io: &mut StateIo, queue: &mut NextEventQueue) -> Result<(), StateError> {
+        self.clock.state(io, queue)
     }
 
     fn sample(&self, variable: usize, i: usize, step: Step) -> f64 {
@@ -602,6 +606,26 @@ impl Population for IafPscExpClocked {
                 bits &= bits - 1;
             }
         }
+    }
+
+    fn state(&mut self, io: &mut StateIo, _queue: &mut NextEventQueue) -> Result<(), StateError> {
+        io.neurons("u", &mut self.u)?;
+        io.neurons("i_ex", &mut self.i_ex)?;
+        io.neurons("i_in", &mut self.i_in)?;
+        io.neurons("refractory", &mut self.refractory)?;
+        // The injected current is allocated at its first change; a shard without one saves
+        // zeros and `I_e`, the values the sweep uses in its place, and stays unallocated.
+        let n = self.u.len();
+        let mut i_stim = if self.i_stim.is_empty() { vec![0.0; n] } else { self.i_stim.clone() };
+        let mut drive = if self.drive.is_empty() { vec![self.i_e + 0.0; n] } else { self.drive.clone() };
+        io.neurons("i_stim", &mut i_stim)?;
+        io.neurons("drive", &mut drive)?;
+        if io.loading() {
+            let unused = i_stim.iter().all(|v| v.to_bits() == 0)
+                && drive.iter().all(|v| v.to_bits() == (self.i_e + 0.0).to_bits());
+            (self.i_stim, self.drive) = if unused { (Vec::new(), Vec::new()) } else { (i_stim, drive) };
+        }
+        Ok(())
     }
 
     fn sample(&self, variable: usize, i: usize, _step: Step) -> f64 {

@@ -7,7 +7,9 @@
 //! the neuron is advanced, found quiet, and re-scheduled) but never late, which is what makes the
 //! lazy update exact.
 
-use laminar_engine::{LocalSpike, NextEventQueue, Step, StepInput, Update};
+use laminar_engine::{LocalSpike, NextEventQueue, StateError, StateIo, Step, StepInput, Update};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 
 /// One lazily updated neuron: its clock and its model state, in one cache line.
 ///
@@ -15,7 +17,7 @@ use laminar_engine::{LocalSpike, NextEventQueue, Step, StepInput, Update};
 /// 64-byte record (instead of one array per variable) makes a touch cost one cache line, which
 /// matters because touches go to random neurons (profile: the update was bound by the loads of
 /// seven per-variable arrays).
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
 #[repr(align(64))]
 pub struct LazyNeuron<S> {
     /// The state is valid at the start of step `synced`.
@@ -74,6 +76,36 @@ impl<S> LazyClock<S> {
                 queue.schedule(i as u32, step);
             }
         }
+    }
+
+    /// Saves or restores the neurons as they are: state, `synced` and `due`, never caught up
+    /// (catching up at a checkpoint would split a closed-form gap that the uninterrupted run
+    /// takes in one piece, and change the bits). Loading schedules every due neuron again.
+    pub fn state(&mut self, io: &mut StateIo, queue: &mut NextEventQueue) -> Result<(), StateError>
+    where
+        S: Serialize + DeserializeOwned,
+    {
+        io.neurons("neurons", &mut self.neurons)?;
+        if io.loading() {
+            let now = io.now();
+            for (i, n) in self.neurons.iter().enumerate() {
+                if n.due == Step::MAX {
+                    continue;
+                }
+                if n.due < now || n.synced > now {
+                    return Err(StateError(format!(
+                        "neuron {i} is synced at step {} and due at step {}, impossible at step {now}",
+                        n.synced, n.due
+                    )));
+                }
+                if n.due - now < WHEEL_STEPS as Step {
+                    self.wheel[n.due as usize & (WHEEL_STEPS - 1)].push(i as u32);
+                } else {
+                    queue.schedule(i as u32, n.due);
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Collects the neurons due at `now` into `out` (each at most once) and marks them popped.

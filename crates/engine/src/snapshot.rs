@@ -1,0 +1,173 @@
+//! Taking a [`Simulation`]'s state for a checkpoint and putting it back (see [`crate::checkpoint`]).
+//!
+//! The engine walks its components in a fixed order (partitions in thread order, each one's
+//! shards, plastic groups and devices), sets the [`StateIo`] scope for each (the population,
+//! projection or device, and for a plastic group the canonical order of its synapses), and lets
+//! the component name its own state. The engine itself saves what it owns: the ring buffers, the
+//! spike histories, the devices' next due steps and the counters.
+
+use crate::buffer::PendingInput;
+use crate::checkpoint::{CheckpointError, CheckpointHeader, StateColumns, StateError, StateIo};
+use crate::sim::{Partition, Simulation};
+use crate::time::Step;
+
+impl Simulation {
+    /// The header of a checkpoint of this simulation at its current step: the caller says which
+    /// laminar, model (name and a hash of its text and overrides) and attachments it belongs to.
+    pub fn checkpoint_header(
+        &self,
+        laminar_version: &str,
+        model_name: &str,
+        model_hash: &str,
+        attachments: std::collections::BTreeMap<String, String>,
+    ) -> CheckpointHeader {
+        CheckpointHeader {
+            laminar_version: laminar_version.to_string(),
+            model_hash: model_hash.to_string(),
+            model_name: model_name.to_string(),
+            seed: self.seed,
+            h_ms: self.resolution.h(),
+            step: self.now,
+            populations: self.populations.iter().map(|p| (p.name.clone(), p.model.clone(), p.size as u64)).collect(),
+            projections: self.projection_names.iter().cloned().zip(self.projection_synapses.iter().copied()).collect(),
+            threads: self.partitions.len(),
+            attachments,
+        }
+    }
+
+    /// The state of every component at the current step, between two [`Simulation::run`] calls.
+    /// Takes `&mut self` because components save and load through one visitor; nothing changes.
+    pub fn save_state(&mut self) -> Result<StateColumns, CheckpointError> {
+        if !self.started {
+            // What `run` would do first: event-driven models schedule their initial events.
+            let now = self.now;
+            for p in &mut self.partitions {
+                p.start(now);
+            }
+            self.started = true;
+        }
+        let mut io = StateIo::saver(self.now);
+        self.visit(&mut io)?;
+        Ok(io.into_columns())
+    }
+
+    /// Puts back the state saved at step `step` into this freshly built simulation (built from
+    /// the same model file and seed, with any thread count); the next [`Simulation::run`]
+    /// continues from `step` exactly as the saved run did.
+    pub fn restore_state(&mut self, step: Step, state: StateColumns) -> Result<(), CheckpointError> {
+        if self.started || self.now != 0 {
+            return Err(CheckpointError::Mismatch("internal: state can only be restored into a new simulation".into()));
+        }
+        self.now = step;
+        let mut io = StateIo::loader(step, state);
+        self.visit(&mut io)?;
+        io.finish_loading()?;
+        self.started = true;
+        Ok(())
+    }
+
+    /// Saves or loads everything, in canonical order (see [`StateIo`]).
+    fn visit(&mut self, io: &mut StateIo) -> Result<(), CheckpointError> {
+        io.enter_global();
+        let mut now = self.now;
+        io.shared("step", &mut now)?;
+        if now != self.now {
+            return Err(CheckpointError::Mismatch(format!(
+                "its state is of step {now}, its header says step {}",
+                self.now
+            )));
+        }
+        io.shared("spike_counts", &mut self.spike_counts)?;
+        let mut events = self.synaptic_events();
+        io.shared("synaptic_events", &mut events)?;
+        let mut next_prune = self.partitions.first().map_or(0, |p| p.next_prune);
+        io.shared("next_prune", &mut next_prune)?;
+        for (t, p) in self.partitions.iter_mut().enumerate() {
+            p.synaptic_events = if t == 0 { events } else { 0 };
+            p.next_prune = next_prune;
+        }
+        let (populations, projections, devices) = (&self.populations, &self.projection_names, &self.device_names);
+        for partition in &mut self.partitions {
+            visit_partition(partition, io, populations, projections, devices)?;
+        }
+        Ok(())
+    }
+}
+
+/// Names a component's failure: `population E (iaf_psc_exp): …`.
+fn context(what: String) -> impl FnOnce(StateError) -> StateError {
+    move |e| StateError(format!("{what}: {}", e.0))
+}
+
+fn visit_partition(
+    p: &mut Partition,
+    io: &mut StateIo,
+    populations: &[crate::sim::PopulationMeta],
+    projections: &[String],
+    devices: &[String],
+) -> Result<(), StateError> {
+    let now = io.now();
+    for shard in &mut p.shards {
+        let pi = populations.partition_point(|m| m.first_gid <= shard.first_gid) - 1;
+        let meta = &populations[pi];
+        let n = shard.model.len();
+        let scope = format!("population {}", meta.name);
+        io.enter_shard(scope.clone(), n);
+        let what = format!("population {} ({})", meta.name, meta.model);
+        shard.model.state(io, &mut shard.queue).map_err(context(what.clone()))?;
+        let mut pending: Vec<PendingInput> =
+            if io.loading() { vec![PendingInput::default(); n] } else { shard.buffer.pending(now) };
+        io.neurons("pending_input", &mut pending).map_err(context(what.clone()))?;
+        if io.loading() {
+            shard.buffer.restore(now, &pending).map_err(|m| StateError(format!("{what}: pending input: {m}")))?;
+        }
+        if let Some(history) = &mut shard.history {
+            history.state(io).map_err(context(what.clone()))?;
+        }
+        for group in &mut shard.plastic {
+            let name = projections.get(group.projection).cloned().unwrap_or_default();
+            io.enter_group(format!("projection {name}"), n, group.canonical_order());
+            group
+                .dynamics
+                .state(io)
+                .map_err(context(format!("projection {name} (its synapse model, onto {})", meta.name)))?;
+        }
+    }
+    let mut dues: Vec<Option<Step>> = Vec::new();
+    let pending_channels = if io.loading() { Vec::new() } else { p.stimulus_queue.pending(now) };
+    for (si, stim) in p.stimuli.iter_mut().enumerate() {
+        let name = devices.get(si).cloned().unwrap_or_default();
+        io.enter_channels(format!("device {name}"), p.stimulus_gids[si].clone());
+        stim.state(io).map_err(context(format!("device {name}")))?;
+        if stim.every_step().is_some() {
+            // Fired by window, outside the calendar (see `Partition::start`).
+            continue;
+        }
+        let (first, channels) = (p.stimulus_offsets[si], stim.channels() as u32);
+        dues.clear();
+        dues.resize(channels as usize, None);
+        if !io.loading() {
+            let lo = pending_channels.partition_point(|&(k, _)| k < first);
+            for &(key, due) in pending_channels[lo..].iter().take_while(|&&(k, _)| k < first + channels) {
+                dues[(key - first) as usize] = Some(due);
+            }
+        }
+        io.channels("next_due", &mut dues).map_err(context(format!("device {name}")))?;
+        if io.loading() {
+            for (c, due) in dues.iter().enumerate() {
+                if let Some(due) = *due {
+                    p.stimulus_queue.schedule(first + c as u32, due.max(now), now);
+                }
+            }
+        }
+    }
+    if io.loading() {
+        p.every_step = p
+            .stimuli
+            .iter()
+            .enumerate()
+            .filter_map(|(si, s)| s.every_step().map(|(start, stop)| (si, start, stop)))
+            .collect();
+    }
+    Ok(())
+}

@@ -1,0 +1,249 @@
+//! Checkpoints: a run stopped at a step (drawn from a seeded stream), written to a checkpoint
+//! file, read back into a freshly built network (also with another thread count) and resumed
+//! gives the same spikes, traces, weight events and final weights as the uninterrupted run, bit
+//! for bit — for every shipped model file. Corrupted and foreign checkpoints are refused with
+//! messages that say what differs.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+
+use laminar_cli::verify::Collect;
+use laminar_engine::checkpoint::{self, CheckpointHeader};
+use laminar_engine::{Simulation, Step};
+use rand::RngExt;
+
+mod common;
+use common::{root, shipped_models, temp_dir};
+
+/// Everything a run produced, as bits.
+#[derive(Debug, PartialEq)]
+struct Outcome {
+    spikes: Vec<(usize, u64, u64)>,
+    frames: Vec<Vec<(Step, Vec<u64>)>>,
+    weight_events: Vec<(usize, u64, u64, u64, u64)>,
+    final_weights: Vec<Vec<(u64, u64, u64)>>,
+    spike_counts: Vec<u64>,
+    synaptic_events: u64,
+}
+
+fn outcome(collect: Collect<'_>, sim: &Simulation) -> Outcome {
+    let frames: Vec<Vec<(Step, Vec<u64>)>> = collect
+        .frames
+        .into_iter()
+        .map(|r| r.into_iter().map(|(s, v)| (s, v.iter().map(|x| x.to_bits()).collect())).collect())
+        .collect();
+    Outcome {
+        spikes: collect.spikes.iter().map(|s| (s.population, s.node, s.time_ms.to_bits())).collect(),
+        // Drop trailing empty recordings so that a resumed run (which may not have seen a
+        // frame of a recording before the stop) compares equal.
+        frames,
+        weight_events: collect
+            .weights
+            .iter()
+            .map(|w| (w.projection, w.t_ms.to_bits(), w.source, w.target, w.weight.to_bits()))
+            .collect(),
+        final_weights: (0..sim.projection_names().len())
+            .map(|p| sim.synapse_weights(p).into_iter().map(|(s, t, w)| (s, t, w.to_bits())).collect())
+            .collect(),
+        spike_counts: sim.spike_counts().to_vec(),
+        synaptic_events: sim.synaptic_events(),
+    }
+}
+
+/// A model file with the overrides that make it small and short enough for a test.
+struct Case {
+    path: PathBuf,
+    overrides: Vec<String>,
+    steps: Step,
+}
+
+fn load(case: &Case) -> laminar_config::ModelFile {
+    laminar_config::load(&case.path, &case.overrides).unwrap_or_else(|e| panic!("{}: {e}", case.path.display()))
+}
+
+fn build(file: &laminar_config::ModelFile, threads: usize) -> Simulation {
+    let seed = file.simulation().seed;
+    file.build(seed, threads).unwrap_or_else(|e| panic!("build: {e}")).simulation
+}
+
+fn header(sim: &Simulation, name: &str) -> CheckpointHeader {
+    sim.checkpoint_header("test", name, "hash", BTreeMap::new())
+}
+
+/// Runs `case` uninterrupted with `threads_before` threads, then again stopped at a random step,
+/// checkpointed to a file, restored into a network built with `threads_after` threads and
+/// resumed; the two outcomes must be identical.
+fn assert_resumes_bit_identically(case: &Case, threads_before: usize, threads_after: usize, draw: u64) {
+    let stop = AtomicBool::new(false);
+    let file = load(case);
+    let name = case.path.file_stem().and_then(|s| s.to_str()).unwrap_or("model").to_string();
+
+    let mut whole = build(&file, threads_before);
+    let mut collect = Collect::new(None);
+    whole.run(case.steps, &mut collect, &stop).expect("uninterrupted run");
+    let reference = outcome(collect, &whole);
+    drop(whole);
+
+    let mut rng = laminar_engine::rng::stream_for(draw, &format!("checkpoint-test:{name}"), 0);
+    let at: Step = rng.random_range(1..case.steps);
+    let mut first = build(&file, threads_before);
+    let mut collect = Collect::new(None);
+    first.run(at, &mut collect, &stop).expect("first segment");
+    let state = first.save_state().unwrap_or_else(|e| panic!("{name}: saving at step {at}: {e}"));
+    let dir = temp_dir(&format!("ckpt-{name}-{draw}"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("checkpoint.bin");
+    checkpoint::write(&path, &header(&first, &name), &state).expect("write");
+    drop(first);
+
+    let (read_header, state) = checkpoint::read(&path).expect("read");
+    let mut second = build(&file, threads_after);
+    assert_eq!(checkpoint::difference(&header(&second, &name), &read_header), None);
+    second.restore_state(read_header.step, state).unwrap_or_else(|e| panic!("{name}: restoring step {at}: {e}"));
+    second.run(case.steps, &mut collect, &stop).expect("second segment");
+    let resumed = outcome(collect, &second);
+    std::fs::remove_dir_all(&dir).ok();
+
+    assert!(!reference.spikes.is_empty(), "{name}: the test needs spikes");
+    let what = format!("{name}, stopped at step {at} of {}, {threads_before} -> {threads_after} threads", case.steps);
+    assert_eq!(reference.spikes.len(), resumed.spikes.len(), "{what}: spike count");
+    assert_eq!(reference.spikes, resumed.spikes, "{what}: spikes");
+    assert_eq!(reference.frames, resumed.frames, "{what}: traces");
+    assert_eq!(reference.weight_events, resumed.weight_events, "{what}: weight events");
+    assert_eq!(reference.final_weights, resumed.final_weights, "{what}: final weights");
+    assert_eq!(reference.spike_counts, resumed.spike_counts, "{what}: spike counts");
+    assert_eq!(reference.synaptic_events, resumed.synaptic_events, "{what}: synaptic events");
+}
+
+/// The shipped model files (attention circuits apart: they need the harness's inputs, and are
+/// covered through the files the harness writes), each made small and short.
+fn cases() -> Vec<Case> {
+    shipped_models()
+        .into_iter()
+        .filter(|p| !p.parent().is_some_and(|d| d.ends_with("attention")))
+        .map(|path| {
+            let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default().to_string();
+            let mut overrides = Vec::new();
+            let mut ms = 300.0;
+            match stem.as_str() {
+                "potjans_diesmann" => {
+                    overrides.extend(["n_scaling=0.02".to_string(), "k_scaling=0.05".to_string()]);
+                    ms = 150.0;
+                }
+                "cuba" | "coba" => ms = 200.0,
+                "laminar_column" => ms = 150.0,
+                "hebbian_write_read" | "tripartite_synapse" | "normalising_astrocyte" | "astrocyte_sic" => ms = 600.0,
+                _ => {}
+            }
+            overrides.push(format!("simulation.duration_ms={ms}"));
+            let file = laminar_config::load(&path, &overrides).expect("load");
+            let steps = file.simulation().resolution_ms;
+            let steps = (ms / steps).round() as Step;
+            Case { path, overrides, steps }
+        })
+        .collect()
+}
+
+fn case(stem: &str) -> Case {
+    cases()
+        .into_iter()
+        .find(|c| c.path.file_stem().is_some_and(|s| s == stem))
+        .unwrap_or_else(|| panic!("no shipped model {stem}"))
+}
+
+macro_rules! resume_tests {
+    ($($test:ident: $stem:literal),* $(,)?) => {$(
+        #[test]
+        fn $test() {
+            let c = case($stem);
+            assert_resumes_bit_identically(&c, 2, 2, 1);
+            assert_resumes_bit_identically(&c, 2, 1, 2);
+            assert_resumes_bit_identically(&c, 1, 3, 3);
+        }
+    )*};
+}
+
+resume_tests! {
+    cuba_resumes_bit_identically: "cuba",
+    coba_resumes_bit_identically: "coba",
+    demo_resumes_bit_identically: "demo",
+    potjans_diesmann_resumes_bit_identically: "potjans_diesmann",
+    bac_pyramidal_resumes_bit_identically: "bac_pyramidal",
+    two_compartment_cm_resumes_bit_identically: "two_compartment_cm",
+    astrocyte_sic_resumes_bit_identically: "astrocyte_sic",
+    hebbian_write_read_resumes_bit_identically: "hebbian_write_read",
+    normalising_astrocyte_resumes_bit_identically: "normalising_astrocyte",
+    tripartite_synapse_resumes_bit_identically: "tripartite_synapse",
+    laminar_column_resumes_bit_identically: "laminar_column",
+}
+
+#[test]
+fn every_shipped_model_has_a_resume_test() {
+    let tested = [
+        "cuba",
+        "coba",
+        "demo",
+        "potjans_diesmann",
+        "bac_pyramidal",
+        "two_compartment_cm",
+        "astrocyte_sic",
+        "hebbian_write_read",
+        "normalising_astrocyte",
+        "tripartite_synapse",
+        "laminar_column",
+    ];
+    for c in cases() {
+        let stem = c.path.file_stem().and_then(|s| s.to_str()).unwrap_or_default().to_string();
+        assert!(tested.contains(&stem.as_str()), "models/{stem}.toml has no resume test in tests/checkpoint.rs");
+    }
+}
+
+fn checkpoint_of(stem: &str, dir: &Path) -> (PathBuf, Case) {
+    let c = case(stem);
+    let file = load(&c);
+    let mut sim = build(&file, 2);
+    sim.run(c.steps / 2, &mut Collect::new(None), &AtomicBool::new(false)).expect("run");
+    let state = sim.save_state().expect("save");
+    std::fs::create_dir_all(dir).unwrap();
+    let path = dir.join("checkpoint.bin");
+    checkpoint::write(&path, &header(&sim, stem), &state).expect("write");
+    (path, c)
+}
+
+#[test]
+fn a_corrupted_checkpoint_is_refused() {
+    let dir = temp_dir("ckpt-corrupt");
+    let (path, _) = checkpoint_of("demo", &dir);
+    let mut bytes = std::fs::read(&path).unwrap();
+    let k = bytes.len() * 2 / 3;
+    bytes[k] = bytes[k].wrapping_add(1);
+    std::fs::write(&path, &bytes).unwrap();
+    let err = checkpoint::read(&path).unwrap_err().to_string();
+    assert!(err.contains("corrupted") && err.contains("checksum"), "{err}");
+    std::fs::write(&path, &bytes[..40]).unwrap();
+    let err = checkpoint::read(&path).unwrap_err().to_string();
+    assert!(err.contains("corrupted"), "{err}");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn a_foreign_checkpoint_is_refused() {
+    let dir = temp_dir("ckpt-foreign");
+    let (path, _) = checkpoint_of("demo", &dir);
+    let (found, state) = checkpoint::read(&path).expect("read");
+    // Another model: its network has other populations, and its header says so.
+    let cuba = case("cuba");
+    let other = build(&load(&cuba), 2);
+    let diff = checkpoint::difference(&header(&other, "demo"), &found).expect("must differ");
+    assert!(diff.contains("populations"), "{diff}");
+    let expected = other.checkpoint_header("test", "cuba", "other-hash", BTreeMap::new());
+    let diff = checkpoint::difference(&expected, &found).expect("must differ");
+    assert!(diff.contains("`demo`") && diff.contains("`cuba`"), "{diff}");
+    // Restoring anyway (a caller that skipped the header check) fails cleanly, naming a column.
+    let mut other = build(&load(&cuba), 2);
+    let err = other.restore_state(found.step, state).unwrap_err().to_string();
+    assert!(err.contains("another"), "{err}");
+    let _ = root();
+    std::fs::remove_dir_all(&dir).ok();
+}
