@@ -283,3 +283,141 @@ fn the_run_summary_uses_the_field_s_conventions() {
     assert!((rtf - wall / 0.3).abs() <= 0.002 + 0.01 * rtf, "factor {rtf} for {wall} s wall over 0.3 s: {rtf_line}");
     std::fs::remove_dir_all(&dir).ok();
 }
+
+// ---------------------------------------------------------------- checkpoints
+
+/// Asserts that two recordings hold the same spikes, frames and weights, bit for bit.
+fn assert_same_recording(a: &Path, b: &Path) {
+    let (ma, mb) = (Manifest::read(a).expect("manifest a"), Manifest::read(b).expect("manifest b"));
+    assert!(ma.completed && mb.completed, "both runs must be complete");
+    assert_eq!(ma.simulated_ms, mb.simulated_ms);
+    let (sa, sb) = (
+        laminar_record::read_spikes(&a.join("spikes.h5")).expect("spikes a"),
+        laminar_record::read_spikes(&b.join("spikes.h5")).expect("spikes b"),
+    );
+    assert_eq!(sa.len(), sb.len());
+    for (pa, pb) in sa.iter().zip(&sb) {
+        assert!(!pa.timestamps.is_empty(), "{}: no spikes", pa.name);
+        assert_eq!(pa.node_ids, pb.node_ids, "{}: node ids", pa.name);
+        let bits = |t: &[f64]| t.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&pa.timestamps), bits(&pb.timestamps), "{}: spike times", pa.name);
+        assert_eq!(pa.sorting, pb.sorting);
+    }
+    assert_eq!(ma.files.reports.len(), mb.files.reports.len());
+    for r in &ma.files.reports {
+        let (ra, rb) = (
+            laminar_record::read_report(&a.join(&r.file)).expect("report a"),
+            laminar_record::read_report(&b.join(&r.file)).expect("report b"),
+        );
+        assert_eq!(ra, rb, "{}: report", r.file);
+    }
+}
+
+/// Runs CUBA for `ms` into `dir`, uninterrupted.
+fn cuba_reference(dir: &Path, ms: &str) {
+    let (code, text) =
+        laminar(&["run", "models/cuba.toml", "--out", &dir.display().to_string(), "--duration", ms, "--quiet"]);
+    assert_eq!(code, 0, "{text}");
+}
+
+#[test]
+fn sigterm_with_checkpoint_at_exit_then_resume_equals_the_uninterrupted_run() {
+    let (reference, dir) = (temp_dir("ckpt-term-ref"), temp_dir("ckpt-term"));
+    cuba_reference(&reference, "40000");
+    let child = Command::new(env!("CARGO_BIN_EXE_laminar"))
+        .args(["run", "models/cuba.toml", "--out"])
+        .arg(&dir)
+        .args(["--duration", "40000", "--quiet", "--checkpoint-at-exit"])
+        .current_dir(root())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start laminar");
+    signal_when_running(&child, &dir, "TERM");
+    let output = child.wait_with_output().expect("wait");
+    assert_eq!(output.status.code(), Some(143), "{}", String::from_utf8_lossy(&output.stderr));
+    let stopped = Manifest::read(&dir).expect("manifest");
+    assert!(!stopped.completed && stopped.simulated_ms < 40000.0, "the run must have been stopped early");
+    let (code, text) = laminar(&["resume", &dir.display().to_string(), "--quiet", "--threads", "1"]);
+    assert_eq!(code, 0, "{text}");
+    assert!(text.contains("resumed at"), "{text}");
+    assert_same_recording(&reference, &dir);
+    let m = Manifest::read(&dir).expect("manifest");
+    assert_eq!(m.segments.len(), 2, "two segments: {:?}", m.segments);
+    assert!(m.segments[0].outcome.as_deref().unwrap_or_default().contains("SIGTERM"), "{:?}", m.segments[0]);
+    readback(&dir);
+    std::fs::remove_dir_all(&reference).ok();
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn sigkill_then_resume_cuts_the_files_back_and_equals_the_uninterrupted_run() {
+    let (reference, dir) = (temp_dir("ckpt-kill-ref"), temp_dir("ckpt-kill"));
+    cuba_reference(&reference, "40000");
+    let child = Command::new(env!("CARGO_BIN_EXE_laminar"))
+        .args(["run", "models/cuba.toml", "--out"])
+        .arg(&dir)
+        .args(["--duration", "40000", "--quiet", "--checkpoint-every", "3000"])
+        .current_dir(root())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start laminar");
+    // Kill it once a checkpoint exists and the run has gone on past it.
+    for _ in 0..400 {
+        if dir.join("checkpoint.bin").exists() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let status = Command::new("kill").args(["-KILL", &child.id().to_string()]).status().expect("kill");
+    assert!(status.success());
+    let mut child = child;
+    let _ = child.wait();
+    assert!(dir.join("checkpoint.bin").exists(), "a checkpoint must have been written before the kill");
+    let (code, text) = laminar(&["resume", &dir.display().to_string(), "--quiet"]);
+    assert_eq!(code, 0, "{text}");
+    assert_same_recording(&reference, &dir);
+    readback(&dir);
+    std::fs::remove_dir_all(&reference).ok();
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn resume_refuses_what_it_cannot_continue_with_one_clear_line() {
+    // No checkpoint.
+    let dir = temp_dir("ckpt-none");
+    cuba_reference(&dir, "100");
+    let (code, text) = laminar(&["resume", &dir.display().to_string()]);
+    assert_ne!(code, 0);
+    assert!(text.contains("no checkpoint to resume from") && text.contains("--checkpoint-every"), "{text}");
+    // A finished run resumes only with a longer duration, and then extends it.
+    std::fs::remove_dir_all(&dir).ok();
+    let (code, text) = laminar(&[
+        "run",
+        "models/cuba.toml",
+        "--out",
+        &dir.display().to_string(),
+        "--duration",
+        "200",
+        "--quiet",
+        "--checkpoint-every",
+        "100",
+    ]);
+    assert_eq!(code, 0, "{text}");
+    let (code, text) = laminar(&["resume", &dir.display().to_string()]);
+    assert_ne!(code, 0);
+    assert!(text.contains("already at 200 ms") && text.contains("--duration"), "{text}");
+    // A corrupted checkpoint is refused, naming the file.
+    let path = dir.join("checkpoint.bin");
+    let mut bytes = std::fs::read(&path).expect("checkpoint");
+    let k = bytes.len() / 2;
+    bytes[k] ^= 0xff;
+    std::fs::write(&path, &bytes).expect("write");
+    let (code, text) = laminar(&["resume", &dir.display().to_string(), "--duration", "300"]);
+    assert_ne!(code, 0);
+    assert!(text.contains("checkpoint.bin") && text.contains("corrupted"), "{text}");
+    assert_eq!(text.trim().lines().count(), 1, "one line: {text}");
+    std::fs::remove_dir_all(&dir).ok();
+}

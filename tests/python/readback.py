@@ -14,7 +14,9 @@ SONATA reader), that:
 * both agree with the manifest (populations and sizes, units, sampling interval, duration);
 * a `by_time` sorting claim is true (libsonata binary-searches on it);
 * libsonata and bmtk (whose formula is replayed here) count the same number of frames, equal
-  to the rows of `data`.
+  to the rows of `data`;
+* the manifest's `segments` (the processes that wrote a resumed run; absent in older manifests)
+  have their fields and agree with the outcome.
 
 If bmtk is importable, its readers are checked too. Exits 0 when every check passes, 1 with one
 line per failure otherwise, 2 on bad usage and 3 when a required Python module is missing.
@@ -138,12 +140,56 @@ def load_manifest(checks, directory):
             f"manifest.json: completed, but simulated_ms {manifest['simulated_ms']} != duration_ms {manifest['duration_ms']}",
         )
 
+    check_segments(checks, manifest)
+
     names = [population.get("name") for population in manifest["populations"]]
     checks.expect(len(set(names)) == len(names), f"manifest.json: duplicate population names {names}")
     for population in manifest["populations"]:
         for key in ("name", "model", "size", "first_gid"):
             checks.expect(key in population, f"manifest.json: population {population.get('name')!r} lacks {key!r}")
     return manifest
+
+
+def check_segments(checks, manifest):
+    """`segments`, an addition to format 0.1 (absent from older manifests and from runs written by
+    one process): one entry per process that wrote the run, in order. `to_ms`, `ended` and
+    `outcome` are null while a segment has neither written a checkpoint nor finished."""
+    segments = manifest.get("segments", [])
+    if not checks.expect(isinstance(segments, list), "manifest.json: 'segments' is not a list"):
+        return
+    fields = (
+        ("from_ms", (int, float), False),
+        ("to_ms", (int, float), True),
+        ("threads", int, False),
+        ("started", int, False),
+        ("ended", int, True),
+        ("outcome", str, True),
+    )
+    reached = None
+    for index, segment in enumerate(segments):
+        at = f"manifest.json: segments[{index}]"
+        if not checks.expect(isinstance(segment, dict), f"{at} is not an object"):
+            return
+        for key, kind, nullable in fields:
+            value = segment.get(key)
+            valid = (isinstance(value, kind) and not isinstance(value, bool)) or (nullable and key in segment and value is None)
+            if not checks.expect(valid, f"{at}: {key!r} is missing or has the wrong type ({value!r})"):
+                return
+        from_ms, to_ms = segment["from_ms"], segment["to_ms"]
+        checks.expect(from_ms >= 0 and (to_ms is None or to_ms >= from_ms), f"{at}: from_ms {from_ms} and to_ms {to_ms} are not in order")
+        if index > 0 and reached is not None:
+            # A segment resumes from a checkpoint an earlier segment wrote.
+            checks.expect(from_ms <= reached + manifest["resolution_ms"], f"{at}: starts at {from_ms} ms, after every earlier segment ended ({reached} ms)")
+        if to_ms is not None:
+            reached = to_ms if reached is None else max(reached, to_ms)
+    if segments and (manifest["completed"] or manifest["stopped_early_reason"] is not None):
+        last = segments[-1]
+        outcome = "completed" if manifest["completed"] else manifest["stopped_early_reason"]
+        checks.expect(last["outcome"] == outcome, f"manifest.json: the last segment's outcome {last['outcome']!r} is not the run's ({outcome!r})")
+        checks.expect(
+            last["to_ms"] is not None and math.isclose(last["to_ms"], manifest["simulated_ms"], abs_tol=1e-9),
+            f"manifest.json: the last segment ends at {last['to_ms']} ms, the run at simulated_ms {manifest['simulated_ms']}",
+        )
 
 
 def time_bound(manifest):

@@ -117,9 +117,25 @@ impl AttentionRun {
     }
 }
 
-/// Runs one attention experiment; see the module documentation.
-pub fn run_attention(options: &AttentionOptions, stop: &AtomicBool) -> Result<AttentionRun, Error> {
-    let started = Instant::now();
+/// A circuit's model file completed for one run: the file as loaded from its text, the
+/// overrides and the inputs' stimuli added, ready to build.
+#[derive(Debug)]
+pub struct PreparedModel {
+    pub circuit: Circuit,
+    pub inputs: Inputs,
+    pub prepared: Prepared,
+    /// Where the circuit's model file came from (for messages and relative paths).
+    pub circuit_path: PathBuf,
+    /// The circuit's text with the generated `[[stimuli]]` appended (`DIR/circuit.toml`).
+    pub text: String,
+    /// The user's overrides, the preparation's, the seed and the thread count.
+    pub overrides: Vec<String>,
+    pub file: laminar_config::ModelFile,
+}
+
+/// Steps 1–3 of a run (see the module documentation): reads the inputs, loads the circuit,
+/// prepares its stimuli and overrides, and loads the completed file.
+pub fn prepare_model(options: &AttentionOptions) -> Result<PreparedModel, Error> {
     let inputs = Inputs::read(&options.inputs)?;
     let (circuit_path, text) = crate::circuit::circuit_source(&options.circuit)?;
     let file = laminar_config::load_str(&text, &circuit_path, &options.overrides)?;
@@ -143,6 +159,14 @@ pub fn run_attention(options: &AttentionOptions, stop: &AtomicBool) -> Result<At
     overrides.push(format!("simulation.seed={}", options.seed));
     overrides.push(format!("simulation.threads={}", options.threads));
     let file = laminar_config::load_str(&full_text, &circuit_path, &overrides)?;
+    Ok(PreparedModel { circuit, inputs, prepared, circuit_path, text: full_text, overrides, file })
+}
+
+/// Runs one attention experiment; see the module documentation.
+pub fn run_attention(options: &AttentionOptions, stop: &AtomicBool) -> Result<AttentionRun, Error> {
+    let started = Instant::now();
+    let PreparedModel { circuit, inputs, prepared, circuit_path, text: full_text, overrides, file } =
+        prepare_model(options)?;
     let readout_populations: Vec<&str> = {
         let mut names: Vec<&str> = prepared.readout.iter().map(|r| r.population.as_str()).collect();
         names.dedup();

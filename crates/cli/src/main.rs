@@ -61,6 +61,40 @@ enum Command {
         /// No progress bar.
         #[arg(long)]
         quiet: bool,
+        /// Write a checkpoint (DIR/checkpoint.bin) every MS of simulated time and at the end,
+        /// from which `laminar resume DIR` continues the run.
+        #[arg(long, value_name = "MS")]
+        checkpoint_every: Option<f64>,
+        /// Write a checkpoint when SIGINT or SIGTERM stops the run (a cluster job at its time
+        /// limit), from which `laminar resume DIR` continues it.
+        #[arg(long)]
+        checkpoint_at_exit: bool,
+    },
+    /// Continue a run from the checkpoint in its output directory, appending to its recording.
+    ///
+    /// The network is rebuilt from the model text and overrides the checkpoint holds and checked
+    /// against it (laminar version, model, seed, network); every recording file is cut back to
+    /// the checkpoint (what a killed run wrote after it), and the run goes on to its duration
+    /// exactly as if it had never stopped, with any thread count. The manifest lists each
+    /// segment: when it ran, from and to which time, how it ended.
+    Resume {
+        /// The output directory of the run (holding checkpoint.bin and manifest.json).
+        dir: PathBuf,
+        /// A new total duration (ms), to extend the run.
+        #[arg(long)]
+        duration: Option<f64>,
+        /// Threads to simulate on (the results do not depend on it).
+        #[arg(long)]
+        threads: Option<usize>,
+        /// No progress bar.
+        #[arg(long)]
+        quiet: bool,
+        /// Go on writing a checkpoint every MS of simulated time and at the end.
+        #[arg(long, value_name = "MS")]
+        checkpoint_every: Option<f64>,
+        /// Write a checkpoint when SIGINT or SIGTERM stops the run.
+        #[arg(long)]
+        checkpoint_at_exit: bool,
     },
     /// Check a model file without running it.
     Validate {
@@ -249,6 +283,33 @@ fn is_broken_pipe(error: &anyhow::Error) -> bool {
 /// which signal came, without an unsafe signal handler. While the model is still being built,
 /// nothing has been written and the build cannot be stopped midway, so the process ends at once;
 /// once the run writes, the stop flag ends it at the next step boundary.
+/// Runs `body` (a run or a resume into `out`) with SIGINT and SIGTERM watched, prints its
+/// summary and turns its outcome into the exit status: 0, or 128 + the signal that stopped it.
+fn run_with_signals(
+    out: &Path,
+    mut options: run::RunOptions,
+    body: impl FnOnce(&run::RunOptions, Arc<AtomicBool>) -> Result<run::RunSummary>,
+) -> Result<ExitCode> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let interruption = Arc::new(run::Interruption::default());
+    watch_signals(Arc::clone(&stop), Arc::clone(&interruption), out)?;
+    options.interruption = Some(Arc::clone(&interruption));
+    let summary = match body(&options, stop) {
+        Ok(summary) => summary,
+        // The watcher thread is ending the process (a signal during the build).
+        Err(_) if interruption.signal().is_some() && !interruption.begin_writing() => loop {
+            std::thread::park();
+        },
+        Err(e) => return Err(e),
+    };
+    emit(&summary.text)?;
+    Ok(match (summary.completed, summary.signal) {
+        (true, _) => ExitCode::SUCCESS,
+        (false, Some(signal)) => ExitCode::from(128u8.saturating_add(signal as u8)),
+        (false, None) => ExitCode::from(130),
+    })
+}
+
 fn watch_signals(stop: Arc<AtomicBool>, interruption: Arc<run::Interruption>, out: &Path) -> Result<()> {
     use nix::sys::signal::{SigSet, Signal};
     let mut signals = SigSet::empty();
@@ -567,10 +628,18 @@ fn attention_compare(options: &laminar_attention::compare::CompareOptions) -> Re
 fn real_main() -> Result<ExitCode> {
     let cli = Cli::parse();
     match cli.command {
-        Command::Run { model, out, force, duration, seed, threads, set, quiet } => {
-            let stop = Arc::new(AtomicBool::new(false));
-            let interruption = Arc::new(run::Interruption::default());
-            watch_signals(Arc::clone(&stop), Arc::clone(&interruption), &out)?;
+        Command::Run {
+            model,
+            out,
+            force,
+            duration,
+            seed,
+            threads,
+            set,
+            quiet,
+            checkpoint_every,
+            checkpoint_at_exit,
+        } => {
             let options = run::RunOptions {
                 duration_ms: duration,
                 seed,
@@ -578,22 +647,22 @@ fn real_main() -> Result<ExitCode> {
                 overrides: set,
                 quiet,
                 force,
-                interruption: Some(Arc::clone(&interruption)),
+                interruption: None,
+                checkpoint_every_ms: checkpoint_every,
+                checkpoint_at_exit,
             };
-            let summary = match run::run(&model, &out, &options, stop) {
-                Ok(summary) => summary,
-                // The watcher thread is ending the process (a signal during the build).
-                Err(_) if interruption.signal().is_some() && !interruption.begin_writing() => loop {
-                    std::thread::park();
-                },
-                Err(e) => return Err(e),
+            run_with_signals(&out, options, |options, stop| run::run(&model, &out, options, stop))
+        }
+        Command::Resume { dir, duration, threads, quiet, checkpoint_every, checkpoint_at_exit } => {
+            let options = run::RunOptions {
+                duration_ms: duration,
+                threads,
+                quiet,
+                checkpoint_every_ms: checkpoint_every,
+                checkpoint_at_exit,
+                ..Default::default()
             };
-            emit(&summary.text)?;
-            Ok(match (summary.completed, summary.signal) {
-                (true, _) => ExitCode::SUCCESS,
-                (false, Some(signal)) => ExitCode::from(128u8.saturating_add(signal as u8)),
-                (false, None) => ExitCode::from(130),
-            })
+            run_with_signals(&dir, options, |options, stop| run::resume(&dir, options, stop))
         }
         Command::Validate { model, set } => {
             let file = config::load(&model, &set)?;

@@ -1,6 +1,10 @@
 //! `laminar run`: build a model file, simulate it while recording, and summarise.
 //!
-//! The simulation runs in one engine call; the progress bar moves from the observer's progress
+//! `laminar resume` continues a run from its checkpoint ([`crate::checkpointing`]) through the
+//! same loop, appending to the recording.
+//!
+//! The simulation runs in one engine call (one per checkpoint interval when checkpoints are
+//! asked for); the progress bar moves from the observer's progress
 //! callback, and the engine checks the stop flag at every exchange interval, so an interrupt
 //! ends the run at the next step boundary. The recording is then closed properly and the manifest says the
 //! run stopped early, why (which signal, or which write failed) and how far it got.
@@ -16,10 +20,12 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use laminar_engine::{Observer, Resolution, SpikeRecord, Step, WeightEvent};
+use laminar_engine::{Observer, Resolution, Simulation, SpikeRecord, Step, WeightEvent};
 
 use laminar_config as config;
 use laminar_record::{Recorder, ReportPlan, RunInfo, WeightPlan};
+
+use crate::checkpointing::Checkpointing;
 
 /// Forwards everything to the recorder and moves the progress bar, shown once the run has taken
 /// longer than a second.
@@ -76,6 +82,11 @@ pub struct RunOptions {
     pub force: bool,
     /// Shared with the signal handler, which records there what it received.
     pub interruption: Option<Arc<Interruption>>,
+    /// Write a checkpoint every this many ms of simulated time (`--checkpoint-every`), and at
+    /// the end of the run.
+    pub checkpoint_every_ms: Option<f64>,
+    /// Write a checkpoint when a signal stops the run (`--checkpoint-at-exit`).
+    pub checkpoint_at_exit: bool,
 }
 
 /// What a signal handler and a run tell each other.
@@ -127,7 +138,7 @@ pub fn signal_name(signal: i32) -> String {
 }
 
 /// Why a run whose stop flag was set stopped, for the manifest and the summary.
-fn interruption_reason(interruption: Option<&Interruption>) -> String {
+pub(crate) fn interruption_reason(interruption: Option<&Interruption>) -> String {
     match interruption.and_then(Interruption::signal) {
         Some(signal) if signal == nix::sys::signal::Signal::SIGINT as i32 => "interrupted by SIGINT (Ctrl-C)".into(),
         Some(signal) => format!("interrupted by {}", signal_name(signal)),
@@ -174,35 +185,9 @@ pub fn run(model: &Path, out: &Path, options: &RunOptions, stop: Arc<AtomicBool>
     let sim_cfg = file.simulation().clone();
     let built = file.build(sim_cfg.seed, sim_cfg.threads)?;
     let build_time = started.elapsed();
-    let mut sim = built.simulation;
-    let populations = sim.populations().to_vec();
-    let reports: Vec<ReportPlan> = built
-        .recordings
-        .iter()
-        .map(|r| ReportPlan {
-            population: r.population.clone(),
-            variable: r.variable.clone(),
-            units: r.units.clone(),
-            interval_ms: r.interval_ms,
-            nodes: r.nodes.clone(),
-            elements: r.elements,
-        })
-        .collect();
-    let weights: Vec<WeightPlan> = built
-        .weight_recordings
-        .iter()
-        .map(|w| WeightPlan { projection: w.projection, name: w.name.clone(), units: w.units.clone() })
-        .collect();
-    let info = RunInfo {
-        model_path: model.display().to_string(),
-        model_text: file.text.clone(),
-        seed: sim_cfg.seed,
-        resolution_ms: sim_cfg.resolution_ms,
-        duration_ms: sim_cfg.duration_ms,
-        threads: sim_cfg.threads,
-        overrides: overrides.clone(),
-        placements: file.circuit().map(crate::circuit::manifest_placements).unwrap_or_default(),
-    };
+    let plans = Plans::of(&built);
+    let sim = built.simulation;
+    let info = run_info(model, &file, &overrides);
     if let Some(interruption) = &options.interruption
         && !interruption.begin_writing()
     {
@@ -212,40 +197,135 @@ pub fn run(model: &Path, out: &Path, options: &RunOptions, stop: Arc<AtomicBool>
         );
     }
     laminar_record::prepare_output_dir(out, options.force)?;
-    let mut recorder = Recorder::create(out, &info, &populations, &built.record_spikes, &reports, &weights)?;
+    let populations = sim.populations().to_vec();
+    let mut recorder =
+        Recorder::create(out, &info, &populations, &built.record_spikes, &plans.reports, &plans.weights)?;
     if file.circuit().is_some() {
         // The circuit's nodes (layer, cell type, column, area, position) beside the spikes.
         crate::circuit::write_nodes(&file, sim_cfg.seed, out)?;
         recorder.set_nodes_file("nodes.h5");
     }
+    let checkpointing = Checkpointing::new(options, model, &file, &overrides)?;
+    simulate(Segment { model, out, file: &file, sim, recorder, build_time, checkpointing }, options, &stop)
+}
 
+/// The plans of what a built model records, for the recorder.
+struct Plans {
+    reports: Vec<ReportPlan>,
+    weights: Vec<WeightPlan>,
+}
+
+impl Plans {
+    fn of(built: &config::BuiltModel) -> Self {
+        let reports = built
+            .recordings
+            .iter()
+            .map(|r| ReportPlan {
+                population: r.population.clone(),
+                variable: r.variable.clone(),
+                units: r.units.clone(),
+                interval_ms: r.interval_ms,
+                nodes: r.nodes.clone(),
+                elements: r.elements,
+            })
+            .collect();
+        let weights = built
+            .weight_recordings
+            .iter()
+            .map(|w| WeightPlan { projection: w.projection, name: w.name.clone(), units: w.units.clone() })
+            .collect();
+        Self { reports, weights }
+    }
+}
+
+fn run_info(model: &Path, file: &config::ModelFile, overrides: &[String]) -> RunInfo {
+    let sim_cfg = file.simulation();
+    RunInfo {
+        model_path: model.display().to_string(),
+        model_text: file.text.clone(),
+        seed: sim_cfg.seed,
+        resolution_ms: sim_cfg.resolution_ms,
+        duration_ms: sim_cfg.duration_ms,
+        threads: sim_cfg.threads,
+        overrides: overrides.to_vec(),
+        placements: file.circuit().map(crate::circuit::manifest_placements).unwrap_or_default(),
+    }
+}
+
+/// A built network and its open recording, ready to simulate from the network's current step.
+struct Segment<'a> {
+    model: &'a Path,
+    out: &'a Path,
+    file: &'a config::ModelFile,
+    sim: Simulation,
+    recorder: Recorder,
+    build_time: Duration,
+    checkpointing: Option<Checkpointing>,
+}
+
+/// Simulates a segment to the model's duration (writing checkpoints on the way if asked), closes
+/// the recording and summarises.
+fn simulate(segment: Segment<'_>, options: &RunOptions, stop: &AtomicBool) -> Result<RunSummary> {
+    let Segment { model, out, file, mut sim, mut recorder, build_time, checkpointing } = segment;
+    let sim_cfg = file.simulation();
     let resolution = sim.resolution();
     let until = resolution.exact_steps(sim_cfg.duration_ms).context("simulation.duration_ms")?;
+    let from = sim.now();
+    let events_before = sim.synaptic_events();
     let bar = ProgressBar::hidden();
     bar.set_length(until);
+    bar.set_position(from);
     bar.set_style(
         ProgressStyle::with_template("{spinner} [{elapsed_precise}] {wide_bar} {percent:>3}% {msg}")
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     let run_started = Instant::now();
-    // One engine call for the whole run: the bar moves from the observer's progress callback and
-    // the engine checks `stop` (Ctrl-C) at every exchange interval. Running in chunks instead
-    // restarted the worker threads per chunk, and on two cores a fresh thread often shared its
-    // core with thread 0 for milliseconds: CUBA took 1.4-1.6 s instead of 0.55 s.
-    let mut observer = WithProgress {
-        recorder: &mut recorder,
-        bar: &bar,
-        show_after: (!options.quiet).then_some(run_started + Duration::from_secs(1)),
-        next_check: 0,
-        resolution,
-        duration_ms: sim_cfg.duration_ms,
-    };
-    let error = sim.run(until, &mut observer, &stop).err();
+    // One engine call for the whole run (or per checkpoint interval): the bar moves from the
+    // observer's progress callback and the engine checks `stop` (Ctrl-C) at every exchange
+    // interval. Running in short chunks instead restarted the worker threads per chunk, and on
+    // two cores a fresh thread often shared its core with thread 0 for milliseconds: CUBA took
+    // 1.4-1.6 s instead of 0.55 s.
+    let mut error = None;
+    let mut checkpoint_error: Option<anyhow::Error> = None;
+    let mut written: Vec<crate::checkpointing::Written> = Vec::new();
+    let interruption = options.interruption.as_deref();
+    loop {
+        let target = checkpointing.as_ref().map_or(until, |c| c.next_stop(sim.now(), until));
+        let mut observer = WithProgress {
+            recorder: &mut recorder,
+            bar: &bar,
+            show_after: (!options.quiet).then_some(run_started + Duration::from_secs(1)),
+            next_check: 0,
+            resolution,
+            duration_ms: sim_cfg.duration_ms,
+        };
+        if let Err(e) = sim.run(target, &mut observer, stop) {
+            error = Some(e);
+            break;
+        }
+        let interrupted = sim.now() < target;
+        if let Some(c) = &checkpointing
+            && (interrupted && c.at_exit || !interrupted && c.every.is_some())
+        {
+            match c.write(&mut sim, &mut recorder, out) {
+                Ok(w) => written.push(w),
+                Err(e) => {
+                    // The recording is still closed properly, up to this step.
+                    checkpoint_error = Some(e.context("writing a checkpoint"));
+                    break;
+                }
+            }
+        }
+        if interrupted || sim.now() >= until {
+            break;
+        }
+    }
     bar.finish_and_clear();
     let wall = run_started.elapsed();
-    let interruption = options.interruption.as_deref();
     let stopped = if let Some(e) = &error {
         Some(format!("error: {e}"))
+    } else if let Some(e) = &checkpoint_error {
+        Some(format!("error: {e:#}"))
     } else if sim.now() < until {
         Some(interruption_reason(interruption))
     } else {
@@ -254,30 +334,37 @@ pub fn run(model: &Path, out: &Path, options: &RunOptions, stop: Arc<AtomicBool>
     let decimals = resolution_decimals(sim_cfg.resolution_ms);
     let closed = recorder.finish(resolution.ms(sim.now()), stopped).context("closing the recording")?;
     let simulated_ms = closed.simulated_ms;
+    let held = format!(
+        "the run stopped; the recording in {} holds everything up to {simulated_ms:.decimals$} ms",
+        out.display()
+    );
     if let Some(e) = error {
-        return Err(e).context(format!(
-            "the run stopped; the recording in {} holds everything up to {simulated_ms:.decimals$} ms",
-            out.display()
-        ));
+        return Err(e).context(held);
+    }
+    if let Some(e) = checkpoint_error {
+        return Err(e.context(held));
     }
 
     let mut text = String::new();
-    let seconds = simulated_ms / 1000.0;
+    let seconds = (simulated_ms - resolution.ms(from)) / 1000.0;
     let threads = sim.threads();
+    let populations = sim.populations();
     text.push_str(&format!(
-        "{}: {} neurons, {threads} thread{}, seed {}, {simulated_ms:.decimals$} ms simulated\n",
+        "{}: {} neurons, {threads} thread{}, seed {}, {simulated_ms:.decimals$} ms simulated{}\n",
         model.display(),
         populations.iter().map(|p| p.size).sum::<usize>(),
         if threads == 1 { "" } else { "s" },
         sim_cfg.seed,
+        if from > 0 { format!(" (resumed at {:.decimals$} ms)", resolution.ms(from)) } else { String::new() },
     ));
     text.push_str(&format!("  read: {}\n", file.sections().join(", ")));
     text.push_str(&format!("  {:<16} {:>10} {:>12}\n", "population", "spikes", "rate (Hz)"));
+    let total_seconds = simulated_ms / 1000.0;
     for (p, &count) in populations.iter().zip(sim.spike_counts()) {
-        let rate = if seconds > 0.0 && p.size > 0 { count as f64 / p.size as f64 / seconds } else { 0.0 };
+        let rate = if total_seconds > 0.0 && p.size > 0 { count as f64 / p.size as f64 / total_seconds } else { 0.0 };
         text.push_str(&format!("  {:<16} {:>10} {:>12.3}\n", p.name, count, rate));
     }
-    let events = sim.synaptic_events();
+    let events = sim.synaptic_events() - events_before;
     // The field's convention (NEST, the Potjans-Diesmann benchmarks): wall time over simulated
     // time, so below 1 is faster than real time.
     let real_time_factor =
@@ -289,6 +376,17 @@ pub fn run(model: &Path, out: &Path, options: &RunOptions, stop: Arc<AtomicBool>
         wall.as_secs_f64(),
         events as f64 / wall.as_secs_f64().max(1e-9)
     ));
+    if let Some(last) = written.last() {
+        text.push_str(&format!(
+            "  checkpoints: {} written, the last at {:.decimals$} ms ({}, {:.3} s to write); `laminar resume {}` \
+             continues from it\n",
+            written.len(),
+            last.at_ms,
+            config::machine::human_bytes(last.bytes as f64),
+            last.seconds,
+            out.display()
+        ));
+    }
     match &closed.stopped_early {
         Some(reason) => text.push_str(&format!(
             "  stopped early at {simulated_ms:.decimals$} ms ({reason}); the recording in {} is valid up to then\n",
@@ -298,6 +396,33 @@ pub fn run(model: &Path, out: &Path, options: &RunOptions, stop: Arc<AtomicBool>
     }
     let signal = if closed.stopped_early.is_some() { interruption.and_then(Interruption::signal) } else { None };
     Ok(RunSummary { text, completed: closed.stopped_early.is_none(), signal })
+}
+
+/// Continues the run recorded in `dir` from its checkpoint (see [`crate::checkpointing`]).
+pub fn resume(dir: &Path, options: &RunOptions, stop: Arc<AtomicBool>) -> Result<RunSummary> {
+    let started = Instant::now();
+    let restored = crate::checkpointing::restore(dir, options)?;
+    let build_time = started.elapsed();
+    if let Some(interruption) = &options.interruption
+        && !interruption.begin_writing()
+    {
+        anyhow::bail!(
+            "{} while the checkpoint was being restored; nothing was changed in {}",
+            interruption_reason(Some(interruption)),
+            dir.display()
+        );
+    }
+    let crate::checkpointing::Restored { model, file, overrides, built, position } = restored;
+    let plans = Plans::of(&built);
+    let sim = built.simulation;
+    let info = run_info(&model, &file, &overrides);
+    let populations = sim.populations().to_vec();
+    let recorder =
+        Recorder::resume(dir, &info, &populations, &built.record_spikes, &plans.reports, &plans.weights, &position)
+            .with_context(|| format!("reopening the recording in {}", dir.display()))?;
+    let checkpointing = Checkpointing::new(options, &model, &file, &overrides)?;
+    let segment = Segment { model: &model, out: dir, file: &file, sim, recorder, build_time, checkpointing };
+    simulate(segment, options, &stop)
 }
 
 #[cfg(test)]

@@ -12,8 +12,8 @@
 //! weighted, on its `SIC` receptor (see [`crate::astrocyte_lr_1994`] for the timing).
 
 use laminar_engine::{
-    BuildContext, DefaultReceptor, GradedValue, InputKind, LocalSpike, ModelError, ModelInfo, Population,
-    PopulationFactory, Recordable, Step, Update,
+    BuildContext, DefaultReceptor, GradedValue, InputKind, LocalSpike, ModelError, ModelInfo, NextEventQueue,
+    Population, PopulationFactory, Recordable, StateError, StateIo, Step, Update,
 };
 
 use crate::aeif_cond_alpha::{self as aeif, AeifCondAlpha, AeifCondAlphaParams};
@@ -108,6 +108,9 @@ pub trait ConductanceKernel: Send + Sized + 'static {
     fn step(&mut self, i: usize, g_ex: f64, g_in: f64, i_stim: f64, sic: f64) -> u32;
     fn get(&self, variable: usize, i: usize) -> f64;
     fn set(&mut self, variable: usize, i: usize, value: f64);
+    /// Saves or restores the kernel's per-neuron state for a checkpoint (see
+    /// [`Population::state`]).
+    fn state(&mut self, io: &mut StateIo) -> Result<(), StateError>;
 }
 
 /// Builds shards of a stepped conductance-based model from its parameters.
@@ -142,6 +145,9 @@ impl ConductanceKernel for IafCondExp {
     fn set(&mut self, variable: usize, i: usize, value: f64) {
         IafCondExp::set(self, cond::Recordable::ALL[variable], i, value)
     }
+    fn state(&mut self, io: &mut StateIo) -> Result<(), StateError> {
+        IafCondExp::state(self, io)
+    }
 }
 
 impl ConductanceKernel for AeifCondAlpha {
@@ -159,6 +165,9 @@ impl ConductanceKernel for AeifCondAlpha {
     }
     fn set(&mut self, variable: usize, i: usize, value: f64) {
         AeifCondAlpha::set(self, aeif::Recordable::ALL[variable], i, value)
+    }
+    fn state(&mut self, io: &mut StateIo) -> Result<(), StateError> {
+        AeifCondAlpha::state(self, io)
     }
 }
 
@@ -178,6 +187,9 @@ impl ConductanceKernel for AeifCondAlphaAstro {
     }
     fn set(&mut self, variable: usize, i: usize, value: f64) {
         AeifCondAlphaAstro::set(self, aeif_astro::Recordable::ALL[variable], i, value)
+    }
+    fn state(&mut self, io: &mut StateIo) -> Result<(), StateError> {
+        AeifCondAlphaAstro::state(self, io)
     }
 }
 
@@ -202,6 +214,12 @@ impl<K: ConductanceKernel> Population for ConductanceShard<K> {
                 u.spikes.push(LocalSpike { local: i as u32, offset: 0.0 });
             }
         }
+    }
+
+    /// The kernel's neurons ([`ConductanceKernel::state`]) and the injected current.
+    fn state(&mut self, io: &mut StateIo, _queue: &mut NextEventQueue) -> Result<(), StateError> {
+        self.kernel.state(io)?;
+        io.neurons("i_stim", &mut self.i_stim)
     }
 
     fn sample(&self, variable: usize, i: usize, _: Step) -> f64 {
@@ -270,6 +288,12 @@ impl Population for AstrocyteShard {
                 u.graded.push(GradedValue { local: i as u32, value: sic });
             }
         }
+    }
+
+    /// The astrocytes ([`AstrocyteLr1994::state`]) and the injected calcium flux.
+    fn state(&mut self, io: &mut StateIo, _queue: &mut NextEventQueue) -> Result<(), StateError> {
+        self.kernel.state(io)?;
+        io.neurons("j_noise", &mut self.j_noise)
     }
 
     fn sample(&self, variable: usize, i: usize, _: Step) -> f64 {
@@ -352,6 +376,13 @@ impl Population for PscExpPsShard {
         }
     }
 
+    /// The neurons ([`IafPscExpPs::state`]) and the injected current; `events` and `offsets`
+    /// are scratch, refilled for every neuron.
+    fn state(&mut self, io: &mut StateIo, _queue: &mut NextEventQueue) -> Result<(), StateError> {
+        self.kernel.state(io)?;
+        io.neurons("i_stim", &mut self.i_stim)
+    }
+
     fn sample(&self, variable: usize, i: usize, _: Step) -> f64 {
         match variable {
             0 => self.kernel.v_m(i),
@@ -367,5 +398,130 @@ impl Population for PscExpPsShard {
             _ => self.kernel.set_i_syn_in(i, value),
         };
         r.map_err(|e| e.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::AtomicBool;
+
+    use laminar_engine::{DeviceEntry, Dist, NetworkBuilder, Observer, Projection, RecordingSpec, Resolution, Rule};
+    use serde_json::{Map, Value, json};
+
+    use super::*;
+    use crate::registry;
+
+    /// Spikes `(population, node, time bits)` and frames `(recording, step, value bits)`.
+    #[derive(Default)]
+    struct Collect {
+        spikes: Vec<(usize, u64, u64)>,
+        frames: Vec<(usize, Step, Vec<u64>)>,
+    }
+
+    impl Observer for Collect {
+        fn spikes(&mut self, spikes: &[laminar_engine::SpikeRecord]) -> Result<(), String> {
+            self.spikes.extend(spikes.iter().map(|s| (s.population, s.node, s.time_ms.to_bits())));
+            Ok(())
+        }
+        fn frame(&mut self, recording: usize, step: Step, values: &[f64]) -> Result<(), String> {
+            self.frames.push((recording, step, values.iter().map(|v| v.to_bits()).collect()));
+            Ok(())
+        }
+    }
+
+    const N: usize = 7;
+    const MODELS: [&str; 4] = ["iaf_psc_delta", "iaf_psc_exp_ps", "iaf_cond_exp", "aeif_cond_alpha"];
+
+    fn obj(v: Value) -> Map<String, Value> {
+        v.as_object().cloned().unwrap_or_default()
+    }
+
+    /// Precise spike trains into the models no shipped model file runs (and `iaf_psc_delta`),
+    /// each near threshold by `I_e`, with a step current that changes before and after the stops.
+    fn network(threads: usize) -> laminar_engine::Simulation {
+        let mut b = NetworkBuilder::new(Resolution::new(0.1).unwrap(), 7);
+        let mut x = 12345u64;
+        let times: Vec<Vec<f64>> = (0..N)
+            .map(|_| {
+                let mut t = 0.0;
+                (0..60)
+                    .map(|_| {
+                        x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                        t += 0.05 + (x >> 11) as f64 / (1u64 << 53) as f64 * 6.0;
+                        t
+                    })
+                    .collect()
+            })
+            .collect();
+        let source = json!({ "spike_times_per_node": times, "precise_times": true });
+        let f = registry::population_factory("spike_generator", &obj(source), N).unwrap();
+        let src = b.add_population("src", N, f);
+        let params = [
+            json!({ "I_e": 370.0, "V_min": -75.0 }),
+            json!({ "I_e": 370.0 }),
+            json!({ "I_e": 240.0 }),
+            json!({ "I_e": 560.0 }),
+        ];
+        // iaf_cond_exp's conductance jumps are large enough to make the integrator shrink its
+        // sub-step, so that a lost sub-step suggestion shows in the traces.
+        let weights = [(-1.5, 3.0), (-300.0, 500.0), (-60.0, 90.0), (-8.0, 12.0)];
+        for (m, model) in MODELS.iter().enumerate() {
+            let f = registry::population_factory(model, &obj(params[m].clone()), N).unwrap();
+            let pop = b.add_population(model, N, f);
+            let (low, high) = weights[m];
+            b.add_projection(Projection::new(
+                &format!("src->{model}"),
+                src,
+                pop,
+                Rule::FixedIndegree { k: 3 },
+                Dist::Uniform { low, high },
+                Dist::Constant(1.0),
+            ));
+            let steps = json!({ "amplitude_times": [40.0, 95.0, 150.0], "amplitude_values": [60.0, -90.0, 30.0] });
+            b.add_device(DeviceEntry {
+                name: format!("current->{model}"),
+                factory: registry::stimulus_factory("step_current_generator", &obj(steps)).unwrap(),
+                population: pop,
+                targets: (0..N as u64).step_by(2).collect(),
+                weight: 1.0,
+                delay_ms: 1.0,
+                receptor: None,
+            });
+            b.add_recording(RecordingSpec {
+                population: pop,
+                variable: 0,
+                nodes: (0..N as u64).collect(),
+                interval: 1,
+            });
+        }
+        b.build(threads).unwrap()
+    }
+
+    /// Each model resumes from a checkpoint taken at any step, into any thread count, with the
+    /// spikes and traces of the uninterrupted run, bit for bit (the shipped model files' resume
+    /// tests, `tests/checkpoint.rs`, cover the other models).
+    #[test]
+    fn models_without_a_shipped_file_resume_bit_identically() {
+        let (end, stop) = (2000, AtomicBool::new(false));
+        let mut whole = Collect::default();
+        network(2).run(end, &mut whole, &stop).unwrap();
+        whole.frames.sort_by_key(|f| (f.0, f.1));
+        for m in 0..MODELS.len() {
+            let spikes = whole.spikes.iter().filter(|s| s.0 == m + 1).count();
+            assert!(spikes > 10, "{}: {spikes} spikes", MODELS[m]);
+        }
+        for (before, after, at) in [(1, 3, 1), (2, 1, 777), (3, 2, 1503), (2, 2, 1999)] {
+            let mut parts = Collect::default();
+            let mut first = network(before);
+            first.run(at, &mut parts, &stop).unwrap();
+            let state = first.save_state().unwrap();
+            let mut second = network(after);
+            second.restore_state(at, state).unwrap();
+            second.run(end, &mut parts, &stop).unwrap();
+            // Frames come in blocks per recording; a stop splits a block.
+            parts.frames.sort_by_key(|f| (f.0, f.1));
+            assert_eq!(whole.spikes, parts.spikes, "stopped at step {at}, {before} -> {after} threads: spikes");
+            assert!(whole.frames == parts.frames, "stopped at step {at}, {before} -> {after} threads: traces");
+        }
     }
 }

@@ -46,6 +46,7 @@
 //!   description of neuronal activity, J Neurophysiol 94:3637–3642, doi:10.1152/jn.00686.2005.
 //! - GSL, `ode-initval/rkf45.c`, `cstd.c`, `evolve.c` (the integrator).
 
+use laminar_engine::{StateError, StateIo};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
@@ -417,6 +418,21 @@ impl AeifCondAlpha {
     /// caller should stop and report the error.
     pub fn take_instability(&mut self) -> Option<NumericalInstability> {
         self.instability.take()
+    }
+
+    /// Saves or restores the neurons' state for a checkpoint: `V_m`, the alpha conductances and
+    /// their derivatives, `w`, the refractory count and the integrator's suggested sub-step
+    /// (NEST keeps it from step to step). A pending [`NumericalInstability`] is not state: it is
+    /// an error report for the caller, and the dynamics never read it.
+    pub fn state(&mut self, io: &mut StateIo) -> Result<(), StateError> {
+        io.neurons("v_m", &mut self.v_m)?;
+        io.neurons("dg_ex", &mut self.dg_ex)?;
+        io.neurons("g_ex", &mut self.g_ex)?;
+        io.neurons("dg_in", &mut self.dg_in)?;
+        io.neurons("g_in", &mut self.g_in)?;
+        io.neurons("w", &mut self.w)?;
+        io.neurons("refractory_left", &mut self.refractory_left)?;
+        io.neurons("integration_step", &mut self.integration_step)
     }
 
     /// Number of neurons.

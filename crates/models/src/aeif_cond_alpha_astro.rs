@@ -24,6 +24,8 @@
 //! - Nadkarni S & Jung P (2003), Spontaneous oscillations of dressed neurons: a new mechanism for
 //!   epilepsy?, Phys Rev Lett 91:268101, doi:10.1103/PhysRevLett.91.268101.
 
+use laminar_engine::{StateError, StateIo};
+
 use crate::aeif_cond_alpha::{self as aeif, AeifCondAlpha, AeifCondAlphaParams, NumericalInstability};
 use crate::params::ParamError;
 
@@ -100,6 +102,13 @@ impl AeifCondAlphaAstro {
     /// ([`AeifCondAlpha::take_instability`]).
     pub fn take_instability(&mut self) -> Option<NumericalInstability> {
         self.neuron.take_instability()
+    }
+
+    /// Saves or restores the neurons' state for a checkpoint: the AdEx state
+    /// ([`AeifCondAlpha::state`]) and the SIC delivered last, which acts during the next step.
+    pub fn state(&mut self, io: &mut StateIo) -> Result<(), StateError> {
+        self.neuron.state(io)?;
+        io.neurons("i_sic", &mut self.i_sic)
     }
 
     /// The AdEx kernel (parameters, refractoriness, state).

@@ -86,6 +86,7 @@
 //!   epilepsy?, Phys Rev Lett 91:268101, doi:10.1103/PhysRevLett.91.268101.
 //! - GSL, `ode-initval/rkf45.c`, `cstd.c`, `evolve.c` (the integrator).
 
+use laminar_engine::{StateError, StateIo};
 use serde::{Deserialize, Serialize};
 
 use crate::odeint::{Rkf45, StandardControl};
@@ -361,6 +362,21 @@ impl AstrocyteLr1994 {
         self.sic[i] = sic_of(p, y[CA]);
         self.pending_weight[i] = 0.0;
         self.pending_current[i] = 0.0;
+    }
+
+    /// Saves or restores the astrocytes' state for a checkpoint: IP3, calcium, `h_IP3R`, the
+    /// integrator's suggested sub-step (kept from tick to tick, as NEST does), the spike weights
+    /// and injected current collected since the last tick (a coarse clock's tick may straddle the
+    /// checkpoint) and the SIC held since the last tick end. The tick phase follows from the
+    /// global step, which the engine saves.
+    pub fn state(&mut self, io: &mut StateIo) -> Result<(), StateError> {
+        io.neurons("ip3", &mut self.ip3)?;
+        io.neurons("ca", &mut self.ca)?;
+        io.neurons("h_ip3r", &mut self.h_ip3r)?;
+        io.neurons("integration_step", &mut self.integration_step)?;
+        io.neurons("pending_weight", &mut self.pending_weight)?;
+        io.neurons("pending_current", &mut self.pending_current)?;
+        io.neurons("sic", &mut self.sic)
     }
 
     /// The SIC astrocyte `i` emits now (pA, before connection weights): that of its last tick.

@@ -134,8 +134,8 @@
 use std::borrow::Cow;
 
 use laminar_engine::{
-    BuildContext, DefaultReceptor, InputKind, LocalSpike, ModelError, ModelInfo, Population, PopulationFactory,
-    Recordable, Step, Update,
+    BuildContext, DefaultReceptor, InputKind, LocalSpike, ModelError, ModelInfo, NextEventQueue, Population,
+    PopulationFactory, Recordable, StateError, StateIo, Step, Update,
 };
 
 pub mod channels;
@@ -262,6 +262,12 @@ impl Population for CmDefaultShard {
             &self.i_root,
             |i| spikes.push(LocalSpike { local: i as u32, offset: 0.0 }),
         );
+    }
+
+    /// The neurons ([`CmDefault::state`]) and the current injected into the root.
+    fn state(&mut self, io: &mut StateIo, _queue: &mut NextEventQueue) -> Result<(), StateError> {
+        self.kernel.state(io)?;
+        io.neurons("i_root", &mut self.i_root)
     }
 
     fn sample(&self, variable: usize, i: usize, _: Step) -> f64 {

@@ -34,7 +34,7 @@
 //! self-attention in cortico-thalamic circuits, arXiv:2504.06354 (the gradient of the block's
 //! output weights W_O is this delta rule).
 
-use laminar_engine::{SynapseDynamics, SynapseFactory, Transmission};
+use laminar_engine::{StateError, StateIo, SynapseDynamics, SynapseFactory, Transmission};
 use serde::Deserialize;
 
 use crate::glia_synapses::HebbianParams;
@@ -162,6 +162,12 @@ impl SynapseDynamics for Contrastive {
 
     fn bytes_per_synapse(&self) -> usize {
         3 * 8
+    }
+
+    /// Saves per synapse the weight, the presynaptic trace and the last spike's time; the phase
+    /// is a function of the spike's time, so nothing else changes.
+    fn state(&mut self, io: &mut StateIo) -> Result<(), StateError> {
+        self.traces.state(io)
     }
 }
 

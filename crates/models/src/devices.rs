@@ -30,7 +30,8 @@
 
 use laminar_engine::rng::{Stream, stream_for};
 use laminar_engine::{
-    BuildContext, ChannelTarget, ModelError, Resolution, Step, Stimulus, StimulusFactory, StimulusSink,
+    BuildContext, ChannelTarget, ModelError, Resolution, StateError, StateIo, Step, Stimulus, StimulusFactory,
+    StimulusSink,
 };
 use rand::RngExt;
 use rand_distr::Distribution;
@@ -304,6 +305,13 @@ impl Stimulus for Poisson {
             }
         }
     }
+
+    /// Saves each channel's random stream and its pending arrival time (sparse trains; unused,
+    /// and saved as NaN, when counts are drawn per step).
+    fn state(&mut self, io: &mut StateIo) -> Result<(), StateError> {
+        io.channels("rng", &mut self.rngs)?;
+        io.channels("next_arrival", &mut self.next_arrival)
+    }
 }
 
 // ---------------------------------------------------------------- current generators
@@ -505,6 +513,24 @@ impl Stimulus for Grouped {
     fn fire(&mut self, c: usize, step: Step, sink: &mut StimulusSink<'_>) -> Option<Step> {
         let (g, c) = self.locate(c);
         self.parts[g].fire(c, step, sink)
+    }
+
+    /// Saves each channel's position in its schedule (the index of its next change), in channel
+    /// order; the amplitude it has reached follows from it.
+    fn state(&mut self, io: &mut StateIo) -> Result<(), StateError> {
+        let mut next: Vec<usize> = self.parts.iter().flat_map(|p| p.next.iter().copied()).collect();
+        io.channels("next_change", &mut next)?;
+        let mut saved = next.into_iter();
+        for part in &mut self.parts {
+            let len = part.changes.len();
+            for (k, s) in part.next.iter_mut().zip(&mut saved) {
+                if s > len {
+                    return Err(StateError(format!("schedule position {s} is beyond its {len} changes")));
+                }
+                *k = s;
+            }
+        }
+        Ok(())
     }
 }
 

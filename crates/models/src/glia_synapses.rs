@@ -140,7 +140,7 @@
 //! interactions with the Brian 2 simulator. In: Computational Glioscience, Springer, 471–505
 //! (bioRxiv 198366; code in Brian 2's `examples/frompapers/Stimberg_et_al_2018`).
 
-use laminar_engine::{SynapseDynamics, SynapseFactory, Transmission};
+use laminar_engine::{StateError, StateIo, SynapseDynamics, SynapseFactory, Transmission};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
@@ -168,6 +168,11 @@ impl DomainClock {
         } else {
             0.0
         }
+    }
+
+    /// Saves or restores each domain's last update time (per target neuron).
+    fn state(&mut self, io: &mut StateIo) -> Result<(), StateError> {
+        io.neurons("domain_t_last", &mut self.t_last)
     }
 }
 
@@ -313,6 +318,14 @@ impl SynapseDynamics for AstroNormalized {
 
     fn bytes_per_synapse(&self) -> usize {
         2 * 8
+    }
+
+    /// Saves per synapse the process weight g_j (it grows with `eta_g`), per target neuron the
+    /// domain state A and its last update time; the weights w_j never change.
+    fn state(&mut self, io: &mut StateIo) -> Result<(), StateError> {
+        io.synapses("g", &mut self.g)?;
+        io.neurons("A", &mut self.a)?;
+        self.clock.state(io)
     }
 }
 
@@ -558,6 +571,22 @@ impl SynapseDynamics for TsodyksAstro {
     fn bytes_per_synapse(&self) -> usize {
         5 * 8
     }
+
+    /// Saves per synapse the release state `x`, `y`, `u` and the last spike's time; per target
+    /// neuron the domain's C, x_A, G_A, Γ, release count and last update time. The weights never
+    /// change.
+    fn state(&mut self, io: &mut StateIo) -> Result<(), StateError> {
+        io.synapses("x", &mut self.x)?;
+        io.synapses("y", &mut self.y)?;
+        io.synapses("u", &mut self.u)?;
+        io.synapses("t_last", &mut self.t_last)?;
+        io.neurons("Ca", &mut self.ca)?;
+        io.neurons("x_A", &mut self.x_a)?;
+        io.neurons("G_A", &mut self.g_a)?;
+        io.neurons("Gamma", &mut self.gamma)?;
+        io.neurons("releases", &mut self.releases)?;
+        self.clock.state(io)
+    }
 }
 
 // ---------------------------------------------------------------- hebbian_synapse
@@ -662,6 +691,12 @@ impl SynapseDynamics for Hebbian {
 
     fn bytes_per_synapse(&self) -> usize {
         3 * 8
+    }
+
+    /// Saves per synapse the weight, the presynaptic trace K⁺ and the last spike's time (the
+    /// postsynaptic history is the engine's).
+    fn state(&mut self, io: &mut StateIo) -> Result<(), StateError> {
+        self.traces.state(io)
     }
 }
 
@@ -833,5 +868,14 @@ impl SynapseDynamics for HebbianAstro {
 
     fn bytes_per_synapse(&self) -> usize {
         4 * 8
+    }
+
+    /// Saves per synapse the weight, K⁺, the last spike's time and the process weight g_j; per
+    /// target neuron the domain state A and its last update time.
+    fn state(&mut self, io: &mut StateIo) -> Result<(), StateError> {
+        self.traces.state(io)?;
+        io.synapses("g", &mut self.g)?;
+        io.neurons("A", &mut self.a)?;
+        self.clock.state(io)
     }
 }

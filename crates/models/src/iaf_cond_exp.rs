@@ -32,6 +32,7 @@
 //! - Meffin, Burkitt & Grayden (2004), J Comput Neurosci 16:159–175 (the model).
 //! - GSL, `ode-initval/rkf45.c`, `cstd.c`, `evolve.c` (the integrator).
 
+use laminar_engine::{StateError, StateIo};
 use serde::{Deserialize, Serialize};
 
 use crate::odeint::{Rkf45, StandardControl};
@@ -289,6 +290,17 @@ impl IafCondExp {
     /// Whether neuron `i` is refractory during the next step.
     pub fn is_refractory(&self, i: usize) -> bool {
         self.refractory_left[i] > 0
+    }
+
+    /// Saves or restores the neurons' state for a checkpoint: `V_m`, the conductances, the
+    /// refractory count and the integrator's suggested sub-step (NEST keeps it from step to
+    /// step, and it steers the next step's sub-steps).
+    pub fn state(&mut self, io: &mut StateIo) -> Result<(), StateError> {
+        io.neurons("v_m", &mut self.v_m)?;
+        io.neurons("g_ex", &mut self.g_ex)?;
+        io.neurons("g_in", &mut self.g_in)?;
+        io.neurons("refractory_left", &mut self.refractory_left)?;
+        io.neurons("integration_step", &mut self.integration_step)
     }
 }
 

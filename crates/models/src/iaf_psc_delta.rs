@@ -23,7 +23,7 @@
 
 use laminar_engine::{
     BuildContext, DefaultReceptor, InputKind, ModelError, ModelInfo, NextEventQueue, Population, PopulationFactory,
-    Recordable, Step, StepInput, Update,
+    Recordable, StateError, StateIo, Step, StepInput, Update,
 };
 use serde::Deserialize;
 
@@ -144,7 +144,7 @@ impl PopulationFactory for IafPscDeltaFactory {
 
 /// The state of one `iaf_psc_delta` neuron (kept with its clock, see
 /// [`crate::lazy::LazyNeuron`]).
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, serde::Serialize, serde::Deserialize)]
 pub struct Neuron {
     /// Membrane potential relative to E_L (mV).
     u: f64,
@@ -258,6 +258,12 @@ impl Population for IafPscDelta {
 
     fn update(&mut self, u: &mut Update<'_>) {
         update_lazily(self, u);
+    }
+
+    /// The neurons (membrane, injected current, refractory count) with their `synced` and `due`
+    /// steps, as they are ([`LazyClock::state`]).
+    fn state(&mut self, io: &mut StateIo, queue: &mut NextEventQueue) -> Result<(), StateError> {
+        self.clock.state(io, queue)
     }
 
     fn sample(&self, _variable: usize, i: usize, step: Step) -> f64 {

@@ -94,6 +94,7 @@
 //! - Rotter S, Diesmann M (1999) Exact digital simulation of time-invariant linear systems with
 //!   applications to neuronal modeling. Biol Cybern 81:381–402.
 
+use laminar_engine::{StateError, StateIo};
 use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::params::{ParamError, Validate, finite, less_than, positive};
@@ -471,6 +472,20 @@ impl IafPscExpPs {
     /// `NumericalInstability`). Zero in any ordinary simulation.
     pub fn threshold_search_failures(&self) -> u64 {
         self.threshold_search_failures
+    }
+
+    /// Saves or restores the neurons' state for a checkpoint: membrane, synaptic currents,
+    /// refractoriness with the step boundaries left before its release and the offset of the last
+    /// spike (the release happens at that offset). [`Self::threshold_search_failures`] is not
+    /// saved: it is a diagnostic count of the shard, not of a neuron, and the dynamics never
+    /// read it.
+    pub fn state(&mut self, io: &mut StateIo) -> Result<(), StateError> {
+        io.neurons("v_rel", &mut self.v_rel)?;
+        io.neurons("i_syn_ex", &mut self.i_syn_ex)?;
+        io.neurons("i_syn_in", &mut self.i_syn_in)?;
+        io.neurons("refractory", &mut self.refractory)?;
+        io.neurons("boundaries_to_release", &mut self.boundaries_to_release)?;
+        io.neurons("last_spike_offset", &mut self.last_spike_offset)
     }
 
     /// Advances neuron `i` by one step k, from k·h to (k+1)·h.

@@ -34,7 +34,8 @@
 
 use laminar_engine::rng::{Stream, stream_for};
 use laminar_engine::{
-    BuildContext, ChannelTarget, ModelError, Resolution, Step, Stimulus, StimulusFactory, StimulusSink,
+    BuildContext, ChannelTarget, ModelError, Resolution, StateError, StateIo, Step, Stimulus, StimulusFactory,
+    StimulusSink,
 };
 use rand::RngExt;
 use rand_distr::Distribution;
@@ -287,6 +288,19 @@ impl Stimulus for InhomogeneousPoisson {
             sink.spikes(&self.targets[c], step, count);
         }
         if step + 1 < seg.end { Some(step + 1) } else { self.schedule(c, s + 1, step_end) }
+    }
+
+    /// Saves each channel's random stream, the segment its next event lies in and its pending
+    /// arrival time (sparse segments; dense ones draw per step and ignore it).
+    fn state(&mut self, io: &mut StateIo) -> Result<(), StateError> {
+        io.channels("rng", &mut self.rngs)?;
+        io.channels("segment", &mut self.segment)?;
+        io.channels("next_arrival", &mut self.next_arrival)?;
+        let segments = self.segments.len();
+        match self.segment.iter().find(|&&s| s > segments) {
+            Some(s) => Err(StateError(format!("segment {s} is beyond the schedule's {segments}"))),
+            None => Ok(()),
+        }
     }
 }
 

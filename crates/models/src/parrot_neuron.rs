@@ -11,8 +11,8 @@
 //! Reference: NEST `models/parrot_neuron.{h,cpp}`.
 
 use laminar_engine::{
-    BuildContext, DefaultReceptor, InputKind, LocalSpike, ModelError, ModelInfo, Population, PopulationFactory, Step,
-    Update,
+    BuildContext, DefaultReceptor, InputKind, LocalSpike, ModelError, ModelInfo, NextEventQueue, Population,
+    PopulationFactory, StateError, StateIo, Step, Update,
 };
 use serde::Deserialize;
 
@@ -65,6 +65,12 @@ impl Population for Parrots {
                 u.spikes.push(LocalSpike { local: i, offset: 0.0 });
             }
         }
+    }
+
+    /// Nothing: a parrot repeats the input of the step it computes, and input not yet computed
+    /// is in the engine's ring buffer, which the engine saves.
+    fn state(&mut self, _io: &mut StateIo, _queue: &mut NextEventQueue) -> Result<(), StateError> {
+        Ok(())
     }
 
     fn sample(&self, _: usize, _: usize, _: Step) -> f64 {

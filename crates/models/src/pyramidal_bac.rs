@@ -107,8 +107,8 @@
 //!   the cerebral cortex. Trends Neurosci 36:141–151.
 
 use laminar_engine::{
-    BuildContext, DefaultReceptor, InputKind, LocalSpike, ModelError, ModelInfo, Population, PopulationFactory,
-    Recordable, Step, Update,
+    BuildContext, DefaultReceptor, InputKind, LocalSpike, ModelError, ModelInfo, NextEventQueue, Population,
+    PopulationFactory, Recordable, StateError, StateIo, Step, Update,
 };
 use serde::{Deserialize, Serialize};
 
@@ -557,6 +557,22 @@ impl Population for PyramidalBac {
                 u.spikes.push(LocalSpike { local: i as u32, offset: 0.0 });
             }
         }
+    }
+
+    /// Both compartments' voltages and adaptation currents, the three synaptic currents, the
+    /// injected current, the refractory count and the steps since the last spike (which place
+    /// the bAP kernel).
+    fn state(&mut self, io: &mut StateIo, _queue: &mut NextEventQueue) -> Result<(), StateError> {
+        io.neurons("v_m", &mut self.v_m)?;
+        io.neurons("v_d", &mut self.v_d)?;
+        io.neurons("w_s", &mut self.w_s)?;
+        io.neurons("w_d", &mut self.w_d)?;
+        io.neurons("i_soma", &mut self.i_soma)?;
+        io.neurons("i_basal", &mut self.i_basal)?;
+        io.neurons("i_apical", &mut self.i_apical)?;
+        io.neurons("i_stim", &mut self.i_stim)?;
+        io.neurons("refractory", &mut self.refractory)?;
+        io.neurons("since_spike", &mut self.since_spike)
     }
 
     fn sample(&self, variable: usize, i: usize, _: Step) -> f64 {

@@ -13,7 +13,7 @@
 
 use laminar_engine::{
     BuildContext, DefaultReceptor, InputKind, LocalSpike, ModelError, ModelInfo, NextEventQueue, Population,
-    PopulationFactory, Resolution, Step, Update,
+    PopulationFactory, Resolution, StateError, StateIo, Step, Update,
 };
 use serde::Deserialize;
 
@@ -143,6 +143,33 @@ impl Population for SpikeGenerators {
                 u.queue.schedule(key, e);
             }
         }
+    }
+
+    /// Each generator's position in its spike list (the schedules themselves come from the model
+    /// file). Loading schedules every generator with a spike left at that spike's step, as `start`
+    /// and `update` keep it in `queue`.
+    fn state(&mut self, io: &mut StateIo, queue: &mut NextEventQueue) -> Result<(), StateError> {
+        io.neurons("next", &mut self.next)?;
+        if io.loading() {
+            let now = io.now();
+            for (i, (s, &k)) in self.schedules.iter().zip(&self.next).enumerate() {
+                if k > s.len() {
+                    return Err(StateError(format!(
+                        "generator {i} is at spike {k} of a list of {}: the spike times changed",
+                        s.len()
+                    )));
+                }
+                if let Some(&(e, _)) = s.get(k) {
+                    if e < now {
+                        return Err(StateError(format!(
+                            "generator {i}'s next spike is in step {e}, before step {now}: the spike times changed"
+                        )));
+                    }
+                    queue.schedule(i as u32, e);
+                }
+            }
+        }
+        Ok(())
     }
 
     fn sample(&self, _: usize, _: usize, _: Step) -> f64 {

@@ -40,7 +40,7 @@
 //! Rotter S, Sompolinsky H (2003) J Neurosci 23:3697; NEST 3.10 `tsodyks_synapse.h`,
 //! `stdp_synapse.h`, `archiving_node.cpp`.
 
-use laminar_engine::{SynapseDynamics, SynapseFactory, Transmission};
+use laminar_engine::{StateError, StateIo, SynapseDynamics, SynapseFactory, Transmission};
 use serde::Deserialize;
 
 use crate::params::{ParamError, Validate, non_negative, positive};
@@ -183,6 +183,15 @@ impl SynapseDynamics for Tsodyks {
     fn bytes_per_synapse(&self) -> usize {
         5 * 8
     }
+
+    /// Saves per synapse the resources `x`, `y`, the utilisation `u` and the last spike's time;
+    /// the weights never change (they are rebuilt with the connectivity).
+    fn state(&mut self, io: &mut StateIo) -> Result<(), StateError> {
+        io.synapses("x", &mut self.x)?;
+        io.synapses("y", &mut self.y)?;
+        io.synapses("u", &mut self.u)?;
+        io.synapses("t_last", &mut self.t_last)
+    }
 }
 
 // ---------------------------------------------------------------- stdp_synapse
@@ -296,6 +305,12 @@ impl SynapseDynamics for Stdp {
     fn bytes_per_synapse(&self) -> usize {
         3 * 8
     }
+
+    /// Saves per synapse the weight, the presynaptic trace K⁺ and the last spike's time (the
+    /// postsynaptic history is the engine's).
+    fn state(&mut self, io: &mut StateIo) -> Result<(), StateError> {
+        self.traces.state(io)
+    }
 }
 
 // ---------------------------------------------------------------- pair-based rules
@@ -369,5 +384,12 @@ impl PairTraces {
     /// The earliest postsynaptic spike time a synapse may still ask for (`t_last − d`, minimised).
     pub(crate) fn oldest_needed(&self, delays_ms: &[f64]) -> f64 {
         self.t_last.iter().zip(delays_ms).map(|(t, d)| t - d).fold(f64::INFINITY, f64::min)
+    }
+
+    /// Saves or restores the weights, K⁺ and the last presynaptic spike times, per synapse.
+    pub(crate) fn state(&mut self, io: &mut StateIo) -> Result<(), StateError> {
+        io.synapses("weight", &mut self.weight)?;
+        io.synapses("k_plus", &mut self.k_plus)?;
+        io.synapses("t_last", &mut self.t_last)
     }
 }

@@ -33,6 +33,12 @@ pub enum RecordError {
     #[error("invalid request for {}: {message}", path.display())]
     InvalidInput { path: PathBuf, message: String },
 
+    /// A recording being resumed does not match the run that resumes it (a population, report
+    /// or projection missing or different, fewer events than the checkpoint counted …). The
+    /// file named was left as it was.
+    #[error("{} does not match the run being resumed: {message}", path.display())]
+    Mismatch { path: PathBuf, message: String },
+
     /// A file being read does not follow the recording format.
     #[error("{} is not a valid laminar/SONATA recording: {message}", path.display())]
     Format { path: PathBuf, message: String },
@@ -41,6 +47,10 @@ pub enum RecordError {
 impl RecordError {
     pub(crate) fn invalid_input(path: &Path, message: impl Into<String>) -> Self {
         Self::InvalidInput { path: path.to_path_buf(), message: message.into() }
+    }
+
+    pub(crate) fn mismatch(path: &Path, message: impl Into<String>) -> Self {
+        Self::Mismatch { path: path.to_path_buf(), message: message.into() }
     }
 
     pub(crate) fn format(path: &Path, message: impl Into<String>) -> Self {

@@ -5,6 +5,11 @@
 //! The buffer of a group is appended (and the file flushed) as soon as it holds `chunk` events, so
 //! memory stays bounded by `groups × chunk` events however long the run, and a process that dies
 //! loses at most the events buffered since the last append.
+//!
+//! A file can also be reopened to continue a recording from a checkpoint
+//! ([`EventFile::reopen`]): every group is cut back to the number of events the checkpoint
+//! counted, which also removes what a process killed after the checkpoint had appended, and
+//! appending goes on from there as if the writer had never stopped.
 
 use std::path::{Path, PathBuf};
 
@@ -27,6 +32,19 @@ pub(crate) trait EventGroup {
     /// Keeps only the first `len` events pushed: cuts the columns in the file (also undoing
     /// what a failed append left behind) and drops buffered events beyond `len`.
     fn truncate(&mut self, path: &Path, len: usize) -> Result<()>;
+
+    /// The group's HDF5 path (`/spikes/exc`), for messages.
+    fn location(&self) -> String;
+
+    /// The length of the group's shortest column in the file: the events a reopened file holds
+    /// completely (a killed append can leave the columns written first longer).
+    fn complete_in_file(&self) -> usize;
+
+    /// Restores what the writer keeps besides the columns (the time order of spikes) from the
+    /// file, after a reopened group has been cut to its checkpoint.
+    fn restore_after_cut(&mut self, _path: &Path) -> Result<()> {
+        Ok(())
+    }
 }
 
 /// An open event file: the HDF5 file and its groups.
@@ -45,6 +63,48 @@ struct OpenEventFile<G> {
 impl<G: EventGroup> EventFile<G> {
     pub(crate) fn new(path: PathBuf, chunk: usize, file: File, groups: Vec<G>) -> Self {
         Self { path, chunk, open: Some(OpenEventFile { file, groups }) }
+    }
+
+    /// Continues the recording in an existing file: `groups` were opened from it (no buffered
+    /// events), `counts` are the events per group at the checkpoint to continue from (see
+    /// [`pushed_counts`](Self::pushed_counts)). Every group must hold at least that many
+    /// complete events; if one does not, nothing is changed and the error names the group.
+    /// Otherwise each group is cut to its count, restores its state, and the file is flushed.
+    /// `kind` names the events in messages ("spikes", "weight events").
+    pub(crate) fn reopen(
+        path: PathBuf,
+        chunk: usize,
+        kind: &str,
+        file: File,
+        mut groups: Vec<G>,
+        counts: &[usize],
+    ) -> Result<Self> {
+        if counts.len() != groups.len() {
+            return Err(RecordError::mismatch(
+                &path,
+                format!("the checkpoint counts {kind} of {} groups but the file has {}", counts.len(), groups.len()),
+            ));
+        }
+        for (group, &count) in groups.iter().zip(counts) {
+            let held = group.complete_in_file();
+            if held < count {
+                return Err(RecordError::mismatch(
+                    &path,
+                    format!(
+                        "{} holds {held} {kind} but the checkpoint was taken after {count}: the file lost data \
+                         it had then",
+                        group.location()
+                    ),
+                ));
+            }
+        }
+        for (group, &count) in groups.iter_mut().zip(counts) {
+            group.truncate(&path, count)?;
+            group.restore_after_cut(&path)?;
+        }
+        let mut events = Self::new(path, chunk, file, groups);
+        events.flush()?;
+        Ok(events)
     }
 
     pub(crate) fn path(&self) -> &Path {

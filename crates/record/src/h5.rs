@@ -78,6 +78,30 @@ pub(crate) fn open_file(path: &Path) -> Result<File> {
         .context(path, || "open the HDF5 file".to_owned())
 }
 
+/// Opens an existing file for reading and writing (to append to a recording being resumed),
+/// without HDF5's file lock (see [`create_file`]), and checks that it is a laminar file: the root
+/// `@magic` and `@version` this version writes.
+pub(crate) fn open_file_rw(path: &Path) -> Result<File> {
+    let file = File::with_options()
+        .with_fapl(|p| p.file_locking(false))
+        .open_rw(path)
+        .context(path, || "open the HDF5 file for appending".to_owned())?;
+    let names = file.attr_names().context(path, || "list the root attributes".to_owned())?;
+    let root_attr = |name: &str| names.iter().any(|n| n == name);
+    let magic = if root_attr("magic") { file.attr("magic").and_then(|a| a.read_scalar::<u32>()).ok() } else { None };
+    let version = if root_attr("version") { file.attr("version").and_then(|a| a.read_raw::<u32>()).ok() } else { None };
+    if magic != Some(MAGIC) || version.as_deref() != Some(&VERSION[..]) {
+        return Err(RecordError::mismatch(
+            path,
+            format!(
+                "the root attributes @magic = {magic:?} and @version = {version:?} are not laminar's \
+                 ({MAGIC:#06x} and {VERSION:?}): this is not a file laminar wrote"
+            ),
+        ));
+    }
+    Ok(file)
+}
+
 /// Validates a population or projection name: it becomes an HDF5 group name, so it must be a
 /// single, non-empty path component.
 pub(crate) fn check_group_name(path: &Path, kind: &str, name: &str) -> Result<()> {
@@ -115,6 +139,23 @@ pub(crate) fn read_string_attr(path: &Path, location: &Location, name: &str) -> 
         .context(path, || format!("read attribute {}/@{name} as a variable-length string", location.name()))
 }
 
+/// Reads the scalar enum attribute `@sorting` of a spike population (`none` when absent, as
+/// SONATA specifies).
+pub(crate) fn read_sorting(path: &Path, group: &Group) -> Result<Sorting> {
+    if !group
+        .attr_names()
+        .context(path, || format!("list the attributes of {}", group.name()))?
+        .iter()
+        .any(|n| n == "sorting")
+    {
+        return Ok(Sorting::Unsorted);
+    }
+    group
+        .attr("sorting")
+        .and_then(|attr| attr.read_scalar::<Sorting>())
+        .context(path, || format!("read {}/@sorting as the SONATA sorting enum", group.name()))
+}
+
 /// Writes the scalar enum attribute `@sorting`, replacing an earlier value.
 pub(crate) fn write_sorting(path: &Path, group: &Group, sorting: Sorting) -> Result<()> {
     let attr = match group.attr("sorting") {
@@ -144,6 +185,29 @@ impl AppendableColumn {
             .create(name)
             .context(path, || format!("create dataset {}/{name}", group.name()))?;
         Ok(Self { dataset, len: 0 })
+    }
+
+    /// Opens the existing dataset `name` to append to it: it must be one-dimensional, resizable
+    /// and of element type `T`, as [`create`](Self::create) makes it. Its length is its extent.
+    pub(crate) fn open<T: H5Type>(path: &Path, group: &Group, name: &str) -> Result<Self> {
+        let dataset = group.dataset(name).context(path, || format!("open dataset {}/{name}", group.name()))?;
+        let shape = dataset.shape();
+        let &[len] = shape.as_slice() else {
+            return Err(RecordError::mismatch(
+                path,
+                format!("{} has shape {shape:?}, expected one dimension", dataset.name()),
+            ));
+        };
+        if !dataset.is_resizable() {
+            return Err(RecordError::mismatch(path, format!("{} has a fixed size and cannot grow", dataset.name())));
+        }
+        let dtype = dataset.dtype().context(path, || format!("read the type of {}", dataset.name()))?;
+        if !dtype.is::<T>() {
+            let found = dtype.to_descriptor().map_or_else(|_| "an unknown type".to_owned(), |d| d.to_string());
+            let expected = T::type_descriptor();
+            return Err(RecordError::mismatch(path, format!("{} holds {found}, expected {expected}", dataset.name())));
+        }
+        Ok(Self { dataset, len })
     }
 
     /// The dataset, for attributes.

@@ -42,6 +42,10 @@
 //! A run's recording is driven by [`Recorder`] ([`recorder`]), the engine's `Observer`: it
 //! creates the files and the manifest, hands each exchange interval's spikes, samples and weights
 //! to the writers, and closes them (cut back to a common step boundary after a failed write).
+//! At a checkpoint it flushes everything and returns the position of every file; a later process
+//! resumes the recording from that position ([`Recorder::resume`]: the writers' `open_append`
+//! reopen the files, cut what lies beyond it and append from there), and the manifest lists the
+//! segments that wrote it.
 //! [`output_dir`] checks whether a run may write into a directory, and summarises a recording.
 //! The writers and readers themselves know nothing of the engine: they are given names, ids,
 //! times and values; only [`recorder`] uses the engine's types.
@@ -67,11 +71,11 @@ pub use arrays::{ArrayFileReader, ArrayFileWriter, AttrValue, F64Array};
 pub use edges::{EdgePopulationSpec, EdgeWriter};
 pub use error::{OutputError, RecordError, Result, condensed_hdf5_message};
 pub use h5::{MAGIC, Sorting, VERSION};
-pub use manifest::{MANIFEST_FILE_NAME, Manifest, OutputFiles, Placement, PopulationEntry, ReportEntry};
+pub use manifest::{MANIFEST_FILE_NAME, Manifest, OutputFiles, Placement, PopulationEntry, ReportEntry, Segment};
 pub use nodes::{NodeAttribute, NodePopulation, NodeValues, write_nodes};
 pub use output_dir::{check_output_dir, inspect, prepare_output_dir};
 pub use read::{Report, SpikePopulation, WeightEvents, read_report, read_spikes, read_weights};
-pub use recorder::{Closed, Recorder, ReportPlan, RunInfo, WeightPlan};
+pub use recorder::{Closed, Recorder, RecorderPosition, ReportPlan, RunInfo, WeightPlan, is_run_length_override};
 pub use report::{FrameReportSummary, FrameReportWriter};
 pub use reserve::{RESERVE_FILE_NAME, SpaceReserve};
 pub use spikes::SpikeWriter;

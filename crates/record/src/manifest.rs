@@ -5,6 +5,33 @@
 //! completed (and why not), and for every HDF5 file its role. File names are relative to the
 //! directory. Fields not known yet belong in `extra`, so that later versions can add information
 //! without breaking older readers.
+//!
+//! # Segments
+//!
+//! A run stopped and resumed from a checkpoint (`laminar resume`) is recorded by more than one
+//! process; `segments` lists them in order, one per process that wrote the directory:
+//!
+//! ```json
+//! "segments": [
+//!   { "from_ms": 0.0, "to_ms": 500.0, "threads": 4, "started": 1718000000, "ended": 1718000042,
+//!     "outcome": "interrupted by SIGTERM" },
+//!   { "from_ms": 400.0, "to_ms": 1000.0, "threads": 2, "started": 1718000100, "ended": 1718000160,
+//!     "outcome": "completed" }
+//! ]
+//! ```
+//!
+//! `from_ms` is where the segment's recording starts (0, or the checkpoint it resumed from:
+//! whatever the files held beyond that was cut), `to_ms` how far it got, `started` and `ended`
+//! wall-clock times in seconds since the Unix epoch (UTC), `outcome` [`COMPLETED`], why it stopped
+//! early (as `stopped_early_reason` says it), or [`CHECKPOINTED`]: the segment's last word was a
+//! checkpoint at `to_ms`, after which it was still running or was killed. `to_ms`, `ended` and
+//! `outcome` are `null` for a segment that has written no checkpoint and not finished; when a
+//! later segment resumes, such a segment's outcome becomes [`ENDED_UNCLOSED`]. Segments overlap
+//! where a segment got further than the checkpoint the next one resumed from. The top-level
+//! `threads` is the first segment's.
+//!
+//! `segments` is an addition to format 0.1: it is left out when empty, and a manifest without it
+//! (written before it existed) reads as having none.
 
 use std::fs;
 use std::io::Write;
@@ -46,9 +73,60 @@ pub struct Manifest {
     pub populations: Vec<PopulationEntry>,
     /// Which file holds what.
     pub files: OutputFiles,
+    /// The processes that wrote the recording, in order (see the module docs); empty in
+    /// manifests written before segments existed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub segments: Vec<Segment>,
     /// Further information, keyed by topic, for additions that have no field yet.
     #[serde(default)]
     pub extra: serde_json::Map<String, serde_json::Value>,
+}
+
+/// The outcome of a segment that simulated everything asked.
+pub const COMPLETED: &str = "completed";
+
+/// The outcome of a segment that has written a checkpoint and not (yet) finished.
+pub const CHECKPOINTED: &str = "checkpointed";
+
+/// The outcome given to a segment that ended without closing the recording (killed, crashed)
+/// and without a checkpoint, when a later segment resumes the run.
+pub const ENDED_UNCLOSED: &str = "ended without closing the recording (killed or crashed)";
+
+/// One process's part of a run (see the module docs).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Segment {
+    /// Simulated time at which the segment's recording starts, in ms.
+    pub from_ms: f64,
+    /// Simulated time the segment reached (its last checkpoint, or where it finished), in ms.
+    pub to_ms: Option<f64>,
+    /// Worker threads of the segment.
+    pub threads: usize,
+    /// When the segment started, in seconds since the Unix epoch (UTC).
+    pub started: u64,
+    /// When the segment last wrote the manifest (its last checkpoint or its end), in seconds
+    /// since the Unix epoch (UTC).
+    pub ended: Option<u64>,
+    /// [`COMPLETED`], [`CHECKPOINTED`], why it stopped early, or [`ENDED_UNCLOSED`].
+    pub outcome: Option<String>,
+}
+
+impl Segment {
+    /// A segment starting now at `from_ms`.
+    pub fn starting(from_ms: f64, threads: usize) -> Self {
+        Self { from_ms, to_ms: None, threads, started: unix_seconds(), ended: None, outcome: None }
+    }
+
+    /// Notes that the segment reached `to_ms` now, with `outcome`.
+    pub fn reached(&mut self, to_ms: f64, outcome: &str) {
+        self.to_ms = Some(to_ms);
+        self.ended = Some(unix_seconds());
+        self.outcome = Some(outcome.to_owned());
+    }
+}
+
+/// Seconds since the Unix epoch (0 if the clock is set before it).
+fn unix_seconds() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |elapsed| elapsed.as_secs())
 }
 
 /// One population of the model.

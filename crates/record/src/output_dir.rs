@@ -25,6 +25,10 @@ const KNOWN_FILE_NAMES: &[&str] = &[
     // `laminar attention scaling`: the sweep's table and figure.
     "scaling.csv",
     "scaling.png",
+    // `laminar run --checkpoint-every` and `--checkpoint-at-exit`: the checkpoint and the
+    // temporary file it is written through.
+    "checkpoint.bin",
+    "checkpoint.tmp",
     crate::RESERVE_FILE_NAME,
 ];
 

@@ -6,10 +6,8 @@
 
 use std::path::Path;
 
-use hdf5::Group;
-
 use crate::error::{Hdf5Context, RecordError, Result};
-use crate::h5::{Sorting, member_names, open_file, open_group, read_column, read_string_attr};
+use crate::h5::{member_names, open_file, open_group, read_column, read_sorting, read_string_attr};
 
 /// The spikes of one population of a `spikes.h5`.
 #[derive(Debug, Clone, PartialEq)]
@@ -87,21 +85,6 @@ pub fn read_spikes(path: &Path) -> Result<Vec<SpikePopulation>> {
             Ok(SpikePopulation { name, node_ids, timestamps, sorting: sorting.as_str().to_owned() })
         })
         .collect()
-}
-
-fn read_sorting(path: &Path, group: &Group) -> Result<Sorting> {
-    if !group
-        .attr_names()
-        .context(path, || format!("list the attributes of {}", group.name()))?
-        .iter()
-        .any(|n| n == "sorting")
-    {
-        return Ok(Sorting::Unsorted);
-    }
-    group
-        .attr("sorting")
-        .and_then(|attr| attr.read_scalar::<Sorting>())
-        .context(path, || format!("read {}/@sorting as the SONATA sorting enum", group.name()))
 }
 
 /// Reads a frame report holding exactly one population.

@@ -21,6 +21,23 @@
 //!   every file is cut back to the last mark, so all of them end at the same step boundary, and
 //!   the manifest says that time and why the run stopped.
 //!
+//! # Checkpoints and resuming
+//!
+//! A run that writes checkpoints calls [`Recorder::checkpoint`] between engine runs: every
+//! buffered event and frame goes to its file, the files are flushed to disk, the mark moves there
+//! and the manifest notes the checkpoint in the current segment. It returns the
+//! [`RecorderPosition`] (the step and how many events and frames each file holds), which the
+//! caller stores with the engine's state.
+//!
+//! [`Recorder::resume`] continues such a recording in a new process, from a position: it checks
+//! the manifest and every file against the plans of the run that resumes (the same model,
+//! populations, reports and projections; a difference is refused naming the file and what
+//! differs), cuts every file back to the position — a process killed after its checkpoint may
+//! have flushed more, and a process stopped by a signal has closed its files at a later step —
+//! and appends from there. The writers restore what they keep in memory from the files (the
+//! spike order, the report clocks), so the finished files hold exactly what one uninterrupted
+//! recording would. The manifest is kept and gains a segment ([`crate::manifest`]).
+//!
 //! Report files are named after the variable (`V_m.h5`); when one variable is recorded for
 //! several populations, each file is named `<variable>_<population>.h5`.
 //!
@@ -30,11 +47,13 @@
 use std::path::{Path, PathBuf};
 
 use laminar_engine::{Observer, PopulationMeta, SpikeRecord, Step, WeightEvent};
+use serde::{Deserialize, Serialize};
 
-use crate::error::OutputError;
+use crate::error::{OutputError, RecordError};
+use crate::manifest::{CHECKPOINTED, COMPLETED, ENDED_UNCLOSED, Segment};
 use crate::{
-    FrameReportWriter, Manifest, OutputFiles, PopulationEntry, ReportEntry, Result, SpaceReserve, SpikeWriter,
-    WeightProjection, WeightWriter,
+    FrameReportWriter, MANIFEST_FILE_NAME, Manifest, OutputFiles, PopulationEntry, ReportEntry, Result, SpaceReserve,
+    SpikeWriter, WeightProjection, WeightWriter,
 };
 
 /// Spikes (or weight events) buffered per population before an append; also the HDF5 chunk
@@ -52,15 +71,19 @@ const METADATA_RESERVE_BYTES: u64 = 256 * 1024;
 /// every 256 steps costs nothing measurable, and a failure loses at most 256 steps more.
 const MARK_STRIDE: Step = 256;
 
-/// How far every file had been given data at an exchange boundary (every [`MARK_STRIDE`] steps).
-#[derive(Debug, Default)]
-struct Mark {
+/// How far every file of a recording had been given data at a step boundary: a checkpoint's
+/// position ([`Recorder::checkpoint`], [`Recorder::resume`]), and internally the mark a failed
+/// write cuts back to (every `MARK_STRIDE` steps).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RecorderPosition {
     /// The step boundary (time `step·h`).
-    step: Step,
-    spikes: Vec<usize>,
-    /// Per report: frames pushed.
-    frames: Vec<u64>,
-    weights: Vec<usize>,
+    pub step: Step,
+    /// Per recorded spike population, in the order of the populations: spikes.
+    pub spikes: Vec<usize>,
+    /// Per report, in the order of the report plans: frames.
+    pub frames: Vec<u64>,
+    /// Per recorded projection, in the order of the weight plans: weight events.
+    pub weights: Vec<usize>,
 }
 
 /// One variable recorded from one population.
@@ -77,7 +100,6 @@ pub struct ReportPlan {
     pub elements: usize,
 }
 
-/// What ran (for the manifest).
 /// A plastic projection whose weights go to `weights.h5`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct WeightPlan {
@@ -87,6 +109,7 @@ pub struct WeightPlan {
     pub units: String,
 }
 
+/// What ran (for the manifest).
 #[derive(Debug, Clone, PartialEq)]
 pub struct RunInfo {
     pub model_path: String,
@@ -109,7 +132,7 @@ pub struct Recorder {
     spikes: Option<SpikeWriter>,
     /// Engine population index → index in the spike file (None: spikes not recorded).
     spike_population: Vec<Option<usize>>,
-    /// Per engine recording index.
+    /// Per report plan.
     reports: Vec<FrameReportWriter>,
     /// Per engine recording: (report, element).
     report_of: Vec<(usize, usize)>,
@@ -121,7 +144,7 @@ pub struct Recorder {
     weight_group: Vec<Option<usize>>,
     reserve: SpaceReserve,
     resolution_ms: f64,
-    mark: Mark,
+    mark: RecorderPosition,
     /// The first write error; once set, every further call fails with it.
     failure: Option<String>,
 }
@@ -142,7 +165,7 @@ impl std::fmt::Debug for Recorder {
 }
 
 impl Recorder {
-    /// Creates `dir` (it may exist: see [`prepare_output_dir`] for what a run checks first), the
+    /// Creates `dir` (it may exist: see [`prepare_output_dir`](crate::prepare_output_dir) for what a run checks first), the
     /// files, the manifest and the space reserve.
     /// `record_spikes[p]` says whether population p's spikes are recorded; `reports[r]` matches
     /// the engine's recording r.
@@ -158,32 +181,17 @@ impl Recorder {
             action: format!("creating output directory {}", dir.display()),
             source,
         })?;
-        let mut spike_population = vec![None; populations.len()];
-        let mut spike_pops = Vec::new();
-        for (i, p) in populations.iter().enumerate() {
-            if record_spikes.get(i).copied().unwrap_or(false) {
-                spike_population[i] = Some(spike_pops.len());
-                spike_pops.push((p.name.clone(), p.size as u64));
-            }
-        }
-        let spikes = if spike_pops.is_empty() {
+        let layout = Layout::new(populations, record_spikes, reports, weight_plans);
+        let spikes = if layout.spike_pops.is_empty() {
             None
         } else {
-            Some(SpikeWriter::create(&dir.join("spikes.h5"), &spike_pops, SPIKE_CHUNK)?)
+            Some(SpikeWriter::create(&dir.join(SPIKES_FILE), &layout.spike_pops, SPIKE_CHUNK)?)
         };
-        let mut entries = Vec::new();
-        let mut writers = Vec::new();
-        let mut report_of = Vec::new();
-        for r in reports {
-            let shared = reports.iter().filter(|o| o.variable == r.variable).count() > 1;
-            let file =
-                if shared { format!("{}_{}.h5", r.variable, r.population) } else { format!("{}.h5", r.variable) };
+        let mut writers = Vec::with_capacity(reports.len());
+        for (r, entry) in reports.iter().zip(&layout.entries) {
             let elements = r.elements.max(1);
-            for element in 0..elements {
-                report_of.push((writers.len(), element));
-            }
             writers.push(FrameReportWriter::create(
-                &dir.join(&file),
+                &dir.join(&entry.file),
                 &r.population,
                 &r.nodes,
                 &vec![elements as u32; r.nodes.len()],
@@ -192,27 +200,12 @@ impl Recorder {
                 &r.units,
                 FRAME_CHUNK,
             )?);
-            entries.push(ReportEntry {
-                variable: r.variable.clone(),
-                file,
-                population: r.population.clone(),
-                units: r.units.clone(),
-                interval_ms: r.interval_ms,
-            });
         }
-        let weights = if weight_plans.is_empty() {
+        let weights = if layout.weight_groups.is_empty() {
             None
         } else {
-            let groups: Vec<WeightProjection> = weight_plans
-                .iter()
-                .map(|w| WeightProjection { name: w.name.clone(), units: w.units.clone() })
-                .collect();
-            Some(WeightWriter::create(&dir.join("weights.h5"), &groups, SPIKE_CHUNK)?)
+            Some(WeightWriter::create(&dir.join(WEIGHTS_FILE), &layout.weight_groups, SPIKE_CHUNK)?)
         };
-        let mut weight_group = vec![None; weight_plans.iter().map(|w| w.projection + 1).max().unwrap_or(0)];
-        for (k, w) in weight_plans.iter().enumerate() {
-            weight_group[w.projection] = Some(k);
-        }
         let manifest = Manifest {
             format_version: [0, 1],
             laminar_version: env!("CARGO_PKG_VERSION").to_string(),
@@ -225,22 +218,14 @@ impl Recorder {
             completed: false,
             stopped_early_reason: None,
             threads: info.threads,
-            populations: populations
-                .iter()
-                .map(|p| PopulationEntry {
-                    name: p.name.clone(),
-                    model: p.model.clone(),
-                    size: p.size as u64,
-                    first_gid: p.first_gid,
-                    placement: info.placements.iter().find(|(n, _)| *n == p.name).map(|(_, pl)| pl.clone()),
-                })
-                .collect(),
+            populations: population_entries(info, populations),
             files: OutputFiles {
-                spikes: spikes.as_ref().map(|_| "spikes.h5".to_string()),
-                reports: entries,
-                weights: weights.as_ref().map(|_| "weights.h5".to_string()),
+                spikes: spikes.as_ref().map(|_| SPIKES_FILE.to_string()),
+                reports: layout.entries.clone(),
+                weights: weights.as_ref().map(|_| WEIGHTS_FILE.to_string()),
                 nodes: None,
             },
+            segments: vec![Segment::starting(0.0, info.threads)],
             extra: if info.overrides.is_empty() {
                 Default::default()
             } else {
@@ -250,25 +235,166 @@ impl Recorder {
             },
         };
         manifest.write(dir)?;
-        let reserve = SpaceReserve::create(dir, reserve_bytes(&spike_pops, reports, weight_plans, &manifest))?;
+        Self::assemble(dir, info, manifest, layout, spikes, writers, weights, reports, weight_plans, 0)
+    }
+
+    /// Continues the recording in `dir` from `position` (returned by [`Recorder::checkpoint`] of
+    /// the run being resumed), given the same plans as [`Recorder::create`] was. The manifest and
+    /// the files must match the plans and `info` (model text, overrides, seed, resolution,
+    /// populations, report mapping and units, projections), and hold at least the position's
+    /// events and frames: if not, the error names the file and what differs. Every file is then
+    /// cut back to the position (see the module docs), the manifest gains a segment starting
+    /// there, and the recorder appends as the one that took the checkpoint would have. A resumed
+    /// run may ask for a longer `duration_ms` than the first; the manifest records the new one.
+    pub fn resume(
+        dir: &Path,
+        info: &RunInfo,
+        populations: &[PopulationMeta],
+        record_spikes: &[bool],
+        reports: &[ReportPlan],
+        weight_plans: &[WeightPlan],
+        position: &RecorderPosition,
+    ) -> Result<Self, OutputError> {
+        let mut manifest = Manifest::read(dir)?;
+        let layout = Layout::new(populations, record_spikes, reports, weight_plans);
+        check_manifest(&dir.join(MANIFEST_FILE_NAME), &manifest, info, populations, &layout)?;
+        check_position(dir, position, &layout)?;
+        // Nothing has been changed so far; from here on each file is checked, then cut.
+        let spikes = if layout.spike_pops.is_empty() {
+            None
+        } else {
+            Some(SpikeWriter::open_append(&dir.join(SPIKES_FILE), &layout.spike_pops, SPIKE_CHUNK, &position.spikes)?)
+        };
+        let mut writers = Vec::with_capacity(reports.len());
+        for ((r, entry), &frames) in reports.iter().zip(&layout.entries).zip(&position.frames) {
+            let elements = r.elements.max(1);
+            writers.push(FrameReportWriter::open_append(
+                &dir.join(&entry.file),
+                &r.population,
+                &r.nodes,
+                &vec![elements as u32; r.nodes.len()],
+                r.interval_ms,
+                r.interval_ms,
+                &r.units,
+                FRAME_CHUNK,
+                frames,
+            )?);
+        }
+        let weights = if layout.weight_groups.is_empty() {
+            None
+        } else {
+            Some(WeightWriter::open_append(
+                &dir.join(WEIGHTS_FILE),
+                &layout.weight_groups,
+                SPIKE_CHUNK,
+                &position.weights,
+            )?)
+        };
+        let from_ms = position.step as f64 * info.resolution_ms;
+        for segment in &mut manifest.segments {
+            if segment.outcome.is_none() {
+                segment.outcome = Some(ENDED_UNCLOSED.to_owned());
+            }
+        }
+        manifest.segments.push(Segment::starting(from_ms, info.threads));
+        manifest.duration_ms = info.duration_ms;
+        if !info.overrides.is_empty() {
+            manifest.extra.insert("overrides".into(), serde_json::json!(info.overrides));
+        }
+        manifest.simulated_ms = from_ms;
+        manifest.completed = false;
+        manifest.stopped_early_reason = None;
+        manifest.write(dir)?;
+        Self::assemble(dir, info, manifest, layout, spikes, writers, weights, reports, weight_plans, position.step)
+    }
+
+    /// The recorder over opened files, with its space reserve and its mark at `step`.
+    fn assemble(
+        dir: &Path,
+        info: &RunInfo,
+        manifest: Manifest,
+        layout: Layout,
+        spikes: Option<SpikeWriter>,
+        writers: Vec<FrameReportWriter>,
+        weights: Option<WeightWriter>,
+        reports: &[ReportPlan],
+        weight_plans: &[WeightPlan],
+        step: Step,
+    ) -> Result<Self, OutputError> {
+        let reserve = SpaceReserve::create(dir, reserve_bytes(&layout.spike_pops, reports, weight_plans, &manifest))?;
         let mut recorder = Self {
             dir: dir.to_path_buf(),
             manifest,
             spikes,
-            spike_population,
+            spike_population: layout.spike_population,
             pending: vec![Default::default(); writers.len()],
             reports: writers,
-            report_of,
+            report_of: layout.report_of,
             frame: Vec::new(),
             weights,
-            weight_group,
+            weight_group: layout.weight_group,
             reserve,
             resolution_ms: info.resolution_ms,
-            mark: Mark::default(),
+            mark: RecorderPosition::default(),
             failure: None,
         };
-        recorder.set_mark(0);
+        recorder.set_mark(step);
         Ok(recorder)
+    }
+
+    /// Writes everything given so far to the files and flushes them to disk, moves the mark
+    /// there and notes the checkpoint in the manifest (the current segment reached `now`, and
+    /// `simulated_ms`: the files are known complete up to there). Returns where every file
+    /// stands, for [`Recorder::resume`]. Call it between engine runs, after the run reached
+    /// step `now`: a frame assembled from several element recordings must be complete. Fails if
+    /// an earlier write failed; a failure here ends the recording as a failed write does.
+    pub fn checkpoint(&mut self, now: Step) -> Result<RecorderPosition> {
+        if let Some(failure) = &self.failure {
+            return Err(RecordError::invalid_input(
+                &self.dir,
+                format!("no checkpoint can be taken: the recording failed earlier ({failure})"),
+            ));
+        }
+        for (report, pending) in self.reports.iter().zip(&self.pending) {
+            if let Some(&step) = pending.keys().next() {
+                return Err(RecordError::invalid_input(
+                    report.path(),
+                    format!(
+                        "no checkpoint can be taken at step {now}: the frame of step {step} lacks some of its \
+                         elements' values (checkpoints go between engine runs)"
+                    ),
+                ));
+            }
+        }
+        if let Err(error) = self.flush_all() {
+            self.failure.get_or_insert_with(|| error.to_string());
+            return Err(error);
+        }
+        self.set_mark(now);
+        let to_ms = now as f64 * self.resolution_ms;
+        if let Some(segment) = self.manifest.segments.last_mut() {
+            segment.reached(to_ms, CHECKPOINTED);
+        }
+        self.manifest.simulated_ms = to_ms;
+        if let Err(error) = self.manifest.write(&self.dir) {
+            self.failure.get_or_insert_with(|| error.to_string());
+            return Err(error);
+        }
+        Ok(self.mark.clone())
+    }
+
+    /// Appends every buffered event and frame and flushes every file to disk.
+    fn flush_all(&mut self) -> Result<()> {
+        if let Some(s) = self.spikes.as_mut() {
+            s.flush()?;
+        }
+        for report in &mut self.reports {
+            report.flush()?;
+        }
+        if let Some(w) = self.weights.as_mut() {
+            w.flush()?;
+        }
+        Ok(())
     }
 
     /// Lists `nodes.h5` (written by the caller) in the manifest.
@@ -312,6 +438,9 @@ impl Recorder {
                 reason.map(|r| format!("{r}; ")).unwrap_or_default()
             )),
         };
+        if let Some(segment) = self.manifest.segments.last_mut() {
+            segment.reached(simulated_ms, stopped_early.as_deref().unwrap_or(COMPLETED));
+        }
         self.manifest.simulated_ms = simulated_ms;
         self.manifest.completed = stopped_early.is_none();
         self.manifest.stopped_early_reason = stopped_early.clone();
@@ -341,6 +470,198 @@ impl Recorder {
         let message = error.to_string();
         self.failure.get_or_insert(message).clone()
     }
+}
+
+/// The spike file's name in the output directory.
+const SPIKES_FILE: &str = "spikes.h5";
+/// The weight file's name in the output directory.
+const WEIGHTS_FILE: &str = "weights.h5";
+
+/// The files a run's plans make, and where the engine's indices go in them.
+struct Layout {
+    /// Recorded spike populations: (name, size).
+    spike_pops: Vec<(String, u64)>,
+    /// Engine population index → index in the spike file (None: spikes not recorded).
+    spike_population: Vec<Option<usize>>,
+    /// Per report plan: its manifest entry (with the file name).
+    entries: Vec<ReportEntry>,
+    /// Per engine recording: (report, element).
+    report_of: Vec<(usize, usize)>,
+    weight_groups: Vec<WeightProjection>,
+    /// Per network projection: its group in `weights.h5`.
+    weight_group: Vec<Option<usize>>,
+}
+
+impl Layout {
+    fn new(
+        populations: &[PopulationMeta],
+        record_spikes: &[bool],
+        reports: &[ReportPlan],
+        weight_plans: &[WeightPlan],
+    ) -> Self {
+        let mut spike_population = vec![None; populations.len()];
+        let mut spike_pops = Vec::new();
+        for (i, p) in populations.iter().enumerate() {
+            if record_spikes.get(i).copied().unwrap_or(false) {
+                spike_population[i] = Some(spike_pops.len());
+                spike_pops.push((p.name.clone(), p.size as u64));
+            }
+        }
+        let mut entries = Vec::with_capacity(reports.len());
+        let mut report_of = Vec::new();
+        for r in reports {
+            let shared = reports.iter().filter(|o| o.variable == r.variable).count() > 1;
+            let file =
+                if shared { format!("{}_{}.h5", r.variable, r.population) } else { format!("{}.h5", r.variable) };
+            for element in 0..r.elements.max(1) {
+                report_of.push((entries.len(), element));
+            }
+            entries.push(ReportEntry {
+                variable: r.variable.clone(),
+                file,
+                population: r.population.clone(),
+                units: r.units.clone(),
+                interval_ms: r.interval_ms,
+            });
+        }
+        let weight_groups =
+            weight_plans.iter().map(|w| WeightProjection { name: w.name.clone(), units: w.units.clone() }).collect();
+        let mut weight_group = vec![None; weight_plans.iter().map(|w| w.projection + 1).max().unwrap_or(0)];
+        for (k, w) in weight_plans.iter().enumerate() {
+            weight_group[w.projection] = Some(k);
+        }
+        Self { spike_pops, spike_population, entries, report_of, weight_groups, weight_group }
+    }
+}
+
+/// The manifest's entries for the populations.
+fn population_entries(info: &RunInfo, populations: &[PopulationMeta]) -> Vec<PopulationEntry> {
+    populations
+        .iter()
+        .map(|p| PopulationEntry {
+            name: p.name.clone(),
+            model: p.model.clone(),
+            size: p.size as u64,
+            first_gid: p.first_gid,
+            placement: info.placements.iter().find(|(n, _)| *n == p.name).map(|(_, pl)| pl.clone()),
+        })
+        .collect()
+}
+
+/// Whether an override only sets the run's length or thread count (`simulation.duration_ms`,
+/// `simulation.threads`), which a resumed run may change.
+pub fn is_run_length_override(o: &str) -> bool {
+    o.split_once('=').is_some_and(|(key, _)| matches!(key.trim(), "simulation.duration_ms" | "simulation.threads"))
+}
+
+/// Checks that the manifest of a recording being resumed describes the run resuming it: the
+/// same model text and overrides, seed, resolution, populations and files.
+fn check_manifest(
+    path: &Path,
+    manifest: &Manifest,
+    info: &RunInfo,
+    populations: &[PopulationMeta],
+    layout: &Layout,
+) -> Result<()> {
+    let differs = |message: String| Err(RecordError::mismatch(path, message));
+    if manifest.model_text != info.model_text {
+        return differs(format!(
+            "it records another model text than the run's ({} bytes, the run's {}; first difference at byte {})",
+            manifest.model_text.len(),
+            info.model_text.len(),
+            manifest.model_text.bytes().zip(info.model_text.bytes()).take_while(|(a, b)| a == b).count()
+        ));
+    }
+    let overrides: Vec<String> = match manifest.extra.get("overrides") {
+        None => Vec::new(),
+        Some(value) => serde_json::from_value(value.clone()).unwrap_or_else(|_| vec![value.to_string()]),
+    };
+    // A resumed run may change its duration and thread count, nothing else.
+    let network = |o: &[String]| -> Vec<String> { o.iter().filter(|o| !is_run_length_override(o)).cloned().collect() };
+    if network(&overrides) != network(&info.overrides) {
+        return differs(format!("it records the overrides {overrides:?}, the run has {:?}", info.overrides));
+    }
+    if manifest.seed != info.seed {
+        return differs(format!("it records seed {}, the run has seed {}", manifest.seed, info.seed));
+    }
+    if manifest.resolution_ms.to_bits() != info.resolution_ms.to_bits() {
+        return differs(format!(
+            "it records a resolution of {} ms, the run has {} ms",
+            manifest.resolution_ms, info.resolution_ms
+        ));
+    }
+    let expected = population_entries(info, populations);
+    if manifest.populations.len() != expected.len() {
+        return differs(format!("it lists {} populations, the run has {}", manifest.populations.len(), expected.len()));
+    }
+    for (found, expected) in manifest.populations.iter().zip(&expected) {
+        let same = (&found.name, &found.model, found.size, found.first_gid)
+            == (&expected.name, &expected.model, expected.size, expected.first_gid);
+        if !same {
+            return differs(format!(
+                "it lists population {:?} ({}, {} cells from gid {}) where the run has {:?} ({}, {} cells from gid {})",
+                found.name,
+                found.model,
+                found.size,
+                found.first_gid,
+                expected.name,
+                expected.model,
+                expected.size,
+                expected.first_gid
+            ));
+        }
+    }
+    let listed = |file: &Option<String>| file.clone().unwrap_or_else(|| "none".to_owned());
+    let spikes = (!layout.spike_pops.is_empty()).then(|| SPIKES_FILE.to_owned());
+    if manifest.files.spikes != spikes {
+        return differs(format!("its spike file is {}, the run's {}", listed(&manifest.files.spikes), listed(&spikes)));
+    }
+    let weights = (!layout.weight_groups.is_empty()).then(|| WEIGHTS_FILE.to_owned());
+    if manifest.files.weights != weights {
+        return differs(format!(
+            "its weight file is {}, the run's {}",
+            listed(&manifest.files.weights),
+            listed(&weights)
+        ));
+    }
+    if manifest.files.reports != layout.entries {
+        let describe = |entries: &[ReportEntry]| {
+            entries
+                .iter()
+                .map(|r| {
+                    format!(
+                        "{} of {} in {} ({}, every {} ms)",
+                        r.variable, r.population, r.file, r.units, r.interval_ms
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("; ")
+        };
+        return differs(format!(
+            "it lists the reports [{}], the run records [{}]",
+            describe(&manifest.files.reports),
+            describe(&layout.entries)
+        ));
+    }
+    Ok(())
+}
+
+/// Checks that a checkpoint's position counts what the plans record.
+fn check_position(dir: &Path, position: &RecorderPosition, layout: &Layout) -> Result<()> {
+    let counts = [
+        ("spike populations", position.spikes.len(), layout.spike_pops.len()),
+        ("reports", position.frames.len(), layout.entries.len()),
+        ("weight projections", position.weights.len(), layout.weight_groups.len()),
+    ];
+    for (what, given, recorded) in counts {
+        if given != recorded {
+            return Err(RecordError::mismatch(
+                dir,
+                format!("the checkpoint's recording position counts {given} {what}, the run records {recorded}"),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// The space closing may need on a full disk: a chunk per column of every event group, a chunk
@@ -399,7 +720,7 @@ impl Observer for Recorder {
     }
 
     /// Every file has been given the data up to `now`: note the counts (see the module docs),
-    /// every [`MARK_STRIDE`] steps.
+    /// every `MARK_STRIDE` steps.
     #[inline]
     fn progress(&mut self, now: Step) {
         if now >= self.mark.step + MARK_STRIDE && self.failure.is_none() {

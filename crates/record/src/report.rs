@@ -38,6 +38,14 @@
 //! `tstop` is rewritten after every append, *after* the rows are in the file, so that at any
 //! moment the file claims no frame it does not contain: a run killed mid-way leaves a valid
 //! report of what was flushed.
+//!
+//! # Resuming
+//!
+//! A recording resumed from a checkpoint reopens the report ([`FrameReportWriter::open_append`]):
+//! the mapping, times and units must be the ones the run would write, the rows beyond the
+//! checkpoint's frame count are cut (with `tstop` lowered first, as in
+//! [`FrameReportWriter::truncate`]), and the libsonata clock is replayed up to that count, so the
+//! `tstop`s written from then on are those of the uninterrupted writer.
 
 use std::path::{Path, PathBuf};
 
@@ -45,7 +53,10 @@ use hdf5::{Dataset, File};
 
 use crate::error::{Hdf5Context, RecordError, Result};
 use crate::events::flush_file;
-use crate::h5::{check_group_name, create_file, write_string_attr};
+use crate::h5::{
+    check_group_name, create_file, member_names, open_file_rw, open_group, read_column, read_string_attr,
+    write_string_attr,
+};
 
 /// libsonata's tolerance, in ms, when it compares frame times.
 pub const LIBSONATA_TIME_EPSILON_MS: f64 = 1e-6;
@@ -104,23 +115,8 @@ impl FrameReportWriter {
         units: &str,
         chunk_frames: usize,
     ) -> Result<Self> {
-        let layout = ElementLayout::new(path, node_ids, elements_per_node)?;
-        check_group_name(path, "population", population)?;
-        check_times(path, tstart_ms, dt_ms)?;
+        let layout = check_arguments(path, population, node_ids, elements_per_node, tstart_ms, dt_ms, chunk_frames)?;
         let n_elements = layout.element_ids.len();
-        if chunk_frames == 0 {
-            return Err(RecordError::invalid_input(path, "chunk_frames must be at least 1"));
-        }
-        if chunk_frames.saturating_mul(n_elements).saturating_mul(size_of::<f32>()) > MAX_CHUNK_BYTES {
-            return Err(RecordError::invalid_input(
-                path,
-                format!(
-                    "a chunk of {chunk_frames} frames of {n_elements} elements exceeds HDF5's 4 GiB \
-                     chunk limit; use fewer frames per chunk"
-                ),
-            ));
-        }
-
         let file = create_file(path)?;
         let report = file
             .create_group("report")
@@ -176,6 +172,127 @@ impl FrameReportWriter {
             clock,
             open: Some(OpenReport { file, data, time }),
         })
+    }
+
+    /// Reopens `path`, written by [`FrameReportWriter::create`] with the same arguments, to
+    /// continue it from a checkpoint taken after `frames` frames (from
+    /// [`FrameReportWriter::frames_pushed`] after a flush). The file must hold exactly this
+    /// population, the same mapping (node ids, elements), `tstart`, `dt` and units, and at least
+    /// `frames` rows; rows beyond are cut (a killed process may have appended more after the
+    /// checkpoint), and pushing continues as from the writer that counted them. A file that does
+    /// not match is left as it is and the error says what differs.
+    pub fn open_append(
+        path: &Path,
+        population: &str,
+        node_ids: &[u64],
+        elements_per_node: &[u32],
+        tstart_ms: f64,
+        dt_ms: f64,
+        units: &str,
+        chunk_frames: usize,
+        frames: u64,
+    ) -> Result<Self> {
+        let layout = check_arguments(path, population, node_ids, elements_per_node, tstart_ms, dt_ms, chunk_frames)?;
+        let n_elements = layout.element_ids.len();
+        let file = open_file_rw(path)?;
+        let report = open_group(path, &file, "report")?;
+        let populations = member_names(path, &report)?;
+        if populations != [population] {
+            return Err(RecordError::mismatch(
+                path,
+                format!("it holds the report populations {populations:?} but the run records [{population:?}]"),
+            ));
+        }
+        let group = open_group(path, &report, population)?;
+        let mapping = open_group(path, &group, "mapping")?;
+        let differs = |what: &str, found: String, expected: String| {
+            RecordError::mismatch(
+                path,
+                format!("/report/{population}/mapping/{what} is {found} but the run records {expected}"),
+            )
+        };
+        let compare = |what: &str, found: &[u64], expected: &[u64]| match first_difference(found, expected) {
+            None => Ok(()),
+            Some(difference) => Err(RecordError::mismatch(
+                path,
+                format!("/report/{population}/mapping/{what} differs from the run's: {difference}"),
+            )),
+        };
+        compare("node_ids", &read_column::<u64>(path, &mapping, "node_ids")?, node_ids)?;
+        compare("index_pointers", &read_column::<u64>(path, &mapping, "index_pointers")?, &layout.index_pointers)?;
+        let wide = |ids: &[u32]| ids.iter().map(|&id| u64::from(id)).collect::<Vec<_>>();
+        compare("element_ids", &wide(&read_column::<u32>(path, &mapping, "element_ids")?), &wide(&layout.element_ids))?;
+        let in_file = read_column::<f64>(path, &mapping, "time")?;
+        let &[tstart_in_file, _, dt_in_file] = in_file.as_slice() else {
+            return Err(differs(
+                "time",
+                format!("{in_file:?}"),
+                format!("[tstart, tstop, dt] = [{tstart_ms}, …, {dt_ms}]"),
+            ));
+        };
+        // The same numbers, bit for bit: the frame times are accumulated from them.
+        if tstart_in_file.to_bits() != tstart_ms.to_bits() || dt_in_file.to_bits() != dt_ms.to_bits() {
+            return Err(differs(
+                "time",
+                format!("tstart {tstart_in_file} ms, dt {dt_in_file} ms"),
+                format!("tstart {tstart_ms} ms, dt {dt_ms} ms"),
+            ));
+        }
+        let time = mapping.dataset("time").context(path, || format!("open /report/{population}/mapping/time"))?;
+        let data = group.dataset("data").context(path, || format!("open /report/{population}/data"))?;
+        let shape = data.shape();
+        let rows = match shape.as_slice() {
+            &[rows, columns] if columns == n_elements => rows,
+            _ => {
+                return Err(RecordError::mismatch(
+                    path,
+                    format!("/report/{population}/data has shape {shape:?}, expected [frames, {n_elements}]"),
+                ));
+            }
+        };
+        let is_f32 = data.dtype().is_ok_and(|dtype| dtype.is::<f32>());
+        if !is_f32 || !data.is_resizable() {
+            return Err(RecordError::mismatch(
+                path,
+                format!("/report/{population}/data is not a resizable float32 dataset"),
+            ));
+        }
+        let units_in_file = read_string_attr(path, &data, "units")?;
+        if units_in_file != units {
+            return Err(RecordError::mismatch(
+                path,
+                format!("/report/{population}/data is in {units_in_file:?} but the run records {units:?}"),
+            ));
+        }
+        if (rows as u64) < frames {
+            return Err(RecordError::mismatch(
+                path,
+                format!(
+                    "/report/{population}/data holds {rows} frames but the checkpoint was taken after {frames}: the \
+                     file lost frames it had then"
+                ),
+            ));
+        }
+        drop((report, group, mapping));
+
+        // `tstop` first, then the rows, as `truncate` does; `flush` writes both to disk.
+        let mut clock = FrameClock::new(tstart_ms, dt_ms);
+        clock.advance(frames);
+        time.write(&clock.time_dataset()).context(path, || format!("update tstop in {}", time.name()))?;
+        let keep = usize::try_from(frames).map_err(|_| {
+            RecordError::invalid_input(path, "the report has more frames than this platform can address")
+        })?;
+        data.resize((keep, n_elements)).context(path, || format!("cut {} to {keep} frames", data.name()))?;
+        let mut writer = Self {
+            path: path.to_path_buf(),
+            n_elements,
+            chunk_frames,
+            pending: Vec::with_capacity(chunk_frames * n_elements),
+            clock,
+            open: Some(OpenReport { file, data, time }),
+        };
+        writer.flush()?;
+        Ok(writer)
     }
 
     /// Records the next frame: one value per element, in the order of the mapping.
@@ -345,6 +462,48 @@ impl ElementLayout {
         }
         Ok(Self { index_pointers, element_ids })
     }
+}
+
+/// Checks the arguments shared by [`FrameReportWriter::create`] and
+/// [`FrameReportWriter::open_append`], and returns the element mapping.
+fn check_arguments(
+    path: &Path,
+    population: &str,
+    node_ids: &[u64],
+    elements_per_node: &[u32],
+    tstart_ms: f64,
+    dt_ms: f64,
+    chunk_frames: usize,
+) -> Result<ElementLayout> {
+    let layout = ElementLayout::new(path, node_ids, elements_per_node)?;
+    check_group_name(path, "population", population)?;
+    check_times(path, tstart_ms, dt_ms)?;
+    let n_elements = layout.element_ids.len();
+    if chunk_frames == 0 {
+        return Err(RecordError::invalid_input(path, "chunk_frames must be at least 1"));
+    }
+    if chunk_frames.saturating_mul(n_elements).saturating_mul(size_of::<f32>()) > MAX_CHUNK_BYTES {
+        return Err(RecordError::invalid_input(
+            path,
+            format!(
+                "a chunk of {chunk_frames} frames of {n_elements} elements exceeds HDF5's 4 GiB \
+                 chunk limit; use fewer frames per chunk"
+            ),
+        ));
+    }
+    Ok(layout)
+}
+
+/// Where two id lists differ, for a message (`None`: they are equal).
+fn first_difference(found: &[u64], expected: &[u64]) -> Option<String> {
+    if found == expected {
+        return None;
+    }
+    let lengths = format!("the file has {} values, the run {}", found.len(), expected.len());
+    Some(match found.iter().zip(expected).position(|(a, b)| a != b) {
+        Some(i) => format!("{lengths}; value {i} is {} in the file and {} in the run", found[i], expected[i]),
+        None => lengths,
+    })
 }
 
 fn check_times(path: &Path, tstart_ms: f64, dt_ms: f64) -> Result<()> {

@@ -13,6 +13,13 @@
 //! otherwise. The attribute is written as `by_time` when the file is created and downgraded to
 //! `none` *before* the first out-of-order spike reaches the file, so the claim is true at every
 //! moment, including in a file whose writer was killed.
+//!
+//! A recording resumed from a checkpoint reopens the file ([`SpikeWriter::open_append`]) and
+//! cuts it back to the checkpoint's counts. The writer's memory of the order is rebuilt from what
+//! is kept: the time of its last spike, and whether it is in time order — taken from `@sorting`
+//! when that says `by_time` (the claim holds for every prefix), else read from the timestamps,
+//! and `@sorting` goes back to `by_time` if the unordered spikes were all cut. The file then
+//! continues exactly as the uninterrupted writer's would have.
 
 use std::path::Path;
 
@@ -20,7 +27,13 @@ use hdf5::Group;
 
 use crate::error::{Hdf5Context, RecordError, Result};
 use crate::events::{EventFile, EventGroup, check_event_time};
-use crate::h5::{AppendableColumn, Sorting, check_group_name, create_file, write_sorting, write_string_attr};
+use crate::h5::{
+    AppendableColumn, Sorting, check_group_name, create_file, member_names, open_file_rw, open_group, read_sorting,
+    write_sorting, write_string_attr,
+};
+
+/// Timestamps read at a time when a reopened file's order is checked.
+const ORDER_CHECK_BLOCK: usize = 1 << 20;
 
 /// Streams spikes into `spikes.h5`.
 ///
@@ -52,16 +65,7 @@ impl SpikeWriter {
     /// `size` is the number of neurons: node ids must be below it. Events are buffered and
     /// appended `chunk` at a time, which is also the HDF5 chunk length.
     pub fn create(path: &Path, populations: &[(String, u64)], chunk: usize) -> Result<Self> {
-        if chunk == 0 {
-            return Err(RecordError::invalid_input(path, "the chunk length must be at least 1"));
-        }
-        for (index, (name, _)) in populations.iter().enumerate() {
-            check_group_name(path, "population", name)?;
-            if populations[..index].iter().any(|(earlier, _)| earlier == name) {
-                return Err(RecordError::invalid_input(path, format!("population {name:?} is listed twice")));
-            }
-        }
-
+        check_populations(path, populations, chunk)?;
         let file = create_file(path)?;
         let spikes = file.create_group("spikes").context(path, || "create group /spikes".to_owned())?;
         let mut groups = Vec::with_capacity(populations.len());
@@ -89,6 +93,58 @@ impl SpikeWriter {
         let mut events = EventFile::new(path.to_path_buf(), chunk, file, groups);
         // Make the empty but complete layout durable right away.
         events.flush()?;
+        Ok(Self { events })
+    }
+
+    /// Reopens `path`, written by [`SpikeWriter::create`] with the same `populations`, to
+    /// continue it from a checkpoint: `counts` are the spikes per population at the checkpoint
+    /// (from [`SpikeWriter::pushed_counts`] after a flush). The file must hold exactly these
+    /// populations and at least `counts` spikes of each; what it holds beyond is cut (a killed
+    /// process may have appended more after the checkpoint), and pushing continues as from the
+    /// writer that counted them. A file that does not match is left as it is and the error says
+    /// what differs.
+    pub fn open_append(path: &Path, populations: &[(String, u64)], chunk: usize, counts: &[usize]) -> Result<Self> {
+        check_populations(path, populations, chunk)?;
+        if counts.len() != populations.len() {
+            return Err(RecordError::invalid_input(
+                path,
+                format!("{} spike counts given for {} populations", counts.len(), populations.len()),
+            ));
+        }
+        let file = open_file_rw(path)?;
+        let spikes = open_group(path, &file, "spikes")?;
+        let mut in_file = member_names(path, &spikes)?;
+        let mut planned: Vec<String> = populations.iter().map(|(name, _)| name.clone()).collect();
+        in_file.sort();
+        planned.sort();
+        if in_file != planned {
+            return Err(RecordError::mismatch(
+                path,
+                format!("it holds the spike populations {in_file:?} but the run records {planned:?}"),
+            ));
+        }
+        let mut groups = Vec::with_capacity(populations.len());
+        for (name, size) in populations {
+            let group = open_group(path, &spikes, name)?;
+            let timestamps = AppendableColumn::open::<f64>(path, &group, "timestamps")?;
+            let node_ids = AppendableColumn::open::<u64>(path, &group, "node_ids")?;
+            let sorting_in_file = read_sorting(path, &group)?;
+            groups.push(PopulationSpikes {
+                name: name.clone(),
+                size: *size,
+                group,
+                timestamps,
+                node_ids,
+                pending_times: Vec::with_capacity(chunk),
+                pending_ids: Vec::with_capacity(chunk),
+                // Both restored from the file once it is cut (`restore_after_cut`).
+                last_time: f64::NEG_INFINITY,
+                time_ordered: sorting_in_file == Sorting::ByTime,
+                sorting_in_file,
+            });
+        }
+        drop(spikes);
+        let events = EventFile::reopen(path.to_path_buf(), chunk, "spikes", file, groups, counts)?;
         Ok(Self { events })
     }
 
@@ -145,6 +201,50 @@ impl SpikeWriter {
     }
 }
 
+/// Checks the arguments shared by [`SpikeWriter::create`] and [`SpikeWriter::open_append`].
+fn check_populations(path: &Path, populations: &[(String, u64)], chunk: usize) -> Result<()> {
+    if chunk == 0 {
+        return Err(RecordError::invalid_input(path, "the chunk length must be at least 1"));
+    }
+    for (index, (name, _)) in populations.iter().enumerate() {
+        check_group_name(path, "population", name)?;
+        if populations[..index].iter().any(|(earlier, _)| earlier == name) {
+            return Err(RecordError::invalid_input(path, format!("population {name:?} is listed twice")));
+        }
+    }
+    Ok(())
+}
+
+impl PopulationSpikes {
+    /// Reads timestamps `range` of the file.
+    fn read_times(&self, path: &Path, range: std::ops::Range<usize>) -> Result<Vec<f64>> {
+        let dataset = self.timestamps.dataset();
+        dataset
+            .read_slice_1d::<f64, _>(range.clone())
+            .map(|values| values.to_vec())
+            .context(path, || format!("read timestamps {}..{} of {}", range.start, range.end, dataset.name()))
+    }
+
+    /// Whether the timestamps in the file are non-decreasing, read a block at a time (memory
+    /// stays bounded) up to the first one that is not.
+    fn file_is_time_ordered(&self, path: &Path) -> Result<bool> {
+        let len = self.timestamps.len();
+        let mut previous = f64::NEG_INFINITY;
+        let mut start = 0;
+        while start < len {
+            let end = (start + ORDER_CHECK_BLOCK).min(len);
+            for t in self.read_times(path, start..end)? {
+                if t < previous {
+                    return Ok(false);
+                }
+                previous = t;
+            }
+            start = end;
+        }
+        Ok(true)
+    }
+}
+
 impl EventGroup for PopulationSpikes {
     fn pending(&self) -> usize {
         self.pending_times.len()
@@ -179,6 +279,29 @@ impl EventGroup for PopulationSpikes {
         let keep = len.saturating_sub(self.timestamps.len());
         self.pending_times.truncate(keep);
         self.pending_ids.truncate(keep);
+        Ok(())
+    }
+
+    fn location(&self) -> String {
+        format!("/spikes/{}", self.name)
+    }
+
+    fn complete_in_file(&self) -> usize {
+        self.timestamps.len().min(self.node_ids.len())
+    }
+
+    fn restore_after_cut(&mut self, path: &Path) -> Result<()> {
+        let len = self.timestamps.len();
+        self.last_time = match len {
+            0 => f64::NEG_INFINITY,
+            _ => self.read_times(path, len - 1..len)?.first().copied().unwrap_or(f64::NEG_INFINITY),
+        };
+        // `by_time` is true of every prefix; `none` may have been written for spikes now cut.
+        self.time_ordered = self.sorting_in_file == Sorting::ByTime || self.file_is_time_ordered(path)?;
+        if self.time_ordered && self.sorting_in_file != Sorting::ByTime {
+            write_sorting(path, &self.group, Sorting::ByTime)?;
+            self.sorting_in_file = Sorting::ByTime;
+        }
         Ok(())
     }
 }

@@ -11,13 +11,18 @@
 //! ```
 //!
 //! All four datasets are chunked with unlimited maxshape and grow together, a chunk of events at
-//! a time.
+//! a time. A recording resumed from a checkpoint reopens the file
+//! ([`WeightWriter::open_append`]), cuts every group back to the checkpoint's count and goes on
+//! appending.
 
 use std::path::Path;
 
 use crate::error::{Hdf5Context, RecordError, Result};
 use crate::events::{EventFile, EventGroup, check_event_time};
-use crate::h5::{AppendableColumn, check_group_name, create_file, write_string_attr};
+use crate::h5::{
+    AppendableColumn, check_group_name, create_file, member_names, open_file_rw, open_group, read_string_attr,
+    write_string_attr,
+};
 
 /// A plastic projection whose weights are recorded.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,19 +58,7 @@ impl WeightWriter {
     /// Creates (or truncates) `path` with one empty group per projection. Events are buffered
     /// and appended `chunk` at a time, which is also the HDF5 chunk length.
     pub fn create(path: &Path, projections: &[WeightProjection], chunk: usize) -> Result<Self> {
-        if chunk == 0 {
-            return Err(RecordError::invalid_input(path, "the chunk length must be at least 1"));
-        }
-        for (index, projection) in projections.iter().enumerate() {
-            check_group_name(path, "projection", &projection.name)?;
-            if projections[..index].iter().any(|earlier| earlier.name == projection.name) {
-                return Err(RecordError::invalid_input(
-                    path,
-                    format!("projection {:?} is listed twice", projection.name),
-                ));
-            }
-        }
-
+        check_projections(path, projections, chunk)?;
         let file = create_file(path)?;
         let weights_group = file.create_group("weights").context(path, || "create group /weights".to_owned())?;
         let mut groups = Vec::with_capacity(projections.len());
@@ -93,6 +86,64 @@ impl WeightWriter {
         drop(weights_group);
         let mut events = EventFile::new(path.to_path_buf(), chunk, file, groups);
         events.flush()?;
+        Ok(Self { events })
+    }
+
+    /// Reopens `path`, written by [`WeightWriter::create`] with the same `projections`, to
+    /// continue it from a checkpoint: `counts` are the events per projection at the checkpoint
+    /// (from [`WeightWriter::pushed_counts`] after a flush). The file must hold exactly these
+    /// projections, with the same weight units, and at least `counts` events of each; what it
+    /// holds beyond is cut. A file that does not match is left as it is and the error says what
+    /// differs.
+    pub fn open_append(path: &Path, projections: &[WeightProjection], chunk: usize, counts: &[usize]) -> Result<Self> {
+        check_projections(path, projections, chunk)?;
+        if counts.len() != projections.len() {
+            return Err(RecordError::invalid_input(
+                path,
+                format!("{} event counts given for {} projections", counts.len(), projections.len()),
+            ));
+        }
+        let file = open_file_rw(path)?;
+        let weights_group = open_group(path, &file, "weights")?;
+        let mut in_file = member_names(path, &weights_group)?;
+        let mut planned: Vec<String> = projections.iter().map(|p| p.name.clone()).collect();
+        in_file.sort();
+        planned.sort();
+        if in_file != planned {
+            return Err(RecordError::mismatch(
+                path,
+                format!("it holds the projections {in_file:?} but the run records {planned:?}"),
+            ));
+        }
+        let mut groups = Vec::with_capacity(projections.len());
+        for projection in projections {
+            let group = open_group(path, &weights_group, &projection.name)?;
+            let weights = AppendableColumn::open::<f64>(path, &group, "weights")?;
+            let units = read_string_attr(path, weights.dataset(), "units")?;
+            if units != projection.units {
+                return Err(RecordError::mismatch(
+                    path,
+                    format!(
+                        "{} is in {units:?} but the run records the projection's weights in {:?}",
+                        weights.dataset().name(),
+                        projection.units
+                    ),
+                ));
+            }
+            groups.push(ProjectionWeights {
+                name: projection.name.clone(),
+                timestamps: AppendableColumn::open::<f64>(path, &group, "timestamps")?,
+                source_ids: AppendableColumn::open::<u64>(path, &group, "source_ids")?,
+                target_ids: AppendableColumn::open::<u64>(path, &group, "target_ids")?,
+                weights,
+                pending_times: Vec::with_capacity(chunk),
+                pending_sources: Vec::with_capacity(chunk),
+                pending_targets: Vec::with_capacity(chunk),
+                pending_weights: Vec::with_capacity(chunk),
+            });
+        }
+        drop(weights_group);
+        let events = EventFile::reopen(path.to_path_buf(), chunk, "weight events", file, groups, counts)?;
         Ok(Self { events })
     }
 
@@ -143,6 +194,20 @@ impl WeightWriter {
     }
 }
 
+/// Checks the arguments shared by [`WeightWriter::create`] and [`WeightWriter::open_append`].
+fn check_projections(path: &Path, projections: &[WeightProjection], chunk: usize) -> Result<()> {
+    if chunk == 0 {
+        return Err(RecordError::invalid_input(path, "the chunk length must be at least 1"));
+    }
+    for (index, projection) in projections.iter().enumerate() {
+        check_group_name(path, "projection", &projection.name)?;
+        if projections[..index].iter().any(|earlier| earlier.name == projection.name) {
+            return Err(RecordError::invalid_input(path, format!("projection {:?} is listed twice", projection.name)));
+        }
+    }
+    Ok(())
+}
+
 impl EventGroup for ProjectionWeights {
     fn pending(&self) -> usize {
         self.pending_times.len()
@@ -179,5 +244,16 @@ impl EventGroup for ProjectionWeights {
         self.pending_targets.truncate(keep);
         self.pending_weights.truncate(keep);
         Ok(())
+    }
+    fn location(&self) -> String {
+        format!("/weights/{}", self.name)
+    }
+
+    fn complete_in_file(&self) -> usize {
+        [&self.timestamps, &self.source_ids, &self.target_ids, &self.weights]
+            .iter()
+            .map(|column| column.len())
+            .min()
+            .unwrap_or(0)
     }
 }

@@ -3,7 +3,9 @@
 mod common;
 
 use common::TempDir;
-use laminar_record::{MANIFEST_FILE_NAME, Manifest, OutputFiles, PopulationEntry, RecordError, ReportEntry, VERSION};
+use laminar_record::{
+    MANIFEST_FILE_NAME, Manifest, OutputFiles, PopulationEntry, RecordError, ReportEntry, Segment, VERSION,
+};
 
 fn sample() -> Manifest {
     let mut extra = serde_json::Map::new();
@@ -48,6 +50,24 @@ fn sample() -> Manifest {
             weights: None,
             nodes: None,
         },
+        segments: vec![
+            Segment {
+                from_ms: 0.0,
+                to_ms: Some(300.0),
+                threads: 2,
+                started: 1_718_000_000,
+                ended: Some(1_718_000_030),
+                outcome: Some("checkpointed".to_owned()),
+            },
+            Segment {
+                from_ms: 300.0,
+                to_ms: Some(412.3),
+                threads: 4,
+                started: 1_718_000_100,
+                ended: Some(1_718_000_110),
+                outcome: Some("interrupted (Ctrl-C)".to_owned()),
+            },
+        ],
         extra,
     }
 }
@@ -76,6 +96,31 @@ fn manifest_round_trips_and_replaces_the_old_one() {
     assert_eq!(json["seed"], u64::MAX - 7);
     assert_eq!(json["files"]["reports"][0]["interval_ms"], 0.5);
     assert_eq!(json["extra"]["plasticity"]["rule"], "stdp");
+    assert_eq!(json["segments"][1]["from_ms"], 300.0);
+    assert_eq!(json["segments"][1]["outcome"], "interrupted (Ctrl-C)");
+}
+
+/// `segments` is an addition: manifests written before it read as having none, and a manifest
+/// without segments is written as before (no key), so older readers see no change.
+#[test]
+fn manifests_without_segments_read_and_write_as_before() {
+    let dir = TempDir::new("manifest-no-segments");
+    let mut manifest = sample();
+    manifest.segments.clear();
+    manifest.write(dir.path()).unwrap();
+    let text = std::fs::read_to_string(dir.join(MANIFEST_FILE_NAME)).unwrap();
+    assert!(!text.contains("segments"), "{text}");
+    assert_eq!(Manifest::read(dir.path()).unwrap(), manifest);
+
+    // A segment that has not finished nor written a checkpoint has nulls, not missing keys.
+    manifest.segments.push(Segment::starting(0.0, 2));
+    manifest.write(dir.path()).unwrap();
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join(MANIFEST_FILE_NAME)).unwrap()).unwrap();
+    let segment = &json["segments"][0];
+    assert!(segment["to_ms"].is_null() && segment["ended"].is_null() && segment["outcome"].is_null(), "{segment}");
+    assert!(segment["started"].as_u64().unwrap() > 1_600_000_000, "{segment}");
+    assert_eq!(Manifest::read(dir.path()).unwrap(), manifest);
 }
 
 #[test]

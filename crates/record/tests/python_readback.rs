@@ -16,8 +16,8 @@ use std::process::Output;
 
 use common::{OutputDir, child_target, die, run_child_that_dies, serial};
 use laminar_record::{
-    FrameReportWriter, Manifest, OutputFiles, PopulationEntry, ReportEntry, SpikeWriter, VERSION, WeightProjection,
-    WeightWriter,
+    FrameReportWriter, Manifest, OutputFiles, PopulationEntry, ReportEntry, Segment, SpikeWriter, VERSION,
+    WeightProjection, WeightWriter,
 };
 
 const SIMULATED_MS: f64 = 50.0;
@@ -66,6 +66,25 @@ fn manifest(files: OutputFiles, completed: bool, simulated_ms: f64, reason: Opti
             },
         ],
         files,
+        // Two processes wrote the run: the readback checks the segments' shape.
+        segments: vec![
+            Segment {
+                from_ms: 0.0,
+                to_ms: Some(20.0),
+                threads: 1,
+                started: 1_718_000_000,
+                ended: Some(1_718_000_001),
+                outcome: Some("checkpointed".to_owned()),
+            },
+            Segment {
+                from_ms: 20.0,
+                to_ms: completed.then_some(simulated_ms),
+                threads: 2,
+                started: 1_718_000_002,
+                ended: completed.then_some(1_718_000_003),
+                outcome: completed.then(|| "completed".to_owned()),
+            },
+        ],
         extra: serde_json::Map::new(),
     }
 }
@@ -203,6 +222,7 @@ fn readback_rejects_a_manifest_that_contradicts_the_files() {
     wrong.files.reports[1].interval_ms = 0.2;
     wrong.populations[0].size = 5;
     wrong.files.weights = None;
+    wrong.segments[1].outcome = Some("checkpointed".to_owned());
     wrong.write(&dir.path).unwrap();
 
     let output = run_readback(&dir.path);
@@ -213,6 +233,7 @@ fn readback_rejects_a_manifest_that_contradicts_the_files() {
         "dt 0.1 ms but the manifest says interval_ms 0.2",
         ">= population size 5",
         "weights.h5 is in the directory but not in the manifest",
+        "the last segment's outcome 'checkpointed' is not the run's ('completed')",
     ] {
         assert!(stderr.contains(expected), "no failure mentions {expected:?}:\n{}", describe(&output));
     }
@@ -276,4 +297,26 @@ fn readback_checks_nodes_h5_against_the_manifest() {
         "{}",
         describe(&output)
     );
+}
+
+/// A recording checkpointed, stopped with data past its checkpoint and resumed by the
+/// [`laminar_record::Recorder`] reads back like any other, segments and all.
+#[test]
+fn h5py_and_libsonata_read_a_resumed_run() {
+    use common::run::{self, H_MS, STEPS, feed};
+
+    let _serial = serial();
+    let dir = OutputDir::new("readback-resumed");
+    let mut recorder = run::create(&dir.path, 2);
+    feed(&mut recorder, 0..600, 0);
+    let position = recorder.checkpoint(600).unwrap();
+    feed(&mut recorder, 600..800, 1);
+    recorder.finish(800.0 * H_MS, Some("interrupted by SIGTERM".to_owned())).unwrap();
+    let mut recorder = run::resume(&dir.path, 1, &position);
+    feed(&mut recorder, 600..STEPS, 0);
+    recorder.finish(STEPS as f64 * H_MS, None).unwrap();
+
+    let output = run_readback(&dir.path);
+    assert!(output.status.success(), "readback.py rejected the resumed run:\n{}", describe(&output));
+    assert_eq!(Manifest::read(&dir.path).unwrap().segments.len(), 2);
 }

@@ -141,8 +141,16 @@ fn checksum_pair(header: &[u8], state: &[u8]) -> u64 {
     checksum(header) ^ checksum(state).rotate_left(17)
 }
 
+/// A checkpoint file's blocks, as read.
+struct Parts {
+    header: Vec<u8>,
+    /// Empty when only the header was read.
+    state: Vec<u8>,
+    checksum: Option<u64>,
+}
+
 /// Reads the framing and returns the header bytes, state bytes and stored checksum.
-fn read_parts(path: &Path, with_state: bool) -> Result<(Vec<u8>, Vec<u8>, Option<u64>), CheckpointError> {
+fn read_parts(path: &Path, with_state: bool) -> Result<Parts, CheckpointError> {
     let p = path.display().to_string();
     let io = |source| CheckpointError::Io { path: p.clone(), source };
     let short =
@@ -175,7 +183,7 @@ fn read_parts(path: &Path, with_state: bool) -> Result<(Vec<u8>, Vec<u8>, Option
     };
     let header = read_block("the header", len)?;
     if !with_state {
-        return Ok((header, Vec::new(), None));
+        return Ok(Parts { header, state: Vec::new(), checksum: None });
     }
     let state = read_block("the state", len)?;
     let mut sum = [0u8; 8];
@@ -184,12 +192,12 @@ fn read_parts(path: &Path, with_state: bool) -> Result<(Vec<u8>, Vec<u8>, Option
     if file.read(&mut rest).map_err(io)? != 0 {
         return Err(CheckpointError::Corrupted { path: p, detail: "bytes after the checksum".into() });
     }
-    Ok((header, state, Some(u64::from_le_bytes(sum))))
+    Ok(Parts { header, state, checksum: Some(u64::from_le_bytes(sum)) })
 }
 
 /// Reads only a checkpoint's header (to say what it is, or to check it belongs to a run).
 pub fn read_header(path: &Path) -> Result<CheckpointHeader, CheckpointError> {
-    let (header, _, _) = read_parts(path, false)?;
+    let header = read_parts(path, false)?.header;
     codec::decode(&header).map_err(|detail| CheckpointError::Corrupted {
         path: path.display().to_string(),
         detail: format!("header: {detail}"),
@@ -199,7 +207,7 @@ pub fn read_header(path: &Path) -> Result<CheckpointHeader, CheckpointError> {
 /// Reads a whole checkpoint, verifying its checksum.
 pub fn read(path: &Path) -> Result<(CheckpointHeader, StateColumns), CheckpointError> {
     let p = path.display().to_string();
-    let (header_bytes, state_bytes, sum) = read_parts(path, true)?;
+    let Parts { header: header_bytes, state: state_bytes, checksum: sum } = read_parts(path, true)?;
     if sum != Some(checksum_pair(&header_bytes, &state_bytes)) {
         return Err(CheckpointError::Corrupted { path: p, detail: "the checksum does not match its contents".into() });
     }

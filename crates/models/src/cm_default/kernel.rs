@@ -4,6 +4,8 @@
 //! the receptors), so each stage of the step is a loop over neurons with fixed per-compartment
 //! constants: assembly, elimination towards the root, back-substitution.
 
+use laminar_engine::{StateError, StateIo};
+
 use super::channels::{CHANNEL_ACTIVE_ABOVE, k_n, mg_block, na_h, na_m, peak_normalisation, relax};
 use super::params::{CmDefaultParams, ReceptorKind, ReceptorType};
 use crate::params::{ParamError, Validate, positive};
@@ -264,6 +266,25 @@ impl CmDefault {
             _ => &mut self.syn,
         };
         a[k * self.n + i] = value;
+    }
+
+    /// Saves or restores the neurons' state for a checkpoint, one per-neuron array per row: the
+    /// compartment voltages, the channel gates of every compartment (also where no channel is
+    /// active: they are recordable and settable), and the receptor conductances. The step's
+    /// matrix and sums (`gg`, `ff`, `xx`, `yy`, `g_sum`, `i_sum`) are scratch, rebuilt every step.
+    pub fn state(&mut self, io: &mut StateIo) -> Result<(), StateError> {
+        let n = self.n;
+        for c in 0..self.comps.len() {
+            let row = c * n..(c + 1) * n;
+            io.neurons(&format!("v_comp{c}"), &mut self.v[row.clone()])?;
+            io.neurons(&format!("m_Na_{c}"), &mut self.m_na[row.clone()])?;
+            io.neurons(&format!("h_Na_{c}"), &mut self.h_na[row.clone()])?;
+            io.neurons(&format!("n_K_{c}"), &mut self.n_k[row])?;
+        }
+        for k in 0..self.syn_vars {
+            io.neurons(&format!("syn{k}"), &mut self.syn[k * n..(k + 1) * n])?;
+        }
+        Ok(())
     }
 
     /// `(array, row)`: 0 voltages, 1..=3 gates (row = compartment), 4 receptor variables.
