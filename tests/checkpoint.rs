@@ -459,3 +459,43 @@ nodes = { first = 0, count = 3 }
     assert_resumes_bit_identically(&c, 1, 3, 3);
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// The attention circuits as `laminar attention` completes them (small inputs: 3 tokens, 2
+/// queries, 2 dimensions; the multihead circuit 2 heads), run for two thirds of their protocol so
+/// that the stop falls in the write or the read phase with the memory half learned.
+fn attention_case(circuit: &str, dir: &Path) -> Case {
+    use laminar_attention::inputs::Inputs;
+    use laminar_attention::{AttentionOptions, Baseline};
+    std::fs::create_dir_all(dir).unwrap();
+    let heads = if circuit == "multihead" { 2 } else { 1 };
+    let d_out = (circuit == "multihead").then_some(2);
+    let inputs = dir.join("qkv.h5");
+    Inputs::draw(3, 2, 2, 2, heads, d_out, 4).write(&inputs).expect("qkv.h5");
+    let options = AttentionOptions {
+        circuit: circuit.to_string(),
+        inputs,
+        out: dir.join("unused"),
+        seed: 4,
+        threads: 2,
+        baseline: Baseline::None,
+        probe_weights: false,
+        overrides: Vec::new(),
+        force: false,
+    };
+    let prepared = laminar_attention::harness::prepare_model(&options).expect("prepare");
+    let path = dir.join("circuit.toml");
+    std::fs::write(&path, &prepared.text).unwrap();
+    let sim = prepared.file.simulation();
+    let steps = (sim.duration_ms / sim.resolution_ms * 2.0 / 3.0).round() as Step;
+    Case { path, overrides: prepared.overrides, steps }
+}
+
+#[test]
+fn attention_circuits_resume_bit_identically() {
+    for circuit in ["astro", "column", "multihead"] {
+        let dir = temp_dir(&format!("ckpt-attention-{circuit}"));
+        let c = attention_case(circuit, &dir);
+        assert_resumes_bit_identically(&c, 2, 1, 5);
+        std::fs::remove_dir_all(&dir).ok();
+    }
+}

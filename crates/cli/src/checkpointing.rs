@@ -57,12 +57,20 @@ pub struct Checkpointing {
     duration_ms: f64,
 }
 
-/// A checkpoint written.
+/// A checkpoint written, and where its time went.
 #[derive(Debug, Clone)]
 pub struct Written {
     pub at_ms: f64,
     pub bytes: u64,
     pub seconds: f64,
+    /// Flushing the recording to disk first.
+    pub flush_seconds: f64,
+    /// Collecting the state from the components.
+    pub collect_seconds: f64,
+    /// Encoding it (bincode) and checksumming.
+    pub encode_seconds: f64,
+    /// Writing, syncing and renaming the file.
+    pub write_seconds: f64,
 }
 
 impl Checkpointing {
@@ -103,6 +111,7 @@ impl Checkpointing {
     pub fn write(&self, sim: &mut Simulation, recorder: &mut Recorder, out: &Path) -> Result<Written> {
         let started = Instant::now();
         let position = recorder.checkpoint(sim.now()).context("flushing the recording")?;
+        let flush_seconds = started.elapsed().as_secs_f64();
         let mut attachments = BTreeMap::new();
         attachments.insert("model_path".to_string(), self.model_path.display().to_string());
         attachments.insert("model_text".to_string(), self.model_text.clone());
@@ -115,9 +124,19 @@ impl Checkpointing {
             &model_hash(&self.model_text, &self.overrides),
             attachments,
         );
+        let collect_started = Instant::now();
         let state = sim.save_state()?;
-        let bytes = checkpoint::write(&out.join(CHECKPOINT_FILE), &header, &state)?;
-        Ok(Written { at_ms: sim.resolution().ms(sim.now()), bytes, seconds: started.elapsed().as_secs_f64() })
+        let collect_seconds = collect_started.elapsed().as_secs_f64();
+        let file = checkpoint::write(&out.join(CHECKPOINT_FILE), &header, &state)?;
+        Ok(Written {
+            at_ms: sim.resolution().ms(sim.now()),
+            bytes: file.bytes,
+            seconds: started.elapsed().as_secs_f64(),
+            flush_seconds,
+            collect_seconds,
+            encode_seconds: file.encode_seconds,
+            write_seconds: file.write_seconds,
+        })
     }
 }
 
@@ -134,6 +153,11 @@ pub struct Restored {
     pub overrides: Vec<String>,
     pub built: config::BuiltModel,
     pub position: RecorderPosition,
+    /// The checkpoint's size, and the time to read and decode it and to restore the state
+    /// (the network's build is not included).
+    pub bytes: u64,
+    pub read_seconds: f64,
+    pub restore_seconds: f64,
 }
 
 /// Reads `dir`'s checkpoint, rebuilds its network, checks it is the same, and restores it.
@@ -145,7 +169,10 @@ pub fn restore(dir: &Path, options: &RunOptions) -> Result<Restored> {
             path.display()
         );
     }
+    let read_started = Instant::now();
+    let bytes = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
     let (header, state) = checkpoint::read(&path)?;
+    let read_seconds = read_started.elapsed().as_secs_f64();
     let attachment = |key: &str| {
         header.attachments.get(key).with_context(|| format!("{}: the checkpoint has no `{key}`", path.display()))
     };
@@ -191,11 +218,55 @@ pub fn restore(dir: &Path, options: &RunOptions) -> Result<Restored> {
     if let Some(difference) = checkpoint::difference(&expected, &header) {
         bail!("{}: the checkpoint does not belong to this run: {difference}", path.display());
     }
+    let restore_started = Instant::now();
     built
         .simulation
         .restore_state(header.step, state)
         .with_context(|| format!("{}: restoring the checkpoint", path.display()))?;
-    Ok(Restored { model, file, overrides, built, position })
+    let restore_seconds = restore_started.elapsed().as_secs_f64();
+    Ok(Restored { model, file, overrides, built, position, bytes, read_seconds, restore_seconds })
+}
+
+/// What `laminar inspect` says about a checkpoint: where it stands, what it belongs to, and its
+/// bytes per neuron and per column group (the five largest).
+pub fn describe(path: &Path) -> Result<String> {
+    let (header, state) = checkpoint::read(path)?;
+    let bytes = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+    let neurons: u64 = header.populations.iter().map(|p| p.2).sum();
+    let mut text = format!(
+        "checkpoint: {} at {} ms (step {}), laminar {}, model {} (hash {}), seed {}, written with {} thread{}\n  {} \
+         ({:.0} bytes per neuron, {} neurons)\n",
+        path.display(),
+        header.step as f64 * header.h_ms,
+        header.step,
+        header.laminar_version,
+        header.model_name,
+        header.model_hash,
+        header.seed,
+        header.threads,
+        if header.threads == 1 { "" } else { "s" },
+        config::machine::human_bytes(bytes as f64),
+        bytes as f64 / neurons.max(1) as f64,
+        neurons
+    );
+    // Columns are `<scope>/<name>`; group by the name (`pending_input`, `rng`, `neurons`, …).
+    let mut by_name: BTreeMap<String, (u64, usize)> = BTreeMap::new();
+    for (column, items, bytes) in state.summary() {
+        let name = column.rsplit('/').next().unwrap_or(&column).to_string();
+        let entry = by_name.entry(name).or_default();
+        entry.0 += items;
+        entry.1 += bytes;
+    }
+    let mut largest: Vec<_> = by_name.into_iter().collect();
+    largest.sort_by_key(|(_, (_, b))| std::cmp::Reverse(*b));
+    for (name, (items, b)) in largest.into_iter().take(5) {
+        text.push_str(&format!(
+            "  {name:<16} {:>10} in {items} items ({:.1} bytes each)\n",
+            config::machine::human_bytes(b as f64),
+            b as f64 / items.max(1) as f64
+        ));
+    }
+    Ok(text)
 }
 
 #[cfg(test)]

@@ -704,6 +704,10 @@ fn real_main() -> Result<ExitCode> {
         }
         Command::Inspect { dir } => {
             emit(&laminar_record::inspect(&dir)?)?;
+            let checkpoint = dir.join(laminar_cli::checkpointing::CHECKPOINT_FILE);
+            if checkpoint.exists() {
+                emit(&laminar_cli::checkpointing::describe(&checkpoint)?)?;
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Plot(args) => {

@@ -378,12 +378,16 @@ fn simulate(segment: Segment<'_>, options: &RunOptions, stop: &AtomicBool) -> Re
     ));
     if let Some(last) = written.last() {
         text.push_str(&format!(
-            "  checkpoints: {} written, the last at {:.decimals$} ms ({}, {:.3} s to write); `laminar resume {}` \
-             continues from it\n",
+            "  checkpoints: {} written, the last at {:.decimals$} ms ({}, {:.3} s: flush the recording {:.3} s, collect \
+             the state {:.3} s, encode {:.3} s, write and sync {:.3} s); `laminar resume {}` continues from it\n",
             written.len(),
             last.at_ms,
             config::machine::human_bytes(last.bytes as f64),
             last.seconds,
+            last.flush_seconds,
+            last.collect_seconds,
+            last.encode_seconds,
+            last.write_seconds,
             out.display()
         ));
     }
@@ -412,7 +416,21 @@ pub fn resume(dir: &Path, options: &RunOptions, stop: Arc<AtomicBool>) -> Result
             dir.display()
         );
     }
-    let crate::checkpointing::Restored { model, file, overrides, built, position } = restored;
+    let crate::checkpointing::Restored {
+        model,
+        file,
+        overrides,
+        built,
+        position,
+        bytes,
+        read_seconds,
+        restore_seconds,
+    } = restored;
+    let restored_note = format!(
+        "  resumed from {} ({}): read {read_seconds:.3} s, restored {restore_seconds:.3} s\n",
+        dir.join(crate::checkpointing::CHECKPOINT_FILE).display(),
+        config::machine::human_bytes(bytes as f64)
+    );
     let plans = Plans::of(&built);
     let sim = built.simulation;
     let info = run_info(&model, &file, &overrides);
@@ -422,7 +440,11 @@ pub fn resume(dir: &Path, options: &RunOptions, stop: Arc<AtomicBool>) -> Result
             .with_context(|| format!("reopening the recording in {}", dir.display()))?;
     let checkpointing = Checkpointing::new(options, &model, &file, &overrides)?;
     let segment = Segment { model: &model, out: dir, file: &file, sim, recorder, build_time, checkpointing };
-    simulate(segment, options, &stop)
+    let mut summary = simulate(segment, options, &stop)?;
+    // After the first line (what ran), say where it came from.
+    let first = summary.text.find('\n').map_or(summary.text.len(), |i| i + 1);
+    summary.text.insert_str(first, &restored_note);
+    Ok(summary)
 }
 
 #[cfg(test)]
