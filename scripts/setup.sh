@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
 # Installs what laminar needs on Debian/Ubuntu when it is missing: the HDF5 C library (headers
-# and pkg-config file) for the hdf5-metno crate, and — with --python — the Python readers the
-# tests use (h5py, libsonata, numpy). Idempotent; prints what it does.
+# and pkg-config file) for the hdf5-metno crate, — with --python — the Python readers the tests
+# use (h5py, libsonata, numpy), and — with --mpi — Open MPI and libclang for the `mpi` feature
+# (`cargo build --release --features mpi`). Idempotent; prints what it does.
 set -euo pipefail
 
 want_python=0
+want_mpi=0
 for arg in "$@"; do
   case "$arg" in
     --python) want_python=1 ;;
-    *) echo "usage: $0 [--python]" >&2; exit 2 ;;
+    --mpi) want_mpi=1 ;;
+    *) echo "usage: $0 [--python] [--mpi]" >&2; exit 2 ;;
   esac
 done
 
@@ -24,6 +27,15 @@ if ! pkg-config --exists hdf5 2>/dev/null && [ ! -e /usr/include/hdf5/serial/hdf
 fi
 if ! command -v pkg-config >/dev/null; then
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq pkg-config >/dev/null
+fi
+
+have_mpi() { command -v mpicc >/dev/null && command -v mpirun >/dev/null; }
+have_libclang() { compgen -G "/usr/lib/llvm-*/lib/libclang*.so*" >/dev/null || compgen -G "/usr/lib/*/libclang*.so*" >/dev/null; }
+if [ "$want_mpi" -eq 1 ] && { ! have_mpi || ! have_libclang; }; then
+  # The mpi crate's bindings are generated with bindgen, which needs libclang.
+  echo "setup: installing Open MPI (libopenmpi-dev, openmpi-bin) and libclang-dev"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libopenmpi-dev openmpi-bin libclang-dev >/dev/null
 fi
 
 if ! command -v cargo >/dev/null; then

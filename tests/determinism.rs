@@ -164,3 +164,57 @@ fn the_ring_buffer_size_does_not_change_results() {
         }
     }
 }
+
+/// Runs `builder` on `ranks` in-process ranks of `threads` threads each (every rank a thread of
+/// this process, exchanging through `InProcessRanks` exactly as MPI ranks do through
+/// `laminar-mpi`); returns what rank 0's observer saw.
+fn run_on_ranks(builder: &laminar_engine::NetworkBuilder, ranks: usize, threads: usize, steps: Step) -> Run {
+    let group = laminar_engine::InProcessRanks::group(ranks);
+    let results: Vec<Option<Run>> = std::thread::scope(|s| {
+        let handles: Vec<_> = group
+            .into_iter()
+            .map(|r| {
+                s.spawn(move || {
+                    let rank = laminar_engine::Ranks::rank(&r);
+                    let mut sim = builder.build_on(threads, std::sync::Arc::new(r)).expect("build");
+                    let stop = AtomicBool::new(false);
+                    if rank == 0 {
+                        let mut collect = Collect::new(None);
+                        sim.run(steps, &mut collect, &stop).expect("run");
+                        let spikes =
+                            collect.spikes.iter().map(|s| (s.population, s.node, s.time_ms.to_bits())).collect();
+                        let frames = collect
+                            .frames
+                            .into_iter()
+                            .map(|r| r.into_iter().map(|(s, v)| (s, v.iter().map(|x| x.to_bits()).collect())).collect())
+                            .collect();
+                        Some((spikes, frames, 0))
+                    } else {
+                        sim.run(steps, &mut laminar_engine::NullObserver, &stop).expect("run");
+                        None
+                    }
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().expect("rank thread")).collect()
+    });
+    results.into_iter().next().flatten().expect("rank 0's result")
+}
+
+#[test]
+fn ranks_times_threads_give_the_same_spikes_and_traces_as_one_process() {
+    let mut b = scenarios::cuba(2000, 80.0, 7, false, Scheduling::EventDriven).expect("cuba");
+    b.add_recording(RecordingSpec { population: 0, variable: 0, nodes: (0..1600).step_by(97).collect(), interval: 1 });
+    b.add_recording(RecordingSpec { population: 1, variable: 1, nodes: vec![0, 399], interval: 5 });
+    let (spikes, frames, _) = run(&b, 1, 2000);
+    assert!(spikes.len() > 500, "the network must be active");
+    for (ranks, threads) in [(2, 1), (2, 2), (4, 1), (3, 2)] {
+        let (s, f, _) = run_on_ranks(&b, ranks, threads, 2000);
+        assert_eq!(spikes, s, "spikes differ on {ranks} ranks x {threads} threads");
+        assert_eq!(frames, f, "traces differ on {ranks} ranks x {threads} threads");
+    }
+    // Poisson devices and a clock-driven population.
+    let b = scenarios::sparse(3000, 0.1, 3, Scheduling::ClockDriven).expect("sparse");
+    let reference = run(&b, 2, 3000);
+    assert_eq!(reference.0, run_on_ranks(&b, 2, 2, 3000).0, "sparse: spikes differ on 2 x 2");
+}

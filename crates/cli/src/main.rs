@@ -18,6 +18,7 @@ use laminar_cli::{circuit, gating, normalization, run, scenarios, verify};
 use laminar_config as config;
 use laminar_models::Scheduling;
 
+mod distributed;
 mod plot;
 
 #[derive(Parser)]
@@ -640,18 +641,21 @@ fn real_main() -> Result<ExitCode> {
             checkpoint_every,
             checkpoint_at_exit,
         } => {
+            let ranks = distributed::ranks()?;
             let options = run::RunOptions {
                 duration_ms: duration,
                 seed,
                 threads,
                 overrides: set,
-                quiet,
+                quiet: quiet || ranks.as_ref().is_some_and(|r| laminar_engine::Ranks::rank(&**r) != 0),
                 force,
                 interruption: None,
                 checkpoint_every_ms: checkpoint_every,
                 checkpoint_at_exit,
+                ranks: ranks.clone().map(|r| r as Arc<dyn laminar_engine::Ranks>),
             };
-            run_with_signals(&out, options, |options, stop| run::run(&model, &out, options, stop))
+            let result = run_with_signals(&out, options, |options, stop| run::run(&model, &out, options, stop));
+            distributed::end_all_ranks_on_error(ranks.as_deref(), result)
         }
         Command::Resume { dir, duration, threads, quiet, checkpoint_every, checkpoint_at_exit } => {
             let options = run::RunOptions {

@@ -20,7 +20,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use laminar_engine::{Observer, Resolution, Simulation, SpikeRecord, Step, WeightEvent};
+use laminar_engine::{
+    NullObserver, Observer, Ranks, Resolution, Simulation, SingleRank, SpikeRecord, Step, WeightEvent,
+};
 
 use laminar_config as config;
 use laminar_record::{Recorder, ReportPlan, RunInfo, WeightPlan};
@@ -87,6 +89,8 @@ pub struct RunOptions {
     pub checkpoint_every_ms: Option<f64>,
     /// Write a checkpoint when a signal stops the run (`--checkpoint-at-exit`).
     pub checkpoint_at_exit: bool,
+    /// The processes of a distributed run (`mpirun`); `None`: this process alone.
+    pub ranks: Option<Arc<dyn Ranks>>,
 }
 
 /// What a signal handler and a run tell each other.
@@ -180,10 +184,24 @@ pub fn run(model: &Path, out: &Path, options: &RunOptions, stop: Arc<AtomicBool>
     }
     let started = Instant::now();
     let file = config::load(model, &overrides)?;
+    let ranks: Arc<dyn Ranks> = options.ranks.clone().unwrap_or_else(|| Arc::new(SingleRank));
+    if ranks.size() > 1 {
+        if options.checkpoint_every_ms.is_some() || options.checkpoint_at_exit {
+            anyhow::bail!(
+                "checkpoints of runs over several ranks are not supported yet ({} ranks): run without \
+                 --checkpoint-every/--checkpoint-at-exit, or on one rank",
+                ranks.size()
+            );
+        }
+        if ranks.rank() != 0 {
+            // Only rank 0 writes the recording; the others simulate their share and exchange.
+            return run_worker_rank(&file, ranks, &stop);
+        }
+    }
     // Refuse an unsuitable output directory before a build that can take minutes.
     laminar_record::check_output_dir(out, options.force)?;
     let sim_cfg = file.simulation().clone();
-    let built = file.build(sim_cfg.seed, sim_cfg.threads)?;
+    let built = file.build_on(sim_cfg.seed, sim_cfg.threads, ranks)?;
     let build_time = started.elapsed();
     let plans = Plans::of(&built);
     let sim = built.simulation;
@@ -207,6 +225,17 @@ pub fn run(model: &Path, out: &Path, options: &RunOptions, stop: Arc<AtomicBool>
     }
     let checkpointing = Checkpointing::new(options, model, &file, &overrides)?;
     simulate(Segment { model, out, file: &file, sim, recorder, build_time, checkpointing }, options, &stop)
+}
+
+/// A rank other than 0 of a distributed run: builds its share, simulates it (its spikes and
+/// samples reach rank 0 through the exchange) and writes nothing.
+fn run_worker_rank(file: &config::ModelFile, ranks: Arc<dyn Ranks>, stop: &AtomicBool) -> Result<RunSummary> {
+    let sim_cfg = file.simulation();
+    let mut sim = file.build_on(sim_cfg.seed, sim_cfg.threads, ranks)?.simulation;
+    let until = sim.resolution().exact_steps(sim_cfg.duration_ms).context("simulation.duration_ms")?;
+    sim.run(until, &mut NullObserver, stop)?;
+    sim.synaptic_events_all_ranks();
+    Ok(RunSummary { text: String::new(), completed: sim.now() >= until, signal: None })
 }
 
 /// The plans of what a built model records, for the recorder.
@@ -349,10 +378,12 @@ fn simulate(segment: Segment<'_>, options: &RunOptions, stop: &AtomicBool) -> Re
     let seconds = (simulated_ms - resolution.ms(from)) / 1000.0;
     let threads = sim.threads();
     let populations = sim.populations();
+    let ranks = sim.ranks().size();
     text.push_str(&format!(
-        "{}: {} neurons, {threads} thread{}, seed {}, {simulated_ms:.decimals$} ms simulated{}\n",
+        "{}: {} neurons, {}{threads} thread{}, seed {}, {simulated_ms:.decimals$} ms simulated{}\n",
         model.display(),
         populations.iter().map(|p| p.size).sum::<usize>(),
+        if ranks > 1 { format!("{ranks} ranks x ") } else { String::new() },
         if threads == 1 { "" } else { "s" },
         sim_cfg.seed,
         if from > 0 { format!(" (resumed at {:.decimals$} ms)", resolution.ms(from)) } else { String::new() },
@@ -364,7 +395,8 @@ fn simulate(segment: Segment<'_>, options: &RunOptions, stop: &AtomicBool) -> Re
         let rate = if total_seconds > 0.0 && p.size > 0 { count as f64 / p.size as f64 / total_seconds } else { 0.0 };
         text.push_str(&format!("  {:<16} {:>10} {:>12.3}\n", p.name, count, rate));
     }
-    let events = sim.synaptic_events() - events_before;
+    // Collective in a distributed run: every rank reaches it after its last interval.
+    let events = sim.synaptic_events_all_ranks() - events_before;
     // The field's convention (NEST, the Potjans-Diesmann benchmarks): wall time over simulated
     // time, so below 1 is faster than real time.
     let real_time_factor =

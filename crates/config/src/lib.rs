@@ -189,6 +189,7 @@
 //! line.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use laminar_engine::{
     BuildError, Footprint, ModelInfo, NetworkBuilder, Projection, RecordingSpec, Resolution, Simulation, Step,
@@ -396,7 +397,19 @@ impl ModelFile {
     /// `simulation().threads` for the file's own).
     #[allow(clippy::result_large_err, reason = "as for `load`")]
     pub fn build(&self, seed: u64, threads: usize) -> Result<BuiltModel, ConfigError> {
-        self.build_inner(seed, threads).map_err(|e| *e)
+        self.build_inner(seed, threads, Arc::new(laminar_engine::SingleRank)).map_err(|e| *e)
+    }
+
+    /// Builds this rank's part of the network of a run over several processes (see
+    /// [`laminar_engine::ranks`]); collective: every rank calls it.
+    #[allow(clippy::result_large_err, reason = "as for `load`")]
+    pub fn build_on(
+        &self,
+        seed: u64,
+        threads: usize,
+        ranks: Arc<dyn laminar_engine::Ranks>,
+    ) -> Result<BuiltModel, ConfigError> {
+        self.build_inner(seed, threads, ranks).map_err(|e| *e)
     }
 
     /// Projection `i` (file order: the column's, then the file's own).
@@ -452,13 +465,13 @@ impl ModelFile {
         Ok(builder)
     }
 
-    fn build_inner(&self, seed: u64, threads: usize) -> Res<BuiltModel> {
+    fn build_inner(&self, seed: u64, threads: usize, ranks: Arc<dyn laminar_engine::Ranks>) -> Res<BuiltModel> {
         let loader = Loader { file: &self.path };
         if threads == 0 {
             return Err(loader.error(&Origin::Unknown, "simulation.threads", "must be >= 1").with_value("0").into());
         }
         let builder = self.network_builder_inner(seed)?;
-        let simulation = builder.build(threads).map_err(|e| self.build_error(e))?;
+        let simulation = builder.build_on(threads, ranks).map_err(|e| self.build_error(e))?;
         let weight_recordings = self
             .projections
             .iter()

@@ -11,6 +11,7 @@
 //! - [`footprint`]: the memory a network will take, estimated before anything is allocated.
 //! - [`sim`]: the run loop, the spike exchange and the observer (recorder) interface.
 //! - [`rng`]: deterministic random streams per (seed, purpose, id).
+//! - [`ranks`]: runs over several processes (ranks), exchanging spikes once per interval.
 //! - [`checkpoint`]: a simulation's state in a file, and [`checkpoint::StateIo`], the visitor
 //!   through which every component saves and restores its state.
 //!
@@ -22,11 +23,13 @@ pub mod buffer;
 pub mod checkpoint;
 pub mod connect;
 pub mod csr;
+mod exchange;
 pub mod footprint;
 pub mod network;
 pub mod population;
 mod prefetch;
 pub mod queue;
+pub mod ranks;
 pub mod rng;
 pub mod sim;
 mod snapshot;
@@ -47,6 +50,7 @@ pub use population::{
     Recordable, Update,
 };
 pub use queue::NextEventQueue;
+pub use ranks::{InProcessRanks, Ranks, SingleRank};
 pub use sim::{NullObserver, Observer, PopulationMeta, RunError, RunReport, Simulation, SpikeRecord};
 pub use stimulus::{ChannelTarget, Stimulus, StimulusFactory, StimulusSink};
 pub use synapse::{

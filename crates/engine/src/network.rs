@@ -15,6 +15,7 @@ use crate::buffer::InputBuffer;
 use crate::connect::{Dist, Rule, TargetDraw};
 use crate::population::{BuildContext, ModelError, PopulationFactory};
 use crate::queue::NextEventQueue;
+use crate::ranks::{Ranks, SingleRank, wire};
 use crate::rng::stream_for;
 use crate::sim::{Partition, RecordingPart, Shard, Simulation};
 use crate::stimulus::{ChannelTarget, StimulusFactory};
@@ -431,12 +432,22 @@ impl NetworkBuilder {
 
     /// Builds the network for `threads` threads.
     pub fn build(&self, threads: usize) -> Result<Simulation, BuildError> {
+        self.build_on(threads, Arc::new(SingleRank))
+    }
+
+    /// Builds this rank's part of the network for a run on `ranks.size()` ranks of `threads`
+    /// threads each (see [`crate::ranks`]): every population is split into ranks × threads
+    /// chunks, and this rank builds only its own chunks and their incoming synapses. Collective:
+    /// every rank must call it.
+    pub fn build_on(&self, threads: usize, ranks: Arc<dyn Ranks>) -> Result<Simulation, BuildError> {
         let threads = threads.max(1);
         self.check()?;
         let first_gids = self.first_gids();
         let n_total: u64 = self.populations.iter().map(|p| p.size as u64).sum();
-        let ranges: Vec<Vec<(usize, usize)>> = (0..threads)
-            .map(|t| self.populations.iter().map(|p| (p.size * t / threads, p.size * (t + 1) / threads)).collect())
+        let splits = threads * ranks.size();
+        let first_split = threads * ranks.rank();
+        let ranges: Vec<Vec<(usize, usize)>> = (first_split..first_split + threads)
+            .map(|t| self.populations.iter().map(|p| (p.size * t / splits, p.size * (t + 1) / splits)).collect())
             .collect();
         let total_splits = self.total_splits(&first_gids);
 
@@ -469,15 +480,35 @@ impl NetworkBuilder {
         let device_delays: Vec<Step> =
             self.devices.iter().map(|d| self.resolution.round_steps(d.delay_ms.max(h)).max(1)).collect();
         let shards = || connectivity.iter().flatten().flatten();
-        let min_delay = shards().filter_map(|c| c.min_delay).min().unwrap_or(1).max(1);
-        let max_synapse_delay = shards().filter_map(|c| c.max_delay).max().unwrap_or(1);
+        // The interval and the buffers' depth must be the same on every rank.
+        let local_delays = [
+            shards().filter_map(|c| c.min_delay).min().unwrap_or(Step::MAX),
+            shards().filter_map(|c| c.max_delay).max().unwrap_or(0),
+        ];
+        let mut message = Vec::new();
+        local_delays.iter().for_each(|&d| wire::put_u64(&mut message, d));
+        let (mut min_delay, mut max_synapse_delay) = (Step::MAX, 0);
+        for m in ranks.all_gather(&message) {
+            let mut r = wire::Reader::new(&m);
+            min_delay = min_delay.min(r.u64());
+            max_synapse_delay = max_synapse_delay.max(r.u64());
+        }
+        let min_delay = if min_delay == Step::MAX { 1 } else { min_delay.max(1) };
+        let max_synapse_delay = max_synapse_delay.max(1);
         let max_device_delay = device_delays.iter().copied().max();
         // The fewest ring-buffer slots that hold every pending input (see `buffer`): a
         // clock-driven population sweeps each slot in turn, so every extra slot is cache it evicts.
         let slots = max_synapse_delay.max(max_device_delay.map_or(1, |d| d + 1)) as usize;
-        let mut projection_synapses = vec![0u64; self.projections.len()];
+        let mut local_synapses = vec![0u64; self.projections.len()];
         for (p, n) in shards().flat_map(|c| c.projection_counts.iter()) {
-            projection_synapses[*p as usize] += n;
+            local_synapses[*p as usize] += n;
+        }
+        let mut message = Vec::new();
+        local_synapses.iter().for_each(|&n| wire::put_u64(&mut message, n));
+        let mut projection_synapses = vec![0u64; self.projections.len()];
+        for m in ranks.all_gather(&message) {
+            let mut r = wire::Reader::new(&m);
+            projection_synapses.iter_mut().for_each(|n| *n += r.u64());
         }
         let ctx = BuildContext { resolution: self.resolution, seed: self.seed };
 
@@ -517,6 +548,7 @@ impl NetworkBuilder {
             self.recordings.clone(),
             self.projections.iter().map(|p| p.name.clone()).collect(),
             self.devices.iter().map(|d| d.name.clone()).collect(),
+            ranks,
         );
         simulation.projection_synapses = projection_synapses;
         Ok(simulation)

@@ -20,8 +20,8 @@
 //! Thread 0 is the calling thread; between barriers it also hands finished spikes and samples to
 //! the [`Observer`] (the recorder), so observers need not be `Send`.
 
-use std::sync::RwLock;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use thiserror::Error;
@@ -32,6 +32,7 @@ pub use crate::csr::IncomingCsr;
 use crate::network::RecordingSpec;
 use crate::population::{GradedValue, LocalSpike, Population, Recordable, Update};
 use crate::queue::{Calendar, NextEventQueue};
+use crate::ranks::Ranks;
 use crate::stimulus::{Stimulus, StimulusSink};
 use crate::synapse::{PlasticGroup, PostHistory, Transmission, WeightEvent};
 use crate::time::{Resolution, Step};
@@ -149,13 +150,23 @@ pub(crate) struct RecordingPart {
 
 /// What a thread produced in one exchange interval.
 #[derive(Debug, Default)]
-struct IntervalOutput {
-    spikes: Vec<Spike>,
-    graded: Vec<GradedEvent>,
+pub(crate) struct IntervalOutput {
+    pub(crate) spikes: Vec<Spike>,
+    pub(crate) graded: Vec<GradedEvent>,
     /// Weights used by recorded plastic projections in the *previous* interval's delivery.
-    weights: Vec<WeightEvent>,
+    pub(crate) weights: Vec<WeightEvent>,
     /// Per recording: (step, values of this thread's part).
-    samples: Vec<Vec<(Step, Vec<f64>)>>,
+    pub(crate) samples: Vec<Vec<(Step, Vec<f64>)>>,
+}
+
+/// The other ranks' outputs of the current interval, in global partition order: the ranks before
+/// this one, then those after it (see [`crate::ranks`]).
+#[derive(Debug, Default)]
+struct RemoteOutputs {
+    before: Vec<IntervalOutput>,
+    after: Vec<IntervalOutput>,
+    /// Scratch: this rank's message.
+    message: Vec<u8>,
 }
 
 /// One thread's share of the network.
@@ -495,6 +506,8 @@ pub struct Simulation {
     pub(crate) projection_names: Vec<String>,
     /// The devices' names, in device order.
     pub(crate) device_names: Vec<String>,
+    /// The processes of the run (one, unless built with [`crate::NetworkBuilder::build_on`]).
+    pub(crate) ranks: Arc<dyn Ranks>,
     /// Synapses built per projection (file order).
     pub(crate) projection_synapses: Vec<u64>,
     pub(crate) now: Step,
@@ -518,6 +531,7 @@ impl Simulation {
         recordings: Vec<RecordingSpec>,
         projection_names: Vec<String>,
         device_names: Vec<String>,
+        ranks: Arc<dyn Ranks>,
     ) -> Self {
         let n = populations.len();
         Self {
@@ -530,6 +544,7 @@ impl Simulation {
             projection_synapses: vec![0; 0],
             projection_names,
             device_names,
+            ranks,
             now: 0,
             started: false,
             spike_counts: vec![0; n],
@@ -561,8 +576,14 @@ impl Simulation {
         &self.projection_synapses
     }
 
+    /// Threads of this process.
     pub fn threads(&self) -> usize {
         self.partitions.len()
+    }
+
+    /// The processes of the run.
+    pub fn ranks(&self) -> &dyn Ranks {
+        &*self.ranks
     }
 
     /// The exchange interval (minimum delay) in steps.
@@ -603,6 +624,20 @@ impl Simulation {
     /// Synaptic events delivered so far (one per synapse a spike traversed).
     pub fn synaptic_events(&self) -> u64 {
         self.partitions.iter().map(|p| p.synaptic_events).sum()
+    }
+
+    /// Synaptic events delivered so far on every rank (collective in a run over several ranks:
+    /// every rank must call it, at the same point).
+    pub fn synaptic_events_all_ranks(&self) -> u64 {
+        let local = self.synaptic_events();
+        if self.ranks.size() == 1 {
+            return local;
+        }
+        self.ranks
+            .all_gather(&local.to_le_bytes())
+            .iter()
+            .map(|m| m.get(..8).and_then(|b| b.try_into().ok()).map_or(0, u64::from_le_bytes))
+            .sum()
     }
 
     /// Synapses stored, and bytes of connectivity and buffers.
@@ -646,6 +681,7 @@ impl Simulation {
         let outputs: Vec<[RwLock<IntervalOutput>; 2]> =
             (0..threads).map(|_| [RwLock::default(), RwLock::default()]).collect();
         let barrier = SpinBarrier::new(threads);
+        let remote = RwLock::new(RemoteOutputs::default());
         let ctx = RunContext {
             start: self.now,
             until,
@@ -654,6 +690,8 @@ impl Simulation {
             outputs: &outputs,
             barrier: &barrier,
             stop,
+            ranks: &*self.ranks,
+            remote: &remote,
         };
         let populations = &self.populations;
         let h = self.resolution.h();
@@ -727,6 +765,16 @@ impl Simulation {
         // The last interval's weight events have no next interval to travel with.
         let mut last_weights: Vec<WeightEvent> =
             self.partitions.iter_mut().flat_map(|p| std::mem::take(&mut p.pending_weights)).collect();
+        if self.ranks.size() > 1 {
+            // Every rank's, for the observer (collective: every rank gets here at the same step).
+            let mut all = Vec::new();
+            for message in self.ranks.all_gather(&crate::exchange::encode_weights(&last_weights)) {
+                let mut outputs = Vec::new();
+                crate::exchange::decode(&message, &mut outputs);
+                all.extend(outputs.into_iter().flat_map(|o| o.weights));
+            }
+            last_weights = all;
+        }
         if !last_weights.is_empty() && failure.is_none() {
             sort_weight_events(&mut last_weights);
             if let Err(message) = observer.weights(&last_weights) {
@@ -744,6 +792,32 @@ impl Simulation {
     pub fn population_of(&self, gid: u64) -> usize {
         self.population_of_gid(gid)
     }
+}
+
+/// Thread 0's part of the exchange between ranks: sends this rank's outputs of `parity` and its
+/// stop vote, stores the other ranks' outputs in `ctx.remote`; returns whether any rank votes to
+/// stop.
+fn exchange_with_ranks(ctx: &RunContext<'_>, parity: usize, halt: bool) -> bool {
+    let mut remote = ctx.remote.write().expect("remote outputs poisoned");
+    let RemoteOutputs { before, after, message } = &mut *remote;
+    {
+        let guards: Vec<_> = ctx.outputs.iter().map(|o| o[parity].read().expect("interval output poisoned")).collect();
+        let local: Vec<&IntervalOutput> = guards.iter().map(|g| &**g).collect();
+        crate::exchange::encode(halt, &local, message);
+    }
+    before.clear();
+    after.clear();
+    let me = ctx.ranks.rank();
+    let mut any = false;
+    for (rank, bytes) in ctx.ranks.all_gather(message).iter().enumerate() {
+        let target = if rank < me { &mut *before } else { &mut *after };
+        if rank == me {
+            any |= halt;
+            continue;
+        }
+        any |= crate::exchange::decode(bytes, target);
+    }
+    any
 }
 
 /// Orders weight events canonically: by time, projection, source and target; a stable sort keeps
@@ -767,6 +841,9 @@ struct RunContext<'a> {
     outputs: &'a [[RwLock<IntervalOutput>; 2]],
     barrier: &'a SpinBarrier,
     stop: &'a AtomicBool,
+    ranks: &'a dyn Ranks,
+    /// The other ranks' outputs of the interval (written by thread 0 between two barriers).
+    remote: &'a RwLock<RemoteOutputs>,
 }
 
 /// Called on thread 0 after each exchange with the merged spikes and every thread's output of
@@ -786,7 +863,17 @@ fn run_partition(partition: &mut Partition, ctx: &RunContext<'_>, mut hook: Opti
             partition.compute(from, to, ctx.recordings, &mut out);
         }
         let vote = hook.is_some() && (hook_failed || ctx.stop.load(Ordering::Relaxed));
-        let halt = ctx.barrier.wait(vote);
+        let mut halt = ctx.barrier.wait(vote);
+        if ctx.ranks.size() > 1 {
+            // Thread 0 exchanges this rank's outputs with the other ranks' (every thread's
+            // output of this parity is complete: all have passed the barrier), then a second
+            // barrier hands every thread the others' outputs and the global stop vote.
+            let mut global_halt = false;
+            if partition.thread == 0 {
+                global_halt = exchange_with_ranks(ctx, parity, halt);
+            }
+            halt = ctx.barrier.wait(global_halt);
+        }
         partition.merged.clear();
         partition.merged_graded.clear();
         // Read-locked once per interval and held until the observer has seen them: each lock
@@ -794,7 +881,13 @@ fn run_partition(partition: &mut Partition, ctx: &RunContext<'_>, mut hook: Opti
         // (A thread rewrites this parity's output only after the next barrier, which no thread
         // reaches before dropping these guards.)
         let guards: Vec<_> = ctx.outputs.iter().map(|o| o[parity].read().expect("interval output poisoned")).collect();
-        for out in &guards {
+        // Only a multi-rank run has remote outputs (and pays for the lock).
+        let remote = (ctx.ranks.size() > 1).then(|| ctx.remote.read().expect("remote outputs poisoned"));
+        let (before, after): (&[IntervalOutput], &[IntervalOutput]) =
+            remote.as_ref().map_or((&[], &[]), |r| (&r.before, &r.after));
+        let parts: Vec<&IntervalOutput> =
+            before.iter().chain(guards.iter().map(|g| &**g)).chain(after.iter()).collect();
+        for out in &parts {
             partition.merged.extend_from_slice(&out.spikes);
             partition.merged_graded.extend_from_slice(&out.graded);
         }
@@ -803,12 +896,13 @@ fn run_partition(partition: &mut Partition, ctx: &RunContext<'_>, mut hook: Opti
         partition.merged_graded.sort_by_key(|g| (g.step, g.gid));
         partition.deliver();
         partition.prune_histories(to);
-        if let Some(hook) = hook.as_mut() {
-            let parts: Vec<&IntervalOutput> = guards.iter().map(|g| &**g).collect();
-            if !hook(to, &partition.merged, &parts) {
-                hook_failed = true;
-            }
+        if let Some(hook) = hook.as_mut()
+            && !hook(to, &partition.merged, &parts)
+        {
+            hook_failed = true;
         }
+        drop(parts);
+        drop(remote);
         drop(guards);
         from = to;
         parity ^= 1;

@@ -38,6 +38,7 @@ impl Simulation {
     /// The state of every component at the current step, between two [`Simulation::run`] calls.
     /// Takes `&mut self` because components save and load through one visitor; nothing changes.
     pub fn save_state(&mut self) -> Result<StateColumns, CheckpointError> {
+        self.refuse_ranks()?;
         if !self.started {
             // What `run` would do first: event-driven models schedule their initial events.
             let now = self.now;
@@ -55,6 +56,7 @@ impl Simulation {
     /// the same model file and seed, with any thread count); the next [`Simulation::run`]
     /// continues from `step` exactly as the saved run did.
     pub fn restore_state(&mut self, step: Step, state: StateColumns) -> Result<(), CheckpointError> {
+        self.refuse_ranks()?;
         if self.started || self.now != 0 {
             return Err(CheckpointError::Mismatch("internal: state can only be restored into a new simulation".into()));
         }
@@ -63,6 +65,18 @@ impl Simulation {
         self.visit(&mut io)?;
         io.finish_loading()?;
         self.started = true;
+        Ok(())
+    }
+
+    /// Checkpoints of runs over several ranks are not supported yet: each rank would hold part of
+    /// every column.
+    fn refuse_ranks(&self) -> Result<(), CheckpointError> {
+        if self.ranks.size() > 1 {
+            return Err(CheckpointError::Mismatch(format!(
+                "checkpoints of runs over several ranks are not supported yet (this run has {} ranks)",
+                self.ranks.size()
+            )));
+        }
         Ok(())
     }
 

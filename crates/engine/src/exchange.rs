@@ -1,0 +1,112 @@
+//! The message a rank sends in the per-interval all-gather (see [`crate::ranks`]): its stop vote
+//! and, for each of its threads in order, the interval's output — spikes, graded values, weight
+//! events and recorded samples — in a fixed little-endian layout.
+
+use crate::ranks::wire::{self, Reader};
+use crate::sim::{GradedEvent, IntervalOutput, Spike};
+use crate::synapse::WeightEvent;
+
+/// Encodes the vote and the threads' outputs.
+pub(crate) fn encode(halt: bool, outputs: &[&IntervalOutput], out: &mut Vec<u8>) {
+    out.clear();
+    wire::put_u64(out, u64::from(halt));
+    wire::put_u64(out, outputs.len() as u64);
+    for o in outputs {
+        wire::put_u64(out, o.spikes.len() as u64);
+        for s in &o.spikes {
+            wire::put_u64(out, s.step);
+            wire::put_u64(out, s.gid);
+            wire::put_f64(out, s.offset);
+        }
+        wire::put_u64(out, o.graded.len() as u64);
+        for g in &o.graded {
+            wire::put_u64(out, g.step);
+            wire::put_u64(out, g.gid);
+            wire::put_f64(out, g.value);
+        }
+        wire::put_u64(out, o.weights.len() as u64);
+        for w in &o.weights {
+            wire::put_u64(out, w.projection as u64);
+            wire::put_f64(out, w.t_ms);
+            wire::put_u64(out, w.source);
+            wire::put_u64(out, w.target);
+            wire::put_f64(out, w.weight);
+        }
+        wire::put_u64(out, o.samples.len() as u64);
+        for recording in &o.samples {
+            wire::put_u64(out, recording.len() as u64);
+            for (step, values) in recording {
+                wire::put_u64(out, *step);
+                wire::put_u64(out, values.len() as u64);
+                values.iter().for_each(|&v| wire::put_f64(out, v));
+            }
+        }
+    }
+}
+
+/// Decodes a rank's message: its vote, and its threads' outputs appended to `outputs`.
+pub(crate) fn decode(bytes: &[u8], outputs: &mut Vec<IntervalOutput>) -> bool {
+    let mut r = Reader::new(bytes);
+    let halt = r.u64() != 0;
+    for _ in 0..r.usize() {
+        // Read in the order written.
+        let spikes = (0..r.usize()).map(|_| Spike { step: r.u64(), gid: r.u64(), offset: r.f64() }).collect();
+        let graded = (0..r.usize()).map(|_| GradedEvent { step: r.u64(), gid: r.u64(), value: r.f64() }).collect();
+        let weights = (0..r.usize())
+            .map(|_| WeightEvent {
+                projection: r.usize(),
+                t_ms: r.f64(),
+                source: r.u64(),
+                target: r.u64(),
+                weight: r.f64(),
+            })
+            .collect();
+        let samples = (0..r.usize())
+            .map(|_| {
+                (0..r.usize())
+                    .map(|_| {
+                        let step = r.u64();
+                        (step, (0..r.usize()).map(|_| r.f64()).collect())
+                    })
+                    .collect()
+            })
+            .collect();
+        let o = IntervalOutput { spikes, graded, weights, samples };
+        outputs.push(o);
+    }
+    halt
+}
+
+/// Encodes weight events alone (the last interval's, after the loop).
+pub(crate) fn encode_weights(events: &[WeightEvent]) -> Vec<u8> {
+    let output = IntervalOutput { weights: events.to_vec(), ..IntervalOutput::default() };
+    let mut out = Vec::new();
+    encode(false, &[&output], &mut out);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn outputs_round_trip_bit_for_bit() {
+        let o = IntervalOutput {
+            spikes: vec![Spike { step: 3, gid: 9, offset: -0.0 }, Spike { step: 4, gid: 1, offset: 0.025 }],
+            graded: vec![GradedEvent { step: 3, gid: 2, value: 1.5e-300 }],
+            weights: vec![WeightEvent { projection: 2, t_ms: 0.4, source: 7, target: 8, weight: -3.25 }],
+            samples: vec![vec![(3, vec![1.0, f64::NAN])], vec![]],
+        };
+        let mut bytes = Vec::new();
+        encode(true, &[&o, &IntervalOutput::default()], &mut bytes);
+        let mut back = Vec::new();
+        assert!(decode(&bytes, &mut back));
+        assert_eq!(back.len(), 2);
+        assert_eq!(back[0].spikes, o.spikes);
+        assert_eq!(back[0].spikes[0].offset.to_bits(), (-0.0f64).to_bits());
+        assert_eq!(back[0].graded, o.graded);
+        assert_eq!(back[0].weights, o.weights);
+        assert_eq!(back[0].samples[0][0].1[1].to_bits(), f64::NAN.to_bits());
+        assert!(back[1].spikes.is_empty());
+    }
+}
