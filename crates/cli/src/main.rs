@@ -753,21 +753,32 @@ fn real_main() -> Result<ExitCode> {
                 "sparse" => scenarios::sparse(n, driven, seed, update)?,
                 other => bail!("unknown scenario '{other}' (cuba or sparse)"),
             };
-            let mut sim = b.build(threads)?;
+            let ranks = distributed::ranks()?;
+            let mut sim = match &ranks {
+                Some(r) => b.build_on(threads, Arc::clone(r) as Arc<dyn laminar_engine::Ranks>)?,
+                None => b.build(threads)?,
+            };
             let built = t0.elapsed();
             let steps = sim.resolution().exact_steps(duration)?;
             let stop = AtomicBool::new(false);
             let r = sim.run(steps, &mut laminar_engine::NullObserver, &stop)?;
             let total: u64 = sim.spike_counts().iter().sum();
             let (synapses, bytes) = sim.memory();
-            emit(&format!(
-                "scenario {scenario} n={n} threads={threads}: build {:.3} s, simulate {:.3} s, rate {:.3} Hz, synapses {synapses}, {:.1} MB, synaptic events {}\n",
-                built.as_secs_f64(),
-                r.wall.as_secs_f64(),
-                total as f64 / n as f64 / (duration / 1000.0),
-                bytes as f64 / 1e6,
-                sim.synaptic_events()
-            ))?;
+            let events = sim.synaptic_events_all_ranks();
+            if sim.ranks().rank() == 0 {
+                let layout = match sim.ranks().size() {
+                    1 => format!("threads={threads}"),
+                    n => format!("ranks={n} threads={threads}"),
+                };
+                emit(&format!(
+                    "scenario {scenario} n={n} {layout}: build {:.3} s, simulate {:.3} s, rate {:.3} Hz, synapses {synapses}, {:.1} MB, synaptic events {events}\n{}",
+                    built.as_secs_f64(),
+                    r.wall.as_secs_f64(),
+                    total as f64 / n as f64 / (duration / 1000.0),
+                    bytes as f64 / 1e6,
+                    run::exchange_line(&sim, r.wall.as_secs_f64())
+                ))?;
+            }
             Ok(ExitCode::SUCCESS)
         }
     }

@@ -408,6 +408,7 @@ fn simulate(segment: Segment<'_>, options: &RunOptions, stop: &AtomicBool) -> Re
         wall.as_secs_f64(),
         events as f64 / wall.as_secs_f64().max(1e-9)
     ));
+    text.push_str(&exchange_line(&sim, wall.as_secs_f64()));
     if let Some(last) = written.last() {
         text.push_str(&format!(
             "  checkpoints: {} written, the last at {:.decimals$} ms ({}, {:.3} s: flush the recording {:.3} s, collect \
@@ -432,6 +433,25 @@ fn simulate(segment: Segment<'_>, options: &RunOptions, stop: &AtomicBool) -> Re
     }
     let signal = if closed.stopped_early.is_some() { interruption.and_then(Interruption::signal) } else { None };
     Ok(RunSummary { text, completed: closed.stopped_early.is_none(), signal })
+}
+
+/// For a run over several ranks: what rank 0's exchange with the others cost (empty otherwise).
+pub fn exchange_line(sim: &Simulation, wall_s: f64) -> String {
+    let x = sim.exchange_stats();
+    if sim.ranks().size() == 1 || x.intervals == 0 {
+        return String::new();
+    }
+    let per = |v: f64| v / x.intervals as f64;
+    format!(
+        "  exchange (rank 0): {} intervals of {} steps, {:.0} bytes sent and {:.0} received per interval, {:.1} µs per \
+         interval ({:.1} % of the wall time, waiting for the slowest rank included)\n",
+        x.intervals,
+        sim.min_delay(),
+        per(x.bytes_sent as f64),
+        per(x.bytes_received as f64),
+        per(x.seconds) * 1e6,
+        100.0 * x.seconds / wall_s.max(1e-9)
+    )
 }
 
 /// Continues the run recorded in `dir` from its checkpoint (see [`crate::checkpointing`]).

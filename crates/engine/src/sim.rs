@@ -159,6 +159,19 @@ pub(crate) struct IntervalOutput {
     pub(crate) samples: Vec<Vec<(Step, Vec<f64>)>>,
 }
 
+/// What the exchange between ranks cost this rank (thread 0's part, see [`crate::ranks`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct ExchangeStats {
+    /// Exchange intervals (all-gathers).
+    pub intervals: u64,
+    /// Bytes this rank sent, and received from the others.
+    pub bytes_sent: u64,
+    pub bytes_received: u64,
+    /// Wall time in the exchange: encoding, the all-gather (including waiting for the slowest
+    /// rank) and decoding.
+    pub seconds: f64,
+}
+
 /// The other ranks' outputs of the current interval, in global partition order: the ranks before
 /// this one, then those after it (see [`crate::ranks`]).
 #[derive(Debug, Default)]
@@ -167,6 +180,7 @@ struct RemoteOutputs {
     after: Vec<IntervalOutput>,
     /// Scratch: this rank's message.
     message: Vec<u8>,
+    stats: ExchangeStats,
 }
 
 /// One thread's share of the network.
@@ -508,6 +522,7 @@ pub struct Simulation {
     pub(crate) device_names: Vec<String>,
     /// The processes of the run (one, unless built with [`crate::NetworkBuilder::build_on`]).
     pub(crate) ranks: Arc<dyn Ranks>,
+    pub(crate) exchange: ExchangeStats,
     /// Synapses built per projection (file order).
     pub(crate) projection_synapses: Vec<u64>,
     pub(crate) now: Step,
@@ -545,6 +560,7 @@ impl Simulation {
             projection_names,
             device_names,
             ranks,
+            exchange: ExchangeStats::default(),
             now: 0,
             started: false,
             spike_counts: vec![0; n],
@@ -584,6 +600,11 @@ impl Simulation {
     /// The processes of the run.
     pub fn ranks(&self) -> &dyn Ranks {
         &*self.ranks
+    }
+
+    /// What exchanging with the other ranks has cost this rank so far (zero for one process).
+    pub fn exchange_stats(&self) -> ExchangeStats {
+        self.exchange
     }
 
     /// The exchange interval (minimum delay) in steps.
@@ -759,6 +780,13 @@ impl Simulation {
             }
             run_partition(&mut first[0], &ctx, Some(&mut observe))
         });
+        {
+            let stats = remote.into_inner().map(|r| r.stats).unwrap_or_default();
+            self.exchange.intervals += stats.intervals;
+            self.exchange.bytes_sent += stats.bytes_sent;
+            self.exchange.bytes_received += stats.bytes_received;
+            self.exchange.seconds += stats.seconds;
+        }
         for (total, new) in self.spike_counts.iter_mut().zip(&spike_counts) {
             *total += new;
         }
@@ -798,8 +826,9 @@ impl Simulation {
 /// stop vote, stores the other ranks' outputs in `ctx.remote`; returns whether any rank votes to
 /// stop.
 fn exchange_with_ranks(ctx: &RunContext<'_>, parity: usize, halt: bool) -> bool {
+    let started = Instant::now();
     let mut remote = ctx.remote.write().expect("remote outputs poisoned");
-    let RemoteOutputs { before, after, message } = &mut *remote;
+    let RemoteOutputs { before, after, message, stats } = &mut *remote;
     {
         let guards: Vec<_> = ctx.outputs.iter().map(|o| o[parity].read().expect("interval output poisoned")).collect();
         let local: Vec<&IntervalOutput> = guards.iter().map(|g| &**g).collect();
@@ -809,14 +838,18 @@ fn exchange_with_ranks(ctx: &RunContext<'_>, parity: usize, halt: bool) -> bool 
     after.clear();
     let me = ctx.ranks.rank();
     let mut any = false;
+    stats.intervals += 1;
+    stats.bytes_sent += message.len() as u64;
     for (rank, bytes) in ctx.ranks.all_gather(message).iter().enumerate() {
         let target = if rank < me { &mut *before } else { &mut *after };
         if rank == me {
             any |= halt;
             continue;
         }
+        stats.bytes_received += bytes.len() as u64;
         any |= crate::exchange::decode(bytes, target);
     }
+    stats.seconds += started.elapsed().as_secs_f64();
     any
 }
 
