@@ -218,3 +218,55 @@ fn ranks_times_threads_give_the_same_spikes_and_traces_as_one_process() {
     let reference = run(&b, 2, 3000);
     assert_eq!(reference.0, run_on_ranks(&b, 2, 2, 3000).0, "sparse: spikes differ on 2 x 2");
 }
+
+/// Plastic synapses (weights, their recorded events) and astrocytes over ranks: the shipped
+/// Hebbian write/read model (weights recorded) and the tripartite synapse (astrocyte-gated
+/// release) on 2 and 3 in-process ranks against one process.
+#[test]
+fn plastic_models_on_ranks_give_the_same_spikes_and_weights_as_one_process() {
+    for model in ["models/hebbian_write_read.toml", "models/tripartite_synapse.toml"] {
+        let path = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..").join(model);
+        let file = laminar_config::load(&path, &["simulation.duration_ms=600".to_string()]).expect("load");
+        let seed = file.simulation().seed;
+        let steps = (600.0 / file.simulation().resolution_ms).round() as Step;
+        let observe = |collect: Collect<'_>| {
+            let spikes: Vec<(usize, u64, u64)> =
+                collect.spikes.iter().map(|s| (s.population, s.node, s.time_ms.to_bits())).collect();
+            let weights: Vec<(usize, u64, u64, u64, u64)> = collect
+                .weights
+                .iter()
+                .map(|w| (w.projection, w.t_ms.to_bits(), w.source, w.target, w.weight.to_bits()))
+                .collect();
+            (spikes, weights)
+        };
+        let mut sim = file.build(seed, 1).expect("build").simulation;
+        let mut collect = Collect::new(None);
+        sim.run(steps, &mut collect, &AtomicBool::new(false)).expect("run");
+        let reference = observe(collect);
+        assert!(!reference.0.is_empty(), "{model}: needs spikes");
+        assert!(!reference.1.is_empty() || model.contains("tripartite"), "{model}: needs weight events");
+        for (ranks, threads) in [(2, 1), (3, 2)] {
+            let group = laminar_engine::InProcessRanks::group(ranks);
+            let file = &file;
+            let results: Vec<_> = std::thread::scope(|s| {
+                let handles: Vec<_> = group
+                    .into_iter()
+                    .map(|r| {
+                        s.spawn(move || {
+                            let rank = laminar_engine::Ranks::rank(&r);
+                            let mut sim =
+                                file.build_on(seed, threads, std::sync::Arc::new(r)).expect("build").simulation;
+                            let mut collect = Collect::new(None);
+                            sim.run(steps, &mut collect, &AtomicBool::new(false)).expect("run");
+                            (rank == 0).then(|| observe(collect))
+                        })
+                    })
+                    .collect();
+                handles.into_iter().map(|h| h.join().expect("rank")).collect()
+            });
+            let on_ranks = results.into_iter().next().flatten().expect("rank 0");
+            assert_eq!(reference.0, on_ranks.0, "{model}: spikes differ on {ranks} x {threads}");
+            assert_eq!(reference.1, on_ranks.1, "{model}: weight events differ on {ranks} x {threads}");
+        }
+    }
+}
