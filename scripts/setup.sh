@@ -31,11 +31,17 @@ fi
 
 have_mpi() { command -v mpicc >/dev/null && command -v mpirun >/dev/null; }
 have_libclang() { compgen -G "/usr/lib/llvm-*/lib/libclang*.so*" >/dev/null || compgen -G "/usr/lib/*/libclang*.so*" >/dev/null; }
-if [ "$want_mpi" -eq 1 ] && { ! have_mpi || ! have_libclang; }; then
-  # The mpi crate's bindings are generated with bindgen, which needs libclang.
-  echo "setup: installing Open MPI (libopenmpi-dev, openmpi-bin) and libclang-dev"
+have_clang_headers() { compgen -G "/usr/lib/llvm-*/lib/clang/*/include/stddef.h" >/dev/null; }
+if [ "$want_mpi" -eq 1 ] && { ! have_mpi || ! have_libclang || ! have_clang_headers; }; then
+  # The mpi crate's bindings are generated with bindgen, which loads libclang and needs clang's
+  # own headers (stddef.h): the runtime library and the headers, not libclang-dev (240 MB of
+  # static libraries bindgen does not use).
+  echo "setup: installing Open MPI (libopenmpi-dev, openmpi-bin) and libclang"
   as_root apt-get update -qq
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libopenmpi-dev openmpi-bin libclang-dev >/dev/null
+  clang_version=$(apt-cache depends libclang1 2>/dev/null | grep -o 'libclang1-[0-9]*' | head -1 | sed 's/libclang1-//')
+  headers=${clang_version:+libclang-common-$clang_version-dev}
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+    libopenmpi-dev openmpi-bin libclang1 ${headers:-libclang-dev} >/dev/null
 fi
 
 if ! command -v cargo >/dev/null; then

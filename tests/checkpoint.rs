@@ -499,3 +499,77 @@ fn attention_circuits_resume_bit_identically() {
         std::fs::remove_dir_all(&dir).ok();
     }
 }
+
+/// Runs `f` on `ranks` in-process ranks (threads standing in for MPI ranks); returns rank 0's
+/// result.
+fn on_ranks<T: Send>(ranks: usize, f: impl Fn(std::sync::Arc<dyn laminar_engine::Ranks>) -> T + Sync) -> T {
+    let group = laminar_engine::InProcessRanks::group(ranks);
+    let f = &f;
+    let results: Vec<T> = std::thread::scope(|s| {
+        let handles: Vec<_> = group.into_iter().map(|r| s.spawn(move || f(std::sync::Arc::new(r)))).collect();
+        handles.into_iter().map(|h| h.join().expect("rank")).collect()
+    });
+    results.into_iter().next().expect("rank 0")
+}
+
+#[test]
+fn a_checkpoint_of_several_ranks_resumes_on_any_rank_count() {
+    for stem in ["hebbian_write_read", "demo", "laminar_column"] {
+        let c = case(stem);
+        let file = load(&c);
+        let seed = file.simulation().seed;
+        let stop = AtomicBool::new(false);
+        let mut whole = build(&file, 1);
+        let mut collect = Collect::new(None);
+        whole.run(c.steps, &mut collect, &stop).expect("uninterrupted");
+        let reference = outcome(collect, &whole);
+        let at = c.steps * 2 / 5;
+        // Two ranks of two threads run to `at` and save (every rank gets the joined state).
+        let (state, first_part) = on_ranks(2, |ranks| {
+            let rank = ranks.rank();
+            let mut sim = file.build_on(seed, 2, ranks).expect("build").simulation;
+            let mut collect = Collect::new(None);
+            sim.run(at, &mut collect, &AtomicBool::new(false)).expect("run");
+            let state = sim.save_state().expect("save on ranks");
+            (state, (rank == 0).then_some((collect.spikes, collect.frames, collect.weights)))
+        });
+        let dir = temp_dir(&format!("ckpt-ranks-{stem}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("checkpoint.bin");
+        checkpoint::write(&path, &header(&whole, stem), &state).expect("write");
+        // Resumed on three ranks of one thread, and on one process of two threads.
+        for ranks in [3, 1] {
+            let mut collect = Collect::new(None);
+            let first = first_part.as_ref().expect("rank 0's recording");
+            collect.spikes = first.0.clone();
+            collect.frames = first.1.clone();
+            collect.weights = first.2.clone();
+            let (_, state) = checkpoint::read(&path).expect("read");
+            let resumed = on_ranks(ranks, |r| {
+                let rank = r.rank();
+                let threads = if ranks == 1 { 2 } else { 1 };
+                let mut sim = file.build_on(seed, threads, r).expect("build").simulation;
+                sim.restore_state(at, state.clone())
+                    .unwrap_or_else(|e| panic!("{stem}: restore on {ranks} ranks: {e}"));
+                let mut mine = Collect::new(None);
+                sim.run(c.steps, &mut mine, &AtomicBool::new(false)).expect("run");
+                (rank == 0).then(|| (mine.spikes, mine.frames, mine.weights, sim.spike_counts().to_vec()))
+            });
+            let (spikes, frames, weights, counts) = resumed.expect("rank 0");
+            collect.spikes.extend(spikes);
+            for (i, f) in frames.into_iter().enumerate() {
+                if collect.frames.len() <= i {
+                    collect.frames.resize_with(i + 1, Vec::new);
+                }
+                collect.frames[i].extend(f);
+            }
+            collect.weights.extend(weights);
+            let got = outcome(collect, &whole);
+            assert_eq!(reference.spikes, got.spikes, "{stem}: spikes, 2 ranks -> {ranks}");
+            assert_eq!(reference.frames, got.frames, "{stem}: traces, 2 ranks -> {ranks}");
+            assert_eq!(reference.weight_events, got.weight_events, "{stem}: weight events, 2 ranks -> {ranks}");
+            assert_eq!(reference.spike_counts, counts, "{stem}: spike counts, 2 ranks -> {ranks}");
+        }
+        std::fs::remove_dir_all(&dir).ok();
+    }
+}

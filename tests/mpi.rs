@@ -111,7 +111,12 @@ fn a_failure_on_one_rank_ends_every_rank_with_its_error() {
 }
 
 #[test]
-fn checkpoints_of_several_ranks_are_refused_clearly() {
+fn a_checkpoint_of_two_ranks_resumes_on_two_ranks_and_on_one_process() {
+    // The uninterrupted run, one process.
+    let reference = temp_dir("mpi-ckpt-ref");
+    one_process("models/cuba.toml", &reference, "300");
+    // Two ranks run 0-200 ms with checkpoints; copies of the directory resume to 300 ms on two
+    // ranks (two threads each) and on one process.
     let dir = temp_dir("mpi-ckpt");
     let (code, text) = mpirun(
         2,
@@ -120,14 +125,33 @@ fn checkpoints_of_several_ranks_are_refused_clearly() {
             "models/cuba.toml",
             "--quiet",
             "--duration",
-            "50",
+            "200",
             "--checkpoint-every",
-            "10",
+            "70",
             "--out",
             &dir.display().to_string(),
         ],
     );
-    assert_ne!(code, 0, "{text}");
-    assert!(text.contains("not supported yet"), "{text}");
-    std::fs::remove_dir_all(&dir).ok();
+    assert_eq!(code, 0, "{text}");
+    assert!(text.contains("checkpoints: 3 written"), "{text}");
+    let copy = temp_dir("mpi-ckpt-copy");
+    std::fs::create_dir_all(&copy).unwrap();
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), copy.join(entry.file_name())).unwrap();
+    }
+    let (code, text) =
+        mpirun(2, &["resume", &dir.display().to_string(), "--quiet", "--duration", "300", "--threads", "2"]);
+    assert_eq!(code, 0, "{text}");
+    assert_same(&reference, &dir);
+    let out = Command::new(env!("CARGO_BIN_EXE_laminar"))
+        .args(["resume", &copy.display().to_string(), "--quiet", "--duration", "300"])
+        .current_dir(root())
+        .output()
+        .expect("laminar");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_same(&reference, &copy);
+    for d in [reference, dir, copy] {
+        std::fs::remove_dir_all(&d).ok();
+    }
 }

@@ -8,6 +8,10 @@
 //! renamed, so `checkpoint.bin` is always a complete checkpoint (the previous one until the new
 //! one is whole).
 //!
+//! In a run over several MPI ranks every rank takes part in each checkpoint (rank 0 gathers the
+//! ranks' state, joins it into what one process would have saved, and writes the file), and any
+//! rank count resumes it: every rank reads the file and takes its share.
+//!
 //! `laminar resume DIR` reads the checkpoint, rebuilds the network from the model text and
 //! overrides it holds (the static connectivity is not in the checkpoint: the model and the seed
 //! determine it), checks that the network is the one the checkpoint was taken from (laminar
@@ -161,7 +165,7 @@ pub struct Restored {
 }
 
 /// Reads `dir`'s checkpoint, rebuilds its network, checks it is the same, and restores it.
-pub fn restore(dir: &Path, options: &RunOptions) -> Result<Restored> {
+pub fn restore(dir: &Path, options: &RunOptions, ranks: std::sync::Arc<dyn laminar_engine::Ranks>) -> Result<Restored> {
     let path = dir.join(CHECKPOINT_FILE);
     if !path.exists() {
         bail!(
@@ -208,7 +212,7 @@ pub fn restore(dir: &Path, options: &RunOptions) -> Result<Restored> {
             resolution.ms(header.step)
         );
     }
-    let mut built = file.build(sim_cfg.seed, sim_cfg.threads)?;
+    let mut built = file.build_on(sim_cfg.seed, sim_cfg.threads, ranks)?;
     let expected = built.simulation.checkpoint_header(
         env!("CARGO_PKG_VERSION"),
         &model_name(&model),

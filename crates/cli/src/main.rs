@@ -658,15 +658,18 @@ fn real_main() -> Result<ExitCode> {
             distributed::end_all_ranks_on_error(ranks.as_deref(), result)
         }
         Command::Resume { dir, duration, threads, quiet, checkpoint_every, checkpoint_at_exit } => {
+            let ranks = distributed::ranks()?;
             let options = run::RunOptions {
                 duration_ms: duration,
                 threads,
-                quiet,
+                quiet: quiet || ranks.as_ref().is_some_and(|r| laminar_engine::Ranks::rank(&**r) != 0),
                 checkpoint_every_ms: checkpoint_every,
                 checkpoint_at_exit,
+                ranks: ranks.clone().map(|r| r as Arc<dyn laminar_engine::Ranks>),
                 ..Default::default()
             };
-            run_with_signals(&dir, options, |options, stop| run::resume(&dir, options, stop))
+            let result = run_with_signals(&dir, options, |options, stop| run::resume(&dir, options, stop));
+            distributed::end_all_ranks_on_error(ranks.as_deref(), result)
         }
         Command::Validate { model, set } => {
             let file = config::load(&model, &set)?;

@@ -185,18 +185,12 @@ pub fn run(model: &Path, out: &Path, options: &RunOptions, stop: Arc<AtomicBool>
     let started = Instant::now();
     let file = config::load(model, &overrides)?;
     let ranks: Arc<dyn Ranks> = options.ranks.clone().unwrap_or_else(|| Arc::new(SingleRank));
-    if ranks.size() > 1 {
-        if options.checkpoint_every_ms.is_some() || options.checkpoint_at_exit {
-            anyhow::bail!(
-                "checkpoints of runs over several ranks are not supported yet ({} ranks): run without \
-                 --checkpoint-every/--checkpoint-at-exit, or on one rank",
-                ranks.size()
-            );
-        }
-        if ranks.rank() != 0 {
-            // Only rank 0 writes the recording; the others simulate their share and exchange.
-            return run_worker_rank(&file, ranks, &stop);
-        }
+    if ranks.rank() != 0 {
+        // Only rank 0 writes the recording; the others simulate their share and exchange.
+        let sim_cfg = file.simulation();
+        let sim = file.build_on(sim_cfg.seed, sim_cfg.threads, ranks)?.simulation;
+        let checkpointing = Checkpointing::new(options, model, &file, &overrides)?;
+        return run_worker_rank(&file, sim, checkpointing.as_ref(), &stop);
     }
     // Refuse an unsuitable output directory before a build that can take minutes.
     laminar_record::check_output_dir(out, options.force)?;
@@ -229,11 +223,28 @@ pub fn run(model: &Path, out: &Path, options: &RunOptions, stop: Arc<AtomicBool>
 
 /// A rank other than 0 of a distributed run: builds its share, simulates it (its spikes and
 /// samples reach rank 0 through the exchange) and writes nothing.
-fn run_worker_rank(file: &config::ModelFile, ranks: Arc<dyn Ranks>, stop: &AtomicBool) -> Result<RunSummary> {
-    let sim_cfg = file.simulation();
-    let mut sim = file.build_on(sim_cfg.seed, sim_cfg.threads, ranks)?.simulation;
-    let until = sim.resolution().exact_steps(sim_cfg.duration_ms).context("simulation.duration_ms")?;
-    sim.run(until, &mut NullObserver, stop)?;
+fn run_worker_rank(
+    file: &config::ModelFile,
+    mut sim: Simulation,
+    checkpointing: Option<&Checkpointing>,
+    stop: &AtomicBool,
+) -> Result<RunSummary> {
+    let until = sim.resolution().exact_steps(file.simulation().duration_ms).context("simulation.duration_ms")?;
+    // The same engine calls and checkpoints as rank 0's (`simulate`): each is collective.
+    loop {
+        let target = checkpointing.map_or(until, |c| c.next_stop(sim.now(), until));
+        sim.run(target, &mut NullObserver, stop)?;
+        let interrupted = sim.now() < target;
+        if let Some(c) = checkpointing
+            && (interrupted && c.at_exit || !interrupted && c.every.is_some())
+        {
+            // Rank 0 gathers every rank's state and writes the file.
+            sim.save_state()?;
+        }
+        if interrupted || sim.now() >= until {
+            break;
+        }
+    }
     sim.synaptic_events_all_ranks();
     Ok(RunSummary { text: String::new(), completed: sim.now() >= until, signal: None })
 }
@@ -457,8 +468,13 @@ pub fn exchange_line(sim: &Simulation, wall_s: f64) -> String {
 /// Continues the run recorded in `dir` from its checkpoint (see [`crate::checkpointing`]).
 pub fn resume(dir: &Path, options: &RunOptions, stop: Arc<AtomicBool>) -> Result<RunSummary> {
     let started = Instant::now();
-    let restored = crate::checkpointing::restore(dir, options)?;
+    let ranks: Arc<dyn Ranks> = options.ranks.clone().unwrap_or_else(|| Arc::new(SingleRank));
+    let restored = crate::checkpointing::restore(dir, options, Arc::clone(&ranks))?;
     let build_time = started.elapsed();
+    if ranks.rank() != 0 {
+        let checkpointing = Checkpointing::new(options, &restored.model, &restored.file, &restored.overrides)?;
+        return run_worker_rank(&restored.file, restored.built.simulation, checkpointing.as_ref(), &stop);
+    }
     if let Some(interruption) = &options.interruption
         && !interruption.begin_writing()
     {

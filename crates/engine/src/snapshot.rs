@@ -7,7 +7,9 @@
 //! spike histories, the devices' next due steps and the counters.
 
 use crate::buffer::PendingInput;
-use crate::checkpoint::{CheckpointError, CheckpointHeader, StateColumns, StateError, StateIo};
+use std::collections::BTreeMap;
+
+use crate::checkpoint::{CheckpointError, CheckpointHeader, StateColumns, StateError, StateIo, codec};
 use crate::sim::{Partition, Simulation};
 use crate::time::Step;
 
@@ -38,7 +40,6 @@ impl Simulation {
     /// The state of every component at the current step, between two [`Simulation::run`] calls.
     /// Takes `&mut self` because components save and load through one visitor; nothing changes.
     pub fn save_state(&mut self) -> Result<StateColumns, CheckpointError> {
-        self.refuse_ranks()?;
         if !self.started {
             // What `run` would do first: event-driven models schedule their initial events.
             let now = self.now;
@@ -47,41 +48,82 @@ impl Simulation {
             }
             self.started = true;
         }
+        // Collective in a run over several ranks, as everything below.
+        let events = self.synaptic_events_all_ranks();
         let mut io = StateIo::saver(self.now);
-        self.visit(&mut io)?;
-        Ok(io.into_columns())
+        let local = self.visit(&mut io, events).map(|()| io.into_columns());
+        if self.ranks.size() == 1 {
+            return local;
+        }
+        // Every rank's columns to every rank (a failed rank sends nothing, so all fail together),
+        // joined into the state one process would have saved.
+        let message = match &local {
+            Ok(columns) => codec::encode(columns).map_err(|e| CheckpointError::State(StateError(e)))?,
+            Err(_) => Vec::new(),
+        };
+        let all = self.ranks.all_gather(&message);
+        let local = local?;
+        if let Some(rank) = all.iter().position(Vec::is_empty) {
+            return Err(CheckpointError::Mismatch(format!("rank {rank} could not save its state")));
+        }
+        let mut parts = Vec::with_capacity(all.len());
+        for (rank, bytes) in all.iter().enumerate() {
+            parts.push(if rank == self.ranks.rank() {
+                local.clone()
+            } else {
+                codec::decode(bytes).map_err(|e| StateError(format!("rank {rank}'s state: {e}")))?
+            });
+        }
+        Ok(StateColumns::merge(parts)?)
     }
 
     /// Puts back the state saved at step `step` into this freshly built simulation (built from
-    /// the same model file and seed, with any thread count); the next [`Simulation::run`]
-    /// continues from `step` exactly as the saved run did.
+    /// the same model file and seed, with any thread count and, in a run over several ranks, any
+    /// rank count: every rank passes the whole state and takes its own share); the next
+    /// [`Simulation::run`] continues from `step` exactly as the saved run did.
     pub fn restore_state(&mut self, step: Step, state: StateColumns) -> Result<(), CheckpointError> {
-        self.refuse_ranks()?;
         if self.started || self.now != 0 {
             return Err(CheckpointError::Mismatch("internal: state can only be restored into a new simulation".into()));
         }
         self.now = step;
         let mut io = StateIo::loader(step, state);
-        self.visit(&mut io)?;
+        if self.ranks.size() > 1 {
+            self.take_share(&mut io)?;
+        }
+        self.visit(&mut io, 0)?;
         io.finish_loading()?;
         self.started = true;
         Ok(())
     }
 
-    /// Checkpoints of runs over several ranks are not supported yet: each rank would hold part of
-    /// every column.
-    fn refuse_ranks(&self) -> Result<(), CheckpointError> {
-        if self.ranks.size() > 1 {
-            return Err(CheckpointError::Mismatch(format!(
-                "checkpoints of runs over several ranks are not supported yet (this run has {} ranks)",
-                self.ranks.size()
-            )));
+    /// A rank's share of every ordered column: a counting visit says how many items this rank's
+    /// components take, the ranks exchange their counts, and the items of the ranks before this
+    /// one are skipped. The shares must add up to the columns.
+    fn take_share(&mut self, io: &mut StateIo) -> Result<(), CheckpointError> {
+        let mut counter = StateIo::counter(self.now);
+        self.visit(&mut counter, 0)?;
+        let mine = counter.into_counts();
+        let message = codec::encode(&mine).map_err(|e| CheckpointError::State(StateError(e)))?;
+        let mut skip: BTreeMap<String, u64> = BTreeMap::new();
+        let mut total: BTreeMap<String, u64> = BTreeMap::new();
+        for (rank, bytes) in self.ranks.all_gather(&message).iter().enumerate() {
+            let counts: BTreeMap<String, u64> =
+                codec::decode(bytes).map_err(|e| StateError(format!("rank {rank}'s counts: {e}")))?;
+            for (name, n) in counts {
+                if rank < self.ranks.rank() {
+                    *skip.entry(name.clone()).or_default() += n;
+                }
+                *total.entry(name).or_default() += n;
+            }
         }
+        io.check_totals(&total)?;
+        io.set_share(&skip, mine);
         Ok(())
     }
 
-    /// Saves or loads everything, in canonical order (see [`StateIo`]).
-    fn visit(&mut self, io: &mut StateIo) -> Result<(), CheckpointError> {
+    /// Saves or loads everything, in canonical order (see [`StateIo`]). `events` is the
+    /// synaptic events of every rank (when saving).
+    fn visit(&mut self, io: &mut StateIo, mut events: u64) -> Result<(), CheckpointError> {
         io.enter_global();
         let mut now = self.now;
         io.shared("step", &mut now)?;
@@ -92,13 +134,16 @@ impl Simulation {
             )));
         }
         io.shared("spike_counts", &mut self.spike_counts)?;
-        let mut events = self.synaptic_events();
         io.shared("synaptic_events", &mut events)?;
         let mut next_prune = self.partitions.first().map_or(0, |p| p.next_prune);
         io.shared("next_prune", &mut next_prune)?;
-        for (t, p) in self.partitions.iter_mut().enumerate() {
-            p.synaptic_events = if t == 0 { events } else { 0 };
-            p.next_prune = next_prune;
+        if io.loading() {
+            // The count goes to one partition of one rank (the counters are summed).
+            let first = self.ranks.rank() == 0;
+            for (t, p) in self.partitions.iter_mut().enumerate() {
+                p.synaptic_events = if first && t == 0 { events } else { 0 };
+                p.next_prune = next_prune;
+            }
         }
         let (populations, projections, devices) = (&self.populations, &self.projection_names, &self.device_names);
         for partition in &mut self.partitions {

@@ -26,7 +26,7 @@
 //!
 //! [`NetworkBuilder::build`]: crate::NetworkBuilder::build
 
-mod codec;
+pub(crate) mod codec;
 mod state_io;
 
 use std::collections::BTreeMap;

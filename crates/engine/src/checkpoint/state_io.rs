@@ -35,19 +35,47 @@ use crate::time::Step;
 #[error("{0}")]
 pub struct StateError(pub String);
 
+/// What a column holds.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) enum ColumnKind {
+    /// Items in canonical order (neurons by gid, synapses by target and source).
+    #[default]
+    Ordered,
+    /// Items keyed by a target gid (device channels), sorted by key.
+    Keyed,
+    /// One value every shard holds identically.
+    Shared,
+}
+
 /// One named array of a checkpoint.
 #[derive(Debug, Default, Clone, Serialize, Deserialize)]
 pub(crate) struct Column {
+    kind: ColumnKind,
     items: u64,
     data: Vec<u8>,
-    /// Keyed columns (device channels): each item's key, and the end of each item in `data`.
+    /// The encoded size of each item (so that a rank can skip the items of the ranks before it,
+    /// and keyed items can be found).
+    sizes: Vec<u32>,
+    /// Keyed columns: each item's key.
     keys: Vec<u64>,
-    ends: Vec<u64>,
 }
 
 impl Column {
-    fn keyed(&self) -> bool {
-        !self.keys.is_empty() || (!self.ends.is_empty())
+    fn push_item(&mut self, before: usize) {
+        self.sizes.push((self.data.len() - before) as u32);
+        self.items += 1;
+    }
+
+    /// Byte offsets of the items' starts (one more than items: the end).
+    fn starts(&self) -> Vec<usize> {
+        let mut at = 0usize;
+        let mut out = Vec::with_capacity(self.sizes.len() + 1);
+        out.push(0);
+        for &n in &self.sizes {
+            at += n as usize;
+            out.push(at);
+        }
+        out
     }
 
     /// Sorts a keyed column's items stably by key.
@@ -57,16 +85,24 @@ impl Column {
         if order.iter().enumerate().all(|(k, &i)| k == i) {
             return;
         }
-        let start = |i: usize| if i == 0 { 0 } else { self.ends[i - 1] as usize };
+        let starts = self.starts();
         let mut data = Vec::with_capacity(self.data.len());
         let mut keys = Vec::with_capacity(self.keys.len());
-        let mut ends = Vec::with_capacity(self.ends.len());
+        let mut sizes = Vec::with_capacity(self.sizes.len());
         for &i in &order {
-            data.extend_from_slice(&self.data[start(i)..self.ends[i] as usize]);
+            data.extend_from_slice(&self.data[starts[i]..starts[i + 1]]);
             keys.push(self.keys[i]);
-            ends.push(data.len() as u64);
+            sizes.push(self.sizes[i]);
         }
-        (self.data, self.keys, self.ends) = (data, keys, ends);
+        (self.data, self.keys, self.sizes) = (data, keys, sizes);
+    }
+
+    /// Appends `other` (the same column of the next rank).
+    fn append(&mut self, other: Column) {
+        self.items += other.items;
+        self.data.extend_from_slice(&other.data);
+        self.sizes.extend_from_slice(&other.sizes);
+        self.keys.extend_from_slice(&other.keys);
     }
 }
 
@@ -79,7 +115,37 @@ pub struct StateColumns {
 impl StateColumns {
     /// Bytes of encoded state (without column names and framing).
     pub fn bytes(&self) -> usize {
-        self.columns.values().map(|c| c.data.len() + 8 * (c.keys.len() + c.ends.len())).sum()
+        self.columns.values().map(|c| c.data.len() + 4 * c.sizes.len() + 8 * c.keys.len()).sum()
+    }
+
+    /// The state of a run over several ranks as one: each rank's columns, in rank order, joined
+    /// column by column — ordered columns concatenate (ranks hold consecutive chunks of every
+    /// population), keyed ones are re-sorted by key, shared ones must agree. The result is what
+    /// one process would have saved.
+    pub(crate) fn merge(parts: Vec<StateColumns>) -> Result<StateColumns, StateError> {
+        let mut merged: BTreeMap<String, Column> = BTreeMap::new();
+        for part in parts {
+            for (name, column) in part.columns {
+                match merged.get_mut(&name) {
+                    None => {
+                        merged.insert(name, column);
+                    }
+                    Some(into) if into.kind != column.kind => {
+                        return Err(StateError(format!("internal: `{name}` is saved as two kinds of column")));
+                    }
+                    Some(into) if into.kind == ColumnKind::Shared => {
+                        if into.data != column.data {
+                            return Err(StateError(format!("`{name}` differs between ranks; it cannot be saved")));
+                        }
+                    }
+                    Some(into) => into.append(column),
+                }
+            }
+        }
+        for column in merged.values_mut().filter(|c| c.kind == ColumnKind::Keyed) {
+            column.sort_by_key();
+        }
+        Ok(StateColumns { columns: merged })
     }
 
     /// The columns' names, item counts and bytes, for reports.
@@ -104,15 +170,34 @@ enum Scope {
 #[derive(Debug, Default)]
 struct Cursor {
     byte: usize,
+    /// Items taken (ordered columns: including the ones skipped for the ranks before this one).
     items: u64,
-    /// Keyed columns: the items of each key not yet taken, in order.
+    /// Keyed columns: the items of each key not yet taken, in order, and where each item starts.
     by_key: Option<HashMap<u64, VecDeque<usize>>>,
+    starts: Vec<usize>,
+}
+
+/// What a visit does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Save,
+    Load,
+    /// Only counts the ordered items each column would take (a rank's share, to know how many
+    /// items of each column belong to the ranks before it).
+    Count,
 }
 
 /// Saves or restores components' state; see the [module documentation](self).
 #[derive(Debug)]
 pub struct StateIo {
-    loading: bool,
+    mode: Mode,
+    /// Count mode: ordered items per column.
+    counts: BTreeMap<String, u64>,
+    /// Load mode in a run over several ranks: the items of each ordered column this rank takes
+    /// (checked at the end instead of the whole column).
+    share: Option<BTreeMap<String, u64>>,
+    /// ... and the items of the ranks before it.
+    skips: BTreeMap<String, u64>,
     now: Step,
     columns: BTreeMap<String, Column>,
     cursors: HashMap<String, Cursor>,
@@ -124,7 +209,10 @@ impl StateIo {
     /// A visitor that collects state at step `now`.
     pub(crate) fn saver(now: Step) -> Self {
         Self {
-            loading: false,
+            mode: Mode::Save,
+            counts: BTreeMap::new(),
+            share: None,
+            skips: BTreeMap::new(),
             now,
             columns: BTreeMap::new(),
             cursors: HashMap::new(),
@@ -136,7 +224,10 @@ impl StateIo {
     /// A visitor that hands out `state`, saved at step `now`.
     pub(crate) fn loader(now: Step, state: StateColumns) -> Self {
         Self {
-            loading: true,
+            mode: Mode::Load,
+            counts: BTreeMap::new(),
+            share: None,
+            skips: BTreeMap::new(),
             now,
             columns: state.columns,
             cursors: HashMap::new(),
@@ -145,9 +236,57 @@ impl StateIo {
         }
     }
 
-    /// Whether state is being restored (else saved).
+    /// A visitor that only counts the ordered items of each column a rank's components take.
+    pub(crate) fn counter(now: Step) -> Self {
+        Self { mode: Mode::Count, ..Self::saver(now) }
+    }
+
+    /// The counts of a counting visit.
+    pub(crate) fn into_counts(self) -> BTreeMap<String, u64> {
+        self.counts
+    }
+
+    /// Loading one rank's share: `skip[c]` items of ordered column `c` belong to the ranks before
+    /// this one, `share[c]` to this one.
+    pub(crate) fn set_share(&mut self, skip: &BTreeMap<String, u64>, share: BTreeMap<String, u64>) {
+        for (name, &n) in skip {
+            if let Some(col) = self.columns.get(name)
+                && col.kind == ColumnKind::Ordered
+            {
+                let byte = col.sizes.iter().take(n as usize).map(|&s| s as usize).sum();
+                self.cursors.insert(name.clone(), Cursor { byte, items: n, ..Cursor::default() });
+            }
+        }
+        self.skips = skip.clone();
+        self.share = Some(share);
+    }
+
+    /// Checks that the ranks' shares of every ordered column add up to the column, and that no
+    /// ordered column is left to no rank (a checkpoint of another network).
+    pub(crate) fn check_totals(&self, total: &BTreeMap<String, u64>) -> Result<(), StateError> {
+        for (name, col) in self.columns.iter().filter(|(_, c)| c.kind == ColumnKind::Ordered) {
+            let taken = total.get(name).copied().unwrap_or(0);
+            if taken != col.items {
+                return Err(StateError(format!(
+                    "the checkpoint's `{name}` holds {} items and this network's ranks take {taken}: it was written \
+                     for another network",
+                    col.items
+                )));
+            }
+        }
+        if let Some(name) = total.keys().find(|n| !self.columns.contains_key(*n)) {
+            return Err(self.missing(name));
+        }
+        Ok(())
+    }
+
+    fn skipped(&self, column: &str) -> u64 {
+        self.skips.get(column).copied().unwrap_or(0)
+    }
+
+    /// Whether state is being restored (else saved, or counted: either way, nothing changes).
     pub fn loading(&self) -> bool {
-        self.loading
+        self.mode == Mode::Load
     }
 
     /// The step at which the state is taken: every step before it has been computed.
@@ -187,13 +326,18 @@ impl StateIo {
         };
         self.check_len(name, values.len(), expected, "neurons")?;
         let column = self.column_name(name);
-        if self.loading {
-            for v in values.iter_mut() {
-                *v = self.take(&column)?;
+        match self.mode {
+            Mode::Count => {
+                *self.counts.entry(column).or_default() += values.len() as u64;
+                Ok(())
             }
-            Ok(())
-        } else {
-            self.append(&column, values.iter())
+            Mode::Load => {
+                for v in values.iter_mut() {
+                    *v = self.take(&column)?;
+                }
+                Ok(())
+            }
+            Mode::Save => self.append(&column, values.iter()),
         }
     }
 
@@ -209,13 +353,18 @@ impl StateIo {
         };
         self.check_len(name, values.len(), order.len(), "synapses")?;
         let column = self.column_name(name);
-        if self.loading {
-            for &j in &order {
-                values[j as usize] = self.take(&column)?;
+        match self.mode {
+            Mode::Count => {
+                *self.counts.entry(column).or_default() += values.len() as u64;
+                Ok(())
             }
-            Ok(())
-        } else {
-            self.append(&column, order.iter().map(|&j| &values[j as usize]))
+            Mode::Load => {
+                for &j in &order {
+                    values[j as usize] = self.take(&column)?;
+                }
+                Ok(())
+            }
+            Mode::Save => self.append(&column, order.iter().map(|&j| &values[j as usize])),
         }
     }
 
@@ -231,20 +380,27 @@ impl StateIo {
         };
         self.check_len(name, values.len(), keys.len(), "channels")?;
         let column = self.column_name(name);
-        if self.loading {
-            for (v, &key) in values.iter_mut().zip(&keys) {
-                *v = self.take_keyed(&column, key)?;
+        match self.mode {
+            Mode::Count => Ok(()),
+            Mode::Load => {
+                for (v, &key) in values.iter_mut().zip(&keys) {
+                    *v = self.take_keyed(&column, key)?;
+                }
+                Ok(())
             }
-            Ok(())
-        } else {
-            let col = self.columns.entry(column.clone()).or_default();
-            for (v, &key) in values.iter().zip(&keys) {
-                codec::encode_into(v, &mut col.data).map_err(|e| StateError(format!("{column}: {e}")))?;
-                col.keys.push(key);
-                col.ends.push(col.data.len() as u64);
-                col.items += 1;
+            Mode::Save => {
+                let col = self
+                    .columns
+                    .entry(column.clone())
+                    .or_insert_with(|| Column { kind: ColumnKind::Keyed, ..Column::default() });
+                for (v, &key) in values.iter().zip(&keys) {
+                    let before = col.data.len();
+                    codec::encode_into(v, &mut col.data).map_err(|e| StateError(format!("{column}: {e}")))?;
+                    col.keys.push(key);
+                    col.push_item(before);
+                }
+                Ok(())
             }
-            Ok(())
         }
     }
 
@@ -255,7 +411,10 @@ impl StateIo {
         T: Serialize + DeserializeOwned + PartialEq + std::fmt::Debug,
     {
         let column = self.column_name(name);
-        if self.loading {
+        if self.mode == Mode::Count {
+            return Ok(());
+        }
+        if self.loading() {
             let col = self.columns.get(&column).ok_or_else(|| self.missing(&column))?;
             *value = codec::decode(&col.data).map_err(|e| StateError(format!("{column}: {e}")))?;
             self.cursors.entry(column).or_default().items = 1;
@@ -273,7 +432,9 @@ impl StateIo {
                 }
                 None => {
                     let data = codec::encode(value).map_err(|e| StateError(format!("{column}: {e}")))?;
-                    self.columns.insert(column, Column { items: 1, data, ..Column::default() });
+                    let sizes = vec![data.len() as u32];
+                    self.columns
+                        .insert(column, Column { kind: ColumnKind::Shared, items: 1, data, sizes, keys: Vec::new() });
                     Ok(())
                 }
             }
@@ -301,8 +462,9 @@ impl StateIo {
     ) -> Result<(), StateError> {
         let col = self.columns.entry(column.to_string()).or_default();
         for v in values {
+            let before = col.data.len();
             codec::encode_into(v, &mut col.data).map_err(|e| StateError(format!("{column}: {e}")))?;
-            col.items += 1;
+            col.push_item(before);
         }
         Ok(())
     }
@@ -326,10 +488,13 @@ impl StateIo {
 
     fn take_keyed<T: DeserializeOwned>(&mut self, column: &str, key: u64) -> Result<T, StateError> {
         let col = self.columns.get(column).ok_or_else(|| self.missing(column))?;
-        if !col.keyed() && col.items > 0 {
+        if col.kind != ColumnKind::Keyed && col.items > 0 {
             return Err(StateError(format!("the checkpoint's `{column}` is not a per-channel column")));
         }
         let cursor = self.cursors.entry(column.to_string()).or_default();
+        if cursor.by_key.is_none() {
+            cursor.starts = col.starts();
+        }
         let by_key = cursor.by_key.get_or_insert_with(|| {
             let mut map: HashMap<u64, VecDeque<usize>> = HashMap::new();
             for (i, &k) in col.keys.iter().enumerate() {
@@ -342,8 +507,7 @@ impl StateIo {
                 "the checkpoint's `{column}` has no channel to gid {key}: it was written for another network"
             ))
         })?;
-        let start = if i == 0 { 0 } else { col.ends[i - 1] as usize };
-        let value = codec::decode(&col.data[start..col.ends[i] as usize])
+        let value = codec::decode(&col.data[cursor.starts[i]..cursor.starts[i + 1]])
             .map_err(|e| StateError(format!("`{column}`, channel to gid {key}: {e}")))?;
         cursor.items += 1;
         Ok(value)
@@ -353,7 +517,7 @@ impl StateIo {
     pub(crate) fn into_columns(self) -> StateColumns {
         let mut columns = self.columns;
         for col in columns.values_mut() {
-            if col.keyed() {
+            if col.kind == ColumnKind::Keyed {
                 col.sort_by_key();
             }
         }
@@ -363,6 +527,20 @@ impl StateIo {
     /// Checks that loading used every item of every column: anything left over means the
     /// checkpoint describes a larger or different network.
     pub(crate) fn finish_loading(self) -> Result<(), StateError> {
+        if let Some(share) = &self.share {
+            // One rank of several: it must have taken exactly its share of each ordered column
+            // (the restore checked that the shares add up to the columns).
+            for (name, &n) in share {
+                let start = self.skipped(name);
+                let used = self.cursors.get(name).map_or(0, |c| c.items) - start;
+                if used != n {
+                    return Err(StateError(format!(
+                        "internal: this rank took {used} items of `{name}`, its share is {n}"
+                    )));
+                }
+            }
+            return Ok(());
+        }
         for (name, col) in &self.columns {
             let used = self.cursors.get(name).map_or(0, |c| c.items);
             if used != col.items {
