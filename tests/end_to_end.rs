@@ -191,3 +191,32 @@ fn an_extreme_but_representable_rate_runs_in_constant_time_per_step() {
     assert!(started.elapsed().as_secs() < 60, "5 ms at 1e12 Hz took {:?}", started.elapsed());
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn profile_says_where_the_time_went() {
+    let dir = temp_dir("profile");
+    let (code, text) = laminar(&[
+        "run",
+        "models/demo.toml",
+        "--out",
+        &dir.display().to_string(),
+        "--duration",
+        "200",
+        "--quiet",
+        "--profile",
+    ]);
+    assert_eq!(code, 0, "{text}");
+    for phase in
+        ["drawing synapses", "devices:", "neuron updates", "barrier", "spike exchange", "delivery:", "recording"]
+    {
+        assert!(text.contains(phase), "no `{phase}` in the profile:\n{text}");
+    }
+    // The shares of the run's phases add up to the threads' time.
+    let shares: f64 = text
+        .lines()
+        .filter_map(|l| l.trim_end().strip_suffix('%'))
+        .filter_map(|l| l.split_whitespace().last()?.parse::<f64>().ok())
+        .sum();
+    assert!((shares - 100.0).abs() < 1.0, "shares add up to {shares} %:\n{text}");
+    std::fs::remove_dir_all(&dir).ok();
+}

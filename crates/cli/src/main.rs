@@ -70,6 +70,10 @@ enum Command {
         /// limit), from which `laminar resume DIR` continues it.
         #[arg(long)]
         checkpoint_at_exit: bool,
+        /// Time the build's and the run's phases (drawing, packing; devices, neuron updates,
+        /// barrier, spike exchange, delivery, recording) and print where the time went.
+        #[arg(long)]
+        profile: bool,
     },
     /// Continue a run from the checkpoint in its output directory, appending to its recording.
     ///
@@ -244,6 +248,9 @@ enum Command {
         /// Update scheme of the `iaf_psc_exp` neurons: event-driven or clock-driven.
         #[arg(long, default_value = "event-driven", value_parser = parse_scheduling)]
         update: Scheduling,
+        /// Time the run's phases and print where the time went (as `laminar run --profile`).
+        #[arg(long)]
+        profile: bool,
     },
 }
 
@@ -640,6 +647,7 @@ fn real_main() -> Result<ExitCode> {
             quiet,
             checkpoint_every,
             checkpoint_at_exit,
+            profile,
         } => {
             let ranks = distributed::ranks()?;
             let options = run::RunOptions {
@@ -653,6 +661,7 @@ fn real_main() -> Result<ExitCode> {
                 checkpoint_every_ms: checkpoint_every,
                 checkpoint_at_exit,
                 ranks: ranks.clone().map(|r| r as Arc<dyn laminar_engine::Ranks>),
+                profile,
             };
             let result = run_with_signals(&out, options, |options, stop| run::run(&model, &out, options, stop));
             distributed::end_all_ranks_on_error(ranks.as_deref(), result)
@@ -749,7 +758,7 @@ fn real_main() -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Attention(args) => attention(*args),
-        Command::Bench { scenario, n, k, driven, duration, threads, seed, update } => {
+        Command::Bench { scenario, n, k, driven, duration, threads, seed, update, profile } => {
             let t0 = std::time::Instant::now();
             let b = match scenario.as_str() {
                 "cuba" => scenarios::cuba(n, k, seed, false, update)?,
@@ -762,6 +771,7 @@ fn real_main() -> Result<ExitCode> {
                 None => b.build(threads)?,
             };
             let built = t0.elapsed();
+            sim.set_profiling(profile);
             let steps = sim.resolution().exact_steps(duration)?;
             let stop = AtomicBool::new(false);
             let r = sim.run(steps, &mut laminar_engine::NullObserver, &stop)?;
@@ -781,6 +791,9 @@ fn real_main() -> Result<ExitCode> {
                     bytes as f64 / 1e6,
                     run::exchange_line(&sim, r.wall.as_secs_f64())
                 ))?;
+                if profile {
+                    emit(&run::profile_table(&sim, built.as_secs_f64(), r.wall.as_secs_f64(), duration / 1000.0))?;
+                }
             }
             Ok(ExitCode::SUCCESS)
         }

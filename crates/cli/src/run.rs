@@ -91,6 +91,8 @@ pub struct RunOptions {
     pub checkpoint_at_exit: bool,
     /// The processes of a distributed run (`mpirun`); `None`: this process alone.
     pub ranks: Option<Arc<dyn Ranks>>,
+    /// Time the build's and the run's phases and print where the time went (`--profile`).
+    pub profile: bool,
 }
 
 /// What a signal handler and a run tell each other.
@@ -307,6 +309,7 @@ struct Segment<'a> {
 /// the recording and summarises.
 fn simulate(segment: Segment<'_>, options: &RunOptions, stop: &AtomicBool) -> Result<RunSummary> {
     let Segment { model, out, file, mut sim, mut recorder, build_time, checkpointing } = segment;
+    sim.set_profiling(options.profile);
     let sim_cfg = file.simulation();
     let resolution = sim.resolution();
     let until = resolution.exact_steps(sim_cfg.duration_ms).context("simulation.duration_ms")?;
@@ -420,6 +423,9 @@ fn simulate(segment: Segment<'_>, options: &RunOptions, stop: &AtomicBool) -> Re
         events as f64 / wall.as_secs_f64().max(1e-9)
     ));
     text.push_str(&exchange_line(&sim, wall.as_secs_f64()));
+    if options.profile {
+        text.push_str(&profile_table(&sim, build_time.as_secs_f64(), wall.as_secs_f64(), seconds));
+    }
     if let Some(last) = written.last() {
         text.push_str(&format!(
             "  checkpoints: {} written, the last at {:.decimals$} ms ({}, {:.3} s: flush the recording {:.3} s, collect \
@@ -444,6 +450,55 @@ fn simulate(segment: Segment<'_>, options: &RunOptions, stop: &AtomicBool) -> Re
     }
     let signal = if closed.stopped_early.is_some() { interruption.and_then(Interruption::signal) } else { None };
     Ok(RunSummary { text, completed: closed.stopped_early.is_none(), signal })
+}
+
+/// Where the time went (`--profile`): the build's phases, then the run's, in thread-seconds and
+/// per simulated second, with each phase's share of the threads' time.
+pub fn profile_table(sim: &Simulation, build_s: f64, wall_s: f64, simulated_s: f64) -> String {
+    let b = sim.build_times();
+    let p = sim.phase_times();
+    let threads = sim.threads() as f64;
+    let mut text = format!(
+        "  profile: build {build_s:.3} s wall = drawing synapses {:.3} s + sorting and packing them into CSR rows {:.3} s \
+         (thread-seconds over {} threads) + models, buffers and devices {:.3} s wall\n",
+        b.draw,
+        b.pack,
+        sim.threads(),
+        b.partitions
+    );
+    let total = threads * wall_s;
+    let per_s = |v: f64| if simulated_s > 0.0 { v / simulated_s } else { 0.0 };
+    text.push_str(&format!(
+        "  {:<52} {:>12} {:>16} {:>8}\n",
+        "run phase (every thread)", "thread-s", "per simulated s", "share"
+    ));
+    let rows = [
+        ("devices: Poisson background, currents", p.devices),
+        ("neuron updates (and sampling)", p.update),
+        ("barrier: waiting for the slowest thread (and ranks)", p.barrier),
+        ("spike exchange: gather and sort", p.merge),
+        ("delivery: CSR rows into ring buffers, synapse models", p.deliver),
+        ("recording (thread 0)", p.record),
+    ];
+    let accounted: f64 = rows.iter().map(|r| r.1).sum();
+    for (name, v) in rows.iter().chain([("other (thread start, loop)", (total - accounted).max(0.0))].iter()) {
+        text.push_str(&format!(
+            "  {:<52} {:>12.3} {:>16.3} {:>7.1}%\n",
+            name,
+            v,
+            per_s(*v),
+            100.0 * v / total.max(1e-12)
+        ));
+    }
+    let events = sim.synaptic_events();
+    if events > 0 && p.deliver > 0.0 {
+        text.push_str(&format!(
+            "  delivery: {:.2} ns per synaptic event ({:.3e} events)\n",
+            1e9 * p.deliver / events as f64,
+            events as f64
+        ));
+    }
+    text
 }
 
 /// For a run over several ranks: what rank 0's exchange with the others cost (empty otherwise).

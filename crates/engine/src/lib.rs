@@ -51,7 +51,10 @@ pub use population::{
 };
 pub use queue::NextEventQueue;
 pub use ranks::{InProcessRanks, Ranks, SingleRank};
-pub use sim::{ExchangeStats, NullObserver, Observer, PopulationMeta, RunError, RunReport, Simulation, SpikeRecord};
+pub use sim::{
+    BuildTimes, ExchangeStats, NullObserver, Observer, PhaseTimes, PopulationMeta, RunError, RunReport, Simulation,
+    SpikeRecord,
+};
 pub use stimulus::{ChannelTarget, Stimulus, StimulusFactory, StimulusSink};
 pub use synapse::{
     PlasticGroup, PostHistory, PostSpike, STDP_EPS_MS, SynapseDynamics, SynapseFactory, Transmission, WeightEvent,

@@ -174,6 +174,9 @@ struct ShardConnectivity {
     /// Synapses per projection onto this shard: `(projection, count)` for the projections that
     /// have any.
     projection_counts: Vec<(u32, u64)>,
+    /// Time spent drawing this shard's synapses, and sorting and packing them into the CSR.
+    draw_seconds: f64,
+    pack_seconds: f64,
 }
 
 /// How a synapse is stored: in the static CSR, in a projection's plastic group, or in the CSR of
@@ -465,8 +468,16 @@ impl NetworkBuilder {
                                 if r[pi].0 == r[pi].1 {
                                     return Ok(None);
                                 }
+                                let t0 = std::time::Instant::now();
                                 let edges = self.shard_edges(pi, r[pi], first_gids, total_splits);
-                                self.connect_shard(pi, r[pi], edges, first_gids, n_total).map(Some)
+                                let t1 = std::time::Instant::now();
+                                let packed = self.connect_shard(pi, r[pi], edges, first_gids, n_total);
+                                let t2 = std::time::Instant::now();
+                                packed.map(|mut c| {
+                                    c.draw_seconds = (t1 - t0).as_secs_f64();
+                                    c.pack_seconds = (t2 - t1).as_secs_f64();
+                                    Some(c)
+                                })
                             })
                             .collect()
                     })
@@ -511,6 +522,9 @@ impl NetworkBuilder {
             projection_synapses.iter_mut().for_each(|n| *n += r.u64());
         }
         let ctx = BuildContext { resolution: self.resolution, seed: self.seed };
+        let (draw_seconds, pack_seconds) =
+            shards().fold((0.0, 0.0), |(d, p), c| (d + c.draw_seconds, p + c.pack_seconds));
+        let phase2 = std::time::Instant::now();
 
         // Phase 2 (parallel): shards, buffers, CSR, device channels.
         let partitions: Vec<Result<Partition, BuildError>> = std::thread::scope(|s| {
@@ -551,6 +565,11 @@ impl NetworkBuilder {
             ranks,
         );
         simulation.projection_synapses = projection_synapses;
+        simulation.build_times = crate::sim::BuildTimes {
+            draw: draw_seconds,
+            pack: pack_seconds,
+            partitions: phase2.elapsed().as_secs_f64(),
+        };
         Ok(simulation)
     }
 
@@ -787,7 +806,17 @@ impl NetworkBuilder {
                 learning_windows: proj.learning_windows.clone(),
             });
         }
-        Ok(ShardConnectivity { csr, graded_csr, plastic, history, min_delay, max_delay, projection_counts })
+        Ok(ShardConnectivity {
+            csr,
+            graded_csr,
+            plastic,
+            history,
+            min_delay,
+            max_delay,
+            projection_counts,
+            draw_seconds: 0.0,
+            pack_seconds: 0.0,
+        })
     }
 
     #[allow(clippy::too_many_arguments)]

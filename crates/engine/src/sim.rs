@@ -159,6 +159,64 @@ pub(crate) struct IntervalOutput {
     pub(crate) samples: Vec<Vec<(Step, Vec<f64>)>>,
 }
 
+/// Where a run's time went, summed over this process's threads (thread-seconds), when profiling
+/// is on ([`Simulation::set_profiling`]). The phases of one exchange interval, in order.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct PhaseTimes {
+    /// Devices firing into the ring buffers (Poisson background, currents).
+    pub devices: f64,
+    /// Neuron updates (reading the step's input, integrating, threshold), and sampling.
+    pub update: f64,
+    /// Waiting at the interval's barrier for the slowest thread (and, over ranks, the exchange).
+    pub barrier: f64,
+    /// Gathering every thread's spikes and sorting them canonically.
+    pub merge: f64,
+    /// Fan-out: each spike's CSR rows, weights added into the ring buffers, synapse models.
+    pub deliver: f64,
+    /// Handing spikes, samples and weights to the observer (thread 0: the recorder).
+    pub record: f64,
+}
+
+impl PhaseTimes {
+    fn add(&mut self, o: &PhaseTimes) {
+        self.devices += o.devices;
+        self.update += o.update;
+        self.barrier += o.barrier;
+        self.merge += o.merge;
+        self.deliver += o.deliver;
+        self.record += o.record;
+    }
+}
+
+/// Where the build's time went: drawing the synapses and packing them into CSR rows (both summed
+/// over threads: thread-seconds), then building the partitions (models, buffers, devices; wall).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct BuildTimes {
+    pub draw: f64,
+    pub pack: f64,
+    pub partitions: f64,
+}
+
+/// A clock that reads the time only when profiling.
+#[derive(Debug, Clone, Copy)]
+struct Lap(Option<Instant>);
+
+impl Lap {
+    #[inline]
+    fn start(on: bool) -> Self {
+        Self(on.then(Instant::now))
+    }
+    /// Adds the time since the last lap to `into` and starts the next lap.
+    #[inline]
+    fn lap(&mut self, into: &mut f64) {
+        if let Some(t) = self.0 {
+            let now = Instant::now();
+            *into += (now - t).as_secs_f64();
+            self.0 = Some(now);
+        }
+    }
+}
+
 /// What the exchange between ranks cost this rank (thread 0's part, see [`crate::ranks`]).
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct ExchangeStats {
@@ -210,6 +268,9 @@ pub struct Partition {
     pub(crate) synaptic_events: u64,
     /// The step at which the spike histories are next pruned.
     pub(crate) next_prune: Step,
+    /// Time per phase, when profiling.
+    pub(crate) phases: PhaseTimes,
+    pub(crate) profiling: bool,
 }
 
 impl std::fmt::Debug for Partition {
@@ -247,6 +308,8 @@ impl Partition {
             row_weights: Vec::new(),
             synaptic_events: 0,
             next_prune: 0,
+            phases: PhaseTimes::default(),
+            profiling: false,
         }
     }
 
@@ -277,6 +340,8 @@ impl Partition {
         for s in &mut out.samples {
             s.clear();
         }
+        let mut lap = Lap::start(self.profiling);
+        let mut phases = PhaseTimes::default();
         for step in from..to {
             // Devices first: a current change due now acts in this very step.
             let mut due = std::mem::take(&mut self.due_channels);
@@ -308,6 +373,7 @@ impl Partition {
                 self.fire_every_step(d, step);
             }
             self.due_channels = due;
+            lap.lap(&mut phases.devices);
             let h = self.h;
             for shard in &mut self.shards {
                 shard.spikes.clear();
@@ -359,7 +425,9 @@ impl Partition {
                 };
                 out.samples[ri].push((step, values));
             }
+            lap.lap(&mut phases.update);
         }
+        self.phases.add(&phases);
     }
 
     /// Fires the channels of every-step device `self.every_step[d]` if `step` is in its window.
@@ -523,6 +591,7 @@ pub struct Simulation {
     /// The processes of the run (one, unless built with [`crate::NetworkBuilder::build_on`]).
     pub(crate) ranks: Arc<dyn Ranks>,
     pub(crate) exchange: ExchangeStats,
+    pub(crate) build_times: BuildTimes,
     /// Synapses built per projection (file order).
     pub(crate) projection_synapses: Vec<u64>,
     pub(crate) now: Step,
@@ -561,6 +630,7 @@ impl Simulation {
             device_names,
             ranks,
             exchange: ExchangeStats::default(),
+            build_times: BuildTimes::default(),
             now: 0,
             started: false,
             spike_counts: vec![0; n],
@@ -600,6 +670,28 @@ impl Simulation {
     /// The processes of the run.
     pub fn ranks(&self) -> &dyn Ranks {
         &*self.ranks
+    }
+
+    /// Where the build's time went.
+    pub fn build_times(&self) -> BuildTimes {
+        self.build_times
+    }
+
+    /// Turns the per-phase timing on or off (a few clock reads per step and interval).
+    pub fn set_profiling(&mut self, on: bool) {
+        for p in &mut self.partitions {
+            p.profiling = on;
+        }
+    }
+
+    /// Where the run's time went so far, summed over this process's threads (zero unless
+    /// profiling was on).
+    pub fn phase_times(&self) -> PhaseTimes {
+        let mut total = PhaseTimes::default();
+        for p in &self.partitions {
+            total.add(&p.phases);
+        }
+        total
     }
 
     /// What exchanging with the other ranks has cost this rank so far (zero for one process).
@@ -896,6 +988,8 @@ fn run_partition(partition: &mut Partition, ctx: &RunContext<'_>, mut hook: Opti
             partition.compute(from, to, ctx.recordings, &mut out);
         }
         let vote = hook.is_some() && (hook_failed || ctx.stop.load(Ordering::Relaxed));
+        let mut lap = Lap::start(partition.profiling);
+        let mut phases = PhaseTimes::default();
         let mut halt = ctx.barrier.wait(vote);
         if ctx.ranks.size() > 1 {
             // Thread 0 exchanges this rank's outputs with the other ranks' (every thread's
@@ -907,6 +1001,7 @@ fn run_partition(partition: &mut Partition, ctx: &RunContext<'_>, mut hook: Opti
             }
             halt = ctx.barrier.wait(global_halt);
         }
+        lap.lap(&mut phases.barrier);
         partition.merged.clear();
         partition.merged_graded.clear();
         // Read-locked once per interval and held until the observer has seen them: each lock
@@ -927,8 +1022,10 @@ fn run_partition(partition: &mut Partition, ctx: &RunContext<'_>, mut hook: Opti
         // Stable sorts: the events of one gid in one step keep their emission order.
         partition.merged.sort_by_key(|s| (s.step, s.gid));
         partition.merged_graded.sort_by_key(|g| (g.step, g.gid));
+        lap.lap(&mut phases.merge);
         partition.deliver();
         partition.prune_histories(to);
+        lap.lap(&mut phases.deliver);
         if let Some(hook) = hook.as_mut()
             && !hook(to, &partition.merged, &parts)
         {
@@ -937,6 +1034,8 @@ fn run_partition(partition: &mut Partition, ctx: &RunContext<'_>, mut hook: Opti
         drop(parts);
         drop(remote);
         drop(guards);
+        lap.lap(&mut phases.record);
+        partition.phases.add(&phases);
         from = to;
         parity ^= 1;
         if halt || from >= ctx.until {
