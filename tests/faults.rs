@@ -421,3 +421,32 @@ fn resume_refuses_what_it_cannot_continue_with_one_clear_line() {
     assert_eq!(text.trim().lines().count(), 1, "one line: {text}");
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// `mpirun -n 4` of a laminar built without MPI would run the model four times into one
+/// directory: a process that a launcher says is one of several is refused, naming the fix. A
+/// batch script's own environment (`SLURM_NTASKS`) is not a launcher's and runs as one process.
+#[cfg(not(feature = "mpi"))]
+#[test]
+fn a_build_without_mpi_refuses_to_be_one_of_several_ranks() {
+    let dir = temp_dir("no-mpi");
+    let out = Command::new(env!("CARGO_BIN_EXE_laminar"))
+        .args(["run", "models/cuba.toml", "--duration", "10", "--quiet", "--out"])
+        .arg(&dir)
+        .env("OMPI_COMM_WORLD_SIZE", "4")
+        .current_dir(root())
+        .output()
+        .expect("laminar");
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{text}");
+    assert!(text.contains("4 ranks") && text.contains("--features mpi"), "{text}");
+    assert!(!dir.exists(), "nothing may be written");
+    let out = Command::new(env!("CARGO_BIN_EXE_laminar"))
+        .args(["run", "models/cuba.toml", "--duration", "10", "--quiet", "--out"])
+        .arg(&dir)
+        .env("SLURM_NTASKS", "4")
+        .current_dir(root())
+        .output()
+        .expect("laminar");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    std::fs::remove_dir_all(&dir).ok();
+}

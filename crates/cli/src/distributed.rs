@@ -2,23 +2,28 @@
 //! whole job when one rank fails.
 //!
 //! Built with the `mpi` feature, a process started by an MPI launcher (it finds the launcher's
-//! environment: Open MPI's `OMPI_COMM_WORLD_SIZE`, PMI's `PMI_SIZE`, PMIx's `PMIX_RANK`)
-//! initialises MPI and runs as one rank; anything else is a one-process run. Without the feature,
-//! a process started by a launcher with more than one rank is refused, so `mpirun -n 4` of a
-//! build without MPI does not silently run the model four times.
+//! environment: Open MPI's `OMPI_COMM_WORLD_SIZE`, PMI's `PMI_SIZE` or `PMI_RANK`, PMIx's
+//! `PMIX_RANK`, as `mpirun` and `srun` set them) initialises MPI and runs as one rank; anything
+//! else is a one-process run. Without the feature, a process that a launcher says is one of
+//! several is refused, so `mpirun -n 4` of a build without MPI does not silently run the model
+//! four times. (A batch script's own environment, such as `SLURM_NTASKS`, is not a launcher's:
+//! `laminar run` called directly in an allocation of several tasks runs as one process.)
 
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::Result;
 
-/// The launcher's world size, if this process was started by an MPI launcher.
+/// Whether this process was started by an MPI launcher.
+#[cfg_attr(not(feature = "mpi"), allow(dead_code))]
+fn under_launcher() -> bool {
+    ["OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMI_RANK", "PMIX_RANK"].iter().any(|v| std::env::var_os(v).is_some())
+}
+
+/// The world size the launcher states, where it states one.
+#[cfg_attr(feature = "mpi", allow(dead_code))]
 fn launcher_size() -> Option<usize> {
-    ["OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_SIZE", "SLURM_NTASKS"]
-        .iter()
-        .find_map(|v| std::env::var(v).ok())
-        .and_then(|v| v.trim().parse().ok())
-        .or_else(|| std::env::var("PMIX_RANK").ok().map(|_| 2))
+    ["OMPI_COMM_WORLD_SIZE", "PMI_SIZE"].iter().find_map(|v| std::env::var(v).ok()).and_then(|v| v.trim().parse().ok())
 }
 
 #[cfg(feature = "mpi")]
@@ -43,16 +48,18 @@ impl laminar_engine::Ranks for RankHandle {
 
 /// This process's rank in an MPI job, or `None` for a one-process run.
 pub fn ranks() -> Result<Option<Arc<RankHandle>>> {
-    let Some(size) = launcher_size() else { return Ok(None) };
     #[cfg(feature = "mpi")]
     {
-        let _ = size;
+        if !under_launcher() {
+            return Ok(None);
+        }
         let ranks = laminar_mpi::MpiRanks::init()
             .ok_or_else(|| anyhow::anyhow!("MPI could not be initialised with MPI_THREAD_SERIALIZED"))?;
         Ok(if laminar_engine::Ranks::size(&ranks) > 1 { Some(Arc::new(ranks)) } else { None })
     }
     #[cfg(not(feature = "mpi"))]
     {
+        let size = launcher_size().unwrap_or(1);
         if size > 1 {
             anyhow::bail!(
                 "started by an MPI launcher with {size} ranks, but this laminar was built without MPI: build it with \
