@@ -40,8 +40,11 @@ if [ "$want_mpi" -eq 1 ] && { ! have_mpi || ! have_libclang || ! have_clang_head
   as_root apt-get update -qq
   clang_version=$(apt-cache depends libclang1 2>/dev/null | grep -o 'libclang1-[0-9]*' | head -1 | sed 's/libclang1-//')
   headers=${clang_version:+libclang-common-$clang_version-dev}
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-    libopenmpi-dev openmpi-bin libclang1 ${headers:-libclang-dev} >/dev/null
+  if ! as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+      libopenmpi-dev openmpi-bin libclang1 ${headers:-libclang-dev} >/dev/null; then
+    # A distribution without those names: the full development package has both.
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libopenmpi-dev openmpi-bin libclang-dev >/dev/null
+  fi
 fi
 
 if ! command -v cargo >/dev/null; then
