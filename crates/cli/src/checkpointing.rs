@@ -106,6 +106,12 @@ impl Checkpointing {
         }))
     }
 
+    /// Whether a checkpoint is due after an engine call that stopped early (`interrupted`: a
+    /// signal) or reached its stop: at exit if asked, else on the interval's schedule.
+    pub fn due_after(&self, interrupted: bool) -> bool {
+        if interrupted { self.at_exit } else { self.every.is_some() }
+    }
+
     /// Where the next engine call should stop: the next multiple of the interval, or `until`.
     pub fn next_stop(&self, now: Step, until: Step) -> Step {
         self.every.map_or(until, |e| ((now / e + 1) * e).min(until))

@@ -238,7 +238,7 @@ fn run_worker_rank(
         sim.run(target, &mut NullObserver, stop)?;
         let interrupted = sim.now() < target;
         if let Some(c) = checkpointing
-            && (interrupted && c.at_exit || !interrupted && c.every.is_some())
+            && c.due_after(interrupted)
         {
             // Rank 0 gathers every rank's state and writes the file.
             sim.save_state()?;
@@ -348,7 +348,7 @@ fn simulate(segment: Segment<'_>, options: &RunOptions, stop: &AtomicBool) -> Re
         }
         let interrupted = sim.now() < target;
         if let Some(c) = &checkpointing
-            && (interrupted && c.at_exit || !interrupted && c.every.is_some())
+            && c.due_after(interrupted)
         {
             match c.write(&mut sim, &mut recorder, out) {
                 Ok(w) => written.push(w),

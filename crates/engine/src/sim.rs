@@ -317,9 +317,9 @@ impl Partition {
         for shard in &mut self.shards {
             shard.model.start(now, &mut shard.queue);
         }
+        self.collect_every_step();
         for (si, stim) in self.stimuli.iter_mut().enumerate() {
-            if let Some((start, stop)) = stim.every_step() {
-                self.every_step.push((si, start, stop));
+            if stim.every_step().is_some() {
                 continue;
             }
             for c in 0..stim.channels() {
@@ -428,6 +428,17 @@ impl Partition {
             lap.lap(&mut phases.update);
         }
         self.phases.add(&phases);
+    }
+
+    /// Lists the devices that fire in every step of a window, outside the calendar (at the start
+    /// of a run, and when a checkpoint is restored).
+    pub(crate) fn collect_every_step(&mut self) {
+        self.every_step = self
+            .stimuli
+            .iter()
+            .enumerate()
+            .filter_map(|(si, s)| s.every_step().map(|(start, stop)| (si, start, stop)))
+            .collect();
     }
 
     /// Fires the channels of every-step device `self.every_step[d]` if `step` is in its window.

@@ -175,7 +175,7 @@ fn visit_partition(
         let what = format!("population {} ({})", meta.name, meta.model);
         shard.model.state(io, &mut shard.queue).map_err(context(what.clone()))?;
         let mut pending: Vec<PendingInput> =
-            if io.loading() { vec![PendingInput::default(); n] } else { shard.buffer.pending(now) };
+            if io.saving() { shard.buffer.pending(now) } else { vec![PendingInput::default(); n] };
         io.neurons("pending_input", &mut pending).map_err(context(what.clone()))?;
         if io.loading() {
             shard.buffer.restore(now, &pending).map_err(|m| StateError(format!("{what}: pending input: {m}")))?;
@@ -193,7 +193,7 @@ fn visit_partition(
         }
     }
     let mut dues: Vec<Option<Step>> = Vec::new();
-    let pending_channels = if io.loading() { Vec::new() } else { p.stimulus_queue.pending(now) };
+    let pending_channels = if io.saving() { p.stimulus_queue.pending(now) } else { Vec::new() };
     for (si, stim) in p.stimuli.iter_mut().enumerate() {
         let name = devices.get(si).cloned().unwrap_or_default();
         io.enter_channels(format!("device {name}"), p.stimulus_gids[si].clone());
@@ -205,7 +205,7 @@ fn visit_partition(
         let (first, channels) = (p.stimulus_offsets[si], stim.channels() as u32);
         dues.clear();
         dues.resize(channels as usize, None);
-        if !io.loading() {
+        if io.saving() {
             let lo = pending_channels.partition_point(|&(k, _)| k < first);
             for &(key, due) in pending_channels[lo..].iter().take_while(|&&(k, _)| k < first + channels) {
                 dues[(key - first) as usize] = Some(due);
@@ -221,12 +221,7 @@ fn visit_partition(
         }
     }
     if io.loading() {
-        p.every_step = p
-            .stimuli
-            .iter()
-            .enumerate()
-            .filter_map(|(si, s)| s.every_step().map(|(start, stop)| (si, start, stop)))
-            .collect();
+        p.collect_every_step();
     }
     Ok(())
 }

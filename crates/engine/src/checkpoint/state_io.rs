@@ -113,11 +113,6 @@ pub struct StateColumns {
 }
 
 impl StateColumns {
-    /// Bytes of encoded state (without column names and framing).
-    pub fn bytes(&self) -> usize {
-        self.columns.values().map(|c| c.data.len() + 4 * c.sizes.len() + 8 * c.keys.len()).sum()
-    }
-
     /// The state of a run over several ranks as one: each rank's columns, in rank order, joined
     /// column by column — ordered columns concatenate (ranks hold consecutive chunks of every
     /// population), keyed ones are re-sorted by key, shared ones must agree. The result is what
@@ -282,6 +277,12 @@ impl StateIo {
 
     fn skipped(&self, column: &str) -> u64 {
         self.skips.get(column).copied().unwrap_or(0)
+    }
+
+    /// Whether state is being saved (the engine then collects what it owns; a counting visit
+    /// needs none of it).
+    pub(crate) fn saving(&self) -> bool {
+        self.mode == Mode::Save
     }
 
     /// Whether state is being restored (else saved, or counted: either way, nothing changes).
