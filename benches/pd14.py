@@ -18,7 +18,7 @@ ratios to NEST 3.10 on this machine as the column issue states them: 126 s to bu
 simulated second, 14.5 GB peak with 2 threads (NEST's figures are not re-measured here: NEST's
 Potjans_2014 example takes some five minutes and 15 GB).
 
-Full scale needs about 6 GB of memory and, on two cores, about 80 s for the run plus 20 s for the
+Full scale needs about 5 GB of memory and, on two cores, about 25 s for the run plus 12 s for the
 separate build. Timings mean something only on a quiet machine (check `uptime`).
 """
 
@@ -35,7 +35,7 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MODEL = os.path.join(ROOT, "models", "potjans_diesmann.toml")
-REFERENCE = os.path.join(ROOT, "..", "shared", "reference", "pd14", "pd14.json")
+REFERENCE = os.path.join(ROOT, "data", "reference", "pd14", "pd14.json")
 
 # NEST 3.10 on this machine, 2 threads (the column issue's figures).
 NEST_BUILD_S = 126.0

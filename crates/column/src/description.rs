@@ -62,6 +62,10 @@ pub struct Layer {
 pub struct CellDefaults {
     #[serde(default)]
     pub model: Option<String>,
+    /// How the neurons are updated (`event-driven` or `clock-driven`), for models that offer a
+    /// choice, as a population's `update`; a cell type's own `update` wins.
+    #[serde(default)]
+    pub update: Option<String>,
     #[serde(default)]
     pub params: Map<String, Value>,
 }
@@ -75,6 +79,9 @@ pub struct CellType {
     pub count: f64,
     #[serde(default)]
     pub model: Option<String>,
+    /// How the neurons are updated (as a population's `update`).
+    #[serde(default)]
+    pub update: Option<String>,
     #[serde(default)]
     pub params: Map<String, Value>,
     #[serde(default)]
@@ -307,6 +314,9 @@ pub struct Nucleus {
     pub count: f64,
     #[serde(default)]
     pub model: Option<String>,
+    /// How the neurons are updated (as a population's `update`).
+    #[serde(default)]
+    pub update: Option<String>,
     #[serde(default)]
     pub params: Map<String, Value>,
     #[serde(default)]

@@ -40,6 +40,9 @@ pub struct PopulationOut {
     pub column: Option<String>,
     pub cell_type: String,
     pub model: String,
+    /// The update scheme asked for (`event-driven`, `clock-driven`) and the field that asked
+    /// for it (the cell type's or the cell defaults'); `None`: the model's default.
+    pub update: Option<(String, String)>,
     pub size: usize,
     /// The model's parameters (defaults merged, DC compensation added to `I_e`).
     pub params: Map<String, Value>,
@@ -532,6 +535,7 @@ struct Unit<'a> {
     name: &'a str,
     count: f64,
     model: Option<&'a String>,
+    update: Option<&'a String>,
     params: &'a Map<String, Value>,
     initial: &'a BTreeMap<String, DistSpec>,
     full_rate_hz: Option<f64>,
@@ -558,6 +562,7 @@ pub fn expand(d: &Description, n_scaling: f64, k_scaling: f64) -> Result<Expande
             name: t,
             count: ct.count,
             model: ct.model.as_ref(),
+            update: ct.update.as_ref(),
             params: &ct.params,
             initial: &ct.initial,
             full_rate_hz: ct.full_rate_hz,
@@ -576,6 +581,7 @@ pub fn expand(d: &Description, n_scaling: f64, k_scaling: f64) -> Result<Expande
             name,
             count: n.count,
             model: n.model.as_ref(),
+            update: n.update.as_ref(),
             params: &n.params,
             initial: &n.initial,
             full_rate_hz: n.full_rate_hz,
@@ -650,11 +656,22 @@ pub fn expand(d: &Description, n_scaling: f64, k_scaling: f64) -> Result<Expande
                 .collect::<Result<Vec<_>, ColumnError>>()?;
             let layer = u.layer.map(str::to_string);
             let depth = u.layer.and_then(|l| d.layers.iter().find(|x| x.name == l)).and_then(|l| l.depth_um);
+            // The default update scheme belongs to the default model, as its parameters do.
+            let update = match u.update {
+                Some(own) => Some((own.clone(), format!("{}.update", u.field))),
+                None => d
+                    .cell_defaults
+                    .update
+                    .clone()
+                    .filter(|_| Some(&model) == d.cell_defaults.model.as_ref())
+                    .map(|scheme| (scheme, "column.cell_defaults.update".to_string())),
+            };
             out.populations.push(PopulationOut {
                 name,
                 column: col_name.map(str::to_string),
                 cell_type: u.name.to_string(),
                 model,
+                update,
                 size: size as usize,
                 params,
                 initial,
@@ -1216,6 +1233,7 @@ fn inputs(
                         column: col_name.map(str::to_string),
                         cell_type: format!("input_{}", input.name),
                         model: "spike_generator".into(),
+                        update: None,
                         size: 1,
                         params: gp,
                         initial: Vec::new(),

@@ -25,12 +25,14 @@
 //!
 //! [column.cell_defaults]          # optional: model and params every cell type starts from
 //! model = "iaf_psc_exp"
+//! update = "clock-driven"         # optional: the update scheme, as a population's `update`
 //! params = { C_m = 250.0, tau_m = 10.0 }
 //!
 //! [column.cell_types.L23E]        # one table per cell type; the key is its name
 //! layer = "L23"                   # required: a layer name
 //! count = 20683                   # required: neurons per column at full scale, >= 1
 //! model = "iaf_psc_exp"           # default: cell_defaults.model
+//! update = "event-driven"         # default: cell_defaults.update (for its model), else the model's
 //! params = { V_th = -50.0 }       # merged over cell_defaults.params
 //! initial = { V_m = { normal = { mean = -68.28, std = 5.36 } } }
 //! k_ext = 1600                    # background in-degree (needs [column.background])
@@ -81,8 +83,9 @@
 //! receptor `<compartment>_<receptor>` (cm_default's naming, e.g. `apical_AMPA`). Without either,
 //! the receptor follows the weight's sign (NEST's convention).
 //!
-//! **Cell defaults** (`[column.cell_defaults]`): `params` apply to the cell types that use the
-//! default `model`; a type with another model starts from that model's own defaults.
+//! **Cell defaults** (`[column.cell_defaults]`): `params` and `update` apply to the cell types
+//! that use the default `model`; a type with another model starts from that model's own
+//! defaults.
 //!
 //! # Columns, areas, tangential and interareal streams, thalamus, inputs
 //!

@@ -67,7 +67,12 @@
 //! ## `[simulation]`
 //! `resolution_ms` (default 0.1), `duration_ms` (required; a whole number of steps), `seed`
 //! (default 1) and `threads` (default 1). The same seed gives the same network, the same
-//! spikes and the same traces for any number of threads.
+//! spikes and the same traces for any number of threads. `weight_precision` (`"double"`, the
+//! default, or `"single"`): `"single"` rounds the weights of static synapses to single
+//! precision as they are drawn, so each takes 4 bytes instead of 8 (input is still summed in
+//! double precision); for large networks whose weights are drawn from distributions (PD14),
+//! whose spread dwarfs the rounding (2⁻²⁴ of a weight). It is a different network from the
+//! double-precision one, so its spikes differ.
 //!
 //! ## `[populations.NAME]`
 //! NAME uses letters, digits, `_` and `-` and starts with a letter or `_`. Populations receive
@@ -215,6 +220,8 @@ pub struct SimulationSection {
     pub duration_ms: f64,
     pub seed: u64,
     pub threads: usize,
+    /// `weight_precision = "single"`: static synapses' weights are rounded to single precision.
+    pub single_precision_weights: bool,
     resolution: Resolution,
     duration_steps: Step,
 }
@@ -447,6 +454,7 @@ impl ModelFile {
 
     fn network_builder_inner(&self, seed: u64) -> Res<NetworkBuilder> {
         let mut builder = NetworkBuilder::new(self.simulation.resolution, seed);
+        builder.set_single_precision_weights(self.simulation.single_precision_weights);
         for p in &self.populations {
             let index = builder.add_population(&p.name, p.size, p.factory.clone());
             for (variable, value) in &p.initial {

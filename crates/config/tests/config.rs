@@ -957,6 +957,54 @@ fn update_scheme_is_checked_against_the_model() {
     assert_eq!(e.field, "populations.exc.update", "{e}");
 }
 
+/// A column's `update` (in the cell defaults, for the default model, or per cell type) reaches its
+/// populations, is checked like a population's, and errors name the field it was written in.
+#[test]
+fn column_update_schemes_apply_and_are_checked() {
+    let with_defaults = |scheme: &str| {
+        COLUMN.replace(
+            "[column.cell_defaults]\nmodel = \"iaf_psc_exp\"\n",
+            &format!("[column.cell_defaults]\nmodel = \"iaf_psc_exp\"\nupdate = \"{scheme}\"\n"),
+        )
+    };
+    let text = with_defaults("clock-drivn");
+    let e = load_err("column-update-typo", &text, &[]);
+    check(&e, line_of(&text, "update ="), "column.cell_defaults.update", &["did you mean `clock-driven`"]);
+    let text = COLUMN.replace("count = 100\n", "count = 100\nmodel = \"iaf_cond_exp\"\nupdate = \"event-driven\"\n");
+    let e = load_err("column-update-model", &text, &[]);
+    check(&e, line_of(&text, "update ="), "column.cell_types.I.update", &["iaf_cond_exp allows: clock-driven"]);
+    let run = |text: &str| {
+        let file = load_text("column-update", text, &[]).unwrap_or_else(|e| panic!("{e}"));
+        let mut built = file.build(3, 2).unwrap_or_else(|e| panic!("{e}"));
+        let mut collect = Collect::default();
+        built.simulation.run(1000, &mut collect, &AtomicBool::new(false)).expect("run");
+        collect.spikes.iter().map(|s| (s.population, s.node, s.time_ms)).collect::<Vec<_>>()
+    };
+    // A stronger background than COLUMN's, so that it fires within the 100 ms.
+    let driven = |scheme: &str| {
+        with_defaults(scheme).replace("rate_hz = 8.0", "rate_hz = 200.0") + "\n[recording]\nspikes = \"all\"\n"
+    };
+    let (event, clock) = (run(&driven("event-driven")), run(&driven("clock-driven")));
+    assert!(event.len() > 20, "the column fires ({} spikes)", event.len());
+    assert_eq!(event, clock);
+    // A cell type with another model does not inherit the defaults' scheme (its model may not
+    // offer it).
+    let text = with_defaults("event-driven").replace("count = 100\n", "count = 100\nmodel = \"iaf_cond_exp\"\n");
+    load_text("column-update-other-model", &text, &[]).unwrap_or_else(|e| panic!("{e}"));
+}
+
+/// A variable of a population is recorded once: a second table for it is refused at its line
+/// (both would write the same file; found by the model-file fuzzer).
+#[test]
+fn a_variable_is_recorded_once() {
+    // BASE records V_m of `exc` (nodes 0-2) in recording.variables.0.
+    let text = format!("{BASE}\n[[recording.variables]]\npopulation = \"exc\"\nvariable = \"V_m\"\nnodes = [5]\n");
+    let e = load_err("twice", &text, &[]);
+    assert_eq!(e.line, Some(line_of(&text, "nodes = [5]") - 1), "{e}");
+    assert_eq!(e.field, "recording.variables.1.variable", "{e}");
+    assert!(e.message.contains("already recorded by recording.variables.0"), "{e}");
+}
+
 /// Keeps a run's spikes and, per recording, its frames (step, values).
 #[derive(Default)]
 struct Collect {

@@ -156,14 +156,21 @@ impl InputBuffer {
     /// step `step + delays[j]`, in row order (so each cell sums in the same order as `add` one
     /// by one). The hot path of spike delivery: the buffer kind is looked at once per row.
     #[inline]
-    pub fn add_row(&mut self, step: Step, targets: &[u32], weights: &[f64], delays: &[u16], receptors: &[u8]) {
+    pub fn add_row<W: Copy + Into<f64>>(
+        &mut self,
+        step: Step,
+        targets: &[u32],
+        weights: &[W],
+        delays: &[u16],
+        receptors: &[u8],
+    ) {
         let (n, channels, mask) = (self.n, self.channels, self.mask);
         let rows = targets.iter().zip(weights).zip(delays).zip(receptors);
         if self.kind == InputKind::SummedTouched {
             for (((&target, &weight), &delay), &receptor) in rows {
                 let slot = (step as usize + usize::from(delay)) & mask;
                 let (target, channel) = (target as usize, usize::from(receptor));
-                self.values[(slot * channels + channel) * n + target] += weight;
+                self.values[(slot * channels + channel) * n + target] += weight.into();
                 if channel == channels - 1 {
                     self.current_written[slot] = true;
                 }
@@ -173,13 +180,13 @@ impl InputBuffer {
             }
         } else if self.kind == InputKind::Precise {
             for (((&target, &weight), &delay), &receptor) in rows {
-                self.add(step + u64::from(delay), usize::from(receptor), target as usize, weight);
+                self.add(step + u64::from(delay), usize::from(receptor), target as usize, weight.into());
             }
         } else {
             for (((&target, &weight), &delay), &receptor) in rows {
                 let slot = (step as usize + usize::from(delay)) & mask;
                 let channel = usize::from(receptor);
-                self.values[(slot * channels + channel) * n + target as usize] += weight;
+                self.values[(slot * channels + channel) * n + target as usize] += weight.into();
                 if channel == channels - 1 {
                     self.current_written[slot] = true;
                 }
@@ -215,6 +222,39 @@ impl InputBuffer {
             InputKind::Precise => {
                 for &target in targets {
                     self.add(step, channel, target as usize, weight);
+                }
+            }
+        }
+    }
+
+    /// Adds `weights[j]` to channel `channel` of neuron `targets[j]` in step `step`, in order: a
+    /// run of a CSR row whose synapses share their delay and receptor (as
+    /// [`InputBuffer::add_row`] would add it synapse by synapse).
+    #[inline]
+    pub fn add_run<W: Copy + Into<f64>>(&mut self, step: Step, channel: usize, targets: &[u32], weights: &[W]) {
+        let (n, slot) = (self.n, self.slot(step));
+        if channel == self.channels - 1 {
+            self.current_written[slot] = true;
+        }
+        let cells = &mut self.values[(slot * self.channels + channel) * n..][..n];
+        match self.kind {
+            InputKind::SummedTouched => {
+                let flags = &mut self.touched_flag[slot * self.flag_words..][..self.flag_words];
+                for (&target, &weight) in targets.iter().zip(weights) {
+                    cells[target as usize] += weight.into();
+                    if set_flag(flags, target as usize) {
+                        self.touched[slot].push(target);
+                    }
+                }
+            }
+            InputKind::Summed | InputKind::Drained => {
+                for (&target, &weight) in targets.iter().zip(weights) {
+                    cells[target as usize] += weight.into();
+                }
+            }
+            InputKind::Precise => {
+                for (&target, &weight) in targets.iter().zip(weights) {
+                    self.add(step, channel, target as usize, weight.into());
                 }
             }
         }

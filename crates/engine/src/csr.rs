@@ -4,8 +4,17 @@
 //! (the order construction generated them: by projection, then target), then stably sorted by
 //! delay so that delivery fills one ring-buffer slot after the other.
 //!
-//! A synapse's parameters are stored per synapse (target, weight, delay, receptor: 15 bytes)
-//! unless every row's synapses share one weight, delay and receptor. That is the common case of
+//! A synapse's parameters are stored in the smallest of three layouts that hold them exactly:
+//!
+//! - **per row**, when every row's synapses share one weight, delay and receptor (below);
+//! - **per run**: a weight per synapse (target and weight, 12 bytes) and, per row, the runs of
+//!   synapses with equal delay and receptor (8 bytes a run). Rows are sorted by delay, so a row
+//!   of a projection with distributed delays (PD14) holds a few dozen runs for thousands of
+//!   synapses; delivery then adds a run's weights into one slot and receptor of the buffer in
+//!   a tight loop;
+//! - **per synapse** (target, weight, delay, receptor: 15 bytes) otherwise.
+//!
+//! Per row applies unless every row's synapses share one weight, delay and receptor. That is the common case of
 //! projections with constant weights and delays (CUBA, COBA): a source's synapses onto one
 //! population then come from one projection. The parameters are then stored once per row, next
 //! to nothing else, and a synapse is just its target (4 bytes): a quarter of the memory, and a
@@ -72,8 +81,8 @@ impl RowIndex {
     }
 }
 
-/// Bytes of a synapse's own weight (f64), delay (u16) and receptor (u8).
-const PER_SYNAPSE_PARAM_BYTES: usize = 8 + 2 + 1;
+/// Bytes of a synapse's own delay (u16) and receptor (u8), beside its weight.
+const DELAY_RECEPTOR_BYTES: usize = 2 + 1;
 
 /// The weight, delay (steps) and receptor that all synapses of a row share.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
@@ -83,11 +92,84 @@ struct SharedParams {
     receptor: u8,
 }
 
+/// Synapses `len` of a row that share a delay (steps) and receptor, after the row's earlier runs.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Run {
+    len: u32,
+    delay: u16,
+    receptor: u8,
+}
+
+/// Per-synapse weights: in single precision when every weight is exactly a single-precision
+/// number (a model with `weight_precision = "single"` rounds its drawn weights so), else double.
+/// Delivery converts to double, exactly, and sums in double either way.
+#[derive(Debug)]
+enum Weights {
+    Double(Vec<f64>),
+    Single(Vec<f32>),
+}
+
+/// Whether `w` is exactly a single-precision number.
+fn is_single(w: f64) -> bool {
+    f64::from(w as f32).to_bits() == w.to_bits()
+}
+
+impl Weights {
+    /// Appends `w`, switching to double precision (converting what is there, exactly) at the
+    /// first weight that is not a single-precision number.
+    #[inline]
+    fn push(&mut self, w: f64) {
+        match self {
+            Weights::Single(v) if is_single(w) => v.push(w as f32),
+            Weights::Single(v) => {
+                let mut double = Vec::with_capacity(v.capacity());
+                double.extend(v.iter().map(|&x| f64::from(x)));
+                double.push(w);
+                *self = Weights::Double(double);
+            }
+            Weights::Double(v) => v.push(w),
+        }
+    }
+
+    fn bytes_each(&self) -> usize {
+        match self {
+            Weights::Double(_) => 8,
+            Weights::Single(_) => 4,
+        }
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            Weights::Double(w) => w.len(),
+            Weights::Single(w) => w.len(),
+        }
+    }
+
+    #[inline]
+    fn get(&self, j: usize) -> f64 {
+        match self {
+            Weights::Double(w) => w[j],
+            Weights::Single(w) => f64::from(w[j]),
+        }
+    }
+
+    fn prefetch(&self, range: std::ops::Range<usize>) {
+        match self {
+            Weights::Double(w) => crate::prefetch::slice(&w[range]),
+            Weights::Single(w) => crate::prefetch::slice(&w[range]),
+        }
+    }
+}
+
 /// Where a CSR keeps its synapses' weights, delays and receptors.
 #[derive(Debug)]
+#[allow(clippy::enum_variant_names)] // each layout is named by what has one set of parameters
 enum Params {
     /// One of each per synapse, indexed like `target`.
-    PerSynapse { weight: Vec<f64>, delay: Vec<u16>, receptor: Vec<u8> },
+    PerSynapse { weight: Weights, delay: Vec<u16>, receptor: Vec<u8> },
+    /// A weight per synapse; the row's runs of equal delay and receptor are
+    /// `runs[run_start[row]..run_start[row + 1]]`, in row order.
+    PerRun { weight: Weights, runs: Vec<Run>, run_start: Vec<u32> },
     /// One per row: every synapse of a row has the same ones.
     PerRow(Vec<SharedParams>),
 }
@@ -95,6 +177,95 @@ enum Params {
 impl Default for Params {
     fn default() -> Self {
         Params::PerRow(Vec::new())
+    }
+}
+
+/// One synapse of a row being written.
+#[derive(Debug, Clone, Copy, Default)]
+struct Placed {
+    weight: f64,
+    target: u32,
+    delay: u16,
+    receptor: u8,
+}
+
+/// Writes a CSR row by row (each row sorted by delay): targets, weights (single precision while
+/// every weight so far is exactly one) and runs as they come, noting whether every row shares
+/// its parameters; [`RowWriter::finish`] picks the layout.
+struct RowWriter {
+    row_start: Vec<u64>,
+    target: Vec<u32>,
+    weight: Weights,
+    runs: Vec<Run>,
+    run_start: Vec<u32>,
+    runs_fit: bool,
+    shared: Option<Vec<SharedParams>>,
+}
+
+impl RowWriter {
+    fn new(rows: usize, synapses: usize) -> Self {
+        let mut row_start = Vec::with_capacity(rows + 1);
+        row_start.push(0);
+        let mut run_start = Vec::with_capacity(rows + 1);
+        run_start.push(0);
+        Self {
+            row_start,
+            target: Vec::with_capacity(synapses),
+            weight: Weights::Single(Vec::with_capacity(synapses)),
+            runs: Vec::new(),
+            run_start,
+            runs_fit: true,
+            shared: Some(Vec::with_capacity(rows)),
+        }
+    }
+
+    fn push_row(&mut self, row: &[Placed]) {
+        if let Some(list) = &mut self.shared {
+            let key = |p: &Placed| (p.weight.to_bits(), p.delay, p.receptor);
+            match row.first() {
+                None => list.push(SharedParams::default()),
+                Some(f) if row.iter().all(|p| key(p) == key(f)) => {
+                    list.push(SharedParams { weight: f.weight, delay: f.delay, receptor: f.receptor })
+                }
+                Some(_) => self.shared = None,
+            }
+        }
+        for run in row.chunk_by(|a, b| (a.delay, a.receptor) == (b.delay, b.receptor)) {
+            // A run longer than u32 is split: two runs with one delay and receptor deliver the same.
+            for part in run.chunks(u32::MAX as usize) {
+                self.runs.push(Run { len: part.len() as u32, delay: part[0].delay, receptor: part[0].receptor });
+            }
+        }
+        self.runs_fit &= u32::try_from(self.runs.len()).is_ok();
+        self.run_start.push(self.runs.len() as u32);
+        for p in row {
+            self.target.push(p.target);
+            self.weight.push(p.weight);
+        }
+        self.row_start.push(self.target.len() as u64);
+    }
+
+    fn finish(self) -> IncomingCsr {
+        let Self { row_start, target, weight, mut runs, run_start, runs_fit, shared } = self;
+        let rows = RowIndex::new(row_start);
+        let synapses = target.len();
+        let per_synapse = synapses * (weight.bytes_each() + DELAY_RECEPTOR_BYTES);
+        if let Some(shared) = shared.filter(|s| s.len() * std::mem::size_of::<SharedParams>() < per_synapse) {
+            return IncomingCsr { rows, target, params: Params::PerRow(shared) };
+        }
+        let runs_bytes = runs.len() * std::mem::size_of::<Run>() + run_start.len() * 4;
+        let params = if runs_fit && runs_bytes < synapses * DELAY_RECEPTOR_BYTES {
+            runs.shrink_to_fit();
+            Params::PerRun { weight, runs, run_start }
+        } else {
+            let (mut delay, mut receptor) = (Vec::with_capacity(synapses), Vec::with_capacity(synapses));
+            for run in &runs {
+                delay.extend(std::iter::repeat_n(run.delay, run.len as usize));
+                receptor.extend(std::iter::repeat_n(run.receptor, run.len as usize));
+            }
+            Params::PerSynapse { weight, delay, receptor }
+        };
+        IncomingCsr { rows, target, params }
     }
 }
 
@@ -156,7 +327,7 @@ impl IncomingCsr {
     }
 
     /// The CSR of rows `rows` over per-synapse arrays: rows sorted by delay, then the parameters
-    /// stored per row if every row shares them and that takes less memory.
+    /// stored in the smallest layout that holds them (see the module docs).
     fn packed(
         rows: RowIndex,
         mut target: Vec<u32>,
@@ -165,14 +336,49 @@ impl IncomingCsr {
         mut receptor: Vec<u8>,
     ) -> Self {
         sort_rows_by_delay(&rows, &mut target, &mut weight, &mut delay, &mut receptor);
-        // Per row only where that is smaller: a row's parameters take 16 bytes, a synapse's 11,
-        // and a shard with few synapses from many sources has mostly empty rows.
-        let smaller = rows.rows() * std::mem::size_of::<SharedParams>() < weight.len() * PER_SYNAPSE_PARAM_BYTES;
-        let params = match shared_per_row(&rows, &weight, &delay, &receptor).filter(|_| smaller) {
-            Some(shared) => Params::PerRow(shared),
+        let single = weight.iter().all(|&w| is_single(w));
+        let per_synapse = weight.len() * (if single { 4 } else { 8 } + DELAY_RECEPTOR_BYTES);
+        // Per row only where that is smaller: a row's parameters take 16 bytes, and a shard with
+        // few synapses from many sources has mostly empty rows.
+        let smaller = rows.rows() * std::mem::size_of::<SharedParams>() < per_synapse;
+        if let Some(shared) = shared_per_row(&rows, &weight, &delay, &receptor).filter(|_| smaller) {
+            return Self { rows, target, params: Params::PerRow(shared) };
+        }
+        let weight =
+            if single { Weights::Single(weight.iter().map(|&w| w as f32).collect()) } else { Weights::Double(weight) };
+        let params = match runs_per_row(&rows, &delay, &receptor) {
+            Some((runs, run_start)) => Params::PerRun { weight, runs, run_start },
             None => Params::PerSynapse { weight, delay, receptor },
         };
         Self { rows, target, params }
+    }
+
+    /// Joins CSRs over the same sources whose targets are consecutive ranges of one shard: the
+    /// targets of `parts[k]` are offset by its `u32`. Row `g` of the result is the parts' rows
+    /// `g` in turn, sorted by delay (stably), in the smallest layout, built row by row.
+    ///
+    /// For a shard built in chunks of targets (see the network builder): every synapse onto a
+    /// target comes from one part and keeps its order among them, so each buffer cell receives
+    /// its weights in the order a build in one piece gives (different targets' synapses may
+    /// interleave differently within a row, which changes no sum).
+    pub(crate) fn concat(parts: &[(IncomingCsr, u32)]) -> Self {
+        let rows = parts.iter().map(|(p, _)| p.rows.rows()).max().unwrap_or(0);
+        let synapses = parts.iter().map(|(p, _)| p.synapses()).sum();
+        let mut writer = RowWriter::new(rows, synapses);
+        let (mut row, mut scratch) = (Vec::new(), Vec::new());
+        for g in 0..rows as u64 {
+            row.clear();
+            for (part, offset) in parts {
+                if (g as usize) < part.rows.rows() {
+                    part.for_each_in_row(g, |target, weight, delay, receptor| {
+                        row.push(Placed { weight, target: target + offset, delay, receptor });
+                    });
+                }
+            }
+            sort_row_by_delay(&mut row, &mut scratch);
+            writer.push_row(&row);
+        }
+        writer.finish()
     }
 
     pub fn synapses(&self) -> usize {
@@ -184,9 +390,17 @@ impl IncomingCsr {
         matches!(self.params, Params::PerRow(_))
     }
 
+    /// Whether delays and receptors are stored per run of equal ones within each row.
+    pub fn stores_runs(&self) -> bool {
+        matches!(self.params, Params::PerRun { .. })
+    }
+
     pub fn bytes(&self) -> usize {
         let params = match &self.params {
-            Params::PerSynapse { weight, .. } => weight.len() * PER_SYNAPSE_PARAM_BYTES,
+            Params::PerSynapse { weight, .. } => weight.len() * (weight.bytes_each() + DELAY_RECEPTOR_BYTES),
+            Params::PerRun { weight, runs, run_start } => {
+                weight.len() * weight.bytes_each() + runs.len() * std::mem::size_of::<Run>() + run_start.len() * 4
+            }
             Params::PerRow(shared) => shared.len() * std::mem::size_of::<SharedParams>(),
         };
         self.rows.bytes() + self.target.len() * 4 + params
@@ -207,7 +421,16 @@ impl IncomingCsr {
         match &self.params {
             Params::PerSynapse { weight, delay, receptor } => {
                 for j in range {
-                    f(self.target[j], weight[j], delay[j], receptor[j]);
+                    f(self.target[j], weight.get(j), delay[j], receptor[j]);
+                }
+            }
+            Params::PerRun { weight, runs, run_start } => {
+                let mut j = range.start;
+                for run in &runs[run_start[gid as usize] as usize..run_start[gid as usize + 1] as usize] {
+                    for k in j..j + run.len as usize {
+                        f(self.target[k], weight.get(k), run.delay, run.receptor);
+                    }
+                    j += run.len as usize;
                 }
             }
             Params::PerRow(shared) => {
@@ -231,13 +454,27 @@ impl IncomingCsr {
             return 0;
         }
         match &self.params {
-            Params::PerSynapse { weight, delay, receptor } => buffer.add_row(
-                step,
-                &self.target[range.clone()],
-                &weight[range.clone()],
-                &delay[range.clone()],
-                &receptor[range],
-            ),
+            Params::PerSynapse { weight, delay, receptor } => {
+                let (targets, delays, receptors) =
+                    (&self.target[range.clone()], &delay[range.clone()], &receptor[range.clone()]);
+                match weight {
+                    Weights::Double(w) => buffer.add_row(step, targets, &w[range], delays, receptors),
+                    Weights::Single(w) => buffer.add_row(step, targets, &w[range], delays, receptors),
+                }
+            }
+            Params::PerRun { weight, runs, run_start } => {
+                let mut j = range.start;
+                for run in &runs[run_start[gid as usize] as usize..run_start[gid as usize + 1] as usize] {
+                    let end = j + run.len as usize;
+                    let (at, channel, targets) =
+                        (step + u64::from(run.delay), usize::from(run.receptor), &self.target[j..end]);
+                    match weight {
+                        Weights::Double(w) => buffer.add_run(at, channel, targets, &w[j..end]),
+                        Weights::Single(w) => buffer.add_run(at, channel, targets, &w[j..end]),
+                    }
+                    j = end;
+                }
+            }
             Params::PerRow(shared) => {
                 let p = shared[gid as usize];
                 buffer.add_shared_row(
@@ -270,9 +507,14 @@ impl IncomingCsr {
         crate::prefetch::slice(&self.target[range.clone()]);
         match &self.params {
             Params::PerSynapse { weight, delay, receptor } => {
-                crate::prefetch::slice(&weight[range.clone()]);
+                weight.prefetch(range.clone());
                 crate::prefetch::slice(&delay[range.clone()]);
                 crate::prefetch::slice(&receptor[range]);
+            }
+            Params::PerRun { weight, runs, run_start } => {
+                weight.prefetch(range);
+                let first = run_start[gid as usize] as usize;
+                crate::prefetch::slice(&runs[first..first + 1]);
             }
             Params::PerRow(shared) => crate::prefetch::slice(&shared[gid as usize..=gid as usize]),
         }
@@ -306,6 +548,64 @@ fn shared_per_row(rows: &RowIndex, weight: &[f64], delay: &[u16], receptor: &[u8
         shared.push(p);
     }
     Some(shared)
+}
+
+/// The runs of equal delay and receptor of every row, and where each row's runs start, if they
+/// take less memory than a delay and a receptor per synapse (and their count fits in `u32`).
+fn runs_per_row(rows: &RowIndex, delay: &[u16], receptor: &[u8]) -> Option<(Vec<Run>, Vec<u32>)> {
+    let mut runs: Vec<Run> = Vec::new();
+    let mut run_start = Vec::with_capacity(rows.rows() + 1);
+    run_start.push(0u32);
+    let per_synapse_bytes = delay.len() * DELAY_RECEPTOR_BYTES;
+    for r in 0..rows.rows() {
+        let range = rows.range(r);
+        let (delays, receptors) = (&delay[range.clone()], &receptor[range]);
+        let mut j = 0;
+        while j < delays.len() {
+            let (d, rc) = (delays[j], receptors[j]);
+            let len = delays[j..].iter().zip(&receptors[j..]).take_while(|&(&dj, &rj)| dj == d && rj == rc).count();
+            // A run longer than u32 (a row of more than 4·10⁹ synapses) is split: two runs with
+            // one delay and receptor deliver the same.
+            for part in 0..len.div_ceil(u32::MAX as usize) {
+                let part_len = (len - part * u32::MAX as usize).min(u32::MAX as usize);
+                runs.push(Run { len: part_len as u32, delay: d, receptor: rc });
+            }
+            j += len;
+        }
+        if runs.len() * std::mem::size_of::<Run>() + run_start.len() * 4 >= per_synapse_bytes {
+            return None;
+        }
+        run_start.push(u32::try_from(runs.len()).ok()?);
+    }
+    runs.shrink_to_fit();
+    Some((runs, run_start))
+}
+
+/// Orders a row by delay, stably (as [`sort_rows_by_delay`] does each row of arrays).
+fn sort_row_by_delay(row: &mut [Placed], scratch: &mut Vec<Placed>) {
+    if row.windows(2).all(|w| w[0].delay <= w[1].delay) {
+        return;
+    }
+    let lo = row.iter().map(|p| p.delay).min().unwrap_or(0);
+    let hi = row.iter().map(|p| p.delay).max().unwrap_or(0);
+    if usize::from(hi - lo) > 4 * row.len() + 64 {
+        row.sort_by_key(|p| p.delay);
+        return;
+    }
+    let mut counts = vec![0usize; usize::from(hi - lo) + 2];
+    for p in row.iter() {
+        counts[usize::from(p.delay - lo) + 1] += 1;
+    }
+    for k in 1..counts.len() {
+        counts[k] += counts[k - 1];
+    }
+    scratch.clear();
+    scratch.extend_from_slice(row);
+    for p in scratch.iter() {
+        let slot = &mut counts[usize::from(p.delay - lo)];
+        row[*slot] = *p;
+        *slot += 1;
+    }
 }
 
 /// Orders each row by delay, stably. Rows are generated in target order (per projection),
@@ -389,7 +689,8 @@ mod tests {
         let edges = [(0, 3, 20.0, 2, 0), (0, 0, 20.0, 1, 0), (1, 1, 5.0, 1, 0), (1, 2, 6.0, 1, 0)];
         let csr = IncomingCsr::from_edges(2, edges.iter().copied());
         assert!(!csr.shares_row_parameters());
-        assert_eq!(csr.bytes(), 3 * 4 + 4 * (4 + 8 + 2 + 1));
+        // Weights that are single-precision numbers take 4 bytes each.
+        assert_eq!(csr.bytes(), 3 * 4 + 4 * (4 + 4 + 2 + 1));
         assert_eq!(
             synapses(&csr, 2),
             vec![(0, 0, 20.0, 1, 0), (0, 3, 20.0, 2, 0), (1, 1, 5.0, 1, 0), (1, 2, 6.0, 1, 0)]
@@ -404,6 +705,53 @@ mod tests {
         let csr = IncomingCsr::from_edges(10, edges.iter().copied());
         assert!(!csr.shares_row_parameters());
         assert_eq!(synapses(&csr, 10), vec![(5, 0, 1.0, 1, 0), (9, 1, 1.0, 1, 0)]);
+    }
+
+    /// Rows with per-synapse weights but few delays (PD14's projections) store their delays and
+    /// receptors per run, and deliver exactly what adding synapse by synapse in row order does.
+    #[test]
+    fn rows_with_few_delays_store_runs_and_deliver_the_same_input() {
+        let mut edges: Vec<(u64, u32, f64, Step, u8)> = Vec::new();
+        for source in 0..3u64 {
+            for t in 0..200u32 {
+                let weight = 1.0 + f64::from(t) * 0.37 + source as f64;
+                let delay = 1 + Step::from((t * 7 + source as u32) % 4);
+                edges.push((source, (t * 13) % 50, weight, delay, u8::from(source == 2)));
+            }
+        }
+        let csr = IncomingCsr::from_edges(3, edges.iter().copied());
+        assert!(csr.stores_runs() && !csr.shares_row_parameters());
+        // 600 synapses × 12 bytes, 12 runs × 8, 4 run starts and 4 row starts × 4.
+        assert_eq!(csr.bytes(), 600 * 12 + 12 * 8 + 4 * 4 + 4 * 4);
+        // The same weights rounded to single precision are stored in 4 bytes, and deliver the
+        // rounded values exactly.
+        let single: Vec<_> = edges.iter().map(|&(g, t, w, d, r)| (g, t, f64::from(w as f32), d, r)).collect();
+        let csr32 = IncomingCsr::from_edges(3, single.iter().copied());
+        assert_eq!(csr32.bytes(), 600 * 8 + 12 * 8 + 4 * 4 + 4 * 4);
+        let mut stable32 = single.clone();
+        stable32.sort_by_key(|&(source, _, _, delay, _)| (source, delay));
+        let expected32: Vec<_> = stable32.iter().map(|&(g, t, w, d, r)| (g, t, w, d as u16, r)).collect();
+        assert_eq!(synapses(&csr32, 3), expected32);
+        let mut stable = edges.clone();
+        stable.sort_by_key(|&(source, _, _, delay, _)| (source, delay));
+        let expected: Vec<_> = stable.iter().map(|&(g, t, w, d, r)| (g, t, w, d as u16, r)).collect();
+        assert_eq!(synapses(&csr, 3), expected);
+        let (mut runs, mut one_by_one) = (
+            InputBuffer::new(50, 2, 8, InputKind::SummedTouched),
+            InputBuffer::new(50, 2, 8, InputKind::SummedTouched),
+        );
+        for gid in [0, 2, 1, 0] {
+            csr.add_row_to(gid, 3, &mut runs);
+            csr.for_each_in_row(gid, |t, w, d, r| one_by_one.add(3 + u64::from(d), usize::from(r), t as usize, w));
+        }
+        for step in 4..8 {
+            let (a, b) = (runs.take_step(step), one_by_one.take_step(step));
+            for r in 0..2 {
+                let bits = |x: &[f64]| x.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+                assert_eq!(bits(a.receptor(r)), bits(b.receptor(r)), "step {step} receptor {r}");
+            }
+            assert_eq!(a.touched(), b.touched());
+        }
     }
 
     /// Both layouts deliver the same sums into the same buffer cells.

@@ -10,7 +10,9 @@
 //!   [`BYTES_PER_STATIC_SYNAPSE`] (target, weight, delay, receptor in the CSR) or
 //!   [`BYTES_PER_PLASTIC_SYNAPSE`] (plus the synapse model's state);
 //! - **build scratch**: a thread holds one shard's unpacked edges at a time
-//!   ([`BYTES_PER_UNPACKED_EDGE`] each), so the largest shard's in-degree sum per thread;
+//!   ([`BYTES_PER_UNPACKED_EDGE`] each), so the largest shard's in-degree sum per thread; where
+//!   a shard is built in chunks of targets, one chunk's edges per thread plus the packed parts
+//!   of the shard, which exist beside their join until it is done;
 //! - **row index**: every shard indexes its rows by source gid, `threads · populations ·
 //!   (neurons + 1)` offsets;
 //! - **ring buffers**: one slot per step of the longest delay (rounded up to a power of two),
@@ -130,10 +132,21 @@ impl NetworkBuilder {
             f.device_bytes += d.targets.len() as f64 * (BYTES_PER_DEVICE_CHANNEL + 8.0);
         }
         f.buffer_slots = longest_delay.next_power_of_two();
-        // Each thread draws one shard (a population's share of its neurons) at a time.
         // Each thread draws one shard (its share of a population's incoming synapses) at a time,
-        // and the threads work on the same population together.
-        f.build_scratch_bytes = in_synapses.iter().copied().fold(0.0, f64::max) * BYTES_PER_UNPACKED_EDGE;
+        // and the threads work on the same population together: in one piece, or in chunks whose
+        // packed parts are joined at the end.
+        let chunk = crate::network::CHUNK_SYNAPSES as f64;
+        f.build_scratch_bytes = in_synapses
+            .iter()
+            .enumerate()
+            .map(|(pi, &n)| {
+                if self.chunkable(pi) {
+                    threads * (n / threads).min(chunk) * BYTES_PER_UNPACKED_EDGE + n * BYTES_PER_STATIC_SYNAPSE
+                } else {
+                    n * BYTES_PER_UNPACKED_EDGE
+                }
+            })
+            .fold(0.0, f64::max);
         let total_neurons: u64 = self.populations.iter().map(|p| p.size as u64).sum();
         f.neurons = total_neurons;
         let offset_bytes = if f.synapses / threads < u32::MAX as f64 { 4.0 } else { 8.0 };

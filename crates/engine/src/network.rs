@@ -151,6 +151,9 @@ pub struct NetworkBuilder {
     pub(crate) projections: Vec<Projection>,
     pub(crate) devices: Vec<DeviceEntry>,
     pub(crate) recordings: Vec<RecordingSpec>,
+    /// Round the weights of static synapses to single precision when they are drawn
+    /// ([`NetworkBuilder::set_single_precision_weights`]).
+    pub(crate) single_precision_weights: bool,
 }
 
 impl std::fmt::Debug for NetworkBuilder {
@@ -177,6 +180,46 @@ struct ShardConnectivity {
     /// Time spent drawing this shard's synapses, and sorting and packing them into the CSR.
     draw_seconds: f64,
     pack_seconds: f64,
+}
+
+/// Synapses a chunk of a shard's targets is drawn with (see `NetworkBuilder::shard_connectivity`):
+/// 4·10⁶ edges are 128 MB, against the 1.3 GB of PD14's largest shard per thread.
+pub(crate) const CHUNK_SYNAPSES: usize = 1 << 22;
+
+/// Targets of a shard's first chunk, before its in-degree is known.
+const FIRST_CHUNK_TARGETS: usize = 64;
+
+/// Joins the connectivity of a shard's chunks (each with its targets' offset in the shard).
+/// Chunks exist only where every synapse is static, so there are no plastic groups, history or
+/// graded couplings to join.
+fn join_chunks(mut parts: Vec<(ShardConnectivity, u32)>) -> ShardConnectivity {
+    if parts.len() == 1 {
+        return parts.pop().expect("one part").0;
+    }
+    let min_delay = parts.iter().filter_map(|(c, _)| c.min_delay).min();
+    let max_delay = parts.iter().filter_map(|(c, _)| c.max_delay).max();
+    let mut counts: std::collections::BTreeMap<u32, u64> = std::collections::BTreeMap::new();
+    for (p, n) in parts.iter().flat_map(|(c, _)| c.projection_counts.iter()) {
+        *counts.entry(*p).or_default() += n;
+    }
+    let mut static_parts = Vec::with_capacity(parts.len());
+    let mut graded_csr = None;
+    for (c, offset) in parts {
+        debug_assert!(c.plastic.is_empty() && c.history.is_none() && c.graded_csr.synapses() == 0);
+        graded_csr.get_or_insert(c.graded_csr);
+        static_parts.push((c.csr, offset));
+    }
+    ShardConnectivity {
+        csr: crate::csr::IncomingCsr::concat(&static_parts),
+        graded_csr: graded_csr.unwrap_or_default(),
+        plastic: Vec::new(),
+        history: None,
+        min_delay,
+        max_delay,
+        projection_counts: counts.into_iter().collect(),
+        draw_seconds: 0.0,
+        pack_seconds: 0.0,
+    }
 }
 
 /// How a synapse is stored: in the static CSR, in a projection's plastic group, or in the CSR of
@@ -223,7 +266,18 @@ impl NetworkBuilder {
             projections: Vec::new(),
             devices: Vec::new(),
             recordings: Vec::new(),
+            single_precision_weights: false,
         }
+    }
+
+    /// Rounds every static synapse's weight to the nearest single-precision number as it is
+    /// drawn (plastic synapses keep double precision: their weights evolve). A weight then takes
+    /// 4 bytes in the connectivity instead of 8 (PD14: 2.4 GB instead of 3.6 GB); input is still
+    /// summed in double precision. For networks whose weights are drawn from distributions, whose
+    /// spread is many orders of magnitude above the rounding (2⁻²⁴ of the weight); the network is
+    /// then a (slightly) different draw, so the spikes differ from a double-precision run's.
+    pub fn set_single_precision_weights(&mut self, single: bool) {
+        self.single_precision_weights = single;
     }
 
     pub fn resolution(&self) -> Resolution {
@@ -463,21 +517,14 @@ impl NetworkBuilder {
                     let first_gids = &first_gids;
                     let total_splits = &total_splits;
                     s.spawn(move || {
+                        let mut edges = Vec::new();
                         (0..self.populations.len())
                             .map(|pi| {
                                 if r[pi].0 == r[pi].1 {
                                     return Ok(None);
                                 }
-                                let t0 = std::time::Instant::now();
-                                let edges = self.shard_edges(pi, r[pi], first_gids, total_splits);
-                                let t1 = std::time::Instant::now();
-                                let packed = self.connect_shard(pi, r[pi], edges, first_gids, n_total);
-                                let t2 = std::time::Instant::now();
-                                packed.map(|mut c| {
-                                    c.draw_seconds = (t1 - t0).as_secs_f64();
-                                    c.pack_seconds = (t2 - t1).as_secs_f64();
-                                    Some(c)
-                                })
+                                self.shard_connectivity(pi, r[pi], first_gids, total_splits, n_total, &mut edges)
+                                    .map(Some)
                             })
                             .collect()
                     })
@@ -630,16 +677,29 @@ impl NetworkBuilder {
         }
     }
 
-    /// The synapses onto this partition's neurons, one edge list per population (shard).
+    /// The synapses onto neurons `lo..hi` of population `population` (targets relative to `lo`).
     fn shard_edges(
+        &self,
+        population: usize,
+        range: (usize, usize),
+        first_gids: &[u64],
+        total_splits: &[Option<Vec<u64>>],
+    ) -> Vec<Edge> {
+        let mut out = Vec::new();
+        self.shard_edges_into(population, range, first_gids, total_splits, &mut out);
+        out
+    }
+
+    /// As [`NetworkBuilder::shard_edges`], appending to `out` (a buffer reused between chunks).
+    fn shard_edges_into(
         &self,
         population: usize,
         (lo, hi): (usize, usize),
         first_gids: &[u64],
         total_splits: &[Option<Vec<u64>>],
-    ) -> Vec<Edge> {
+        out: &mut Vec<Edge>,
+    ) {
         let h = self.resolution.h();
-        let mut out: Vec<Edge> = Vec::new();
         let mut sources = Vec::new();
         for (pi, p) in self.projections.iter().enumerate() {
             if p.target != population || lo == hi {
@@ -651,7 +711,7 @@ impl NetworkBuilder {
             let source_gid0 = first_gids[p.source];
             let wpurpose = format!("weight:{}", p.name);
             let dpurpose = format!("delay:{}", p.name);
-            let out = &mut out;
+            let out = &mut *out;
             let delay_steps = |ms: f64| self.resolution.round_steps(ms).max(1);
             // A graded signal goes to the receptor of its name (an astrocyte's SIC to `SIC`).
             let graded_receptor =
@@ -662,7 +722,13 @@ impl NetworkBuilder {
                     projection: pi as u32,
                     source_gid: source_gid0 + source,
                     target: (target as usize - lo) as u32,
-                    weight: if counts && p.synapse.is_none() { 1.0 } else { w },
+                    weight: if counts && p.synapse.is_none() {
+                        1.0
+                    } else if self.single_precision_weights && p.synapse.is_none() {
+                        f64::from(w as f32)
+                    } else {
+                        w
+                    },
                     delay: delay_steps(d_ms).min(u64::from(u32::MAX)) as u32,
                     receptor: receptor_of(w),
                 });
@@ -713,7 +779,60 @@ impl NetworkBuilder {
                 }
             }
         }
-        out
+    }
+
+    /// Whether a shard of population `pi` may be drawn and packed in chunks of targets: every
+    /// projection onto it draws per target (not from an explicit list or per source, which
+    /// each chunk would scan whole) into static synapses (plastic groups and graded couplings
+    /// are built in one piece).
+    pub(crate) fn chunkable(&self, pi: usize) -> bool {
+        self.projections.iter().filter(|p| p.target == pi).all(|p| {
+            p.synapse.is_none()
+                && !matches!(p.rule, Rule::Explicit(_) | Rule::FixedOutdegree { .. })
+                && self.populations[p.source].factory.info().graded_output.is_none()
+        })
+    }
+
+    /// Draws and packs the synapses onto one shard (population `pi`, neurons `lo..hi`).
+    ///
+    /// Where the projections allow it ([`NetworkBuilder::chunkable`]), in chunks of about
+    /// [`CHUNK_SYNAPSES`] synapses (the chunk's targets follow the in-degree seen so far): each
+    /// chunk's edges (32 bytes a synapse) are packed into a CSR part before the next is drawn, and
+    /// the parts are joined at the end, so a thread holds one chunk's edges rather than its whole
+    /// shard's (PD14: 1.3 GB per thread for L2/3E). Synapses are drawn per target, so the
+    /// chunks draw exactly what one piece would, and the join keeps every target's synapses in
+    /// their order (see [`IncomingCsr::concat`](crate::csr::IncomingCsr::concat)).
+    fn shard_connectivity(
+        &self,
+        pi: usize,
+        (lo, hi): (usize, usize),
+        first_gids: &[u64],
+        total_splits: &[Option<Vec<u64>>],
+        n_total: u64,
+        edges: &mut Vec<Edge>,
+    ) -> Result<ShardConnectivity, BuildError> {
+        let chunkable = self.chunkable(pi);
+        let (mut draw_seconds, mut pack_seconds) = (0.0, 0.0);
+        let mut parts: Vec<(ShardConnectivity, u32)> = Vec::new();
+        let (mut start, mut targets, mut drawn) = (lo, if chunkable { FIRST_CHUNK_TARGETS } else { hi - lo }, 0usize);
+        while start < hi {
+            let end = (start + targets).min(hi);
+            let t0 = std::time::Instant::now();
+            edges.clear();
+            self.shard_edges_into(pi, (start, end), first_gids, total_splits, edges);
+            let t1 = std::time::Instant::now();
+            parts.push((self.connect_shard(pi, (start, end), edges, first_gids, n_total)?, (start - lo) as u32));
+            draw_seconds += (t1 - t0).as_secs_f64();
+            pack_seconds += t1.elapsed().as_secs_f64();
+            drawn += edges.len();
+            targets = (CHUNK_SYNAPSES / drawn.div_ceil(end - lo).max(1)).max(1);
+            start = end;
+        }
+        let t0 = std::time::Instant::now();
+        let mut joined = join_chunks(parts);
+        joined.draw_seconds = draw_seconds;
+        joined.pack_seconds = pack_seconds + t0.elapsed().as_secs_f64();
+        Ok(joined)
     }
 
     /// Packs the synapses onto one shard (population `pi`, neurons `lo..hi`): static synapses
@@ -722,7 +841,7 @@ impl NetworkBuilder {
         &self,
         pi: usize,
         (lo, hi): (usize, usize),
-        edges: Vec<Edge>,
+        edges: &[Edge],
         first_gids: &[u64],
         n_total: u64,
     ) -> Result<ShardConnectivity, BuildError> {
@@ -736,7 +855,7 @@ impl NetworkBuilder {
         let (min_delay, max_delay) = (delays.clone().min(), delays.max());
         // Edges come grouped by projection (generated one projection after another).
         let mut projection_counts: Vec<(u32, u64)> = Vec::new();
-        for e in &edges {
+        for e in edges {
             match projection_counts.last_mut() {
                 Some((p, n)) if *p == e.projection => *n += 1,
                 _ => projection_counts.push((e.projection, 1)),

@@ -51,6 +51,24 @@ impl StimulusSink<'_> {
         self.shards.buffer(shard).add_precise(step + target.delay, event);
     }
 
+    /// Delivers `count` spikes to each `(neuron, count)` of `counts` (neurons within the shard of
+    /// `like`'s population) through synapses that are `like`'s but for the neuron, emitted in
+    /// step `step`: as [`StimulusSink::spikes`] for each in turn, with the buffer looked up once.
+    #[inline]
+    pub fn spike_counts(&mut self, like: &ChannelTarget, step: Step, counts: impl Iterator<Item = (u32, u32)>) {
+        let shard = self.shard_of_population[like.population];
+        let buffer = self.shards.buffer(shard);
+        for (local, count) in counts {
+            if count > 0 {
+                let weight = like.weight * f64::from(count);
+                buffer.add_precise(
+                    step + like.delay,
+                    PreciseEvent { target: local, receptor: like.receptor, offset: 0.0, weight },
+                );
+            }
+        }
+    }
+
     /// Changes the current injected through `target`'s connection by `delta` pA (times the
     /// connection weight) from step `step` on.
     #[inline]

@@ -3,7 +3,7 @@
 
 use laminar_engine::{BuildContext, DeviceEntry, Dist, Initial, ModelInfo, Projection};
 use laminar_models::params::compact;
-use laminar_models::registry;
+use laminar_models::{Scheduling, registry};
 
 use super::values::delay_beyond_limit;
 use super::{Loader, PopulationSpec, ProjectionSpec, StimulusSpec};
@@ -72,8 +72,26 @@ impl Loader<'_> {
                     format!("{} cannot be a cell type: it accepts no input", p.model),
                 ));
             }
+            let scheduling = match &p.update {
+                None => None,
+                Some((name, field)) => {
+                    let field = field.clone();
+                    let offered = registry::schedulings(&p.model);
+                    let allowed = format!("{} allows: {}", p.model, Scheduling::names(offered));
+                    match Scheduling::from_name(name) {
+                        Some(s) if offered.contains(&s) => Some(s),
+                        Some(_) => return Err(self.error(&origin(&field), field, format!("= '{name}': {allowed}"))),
+                        None => {
+                            let all = Scheduling::ALL.map(Scheduling::name);
+                            let message =
+                                format!("'{name}' is not an update scheme{}; {allowed}", suggestion(name, &all));
+                            return Err(self.error(&origin(&field), field, message));
+                        }
+                    }
+                }
+            };
             let params_field = format!("{}.params", p.field);
-            let factory = registry::population_factory(&p.model, &p.params, p.size)
+            let factory = registry::population_factory_scheduled(&p.model, &p.params, p.size, scheduling)
                 .map_err(|m| self.error(&origin(&params_field), &params_field, m))?;
             if let Err(e) = factory.build(0, 0, 1, &ctx) {
                 return Err(self.error(&origin(&params_field), &params_field, e.0));

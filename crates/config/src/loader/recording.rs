@@ -69,6 +69,21 @@ impl Loader<'_> {
                         format!("unknown variable{}; {allowed}", suggestion(variable_name, &names)),
                     ));
                 };
+                // One recording, and one file (`{variable}_{population}.h5`), per variable and
+                // population.
+                if let Some(earlier) = recordings.iter().position(|(plan, _): &(RecordingPlan, _)| {
+                    plan.population_index == population && plan.variable == variable_name
+                }) {
+                    return Err(self.bad_value(
+                        &var_e.item,
+                        &var_field,
+                        format!(
+                            "`{variable_name}` of `{}` is already recorded by recording.variables.{earlier}: \
+                             record each variable of a population once (list all its nodes there)",
+                            pops[population].name
+                        ),
+                    ));
+                }
                 let (interval_ms, interval) = match v.get("interval_ms") {
                     Some(e) => {
                         let f = v.field("interval_ms");

@@ -17,7 +17,7 @@ impl Loader<'_> {
             ));
         };
         let t = self.as_table(&entry.item, "simulation")?;
-        self.check_keys(&t, &["resolution_ms", "duration_ms", "seed", "threads"])?;
+        self.check_keys(&t, &["resolution_ms", "duration_ms", "seed", "threads", "weight_precision"])?;
         let (resolution_ms, resolution) = match t.get("resolution_ms") {
             Some(e) => {
                 let f = t.field("resolution_ms");
@@ -46,6 +46,27 @@ impl Loader<'_> {
             Some(e) => self.as_count(&e.item, &t.field("threads"), 1, 4096)? as usize,
             None => 1,
         };
-        Ok(SimulationSection { resolution_ms, duration_ms, seed, threads, resolution, duration_steps })
+        let single_precision_weights = match t.get("weight_precision") {
+            None => false,
+            Some(e) => {
+                let f = t.field("weight_precision");
+                match self.as_str(&e.item, &f)? {
+                    "double" => false,
+                    "single" => true,
+                    _ => {
+                        return Err(self.bad_value(&e.item, &f, "must be \"double\" or \"single\""));
+                    }
+                }
+            }
+        };
+        Ok(SimulationSection {
+            resolution_ms,
+            duration_ms,
+            seed,
+            threads,
+            single_precision_weights,
+            resolution,
+            duration_steps,
+        })
     }
 }
