@@ -307,13 +307,24 @@ impl IncomingCsr {
     where
         I: Iterator<Item = (u64, u32, f64, Step, u8)> + Clone,
     {
-        let mut row_start = vec![0u64; n_sources as usize + 1];
+        let mut row_counts = vec![0u64; n_sources as usize + 1];
         for (source, ..) in edges.clone() {
-            row_start[source as usize + 1] += 1;
+            row_counts[source as usize + 1] += 1;
         }
+        Self::from_counted_edges(row_counts, edges)
+    }
+
+    /// As [`IncomingCsr::from_edges`], with the rows' lengths already counted:
+    /// `row_counts[g + 1]` edges from source `g` (`row_counts[0]` = 0), so that a caller that
+    /// passes over the edges anyway saves the counting pass.
+    pub(crate) fn from_counted_edges(
+        mut row_start: Vec<u64>,
+        edges: impl Iterator<Item = (u64, u32, f64, Step, u8)>,
+    ) -> Self {
+        let n_sources = row_start.len() - 1;
         counts_to_starts(&mut row_start);
-        let n = row_start[n_sources as usize] as usize;
-        let mut cursor: Vec<u64> = row_start[..n_sources as usize].to_vec();
+        let n = row_start[n_sources] as usize;
+        let mut cursor: Vec<u64> = row_start[..n_sources].to_vec();
         let (mut target, mut weight, mut delay, mut receptor) = (vec![0; n], vec![0.0; n], vec![0; n], vec![0; n]);
         for (source, t, w, d, r) in edges {
             let j = cursor[source as usize] as usize;
@@ -323,6 +334,7 @@ impl IncomingCsr {
             delay[j] = d.min(u64::from(u16::MAX)) as u16;
             receptor[j] = r;
         }
+        debug_assert!(cursor.iter().zip(&row_start[1..]).all(|(c, s)| c == s), "row counts did not match the edges");
         Self::packed(RowIndex::new(row_start), target, weight, delay, receptor)
     }
 

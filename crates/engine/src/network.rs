@@ -845,17 +845,25 @@ impl NetworkBuilder {
         first_gids: &[u64],
         n_total: u64,
     ) -> Result<ShardConnectivity, BuildError> {
-        if let Some(e) = edges.iter().find(|e| Step::from(e.delay) > MAX_DELAY_STEPS) {
-            return Err(BuildError::Projection {
-                projection: self.projections[e.projection as usize].name.clone(),
-                message: format!("a delay of {} steps exceeds the longest supported, {MAX_DELAY_STEPS} steps", e.delay),
-            });
-        }
-        let delays = edges.iter().map(|e| Step::from(e.delay));
-        let (min_delay, max_delay) = (delays.clone().min(), delays.max());
-        // Edges come grouped by projection (generated one projection after another).
+        // One pass for the delays' range and the counts per projection (edges come grouped by
+        // projection, generated one after another): the edges of a chunk are far larger than
+        // the caches, so every pass over them costs.
+        let (mut min_delay, mut max_delay) = (None::<Step>, None::<Step>);
         let mut projection_counts: Vec<(u32, u64)> = Vec::new();
+        // Edges per source gid (shifted by one: CSR row starts once summed), for the static CSR
+        // when every edge is static.
+        let mut row_counts = vec![0u64; n_total as usize + 1];
         for e in edges {
+            row_counts[e.source_gid as usize + 1] += 1;
+            let d = Step::from(e.delay);
+            if d > MAX_DELAY_STEPS {
+                return Err(BuildError::Projection {
+                    projection: self.projections[e.projection as usize].name.clone(),
+                    message: format!("a delay of {d} steps exceeds the longest supported, {MAX_DELAY_STEPS} steps"),
+                });
+            }
+            min_delay = Some(min_delay.map_or(d, |m| m.min(d)));
+            max_delay = Some(max_delay.map_or(d, |m| m.max(d)));
             match projection_counts.last_mut() {
                 Some((p, n)) if *p == e.projection => *n += 1,
                 _ => projection_counts.push((e.projection, 1)),
@@ -874,16 +882,22 @@ impl NetworkBuilder {
                 }
             })
             .collect();
+        let present = |k: EdgeKind| projection_counts.iter().any(|&(p, _)| kinds[p as usize] == k);
+        let only_static = projection_counts.iter().all(|&(p, _)| kinds[p as usize] == EdgeKind::Static);
         // Rows by source gid keep, within a row, the canonical order (target, draw order): the
         // order in which the edges were generated.
-        let pack = |k: EdgeKind| {
-            crate::csr::IncomingCsr::from_edges(
-                n_total,
-                edges
-                    .iter()
-                    .filter(|e| kinds[e.projection as usize] == k)
-                    .map(|e| (e.source_gid, e.target, e.weight, Step::from(e.delay), e.receptor)),
-            )
+        let as_tuple = |e: &Edge| (e.source_gid, e.target, e.weight, Step::from(e.delay), e.receptor);
+        let mut pack = |k: EdgeKind| {
+            if !present(k) {
+                crate::csr::IncomingCsr::from_sorted(n_total, std::iter::empty())
+            } else if only_static {
+                crate::csr::IncomingCsr::from_counted_edges(std::mem::take(&mut row_counts), edges.iter().map(as_tuple))
+            } else {
+                crate::csr::IncomingCsr::from_edges(
+                    n_total,
+                    edges.iter().filter(|e| kinds[e.projection as usize] == k).map(as_tuple),
+                )
+            }
         };
         let csr = pack(EdgeKind::Static);
         let graded_csr = pack(EdgeKind::Graded);
