@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
 # Macro benchmarks: laminar against NEST on this machine, whole processes, side by side.
 #
-#   benches/macro.sh [--quick] [--nest-sparse] [--threads T] [--repeat R] [--no-build]
+#   benches/macro.sh [--quick] [--nest-sparse] [--brian2 PYTHON] [--threads T] [--repeat R] [--no-build]
 #
 #   --quick        skip the NEST CUBA 40,000 run (about two minutes on a laptop-class machine)
 #   --nest-sparse  also run the sparse-drive scenario in NEST (slow: NEST steps every neuron)
+#   --brian2 PY    also run CUBA 4000 and 40,000 in Brian 2 (C++ standalone) with the interpreter
+#                  PY, which has brian2 (Brian 2.9 needs numpy < 2.3: give it its own venv,
+#                  `python3 -m venv V && V/bin/pip install brian2 'numpy<2.3'`); each program is
+#                  compiled once before the rounds, and only its run is timed
 #   --threads T    threads for both simulators (default 2)
 #   --repeat R     run every case R times, in R interleaved rounds, and report the fastest run
 #                  and the median wall (default 1)
@@ -21,6 +25,7 @@ BENCHES="$ROOT/benches"
 PY="${PYTHON:-python3}"
 QUICK=0
 NEST_SPARSE=0
+BRIAN_PY=""
 THREADS=2
 REPEAT=1
 BUILD=1
@@ -29,10 +34,11 @@ while [ $# -gt 0 ]; do
     case "$1" in
         --quick) QUICK=1 ;;
         --nest-sparse) NEST_SPARSE=1 ;;
+        --brian2) BRIAN_PY="$2"; shift ;;
         --threads) THREADS="$2"; shift ;;
         --repeat) REPEAT="$2"; shift ;;
         --no-build) BUILD=0 ;;
-        -h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "macro.sh: unknown argument '$1' (try --help)" >&2; exit 2 ;;
     esac
     shift
@@ -134,6 +140,23 @@ if [ "$HAVE_NEST" = 1 ] && [ "$QUICK" = 0 ]; then
     run_case nest_cuba40k "$PY" "$BENCHES/nest_cuba.py" --n 40000 --k 80 --duration 10000 --threads "$THREADS"
 else skip nest_cuba40k; fi
 
+# Brian 2: code generation and compilation happen here, once; the cases time the compiled binary.
+BRIAN_VERSION="not run"
+for n in 4000 40000; do
+    key="brian_cuba$((n / 1000))k"
+    if [ -n "$BRIAN_PY" ] && { [ "$n" = 4000 ] || [ "$QUICK" = 0 ]; }; then
+        note "compiling Brian 2 CUBA $n (not timed)"
+        if "$BRIAN_PY" "$BENCHES/brian2_cuba.py" --dir "$LOG/$key" --n "$n" --k 80 --duration 10000 \
+            --threads "$THREADS" >"$LOG/$key.compile" 2>&1; then
+            BRIAN_VERSION="$(sed -n 's/^brian2 \([^:]*\):.*/\1/p' "$LOG/$key.compile")"
+            note "$(tail -n 1 "$LOG/$key.compile")"
+            run_case "$key" bash "$LOG/$key/run.sh"
+        else
+            note "Brian 2 failed to compile CUBA $n; see $LOG/$key.compile"; skip "$key"
+        fi
+    else skip "$key"; fi
+done
+
 run_case lam_sparse1 "$LAMINAR" bench sparse --n 100000 --driven 0.01 --duration 1000 --threads "$THREADS"
 run_case lam_sparse100 "$LAMINAR" bench sparse --n 100000 --driven 1.0 --duration 1000 --threads "$THREADS"
 if [ "$HAVE_NEST" = 1 ] && [ "$NEST_SPARSE" = 1 ]; then
@@ -179,16 +202,18 @@ echo "## laminar vs NEST: macro benchmarks"
 echo
 echo "$(nproc 2>/dev/null || echo '?') cores, $THREADS threads, $REPEAT rounds (every case once per round, interleaved); build,"
 echo "simulate and rate are those of the fastest run; load average before: $load_before, after: $load_after;"
-echo "laminar $(cd "$ROOT" && git rev-parse --short HEAD 2>/dev/null || echo '?'), NEST $NEST_VERSION; raw output in $LOG"
+echo "laminar $(cd "$ROOT" && git rev-parse --short HEAD 2>/dev/null || echo '?'), NEST $NEST_VERSION, Brian $BRIAN_VERSION (C++ standalone, compile time excluded); raw output in $LOG"
 echo
 echo "| case | simulator | build (s) | simulate (s) | wall, whole process, best (s) | wall, median (s) | rate (Hz) |"
 echo "|---|---|---:|---:|---:|---:|---:|"
 row lam_cuba4k "CUBA 4000 × 10 s" "laminar, clock-driven"
 row lam_cuba4k_ev "CUBA 4000 × 10 s" "laminar, event-driven"
 row nest_cuba4k "CUBA 4000 × 10 s" NEST
+[ -n "$BRIAN_PY" ] && row brian_cuba4k "CUBA 4000 × 10 s" "Brian 2, C++ standalone (the binary's run)"
 row lam_cuba40k "CUBA 40,000 (k = 80) × 10 s" "laminar, clock-driven"
 row lam_cuba40k_ev "CUBA 40,000 (k = 80) × 10 s" "laminar, event-driven"
 row nest_cuba40k "CUBA 40,000 (k = 80) × 10 s" NEST
+[ -n "$BRIAN_PY" ] && row brian_cuba40k "CUBA 40,000 (k = 80) × 10 s" "Brian 2, C++ standalone (the binary's run)"
 row lam_sparse1 "sparse 100,000, 1 % driven × 1 s" "laminar, event-driven"
 row lam_sparse100 "sparse 100,000, 100 % driven × 1 s" "laminar, event-driven"
 if [ "$NEST_SPARSE" = 1 ]; then
@@ -213,6 +238,10 @@ echo "| CUBA 40,000 × 10 s: NEST wall / laminar wall, medians (bests) | $r_cuba
 echo "| CUBA 40,000 × 10 s: laminar wall, median | $(median lam_cuba40k) s | < 2 s (where NEST takes 105 s) | $(check "$(median lam_cuba40k)" "<" 2) |"
 echo "| sparse 100,000: 100 % / 1 % driven, simulate time per simulated second | $r_sparse_sim | ≥ 20× | $(check "$r_sparse_sim" ">=" 20) |"
 echo "| sparse 100,000: 100 % / 1 % driven, whole-process wall | $r_sparse_wall | — | |"
+if [ -n "$BRIAN_PY" ]; then
+    echo "| CUBA 4000 × 10 s: Brian 2 binary / laminar whole process, medians (bests) | $(ratio "$(median brian_cuba4k)" "$(median lam_cuba4k)") ($(ratio "$(field brian_cuba4k 1)" "$(field lam_cuba4k 1)")) | ≥ 10× | $(check "$(ratio "$(median brian_cuba4k)" "$(median lam_cuba4k)")" ">=" 10) |"
+    echo "| CUBA 40,000 × 10 s: Brian 2 binary / laminar whole process, medians (bests) | $(ratio "$(median brian_cuba40k)" "$(median lam_cuba40k)") ($(ratio "$(field brian_cuba40k 1)" "$(field lam_cuba40k 1)")) | ≥ 10× | $(check "$(ratio "$(median brian_cuba40k)" "$(median lam_cuba40k)")" ">=" 10) |"
+fi
 if [ "$NEST_SPARSE" = 1 ]; then
     r_nest_sparse="$(ratio "$(field nest_sparse100 3)" "$(field nest_sparse1 3)")"
     echo "| sparse 100,000 in NEST: 100 % / 1 % driven, simulate time | $r_nest_sparse | — | |"
