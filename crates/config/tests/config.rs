@@ -993,6 +993,36 @@ fn column_update_schemes_apply_and_are_checked() {
     load_text("column-update-other-model", &text, &[]).unwrap_or_else(|e| panic!("{e}"));
 }
 
+/// `weight_precision = "single"` rounds drawn static weights to single precision (and only
+/// that: the same synapses, each weight the nearest single-precision number of the double
+/// draw); a value other than "double" or "single" is refused at its line.
+#[test]
+fn single_precision_weights_round_the_drawn_weights() {
+    let weights = |text: &str| {
+        let file = load_text("precision", text, &[]).unwrap_or_else(|e| panic!("{e}"));
+        let mut all = Vec::new();
+        file.network_builder(7)
+            .expect("builder")
+            .for_each_synapse(64, |s| all.push((s.source, s.target, s.weight)))
+            .expect("synapses");
+        all
+    };
+    let double = weights(BASE);
+    let single = weights(&base_with("seed = 7\n", "seed = 7\nweight_precision = \"single\"\n"));
+    assert_eq!(double.len(), single.len());
+    assert!(
+        double.iter().any(|&(_, _, w)| f64::from(w as f32) != w),
+        "the normal weights are not single-precision numbers"
+    );
+    for (d, s) in double.iter().zip(&single) {
+        assert_eq!((d.0, d.1), (s.0, s.1));
+        assert_eq!(s.2, f64::from(d.2 as f32));
+    }
+    let text = base_with("seed = 7\n", "seed = 7\nweight_precision = \"half\"\n");
+    let e = load_err("precision-bad", &text, &[]);
+    check(&e, line_of(&text, "weight_precision"), "simulation.weight_precision", &["\"double\" or \"single\""]);
+}
+
 /// A variable of a population is recorded once: a second table for it is refused at its line
 /// (both would write the same file; found by the model-file fuzzer).
 #[test]

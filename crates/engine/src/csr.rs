@@ -766,6 +766,53 @@ mod tests {
         }
     }
 
+    /// A CSR joined from parts built over consecutive target ranges delivers what the CSR built
+    /// in one piece delivers, bit for bit, and keeps every target's synapses in their order.
+    #[test]
+    fn joined_parts_deliver_what_one_piece_does() {
+        // Generated as a shard is: projection by projection, each in target order; two
+        // projections from the same sources, so a row holds synapses of both.
+        let mut edges: Vec<(u64, u32, f64, Step, u8)> = Vec::new();
+        for projection in 0..2u32 {
+            for t in 0..100u32 {
+                for k in 0..6u32 {
+                    let source = u64::from((t * 7 + k * 13 + projection * 5) % 4);
+                    let weight = 0.1 + f64::from(t * 3 + k) * 0.731 + f64::from(projection);
+                    let delay = 1 + Step::from((t + 2 * k + projection) % 5);
+                    edges.push((source, t, weight, delay, u8::from(projection == 1)));
+                }
+            }
+        }
+        let whole = IncomingCsr::from_edges(4, edges.iter().copied());
+        let part = |lo: u32, hi: u32| {
+            let mine = edges.iter().filter(|e| (lo..hi).contains(&e.1)).map(|&(g, t, w, d, r)| (g, t - lo, w, d, r));
+            (IncomingCsr::from_edges(4, mine), lo)
+        };
+        let joined = IncomingCsr::concat(&[part(0, 30), part(30, 31), part(31, 100)]);
+        assert_eq!(joined.synapses(), whole.synapses());
+        let per_target = |csr: &IncomingCsr| {
+            let mut by_target = vec![Vec::new(); 100];
+            for g in 0..4 {
+                csr.for_each_in_row(g, |t, w, d, r| by_target[t as usize].push((g, w.to_bits(), d, r)));
+            }
+            by_target
+        };
+        assert_eq!(per_target(&joined), per_target(&whole));
+        let deliver = |csr: &IncomingCsr| {
+            let mut buffer = InputBuffer::new(100, 2, 8, InputKind::SummedTouched);
+            for gid in [3, 0, 2, 0, 1] {
+                csr.add_row_to(gid, 2, &mut buffer);
+            }
+            (3..8)
+                .map(|step| {
+                    let input = buffer.take_step(step);
+                    (0..2).flat_map(|r| input.receptor(r).iter().map(|v| v.to_bits()).collect::<Vec<_>>()).collect()
+                })
+                .collect::<Vec<Vec<u64>>>()
+        };
+        assert_eq!(deliver(&joined), deliver(&whole));
+    }
+
     /// Both layouts deliver the same sums into the same buffer cells.
     #[test]
     fn both_layouts_deliver_the_same_input() {
