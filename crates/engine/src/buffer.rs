@@ -199,32 +199,7 @@ impl InputBuffer {
     /// would add it synapse by synapse).
     #[inline]
     pub fn add_shared_row(&mut self, step: Step, channel: usize, targets: &[u32], weight: f64) {
-        let (n, slot) = (self.n, self.slot(step));
-        if channel == self.channels - 1 {
-            self.current_written[slot] = true;
-        }
-        let cells = &mut self.values[(slot * self.channels + channel) * n..][..n];
-        match self.kind {
-            InputKind::SummedTouched => {
-                let flags = &mut self.touched_flag[slot * self.flag_words..][..self.flag_words];
-                for &target in targets {
-                    cells[target as usize] += weight;
-                    if set_flag(flags, target as usize) {
-                        self.touched[slot].push(target);
-                    }
-                }
-            }
-            InputKind::Summed | InputKind::Drained => {
-                for &target in targets {
-                    cells[target as usize] += weight;
-                }
-            }
-            InputKind::Precise => {
-                for &target in targets {
-                    self.add(step, channel, target as usize, weight);
-                }
-            }
-        }
+        self.add_to_slot(step, channel, targets.iter().map(|&target| (target, weight)));
     }
 
     /// Adds `weights[j]` to channel `channel` of neuron `targets[j]` in step `step`, in order: a
@@ -232,6 +207,14 @@ impl InputBuffer {
     /// [`InputBuffer::add_row`] would add it synapse by synapse).
     #[inline]
     pub fn add_run<W: Copy + Into<f64>>(&mut self, step: Step, channel: usize, targets: &[u32], weights: &[W]) {
+        self.add_to_slot(step, channel, targets.iter().zip(weights).map(|(&target, &weight)| (target, weight.into())));
+    }
+
+    /// Adds each `(neuron, weight)` of `inputs`, in order, to channel `channel` of step `step`:
+    /// one slot and channel for all of them, so the kind is looked at once and the adds run in a
+    /// tight loop.
+    #[inline(always)]
+    fn add_to_slot(&mut self, step: Step, channel: usize, inputs: impl Iterator<Item = (u32, f64)>) {
         let (n, slot) = (self.n, self.slot(step));
         if channel == self.channels - 1 {
             self.current_written[slot] = true;
@@ -240,21 +223,21 @@ impl InputBuffer {
         match self.kind {
             InputKind::SummedTouched => {
                 let flags = &mut self.touched_flag[slot * self.flag_words..][..self.flag_words];
-                for (&target, &weight) in targets.iter().zip(weights) {
-                    cells[target as usize] += weight.into();
+                for (target, weight) in inputs {
+                    cells[target as usize] += weight;
                     if set_flag(flags, target as usize) {
                         self.touched[slot].push(target);
                     }
                 }
             }
             InputKind::Summed | InputKind::Drained => {
-                for (&target, &weight) in targets.iter().zip(weights) {
-                    cells[target as usize] += weight.into();
+                for (target, weight) in inputs {
+                    cells[target as usize] += weight;
                 }
             }
             InputKind::Precise => {
-                for (&target, &weight) in targets.iter().zip(weights) {
-                    self.add(step, channel, target as usize, weight.into());
+                for (target, weight) in inputs {
+                    self.add(step, channel, target as usize, weight);
                 }
             }
         }
