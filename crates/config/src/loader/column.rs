@@ -3,7 +3,7 @@
 
 use laminar_engine::{BuildContext, DeviceEntry, Dist, Initial, ModelInfo, Projection};
 use laminar_models::params::compact;
-use laminar_models::{Scheduling, registry};
+use laminar_models::registry;
 
 use super::values::delay_beyond_limit;
 use super::{Loader, PopulationSpec, ProjectionSpec, StimulusSpec};
@@ -74,21 +74,9 @@ impl Loader<'_> {
             }
             let scheduling = match &p.update {
                 None => None,
-                Some((name, field)) => {
-                    let field = field.clone();
-                    let offered = registry::schedulings(&p.model);
-                    let allowed = format!("{} allows: {}", p.model, Scheduling::names(offered));
-                    match Scheduling::from_name(name) {
-                        Some(s) if offered.contains(&s) => Some(s),
-                        Some(_) => return Err(self.error(&origin(&field), field, format!("= '{name}': {allowed}"))),
-                        None => {
-                            let all = Scheduling::ALL.map(Scheduling::name);
-                            let message =
-                                format!("'{name}' is not an update scheme{}; {allowed}", suggestion(name, &all));
-                            return Err(self.error(&origin(&field), field, message));
-                        }
-                    }
-                }
+                Some((name, field)) => Some(super::populations::update_scheme(&p.model, name).map_err(|message| {
+                    Box::new(self.error(&origin(field), field, message).with_value(format!("\"{name}\"")))
+                })?),
             };
             let params_field = format!("{}.params", p.field);
             let factory = registry::population_factory_scheduled(&p.model, &p.params, p.size, scheduling)

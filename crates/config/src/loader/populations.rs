@@ -109,19 +109,8 @@ impl Loader<'_> {
                 None => None,
                 Some(u) => {
                     let field = t.field("update");
-                    let offered = registry::schedulings(model);
-                    let allowed = format!("{model} allows: {}", Scheduling::names(offered));
                     let name = self.as_str(&u.item, &field)?;
-                    match Scheduling::from_name(name) {
-                        Some(s) if offered.contains(&s) => Some(s),
-                        Some(_) => return Err(self.bad_value(&u.item, &field, allowed)),
-                        None => {
-                            let all = Scheduling::ALL.map(Scheduling::name);
-                            let message =
-                                format!("'{name}' is not an update scheme{}; {allowed}", suggestion(name, &all));
-                            return Err(self.bad_value(&u.item, &field, message));
-                        }
-                    }
+                    Some(update_scheme(model, name).map_err(|message| self.bad_value(&u.item, &field, message))?)
                 }
             };
             let Factory::Neuron(factory) = self.factory(
@@ -192,5 +181,20 @@ impl Loader<'_> {
             out.push((e.key.clone(), value));
         }
         Ok(out)
+    }
+}
+
+/// The update scheme `name` (a population's or a column cell type's `update`) if `model` offers
+/// it; else the message: what the model allows, and the closest scheme for a misspelt one.
+pub(crate) fn update_scheme(model: &str, name: &str) -> Result<Scheduling, String> {
+    let offered = registry::schedulings(model);
+    let allowed = format!("{model} allows: {}", Scheduling::names(offered));
+    match Scheduling::from_name(name) {
+        Some(s) if offered.contains(&s) => Ok(s),
+        Some(_) => Err(allowed),
+        None => {
+            let all = Scheduling::ALL.map(Scheduling::name);
+            Err(format!("'{name}' is not an update scheme{}; {allowed}", suggestion(name, &all)))
+        }
     }
 }
