@@ -115,19 +115,21 @@ fn is_single(w: f64) -> bool {
 }
 
 impl Weights {
-    /// Appends `w`, switching to double precision (converting what is there, exactly) at the
-    /// first weight that is not a single-precision number.
+    /// Appends the weights of `row`, switching to double precision (converting what is there,
+    /// exactly) at the first row with a weight that is not a single-precision number.
     #[inline]
-    fn push(&mut self, w: f64) {
-        match self {
-            Weights::Single(v) if is_single(w) => v.push(w as f32),
-            Weights::Single(v) => {
-                let mut double = Vec::with_capacity(v.capacity());
-                double.extend(v.iter().map(|&x| f64::from(x)));
-                double.push(w);
-                *self = Weights::Double(double);
+    fn extend(&mut self, row: &[Placed]) {
+        if let Weights::Single(v) = self {
+            if row.iter().all(|p| is_single(p.weight)) {
+                v.extend(row.iter().map(|p| p.weight as f32));
+                return;
             }
-            Weights::Double(v) => v.push(w),
+            let mut double = Vec::with_capacity(v.capacity());
+            double.extend(v.iter().map(|&x| f64::from(x)));
+            *self = Weights::Double(double);
+        }
+        if let Weights::Double(v) = self {
+            v.extend(row.iter().map(|p| p.weight));
         }
     }
 
@@ -238,10 +240,8 @@ impl RowWriter {
         }
         self.runs_fit &= u32::try_from(self.runs.len()).is_ok();
         self.run_start.push(self.runs.len() as u32);
-        for p in row {
-            self.target.push(p.target);
-            self.weight.push(p.weight);
-        }
+        self.target.extend(row.iter().map(|p| p.target));
+        self.weight.extend(row);
         self.row_start.push(self.target.len() as u64);
     }
 
@@ -338,31 +338,23 @@ impl IncomingCsr {
         Self::packed(RowIndex::new(row_start), target, weight, delay, receptor)
     }
 
-    /// The CSR of rows `rows` over per-synapse arrays: rows sorted by delay, then the parameters
-    /// stored in the smallest layout that holds them (see the module docs).
-    fn packed(
-        rows: RowIndex,
-        mut target: Vec<u32>,
-        mut weight: Vec<f64>,
-        mut delay: Vec<u16>,
-        mut receptor: Vec<u8>,
-    ) -> Self {
-        sort_rows_by_delay(&rows, &mut target, &mut weight, &mut delay, &mut receptor);
-        let single = weight.iter().all(|&w| is_single(w));
-        let per_synapse = weight.len() * (if single { 4 } else { 8 } + DELAY_RECEPTOR_BYTES);
-        // Per row only where that is smaller: a row's parameters take 16 bytes, and a shard with
-        // few synapses from many sources has mostly empty rows.
-        let smaller = rows.rows() * std::mem::size_of::<SharedParams>() < per_synapse;
-        if let Some(shared) = shared_per_row(&rows, &weight, &delay, &receptor).filter(|_| smaller) {
-            return Self { rows, target, params: Params::PerRow(shared) };
+    /// The CSR of rows `rows` over per-synapse arrays: each row sorted by delay and written out
+    /// in the smallest layout that holds it (see [`RowWriter`]).
+    fn packed(rows: RowIndex, target: Vec<u32>, weight: Vec<f64>, delay: Vec<u16>, receptor: Vec<u8>) -> Self {
+        let mut writer = RowWriter::new(rows.rows(), target.len());
+        let (mut row, mut scratch) = (Vec::new(), Vec::new());
+        for r in 0..rows.rows() {
+            row.clear();
+            row.extend(rows.range(r).map(|j| Placed {
+                weight: weight[j],
+                target: target[j],
+                delay: delay[j],
+                receptor: receptor[j],
+            }));
+            sort_row_by_delay(&mut row, &mut scratch);
+            writer.push_row(&row);
         }
-        let weight =
-            if single { Weights::Single(weight.iter().map(|&w| w as f32).collect()) } else { Weights::Double(weight) };
-        let params = match runs_per_row(&rows, &delay, &receptor) {
-            Some((runs, run_start)) => Params::PerRun { weight, runs, run_start },
-            None => Params::PerSynapse { weight, delay, receptor },
-        };
-        Self { rows, target, params }
+        writer.finish()
     }
 
     /// Joins CSRs over the same sources whose targets are consecutive ranges of one shard: the
@@ -540,60 +532,15 @@ fn counts_to_starts(row_start: &mut [u64]) {
     }
 }
 
-/// The parameters of each row if every row's synapses share them (compared bit for bit), else
-/// `None`. Empty rows share anything.
-fn shared_per_row(rows: &RowIndex, weight: &[f64], delay: &[u16], receptor: &[u8]) -> Option<Vec<SharedParams>> {
-    let mut shared = Vec::with_capacity(rows.rows());
-    for r in 0..rows.rows() {
-        let range = rows.range(r);
-        let Some(first) = range.clone().next() else {
-            shared.push(SharedParams::default());
-            continue;
-        };
-        let p = SharedParams { weight: weight[first], delay: delay[first], receptor: receptor[first] };
-        let same = range.clone().all(|j| weight[j].to_bits() == p.weight.to_bits())
-            && delay[range.clone()].iter().all(|&d| d == p.delay)
-            && receptor[range].iter().all(|&rc| rc == p.receptor);
-        if !same {
-            return None;
-        }
-        shared.push(p);
-    }
-    Some(shared)
-}
-
-/// The runs of equal delay and receptor of every row, and where each row's runs start, if they
-/// take less memory than a delay and a receptor per synapse (and their count fits in `u32`).
-fn runs_per_row(rows: &RowIndex, delay: &[u16], receptor: &[u8]) -> Option<(Vec<Run>, Vec<u32>)> {
-    let mut runs: Vec<Run> = Vec::new();
-    let mut run_start = Vec::with_capacity(rows.rows() + 1);
-    run_start.push(0u32);
-    let per_synapse_bytes = delay.len() * DELAY_RECEPTOR_BYTES;
-    for r in 0..rows.rows() {
-        let range = rows.range(r);
-        let (delays, receptors) = (&delay[range.clone()], &receptor[range]);
-        let mut j = 0;
-        while j < delays.len() {
-            let (d, rc) = (delays[j], receptors[j]);
-            let len = delays[j..].iter().zip(&receptors[j..]).take_while(|&(&dj, &rj)| dj == d && rj == rc).count();
-            // A run longer than u32 (a row of more than 4·10⁹ synapses) is split: two runs with
-            // one delay and receptor deliver the same.
-            for part in 0..len.div_ceil(u32::MAX as usize) {
-                let part_len = (len - part * u32::MAX as usize).min(u32::MAX as usize);
-                runs.push(Run { len: part_len as u32, delay: d, receptor: rc });
-            }
-            j += len;
-        }
-        if runs.len() * std::mem::size_of::<Run>() + run_start.len() * 4 >= per_synapse_bytes {
-            return None;
-        }
-        run_start.push(u32::try_from(runs.len()).ok()?);
-    }
-    runs.shrink_to_fit();
-    Some((runs, run_start))
-}
-
-/// Orders a row by delay, stably (as [`sort_rows_by_delay`] does each row of arrays).
+/// Orders a row by delay, stably. Rows are generated in target order (per projection), so
+/// delivery then writes one ring-buffer slot after the other, each in ascending neuron order,
+/// instead of jumping between slots (with many distinct delays, as in PD14, most adds missed
+/// the cache), and equal delays form the runs of the per-run layout.
+///
+/// Results do not change: a spike's synapses with different delays write different slots,
+/// and synapses with equal delay keep their order, so every buffer cell receives its weights
+/// in the same order as before. Only the order in which a step's touched neurons are listed
+/// changes, and the neurons of a step are updated independently of each other.
 fn sort_row_by_delay(row: &mut [Placed], scratch: &mut Vec<Placed>) {
     if row.windows(2).all(|w| w[0].delay <= w[1].delay) {
         return;
@@ -617,53 +564,6 @@ fn sort_row_by_delay(row: &mut [Placed], scratch: &mut Vec<Placed>) {
         let slot = &mut counts[usize::from(p.delay - lo)];
         row[*slot] = *p;
         *slot += 1;
-    }
-}
-
-/// Orders each row by delay, stably. Rows are generated in target order (per projection),
-/// so delivery then writes one ring-buffer slot after the other, each in ascending neuron
-/// order, instead of jumping between slots (with many distinct delays, as in PD14, most adds
-/// missed the cache).
-///
-/// Results do not change: a spike's synapses with different delays write different slots,
-/// and synapses with equal delay keep their order, so every buffer cell receives its weights
-/// in the same order as before. Only the order in which a step's touched neurons are listed
-/// changes, and the neurons of a step are updated independently of each other.
-fn sort_rows_by_delay(rows: &RowIndex, target: &mut [u32], weight: &mut [f64], delay: &mut [u16], receptor: &mut [u8]) {
-    let mut row: Vec<(u16, u32, f64, u8)> = Vec::new();
-    let mut counts: Vec<usize> = Vec::new();
-    for r in 0..rows.rows() {
-        let range = rows.range(r);
-        let delays = &delay[range.clone()];
-        if delays.windows(2).all(|w| w[0] <= w[1]) {
-            continue;
-        }
-        let lo = delays.iter().copied().min().unwrap_or(0);
-        let hi = delays.iter().copied().max().unwrap_or(0);
-        row.clear();
-        row.extend(range.clone().map(|j| (delay[j], target[j], weight[j], receptor[j])));
-        if usize::from(hi - lo) > 4 * row.len() + 64 {
-            // Delays too spread for counting: a stable comparison sort.
-            row.sort_by_key(|&(d, ..)| d);
-            for (j, &(d, t, w, rc)) in range.zip(&row) {
-                (delay[j], target[j], weight[j], receptor[j]) = (d, t, w, rc);
-            }
-            continue;
-        }
-        // A stable counting sort by delay (delays span few values), placing straight back.
-        counts.clear();
-        counts.resize(usize::from(hi - lo) + 2, 0);
-        for &(d, ..) in &row {
-            counts[usize::from(d - lo) + 1] += 1;
-        }
-        for k in 1..counts.len() {
-            counts[k] += counts[k - 1];
-        }
-        for &(d, t, w, rc) in &row {
-            let j = range.start + counts[usize::from(d - lo)];
-            counts[usize::from(d - lo)] += 1;
-            (delay[j], target[j], weight[j], receptor[j]) = (d, t, w, rc);
-        }
     }
 }
 
