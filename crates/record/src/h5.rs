@@ -266,3 +266,24 @@ pub(crate) fn open_group(path: &Path, parent: &Group, name: &str) -> Result<Grou
 pub(crate) fn member_names(path: &Path, group: &Group) -> Result<Vec<String>> {
     group.member_names().context(path, || format!("list the members of {}", group.name()))
 }
+
+/// Checks that `group` holds exactly the members `planned` (in any order), else a mismatch
+/// that names both lists: "it holds the {what} [..] but the run records [..]".
+pub(crate) fn check_members(
+    path: &Path,
+    group: &Group,
+    planned: impl Iterator<Item = String>,
+    what: &str,
+) -> Result<()> {
+    let mut in_file = member_names(path, group)?;
+    let mut planned: Vec<String> = planned.collect();
+    in_file.sort();
+    planned.sort();
+    if in_file != planned {
+        return Err(RecordError::mismatch(
+            path,
+            format!("it holds the {what} {in_file:?} but the run records {planned:?}"),
+        ));
+    }
+    Ok(())
+}

@@ -182,30 +182,7 @@ impl Recorder {
             source,
         })?;
         let layout = Layout::new(populations, record_spikes, reports, weight_plans);
-        let spikes = if layout.spike_pops.is_empty() {
-            None
-        } else {
-            Some(SpikeWriter::create(&dir.join(SPIKES_FILE), &layout.spike_pops, SPIKE_CHUNK)?)
-        };
-        let mut writers = Vec::with_capacity(reports.len());
-        for (r, entry) in reports.iter().zip(&layout.entries) {
-            let elements = r.elements.max(1);
-            writers.push(FrameReportWriter::create(
-                &dir.join(&entry.file),
-                &r.population,
-                &r.nodes,
-                &vec![elements as u32; r.nodes.len()],
-                r.interval_ms,
-                r.interval_ms,
-                &r.units,
-                FRAME_CHUNK,
-            )?);
-        }
-        let weights = if layout.weight_groups.is_empty() {
-            None
-        } else {
-            Some(WeightWriter::create(&dir.join(WEIGHTS_FILE), &layout.weight_groups, SPIKE_CHUNK)?)
-        };
+        let (spikes, writers, weights) = open_writers(dir, &layout, reports, None)?;
         let manifest = Manifest {
             format_version: [0, 1],
             laminar_version: env!("CARGO_PKG_VERSION").to_string(),
@@ -260,36 +237,7 @@ impl Recorder {
         check_manifest(&dir.join(MANIFEST_FILE_NAME), &manifest, info, populations, &layout)?;
         check_position(dir, position, &layout)?;
         // Nothing has been changed so far; from here on each file is checked, then cut.
-        let spikes = if layout.spike_pops.is_empty() {
-            None
-        } else {
-            Some(SpikeWriter::open_append(&dir.join(SPIKES_FILE), &layout.spike_pops, SPIKE_CHUNK, &position.spikes)?)
-        };
-        let mut writers = Vec::with_capacity(reports.len());
-        for ((r, entry), &frames) in reports.iter().zip(&layout.entries).zip(&position.frames) {
-            let elements = r.elements.max(1);
-            writers.push(FrameReportWriter::open_append(
-                &dir.join(&entry.file),
-                &r.population,
-                &r.nodes,
-                &vec![elements as u32; r.nodes.len()],
-                r.interval_ms,
-                r.interval_ms,
-                &r.units,
-                FRAME_CHUNK,
-                frames,
-            )?);
-        }
-        let weights = if layout.weight_groups.is_empty() {
-            None
-        } else {
-            Some(WeightWriter::open_append(
-                &dir.join(WEIGHTS_FILE),
-                &layout.weight_groups,
-                SPIKE_CHUNK,
-                &position.weights,
-            )?)
-        };
+        let (spikes, writers, weights) = open_writers(dir, &layout, reports, Some(position))?;
         let from_ms = position.step as f64 * info.resolution_ms;
         for segment in &mut manifest.segments {
             if segment.outcome.is_none() {
@@ -761,4 +709,55 @@ impl Recorder {
         }
         Ok(())
     }
+}
+
+/// The writers of `layout`'s files in `dir`: created empty, or, at a checkpoint's position
+/// (`at`), reopened, checked and cut back to it (see [`Recorder::resume`]).
+#[allow(clippy::type_complexity)]
+fn open_writers(
+    dir: &Path,
+    layout: &Layout,
+    reports: &[ReportPlan],
+    at: Option<&RecorderPosition>,
+) -> Result<(Option<SpikeWriter>, Vec<FrameReportWriter>, Option<WeightWriter>), OutputError> {
+    let spikes = if layout.spike_pops.is_empty() {
+        None
+    } else {
+        let path = dir.join(SPIKES_FILE);
+        Some(match at {
+            None => SpikeWriter::create(&path, &layout.spike_pops, SPIKE_CHUNK)?,
+            Some(p) => SpikeWriter::open_append(&path, &layout.spike_pops, SPIKE_CHUNK, &p.spikes)?,
+        })
+    };
+    let mut writers = Vec::with_capacity(reports.len());
+    for (i, (r, entry)) in reports.iter().zip(&layout.entries).enumerate() {
+        let (path, elements) = (dir.join(&entry.file), vec![r.elements.max(1) as u32; r.nodes.len()]);
+        let (population, nodes, interval, units) = (&r.population, &r.nodes, r.interval_ms, &r.units);
+        writers.push(match at {
+            None => {
+                FrameReportWriter::create(&path, population, nodes, &elements, interval, interval, units, FRAME_CHUNK)?
+            }
+            Some(p) => FrameReportWriter::open_append(
+                &path,
+                population,
+                nodes,
+                &elements,
+                interval,
+                interval,
+                units,
+                FRAME_CHUNK,
+                p.frames[i],
+            )?,
+        });
+    }
+    let weights = if layout.weight_groups.is_empty() {
+        None
+    } else {
+        let path = dir.join(WEIGHTS_FILE);
+        Some(match at {
+            None => WeightWriter::create(&path, &layout.weight_groups, SPIKE_CHUNK)?,
+            Some(p) => WeightWriter::open_append(&path, &layout.weight_groups, SPIKE_CHUNK, &p.weights)?,
+        })
+    };
+    Ok((spikes, writers, weights))
 }

@@ -28,7 +28,7 @@ use hdf5::Group;
 use crate::error::{Hdf5Context, RecordError, Result};
 use crate::events::{EventFile, EventGroup, check_event_time};
 use crate::h5::{
-    AppendableColumn, Sorting, check_group_name, create_file, member_names, open_file_rw, open_group, read_sorting,
+    AppendableColumn, Sorting, check_group_name, check_members, create_file, open_file_rw, open_group, read_sorting,
     write_sorting, write_string_attr,
 };
 
@@ -113,16 +113,7 @@ impl SpikeWriter {
         }
         let file = open_file_rw(path)?;
         let spikes = open_group(path, &file, "spikes")?;
-        let mut in_file = member_names(path, &spikes)?;
-        let mut planned: Vec<String> = populations.iter().map(|(name, _)| name.clone()).collect();
-        in_file.sort();
-        planned.sort();
-        if in_file != planned {
-            return Err(RecordError::mismatch(
-                path,
-                format!("it holds the spike populations {in_file:?} but the run records {planned:?}"),
-            ));
-        }
+        check_members(path, &spikes, populations.iter().map(|(name, _)| name.clone()), "spike populations")?;
         let mut groups = Vec::with_capacity(populations.len());
         for (name, size) in populations {
             let group = open_group(path, &spikes, name)?;

@@ -20,7 +20,7 @@ use std::path::Path;
 use crate::error::{Hdf5Context, RecordError, Result};
 use crate::events::{EventFile, EventGroup, check_event_time};
 use crate::h5::{
-    AppendableColumn, check_group_name, create_file, member_names, open_file_rw, open_group, read_string_attr,
+    AppendableColumn, check_group_name, check_members, create_file, open_file_rw, open_group, read_string_attr,
     write_string_attr,
 };
 
@@ -105,16 +105,7 @@ impl WeightWriter {
         }
         let file = open_file_rw(path)?;
         let weights_group = open_group(path, &file, "weights")?;
-        let mut in_file = member_names(path, &weights_group)?;
-        let mut planned: Vec<String> = projections.iter().map(|p| p.name.clone()).collect();
-        in_file.sort();
-        planned.sort();
-        if in_file != planned {
-            return Err(RecordError::mismatch(
-                path,
-                format!("it holds the projections {in_file:?} but the run records {planned:?}"),
-            ));
-        }
+        check_members(path, &weights_group, projections.iter().map(|p| p.name.clone()), "projections")?;
         let mut groups = Vec::with_capacity(projections.len());
         for projection in projections {
             let group = open_group(path, &weights_group, &projection.name)?;
