@@ -244,6 +244,15 @@ fn cases() -> Vec<ModelCase> {
             w_ex: 20.0,
             w_in: -40.0,
         },
+        // The same cell with the vectorised integration (`integration = "rk4_vector"`).
+        ModelCase {
+            label: "pyramidal_bac_rk4_vector",
+            model: "pyramidal_bac",
+            scheduling: None,
+            params: json!({ "I_e": 500.0, "I_e_apical": 100.0, "integration": "rk4_vector" }),
+            w_ex: 20.0,
+            w_in: -40.0,
+        },
         // Astrocytes receive spikes on one receptor (IP3); both weights are positive.
         ModelCase {
             label: "astrocyte_lr_1994",

@@ -170,7 +170,8 @@ enum Command {
     /// model file whose pyramidal_bac population lends its `params`. The parameters (units pF,
     /// ms, mV, pA, nS): C_m, tau_m, E_L, V_th, V_reset, t_ref, b_s, tau_w_s, g_s, I_e (soma);
     /// C_d, tau_d, a_d, tau_w_d, g_d, E_d, D_d, bAP_amplitude, bAP_delay, bAP_duration,
-    /// I_e_apical (dendrite); tau_syn_soma, tau_syn_basal, tau_syn_apical (synapses).
+    /// I_e_apical (dendrite); tau_syn_soma, tau_syn_basal, tau_syn_apical (synapses); integration
+    /// (`rk4`, the reference, or `rk4_vector`, the same scheme vectorised: see the model docs).
     ///
     /// Grid fields (in `[grid]` or as `--set grid.FIELD=VALUE`): somatic_rates (Hz; default
     /// 0, 700, … 3500), apical_rates (Hz; default 0, 320, … 1600), somatic_weight and

@@ -115,3 +115,4 @@ pub mod parrot_neuron;
 pub mod pyramidal_bac;
 pub mod spike_generator;
 pub mod synapses;
+pub mod vector_exp;
