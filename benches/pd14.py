@@ -15,8 +15,9 @@ Runs two whole processes of the release binary (build it first: `cargo build --r
 Then it prints the per-population rates over [500, 1500) ms against the reference rates of
 `data/reference/pd14/pd14.json` (`reference_rates_hz_one_nest_run`; needs h5py, skipped without it) and a Markdown table of the
 ratios to NEST 3.10 on this machine as the column issue states them: 126 s to build, 101 s per
-simulated second, 14.5 GB peak with 2 threads (NEST's figures are not re-measured here: NEST's
-Potjans_2014 example takes some five minutes and 15 GB).
+simulated second, 14.5 GB peak with 2 threads (NEST's figures are not re-measured by this script:
+the same network in NEST takes some five minutes and 15 GB; `benches/nest_pd14.py` builds and runs
+it there, for a side-by-side measurement).
 
 Full scale needs about 5 GB of memory and, on two cores, about 25 s for the run plus 12 s for the
 separate build. Timings mean something only on a quiet machine (check `uptime`).
