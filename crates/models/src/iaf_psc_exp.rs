@@ -61,6 +61,7 @@ use serde::Deserialize;
 use crate::Scheduling;
 use crate::lazy::{GAP_TABLE_LEN, GapTable, LazyClock, LazyModel, start_lazily, update_lazily};
 use crate::params::{ParamError, Validate, finite, less_than, non_negative, positive};
+use crate::vector_level::VectorLevel;
 
 /// Parameters (NEST names and defaults). `V_m`, `I_syn_ex`, `I_syn_in` are initial values.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -488,26 +489,19 @@ impl IafPscExpClocked {
     /// The sweep over all neurons with the step's spike input `input` (`[ex; n]` then `[in; n]`,
     /// zeroed as it is read), compiled for the best vector instructions the CPU has (the
     /// arithmetic is the same on every path: no fused multiply-adds, so results are identical).
-    // The one `unsafe` of the models: calling a function compiled for CPU features is unsafe
-    // unless the caller has them, which the run-time check just established.
+    // Calling a function compiled for CPU features is unsafe unless the caller has them, which
+    // `vector_level` established.
     #[allow(unsafe_code)]
     fn sweep(&mut self, input: &mut [f64]) {
-        #[cfg(target_arch = "x86_64")]
-        {
-            if std::arch::is_x86_feature_detected!("avx512f")
-                && std::arch::is_x86_feature_detected!("avx512vl")
-                && std::arch::is_x86_feature_detected!("avx512bw")
-                && std::arch::is_x86_feature_detected!("avx512dq")
-            {
-                // SAFETY: the CPU supports every feature the function is compiled for.
-                return unsafe { self.sweep_avx512(input) };
-            }
-            if std::arch::is_x86_feature_detected!("avx2") {
-                // SAFETY: as above.
-                return unsafe { self.sweep_avx2(input) };
-            }
+        match crate::vector_level::vector_level() {
+            // SAFETY: the CPU supports every feature the function is compiled for.
+            #[cfg(target_arch = "x86_64")]
+            VectorLevel::Avx512 => unsafe { self.sweep_avx512(input) },
+            // SAFETY: as above.
+            #[cfg(target_arch = "x86_64")]
+            VectorLevel::Avx2 => unsafe { self.sweep_avx2(input) },
+            _ => self.sweep_portable(input),
         }
-        self.sweep_portable(input);
     }
 
     #[cfg(target_arch = "x86_64")]

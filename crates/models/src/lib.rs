@@ -116,3 +116,4 @@ pub mod pyramidal_bac;
 pub mod spike_generator;
 pub mod synapses;
 pub mod vector_exp;
+mod vector_level;
