@@ -119,9 +119,16 @@ impl Weights {
     /// exactly) at the first row with a weight that is not a single-precision number.
     #[inline]
     fn extend(&mut self, row: &[Placed]) {
+        self.extend_doubles(row.iter().map(|p| p.weight), || row.iter().all(|p| is_single(p.weight)))
+    }
+
+    /// Appends weights given as an iterator of doubles (`all_single`: whether each is exactly a
+    /// single-precision number, checked by the caller once for the slice).
+    #[inline]
+    fn extend_doubles(&mut self, weights: impl Iterator<Item = f64> + Clone, all_single: impl FnOnce() -> bool) {
         if let Weights::Single(v) = self {
-            if row.iter().all(|p| is_single(p.weight)) {
-                v.extend(row.iter().map(|p| p.weight as f32));
+            if all_single() {
+                v.extend(weights.map(|w| w as f32));
                 return;
             }
             let mut double = Vec::with_capacity(v.capacity());
@@ -129,8 +136,28 @@ impl Weights {
             *self = Weights::Double(double);
         }
         if let Weights::Double(v) = self {
-            v.extend(row.iter().map(|p| p.weight));
+            v.extend(weights);
         }
+    }
+
+    /// Appends `from[range]` (another CSR's weights), exactly.
+    #[inline]
+    fn extend_from(&mut self, from: &Weights, range: std::ops::Range<usize>) {
+        match (&mut *self, from) {
+            (Weights::Single(v), Weights::Single(w)) => v.extend_from_slice(&w[range]),
+            (Weights::Double(v), Weights::Single(w)) => v.extend(w[range].iter().map(|&x| f64::from(x))),
+            (Weights::Double(v), Weights::Double(w)) => v.extend_from_slice(&w[range]),
+            (Weights::Single(_), Weights::Double(w)) => {
+                let w = &w[range];
+                self.extend_doubles(w.iter().copied(), || w.iter().all(|&x| is_single(x)))
+            }
+        }
+    }
+
+    /// Appends `n` copies of `w`.
+    #[inline]
+    fn extend_repeated(&mut self, w: f64, n: usize) {
+        self.extend_doubles(std::iter::repeat_n(w, n), || is_single(w))
     }
 
     fn bytes_each(&self) -> usize {
@@ -191,9 +218,21 @@ struct Placed {
     receptor: u8,
 }
 
+/// Buffers a thread reuses from one packing to the next: a chunk's synapses placed in their rows
+/// (16 bytes each) and the space to sort a row. Allocations this large are fresh mappings, so
+/// without reuse every chunk would fault in (and the kernel zero) its pages again.
+#[derive(Debug, Default)]
+pub(crate) struct PackScratch {
+    placed: Vec<Placed>,
+    row: Vec<Placed>,
+}
+
 /// Writes a CSR row by row (each row sorted by delay): targets, weights (single precision while
 /// every weight so far is exactly one) and runs as they come, noting whether every row shares
 /// its parameters; [`RowWriter::finish`] picks the layout.
+///
+/// A row is written as runs of equal delay and receptor ([`RowWriter::push_run`], then its
+/// targets and weights) and closed with [`RowWriter::end_row`].
 struct RowWriter {
     row_start: Vec<u64>,
     target: Vec<u32>,
@@ -202,6 +241,9 @@ struct RowWriter {
     run_start: Vec<u32>,
     runs_fit: bool,
     shared: Option<Vec<SharedParams>>,
+    /// Where the row being written starts in `target` and in `runs`.
+    row_begin: usize,
+    row_runs_begin: usize,
 }
 
 impl RowWriter {
@@ -218,35 +260,69 @@ impl RowWriter {
             run_start,
             runs_fit: true,
             shared: Some(Vec::with_capacity(rows)),
+            row_begin: 0,
+            row_runs_begin: 0,
         }
     }
 
+    /// Writes a whole row of synapses, already sorted by delay.
     fn push_row(&mut self, row: &[Placed]) {
+        for run in row.chunk_by(|a, b| (a.delay, a.receptor) == (b.delay, b.receptor)) {
+            self.push_run(run[0].delay, run[0].receptor, run.len());
+        }
+        self.target.extend(row.iter().map(|p| p.target));
+        self.weight.extend(row);
+        self.end_row();
+    }
+
+    /// Notes `len` more synapses of the current row with this delay and receptor (their targets
+    /// and weights are appended by the caller): they extend the row's last run when it has the
+    /// same delay and receptor. A run longer than `u32` is split: two runs with one delay and
+    /// receptor deliver the same.
+    fn push_run(&mut self, delay: u16, receptor: u8, mut len: usize) {
+        if self.runs.len() > self.row_runs_begin {
+            let last = self.runs.last_mut().expect("the row has a run");
+            if (last.delay, last.receptor) == (delay, receptor) {
+                let add = len.min((u32::MAX - last.len) as usize);
+                last.len += add as u32;
+                len -= add;
+            }
+        }
+        while len > 0 {
+            let part = len.min(u32::MAX as usize);
+            self.runs.push(Run { len: part as u32, delay, receptor });
+            len -= part;
+        }
+    }
+
+    /// Closes the current row: notes where it ends and whether it shares one weight, delay and
+    /// receptor.
+    fn end_row(&mut self) {
+        let runs = &self.runs[self.row_runs_begin..];
         if let Some(list) = &mut self.shared {
-            let key = |p: &Placed| (p.weight.to_bits(), p.delay, p.receptor);
-            match row.first() {
+            let (weight, synapses) = (&self.weight, self.row_begin..self.target.len());
+            match runs.first() {
                 None => list.push(SharedParams::default()),
-                Some(f) if row.iter().all(|p| key(p) == key(f)) => {
-                    list.push(SharedParams { weight: f.weight, delay: f.delay, receptor: f.receptor })
+                Some(f)
+                    if runs.iter().all(|r| (r.delay, r.receptor) == (f.delay, f.receptor))
+                        && synapses
+                            .clone()
+                            .all(|j| weight.get(j).to_bits() == weight.get(synapses.start).to_bits()) =>
+                {
+                    list.push(SharedParams { weight: weight.get(synapses.start), delay: f.delay, receptor: f.receptor })
                 }
                 Some(_) => self.shared = None,
             }
         }
-        for run in row.chunk_by(|a, b| (a.delay, a.receptor) == (b.delay, b.receptor)) {
-            // A run longer than u32 is split: two runs with one delay and receptor deliver the same.
-            for part in run.chunks(u32::MAX as usize) {
-                self.runs.push(Run { len: part.len() as u32, delay: part[0].delay, receptor: part[0].receptor });
-            }
-        }
         self.runs_fit &= u32::try_from(self.runs.len()).is_ok();
         self.run_start.push(self.runs.len() as u32);
-        self.target.extend(row.iter().map(|p| p.target));
-        self.weight.extend(row);
         self.row_start.push(self.target.len() as u64);
+        self.row_begin = self.target.len();
+        self.row_runs_begin = self.runs.len();
     }
 
     fn finish(self) -> IncomingCsr {
-        let Self { row_start, target, weight, mut runs, run_start, runs_fit, shared } = self;
+        let Self { row_start, target, weight, mut runs, run_start, runs_fit, shared, .. } = self;
         let rows = RowIndex::new(row_start);
         let synapses = target.len();
         let per_synapse = synapses * (weight.bytes_each() + DELAY_RECEPTOR_BYTES);
@@ -281,20 +357,14 @@ impl IncomingCsr {
     /// Packs edges `(source gid, target, weight, delay steps, receptor)` sorted by source gid.
     /// (Construction uses [`IncomingCsr::from_edges`]; kept for callers with sorted edges.)
     pub fn from_sorted(n_sources: u64, edges: impl ExactSizeIterator<Item = (u64, u32, f64, Step, u8)>) -> Self {
-        let n = edges.len();
         let mut row_start = vec![0u64; n_sources as usize + 1];
-        let mut target = Vec::with_capacity(n);
-        let (mut weight, mut delay, mut receptor) =
-            (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
+        let mut placed = Vec::with_capacity(edges.len());
         for (source, t, w, d, r) in edges {
             row_start[source as usize + 1] += 1;
-            target.push(t);
-            weight.push(w);
-            delay.push(d.min(u64::from(u16::MAX)) as u16);
-            receptor.push(r);
+            placed.push(Placed { weight: w, target: t, delay: d.min(u64::from(u16::MAX)) as u16, receptor: r });
         }
         counts_to_starts(&mut row_start);
-        Self::packed(RowIndex::new(row_start), target, weight, delay, receptor)
+        Self::packed(&row_start, &mut placed, &mut Vec::new())
     }
 
     /// Packs edges `(source gid, target, weight, delay steps, receptor)` into rows by source gid,
@@ -311,48 +381,64 @@ impl IncomingCsr {
         for (source, ..) in edges.clone() {
             row_counts[source as usize + 1] += 1;
         }
-        Self::from_counted_edges(row_counts, edges)
+        let mut row_start = row_counts;
+        counts_to_starts(&mut row_start);
+        let mut cursor: Vec<u64> = row_start[..row_start.len() - 1].to_vec();
+        let mut placed = vec![Placed::default(); *row_start.last().expect("a row start") as usize];
+        for (source, t, w, d, r) in edges {
+            let j = cursor[source as usize] as usize;
+            cursor[source as usize] += 1;
+            placed[j] = Placed { weight: w, target: t, delay: d.min(u64::from(u16::MAX)) as u16, receptor: r };
+        }
+        Self::packed(&row_start, &mut placed, &mut Vec::new())
     }
 
     /// As [`IncomingCsr::from_edges`], with the rows' lengths already counted:
     /// `row_counts[g + 1]` edges from source `g` (`row_counts[0]` = 0), so that a caller that
     /// passes over the edges anyway saves the counting pass.
-    pub(crate) fn from_counted_edges(
+    ///
+    /// Each edge is placed at its row's cursor as one 16-byte record (target, weight, delay,
+    /// receptor together): a chunk's edges are far larger than the caches, and one scattered
+    /// write per edge, then one sequential read per row, is the fewest passes over them.
+    pub(crate) fn from_counted_edges<E>(
         mut row_start: Vec<u64>,
-        edges: impl Iterator<Item = (u64, u32, f64, Step, u8)>,
+        edges: &[E],
+        unpack: impl Fn(&E) -> (u64, u32, f64, Step, u8),
+        scratch: &mut PackScratch,
     ) -> Self {
+        /// Edges looked ahead: where they go is asked for (a prefetch) this many edges before
+        /// they are placed, so that the scattered writes' cache misses overlap.
+        const AHEAD: usize = 16;
         let n_sources = row_start.len() - 1;
         counts_to_starts(&mut row_start);
         let n = row_start[n_sources] as usize;
         let mut cursor: Vec<u64> = row_start[..n_sources].to_vec();
-        let (mut target, mut weight, mut delay, mut receptor) = (vec![0; n], vec![0.0; n], vec![0; n], vec![0; n]);
-        for (source, t, w, d, r) in edges {
+        let PackScratch { placed, row } = scratch;
+        placed.clear();
+        placed.resize(n, Placed::default());
+        for (i, e) in edges.iter().enumerate() {
+            if let Some(ahead) = edges.get(i + AHEAD) {
+                let j = cursor[unpack(ahead).0 as usize] as usize;
+                crate::prefetch::slice(placed.get(j..j + 1).unwrap_or_default());
+            }
+            let (source, t, w, d, r) = unpack(e);
             let j = cursor[source as usize] as usize;
             cursor[source as usize] += 1;
-            target[j] = t;
-            weight[j] = w;
-            delay[j] = d.min(u64::from(u16::MAX)) as u16;
-            receptor[j] = r;
+            placed[j] = Placed { weight: w, target: t, delay: d.min(u64::from(u16::MAX)) as u16, receptor: r };
         }
         debug_assert!(cursor.iter().zip(&row_start[1..]).all(|(c, s)| c == s), "row counts did not match the edges");
-        Self::packed(RowIndex::new(row_start), target, weight, delay, receptor)
+        Self::packed(&row_start, placed, row)
     }
 
-    /// The CSR of rows `rows` over per-synapse arrays: each row sorted by delay and written out
-    /// in the smallest layout that holds it (see [`RowWriter`]).
-    fn packed(rows: RowIndex, target: Vec<u32>, weight: Vec<f64>, delay: Vec<u16>, receptor: Vec<u8>) -> Self {
-        let mut writer = RowWriter::new(rows.rows(), target.len());
-        let (mut row, mut scratch) = (Vec::new(), Vec::new());
-        for r in 0..rows.rows() {
-            row.clear();
-            row.extend(rows.range(r).map(|j| Placed {
-                weight: weight[j],
-                target: target[j],
-                delay: delay[j],
-                receptor: receptor[j],
-            }));
-            sort_row_by_delay(&mut row, &mut scratch);
-            writer.push_row(&row);
+    /// The CSR of the rows `placed[row_start[g]..row_start[g + 1]]`: each row sorted by delay
+    /// (in place) and written out in the smallest layout that holds it (see [`RowWriter`]).
+    fn packed(row_start: &[u64], placed: &mut [Placed], scratch: &mut Vec<Placed>) -> Self {
+        let rows = row_start.len() - 1;
+        let mut writer = RowWriter::new(rows, placed.len());
+        for r in 0..rows {
+            let row = &mut placed[row_start[r] as usize..row_start[r + 1] as usize];
+            sort_row_by_delay(row, scratch);
+            writer.push_row(row);
         }
         writer.finish()
     }
@@ -365,24 +451,78 @@ impl IncomingCsr {
     /// target comes from one part and keeps its order among them, so each buffer cell receives
     /// its weights in the order a build in one piece gives (different targets' synapses may
     /// interleave differently within a row, which changes no sum).
+    ///
+    /// The parts' rows are already sorted by delay, so the join moves runs, not synapses: a row's
+    /// runs of equal delay and receptor from every part, in part order, stably sorted by delay
+    /// (a merge of the parts' sorted lists), are the runs of the stably sorted concatenation; each
+    /// run's targets and weights are then copied as one slice.
     pub(crate) fn concat(parts: &[(IncomingCsr, u32)]) -> Self {
+        /// Synapses `range` of part `part`'s row: one delay and receptor.
+        #[derive(Clone, Copy)]
+        struct PartRun {
+            delay: u16,
+            receptor: u8,
+            part: usize,
+            start: usize,
+            len: usize,
+        }
         let rows = parts.iter().map(|(p, _)| p.rows.rows()).max().unwrap_or(0);
         let synapses = parts.iter().map(|(p, _)| p.synapses()).sum();
         let mut writer = RowWriter::new(rows, synapses);
-        let (mut row, mut scratch) = (Vec::new(), Vec::new());
-        for g in 0..rows as u64 {
-            row.clear();
-            for (part, offset) in parts {
-                if (g as usize) < part.rows.rows() {
-                    part.for_each_in_row(g, |target, weight, delay, receptor| {
-                        row.push(Placed { weight, target: target + offset, delay, receptor });
+        let (mut runs, mut scratch): (Vec<PartRun>, Vec<PartRun>) = (Vec::new(), Vec::new());
+        for g in 0..rows {
+            runs.clear();
+            for (k, (part, _)) in parts.iter().enumerate() {
+                if g < part.rows.rows() {
+                    part.for_each_run(g, |delay, receptor, range| {
+                        runs.push(PartRun { delay, receptor, part: k, start: range.start, len: range.len() })
                     });
                 }
             }
-            sort_row_by_delay(&mut row, &mut scratch);
-            writer.push_row(&row);
+            sort_by_delay(&mut runs, |r| r.delay, &mut scratch);
+            for run in &runs {
+                let (part, offset) = &parts[run.part];
+                let range = run.start..run.start + run.len;
+                writer.push_run(run.delay, run.receptor, run.len);
+                writer.target.extend(part.target[range.clone()].iter().map(|&t| t + offset));
+                match &part.params {
+                    Params::PerRow(shared) => writer.weight.extend_repeated(shared[g].weight, run.len),
+                    Params::PerRun { weight, .. } | Params::PerSynapse { weight, .. } => {
+                        writer.weight.extend_from(weight, range)
+                    }
+                }
+            }
+            writer.end_row();
         }
         writer.finish()
+    }
+
+    /// Calls `f(delay, receptor, synapses)` for each run of equal delay and receptor in row
+    /// `row`, in row order (`synapses`: indices into the CSR's arrays).
+    fn for_each_run(&self, row: usize, mut f: impl FnMut(u16, u8, std::ops::Range<usize>)) {
+        let range = self.rows.range(row);
+        if range.is_empty() {
+            return;
+        }
+        match &self.params {
+            Params::PerRow(shared) => f(shared[row].delay, shared[row].receptor, range),
+            Params::PerRun { runs, run_start, .. } => {
+                let mut j = range.start;
+                for run in &runs[run_start[row] as usize..run_start[row + 1] as usize] {
+                    f(run.delay, run.receptor, j..j + run.len as usize);
+                    j += run.len as usize;
+                }
+            }
+            Params::PerSynapse { delay, receptor, .. } => {
+                let mut j = range.start;
+                while j < range.end {
+                    let key = (delay[j], receptor[j]);
+                    let end = (j..range.end).find(|&k| (delay[k], receptor[k]) != key).unwrap_or(range.end);
+                    f(key.0, key.1, j..end);
+                    j = end;
+                }
+            }
+        }
     }
 
     pub fn synapses(&self) -> usize {
@@ -542,27 +682,41 @@ fn counts_to_starts(row_start: &mut [u64]) {
 /// in the same order as before. Only the order in which a step's touched neurons are listed
 /// changes, and the neurons of a step are updated independently of each other.
 fn sort_row_by_delay(row: &mut [Placed], scratch: &mut Vec<Placed>) {
-    if row.windows(2).all(|w| w[0].delay <= w[1].delay) {
+    sort_by_delay(row, |p| p.delay, scratch)
+}
+
+/// Sorts `items` by `delay`, stably: a counting sort over the delays' range when that range is
+/// small against the number of items (delays are a few hundred steps at most), else the standard
+/// library's stable sort. `scratch` is reused space.
+fn sort_by_delay<T: Copy>(items: &mut [T], delay: impl Fn(&T) -> u16, scratch: &mut Vec<T>) {
+    if items.windows(2).all(|w| delay(&w[0]) <= delay(&w[1])) {
         return;
     }
-    let lo = row.iter().map(|p| p.delay).min().unwrap_or(0);
-    let hi = row.iter().map(|p| p.delay).max().unwrap_or(0);
-    if usize::from(hi - lo) > 4 * row.len() + 64 {
-        row.sort_by_key(|p| p.delay);
+    let lo = items.iter().map(&delay).min().unwrap_or(0);
+    let hi = items.iter().map(&delay).max().unwrap_or(0);
+    if usize::from(hi - lo) > 4 * items.len() + 64 {
+        items.sort_by_key(delay);
         return;
     }
-    let mut counts = vec![0usize; usize::from(hi - lo) + 2];
-    for p in row.iter() {
-        counts[usize::from(p.delay - lo) + 1] += 1;
+    let mut counts = [0usize; 4 * 64 + 66];
+    let mut heap_counts = Vec::new();
+    let counts: &mut [usize] = if usize::from(hi - lo) + 2 <= counts.len() {
+        &mut counts[..usize::from(hi - lo) + 2]
+    } else {
+        heap_counts.resize(usize::from(hi - lo) + 2, 0);
+        &mut heap_counts
+    };
+    for p in items.iter() {
+        counts[usize::from(delay(p) - lo) + 1] += 1;
     }
     for k in 1..counts.len() {
         counts[k] += counts[k - 1];
     }
     scratch.clear();
-    scratch.extend_from_slice(row);
+    scratch.extend_from_slice(items);
     for p in scratch.iter() {
-        let slot = &mut counts[usize::from(p.delay - lo)];
-        row[*slot] = *p;
+        let slot = &mut counts[usize::from(delay(p) - lo)];
+        items[*slot] = *p;
         *slot += 1;
     }
 }
@@ -666,6 +820,58 @@ mod tests {
         }
     }
 
+    /// The join moves runs between parts of any layout: parts that each share their rows'
+    /// parameters (per row), hold runs, or keep parameters per synapse join into what the build
+    /// in one piece gives — the same synapses per target in the same order, and the same layout.
+    #[test]
+    fn joins_of_every_layout_equal_the_build_in_one_piece() {
+        type E = (u64, u32, f64, Step, u8);
+        type Generator = fn(u64, u32, u32) -> E;
+        // (name, edge of source g onto target t, k-th of that target): constant parameters
+        // (per row), few delays and receptors (per run), a different delay for nearly every
+        // synapse of sparse rows (per synapse), and rows whose shared weight differs between
+        // the parts' target ranges (per row in every part, per run when joined).
+        let kinds: [(&str, Generator); 4] = [
+            ("per row", |g, t, _| (g, t, 0.5 + g as f64, 3, 0)),
+            ("per run", |g, t, k| (g, t, 0.25 * f64::from(t + k) + 0.1, Step::from(1 + (t + k) % 4), (k % 2) as u8)),
+            ("per synapse", |g, t, k| (g, t, 0.3 * f64::from(k) + 1.0, 1 + g + Step::from(t * 7 + k), 0)),
+            ("shared per part", |g, t, _| (g, t, if t < 40 { 1.5 } else { 2.5 }, 2, 0)),
+        ];
+        for (name, edge) in kinds {
+            let edges: Vec<E> = (0..100u32)
+                .flat_map(|t| (0..3u32).map(move |k| (t, k)))
+                .map(|(t, k)| edge(u64::from((t * 5 + k * 11) % 6), t, k))
+                .collect();
+            let whole = IncomingCsr::from_edges(6, edges.iter().copied());
+            let part = |lo: u32, hi: u32| {
+                let mine =
+                    edges.iter().filter(|e| (lo..hi).contains(&e.1)).map(|&(g, t, w, d, r)| (g, t - lo, w, d, r));
+                (IncomingCsr::from_edges(6, mine), lo)
+            };
+            let joined = IncomingCsr::concat(&[part(0, 40), part(40, 41), part(41, 100)]);
+            assert_eq!(synapses_by_target(&joined, 6), synapses_by_target(&whole, 6), "{name}");
+            assert_eq!(
+                (joined.shares_row_parameters(), joined.stores_runs(), joined.bytes()),
+                (whole.shares_row_parameters(), whole.stores_runs(), whole.bytes()),
+                "{name}: layout"
+            );
+            let mut rows_in_order = Vec::new();
+            for g in 0..6 {
+                joined.for_each_in_row(g, |_, _, d, _| rows_in_order.push((g, d)));
+            }
+            assert!(rows_in_order.windows(2).all(|w| w[0].0 != w[1].0 || w[0].1 <= w[1].1), "{name}: rows by delay");
+        }
+    }
+
+    /// Every synapse of `csr` per target, in the order a target receives them.
+    fn synapses_by_target(csr: &IncomingCsr, sources: u64) -> Vec<Vec<(u64, u64, u16, u8)>> {
+        let mut by_target = vec![Vec::new(); 100];
+        for g in 0..sources {
+            csr.for_each_in_row(g, |t, w, d, r| by_target[t as usize].push((g, w.to_bits(), d, r)));
+        }
+        by_target
+    }
+
     /// A CSR joined from parts built over consecutive target ranges delivers what the CSR built
     /// in one piece delivers, bit for bit, and keeps every target's synapses in their order.
     #[test]
@@ -690,14 +896,7 @@ mod tests {
         };
         let joined = IncomingCsr::concat(&[part(0, 30), part(30, 31), part(31, 100)]);
         assert_eq!(joined.synapses(), whole.synapses());
-        let per_target = |csr: &IncomingCsr| {
-            let mut by_target = vec![Vec::new(); 100];
-            for g in 0..4 {
-                csr.for_each_in_row(g, |t, w, d, r| by_target[t as usize].push((g, w.to_bits(), d, r)));
-            }
-            by_target
-        };
-        assert_eq!(per_target(&joined), per_target(&whole));
+        assert_eq!(synapses_by_target(&joined, 4), synapses_by_target(&whole, 4));
         let deliver = |csr: &IncomingCsr| {
             let mut buffer = InputBuffer::new(100, 2, 8, InputKind::SummedTouched);
             for gid in [3, 0, 2, 0, 1] {

@@ -245,6 +245,36 @@ pub struct SynapseView {
     pub receptor: u8,
 }
 
+/// What drawing a shard's (or chunk's) edges notes about them on the way, while each edge is in
+/// the cache: packing needs it before it places the edges, and a chunk's edges are far larger
+/// than the caches, so a pass over them just to count would cost as much as the placing.
+#[derive(Debug, Default)]
+struct EdgeTally {
+    /// Edges per source gid, shifted by one (`row_counts[g + 1]`: CSR row starts once summed).
+    row_counts: Vec<u64>,
+    min_delay: Option<Step>,
+    max_delay: Option<Step>,
+    /// Edges per projection, in the order drawn (each projection's edges are drawn together).
+    projection_counts: Vec<(u32, u64)>,
+}
+
+impl EdgeTally {
+    fn with_sources(n_total: u64) -> Self {
+        Self { row_counts: vec![0; n_total as usize + 1], ..Self::default() }
+    }
+
+    /// Notes one edge from `source_gid` with `delay` steps (the rows are counted only when sized).
+    #[inline]
+    fn note(&mut self, source_gid: u64, delay: u32) {
+        if let Some(n) = self.row_counts.get_mut(source_gid as usize + 1) {
+            *n += 1;
+        }
+        let d = Step::from(delay);
+        self.min_delay = Some(self.min_delay.map_or(d, |m| m.min(d)));
+        self.max_delay = Some(self.max_delay.map_or(d, |m| m.max(d)));
+    }
+}
+
 /// A partition's generated synapses onto one shard before CSR packing.
 struct Edge {
     /// Index of the projection: static, plastic and graded synapses are stored apart.
@@ -517,14 +547,21 @@ impl NetworkBuilder {
                     let first_gids = &first_gids;
                     let total_splits = &total_splits;
                     s.spawn(move || {
-                        let mut edges = Vec::new();
+                        let (mut edges, mut scratch) = (Vec::new(), crate::csr::PackScratch::default());
                         (0..self.populations.len())
                             .map(|pi| {
                                 if r[pi].0 == r[pi].1 {
                                     return Ok(None);
                                 }
-                                self.shard_connectivity(pi, r[pi], first_gids, total_splits, n_total, &mut edges)
-                                    .map(Some)
+                                self.shard_connectivity(
+                                    pi,
+                                    r[pi],
+                                    first_gids,
+                                    total_splits,
+                                    n_total,
+                                    (&mut edges, &mut scratch),
+                                )
+                                .map(Some)
                             })
                             .collect()
                     })
@@ -686,7 +723,7 @@ impl NetworkBuilder {
         total_splits: &[Option<Vec<u64>>],
     ) -> Vec<Edge> {
         let mut out = Vec::new();
-        self.shard_edges_into(population, range, first_gids, total_splits, &mut out);
+        self.shard_edges_into(population, range, first_gids, total_splits, &mut out, &mut EdgeTally::default());
         out
     }
 
@@ -698,6 +735,7 @@ impl NetworkBuilder {
         first_gids: &[u64],
         total_splits: &[Option<Vec<u64>>],
         out: &mut Vec<Edge>,
+        tally: &mut EdgeTally,
     ) {
         let h = self.resolution.h();
         let mut sources = Vec::new();
@@ -717,7 +755,10 @@ impl NetworkBuilder {
             let graded_receptor =
                 self.populations[p.source].factory.info().graded_output.and_then(|g| info.receptor_index(g));
             let receptor_of = |w: f64| p.receptor.or(graded_receptor).unwrap_or_else(|| info.receptor_for(w)) as u8;
-            let push = |source: u64, target: u64, w: f64, d_ms: f64, out: &mut Vec<Edge>| {
+            let drawn_before = out.len();
+            let mut push = |source: u64, target: u64, w: f64, d_ms: f64, out: &mut Vec<Edge>| {
+                let delay = delay_steps(d_ms).min(u64::from(u32::MAX)) as u32;
+                tally.note(source_gid0 + source, delay);
                 out.push(Edge {
                     projection: pi as u32,
                     source_gid: source_gid0 + source,
@@ -729,7 +770,7 @@ impl NetworkBuilder {
                     } else {
                         w
                     },
-                    delay: delay_steps(d_ms).min(u64::from(u32::MAX)) as u32,
+                    delay,
                     receptor: receptor_of(w),
                 });
             };
@@ -778,6 +819,9 @@ impl NetworkBuilder {
                     }
                 }
             }
+            if out.len() > drawn_before {
+                tally.projection_counts.push((pi as u32, (out.len() - drawn_before) as u64));
+            }
         }
     }
 
@@ -809,7 +853,7 @@ impl NetworkBuilder {
         first_gids: &[u64],
         total_splits: &[Option<Vec<u64>>],
         n_total: u64,
-        edges: &mut Vec<Edge>,
+        (edges, scratch): (&mut Vec<Edge>, &mut crate::csr::PackScratch),
     ) -> Result<ShardConnectivity, BuildError> {
         let chunkable = self.chunkable(pi);
         let (mut draw_seconds, mut pack_seconds) = (0.0, 0.0);
@@ -819,9 +863,11 @@ impl NetworkBuilder {
             let end = (start + targets).min(hi);
             let t0 = std::time::Instant::now();
             edges.clear();
-            self.shard_edges_into(pi, (start, end), first_gids, total_splits, edges);
+            let mut tally = EdgeTally::with_sources(n_total);
+            self.shard_edges_into(pi, (start, end), first_gids, total_splits, edges, &mut tally);
             let t1 = std::time::Instant::now();
-            parts.push((self.connect_shard(pi, (start, end), edges, first_gids, n_total)?, (start - lo) as u32));
+            let part = self.connect_shard(pi, (start, end), edges, tally, first_gids, scratch)?;
+            parts.push((part, (start - lo) as u32));
             draw_seconds += (t1 - t0).as_secs_f64();
             pack_seconds += t1.elapsed().as_secs_f64();
             drawn += edges.len();
@@ -842,32 +888,18 @@ impl NetworkBuilder {
         pi: usize,
         (lo, hi): (usize, usize),
         edges: &[Edge],
+        tally: EdgeTally,
         first_gids: &[u64],
-        n_total: u64,
+        scratch: &mut crate::csr::PackScratch,
     ) -> Result<ShardConnectivity, BuildError> {
-        // One pass for the delays' range and the counts per projection (edges come grouped by
-        // projection, generated one after another): the edges of a chunk are far larger than
-        // the caches, so every pass over them costs.
-        let (mut min_delay, mut max_delay) = (None::<Step>, None::<Step>);
-        let mut projection_counts: Vec<(u32, u64)> = Vec::new();
-        // Edges per source gid (shifted by one: CSR row starts once summed), for the static CSR
-        // when every edge is static.
-        let mut row_counts = vec![0u64; n_total as usize + 1];
-        for e in edges {
-            row_counts[e.source_gid as usize + 1] += 1;
-            let d = Step::from(e.delay);
-            if d > MAX_DELAY_STEPS {
-                return Err(BuildError::Projection {
-                    projection: self.projections[e.projection as usize].name.clone(),
-                    message: format!("a delay of {d} steps exceeds the longest supported, {MAX_DELAY_STEPS} steps"),
-                });
-            }
-            min_delay = Some(min_delay.map_or(d, |m| m.min(d)));
-            max_delay = Some(max_delay.map_or(d, |m| m.max(d)));
-            match projection_counts.last_mut() {
-                Some((p, n)) if *p == e.projection => *n += 1,
-                _ => projection_counts.push((e.projection, 1)),
-            }
+        let EdgeTally { mut row_counts, min_delay, max_delay, projection_counts } = tally;
+        let n_total = row_counts.len() as u64 - 1;
+        if max_delay.is_some_and(|d| d > MAX_DELAY_STEPS) {
+            let e = edges.iter().find(|e| Step::from(e.delay) > MAX_DELAY_STEPS).expect("the longest delay");
+            return Err(BuildError::Projection {
+                projection: self.projections[e.projection as usize].name.clone(),
+                message: format!("a delay of {} steps exceeds the longest supported, {MAX_DELAY_STEPS} steps", e.delay),
+            });
         }
         let kinds: Vec<EdgeKind> = self
             .projections
@@ -891,7 +923,7 @@ impl NetworkBuilder {
             if !present(k) {
                 crate::csr::IncomingCsr::from_sorted(n_total, std::iter::empty())
             } else if only_static {
-                crate::csr::IncomingCsr::from_counted_edges(std::mem::take(&mut row_counts), edges.iter().map(as_tuple))
+                crate::csr::IncomingCsr::from_counted_edges(std::mem::take(&mut row_counts), edges, as_tuple, scratch)
             } else {
                 crate::csr::IncomingCsr::from_edges(
                     n_total,
