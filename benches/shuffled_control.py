@@ -32,7 +32,6 @@ LAMINAR = os.path.join(ROOT, "target", "release", "laminar")
 H, D, DV, DOUT = 2, 8, 4, 4
 F = 2 * D                      # features phi = [relu(x), relu(-x)]
 CH = 2 * (DV + 2)              # value and anchor channels, two signs each
-MEMORY_POOL, QUERY_POOL = 4, 12
 
 
 def relu_onoff(x):
@@ -44,16 +43,25 @@ def r_c(y, ref):
     return float(np.corrcoef(a, b)[0, 1])
 
 
-def wiring(manifest):
+def pools(circuit):
+    """The memory and query pool sizes of the run's circuit (its `[attention]` table)."""
+    with open(circuit) as fh:
+        text = fh.read()
+    size = lambda name: int(re.search(rf"^{name}\s*=\s*(\d+)", text, re.M).group(1))
+    return size("memory_pool"), size("query_pool")
+
+
+def wiring(run_dir):
     """(head, ch, f) of each memory group -> (ch, f) of the query group its tuft block drives."""
-    with open(manifest) as fh:
+    memory_pool, query_pool = pools(os.path.join(run_dir, "circuit.toml"))
+    with open(os.path.join(run_dir, "manifest.json")) as fh:
         overrides = json.load(fh)["extra"]["overrides"]
     rule = next(o for o in overrides if o.startswith("projections.tuft.rule="))
     out = {}
     for s0, _, t0, _ in re.findall(r"source = \[(\d+), (\d+)\], target = \[(\d+), (\d+)\]", rule):
-        head, rest = divmod(int(s0) // MEMORY_POOL, CH * F)
+        head, rest = divmod(int(s0) // memory_pool, CH * F)
         ch, f = divmod(rest, F)
-        _, rest = divmod(int(t0) // QUERY_POOL, F * CH)
+        _, rest = divmod(int(t0) // query_pool, F * CH)
         f_to, ch_to = divmod(rest, CH)
         out[(head, ch, f)] = (ch_to, f_to)
     return out
@@ -86,7 +94,7 @@ def run(out_dir, input_seed, run_seed, threads):
     with h5py.File(os.path.join(out, "attention.h5")) as a:
         y = a["output/y_hat"][:]
     ref = np.concatenate([(relu_onoff(q[h]) @ relu_onoff(k[h]).T) @ v[h] for h in range(H)], 1) @ w_o.T
-    y_ideal = ideal(q, k, v, w_o, wiring(os.path.join(out, "manifest.json")))
+    y_ideal = ideal(q, k, v, w_o, wiring(out))
     return r_c(y, ref), r_c(y_ideal, ref), r_c(y, y_ideal)
 
 
