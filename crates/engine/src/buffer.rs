@@ -254,6 +254,35 @@ impl InputBuffer {
         }
     }
 
+    /// Adds `weight · count` to receptor `receptor` of neuron `local`, in step `step`, for each
+    /// `(local, count)` with a count above zero, in order: what [`InputBuffer::add_precise`] does
+    /// one event at a time, with the buffer's kind and the slot looked at once (a dense Poisson
+    /// background adds one count per neuron and step).
+    #[inline]
+    pub fn add_counts(&mut self, step: Step, receptor: u8, weight: f64, counts: impl Iterator<Item = (u32, u32)>) {
+        if self.kind == InputKind::Precise {
+            for (target, count) in counts.filter(|&(_, count)| count > 0) {
+                let weight = weight * f64::from(count);
+                self.add_precise(step, PreciseEvent { target, receptor, offset: 0.0, weight });
+            }
+            return;
+        }
+        let (slot, channel) = (self.slot(step), usize::from(receptor));
+        let base = (slot * self.channels + channel) * self.n;
+        let mut added = false;
+        let touched = self.kind == InputKind::SummedTouched;
+        for (target, count) in counts.filter(|&(_, count)| count > 0) {
+            self.values[base + target as usize] += weight * f64::from(count);
+            if touched {
+                self.mark(slot, target as usize);
+            }
+            added = true;
+        }
+        if added && channel == self.channels - 1 {
+            self.current_written[slot] = true;
+        }
+    }
+
     /// Adds a change of injected current (pA) that takes effect in step `step`.
     #[inline]
     pub fn add_current(&mut self, step: Step, target: usize, delta: f64) {
@@ -471,6 +500,38 @@ impl<'a> StepInput<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A device's counts added at once land where, and in the order, adding them one event at
+    /// a time puts them, in every kind of buffer.
+    #[test]
+    fn counts_added_at_once_equal_events_added_one_by_one() {
+        let counts = [(3u32, 2u32), (0, 0), (1, 1), (3, 1), (2, 5)];
+        for kind in [InputKind::Summed, InputKind::SummedTouched, InputKind::Drained, InputKind::Precise] {
+            let (mut at_once, mut one_by_one) = (InputBuffer::new(4, 2, 4, kind), InputBuffer::new(4, 2, 4, kind));
+            at_once.add(2, 1, 0, 0.25);
+            one_by_one.add(2, 1, 0, 0.25);
+            at_once.add_counts(2, 1, 0.1, counts.iter().copied());
+            for &(target, count) in counts.iter().filter(|c| c.1 > 0) {
+                one_by_one
+                    .add_precise(2, PreciseEvent { target, receptor: 1, offset: 0.0, weight: 0.1 * f64::from(count) });
+            }
+            let contents = |buffer: &mut InputBuffer| {
+                let mut step = buffer.take_step(2);
+                let mut bits: Vec<u64> = match kind {
+                    InputKind::Drained => step.drain_receptors().iter().map(|v| v.to_bits()).collect(),
+                    InputKind::Precise => {
+                        step.precise().iter().flat_map(|e| [e.target.into(), e.weight.to_bits()]).collect()
+                    }
+                    _ => (0..2).flat_map(|r| step.receptor(r).iter().map(|v| v.to_bits())).collect(),
+                };
+                bits.extend(step.touched().iter().map(|&t| u64::from(t)));
+                bits
+            };
+            let expected = contents(&mut one_by_one);
+            assert!(expected.iter().any(|&b| b != 0), "{kind:?}: the test adds something");
+            assert_eq!(contents(&mut at_once), expected, "{kind:?}");
+        }
+    }
 
     #[test]
     fn sums_tracks_and_clears() {

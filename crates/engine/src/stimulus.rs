@@ -57,16 +57,7 @@ impl StimulusSink<'_> {
     #[inline]
     pub fn spike_counts(&mut self, like: &ChannelTarget, step: Step, counts: impl Iterator<Item = (u32, u32)>) {
         let shard = self.shard_of_population[like.population];
-        let buffer = self.shards.buffer(shard);
-        for (local, count) in counts {
-            if count > 0 {
-                let weight = like.weight * f64::from(count);
-                buffer.add_precise(
-                    step + like.delay,
-                    PreciseEvent { target: local, receptor: like.receptor, offset: 0.0, weight },
-                );
-            }
-        }
+        self.shards.buffer(shard).add_counts(step + like.delay, like.receptor, like.weight, counts);
     }
 
     /// Changes the current injected through `target`'s connection by `delta` pA (times the
