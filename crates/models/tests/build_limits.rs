@@ -24,7 +24,7 @@ fn a_drawn_delay_beyond_the_longest_is_refused_naming_the_projection() {
     // in-degree 4000 in chunks (the first of 64 targets already draws delays beyond the limit).
     for (n, k) in [(50, 10), (2000, 4000)] {
         for threads in [1, 2] {
-            match network(n, k, delay.clone()).build(threads) {
+            match network(n, k, delay).build(threads) {
                 Err(BuildError::Projection { projection, message }) => {
                     assert_eq!(projection, "long");
                     assert!(message.contains("exceeds the longest supported, 65535 steps"), "{message}");
