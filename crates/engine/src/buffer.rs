@@ -267,6 +267,9 @@ impl InputBuffer {
             }
             return;
         }
+        // Written out rather than through `add_to_slot`: the device's draws run inside this loop
+        // (the counts are a lazy iterator), and through `add_to_slot` PD14's background took 8 %
+        // longer (2.37-2.40 against 2.17-2.21 thread-s per 0.3 s, three interleaved runs each).
         let (slot, channel) = (self.slot(step), usize::from(receptor));
         let base = (slot * self.channels + channel) * self.n;
         let mut added = false;

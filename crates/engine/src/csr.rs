@@ -218,13 +218,75 @@ struct Placed {
     receptor: u8,
 }
 
+impl Placed {
+    /// The synapse of an edge `(source gid, target, weight, delay steps, receptor)`; delays
+    /// beyond `u16` saturate (the builder refuses them before packing).
+    #[inline]
+    fn of((_, target, weight, delay, receptor): (u64, u32, f64, Step, u8)) -> Self {
+        Self { weight, target, delay: delay.min(u64::from(u16::MAX)) as u16, receptor }
+    }
+}
+
+/// Where each source's row starts and where its next edge goes: the placing half of a counting
+/// sort by source, which keeps each row's edges in the order they come (a stable sort).
+struct RowCursors {
+    row_start: Vec<u64>,
+    cursor: Vec<u64>,
+}
+
+impl RowCursors {
+    /// From `row_counts[g + 1]` = edges of source `g` (`row_counts[0]` = 0).
+    fn new(mut row_counts: Vec<u64>) -> Self {
+        counts_to_starts(&mut row_counts);
+        let cursor = row_counts[..row_counts.len() - 1].to_vec();
+        Self { row_start: row_counts, cursor }
+    }
+
+    /// The number of edges counted.
+    fn synapses(&self) -> usize {
+        *self.row_start.last().expect("a row start") as usize
+    }
+
+    /// Where the next edge from `source` goes.
+    #[inline]
+    fn next(&self, source: u64) -> usize {
+        self.cursor[source as usize] as usize
+    }
+
+    /// Places `edge` at its source's cursor in `placed`.
+    #[inline]
+    fn place(&mut self, placed: &mut [Placed], edge: (u64, u32, f64, Step, u8)) {
+        let cursor = &mut self.cursor[edge.0 as usize];
+        placed[*cursor as usize] = Placed::of(edge);
+        *cursor += 1;
+    }
+
+    /// Whether every row received exactly the edges counted for it.
+    fn all_placed(&self) -> bool {
+        self.cursor.iter().zip(&self.row_start[1..]).all(|(c, s)| c == s)
+    }
+}
+
 /// Buffers a thread reuses from one packing to the next: a chunk's synapses placed in their rows
 /// (16 bytes each) and the space to sort a row. Allocations this large are fresh mappings, so
 /// without reuse every chunk would fault in (and the kernel zero) its pages again.
 #[derive(Debug, Default)]
 pub(crate) struct PackScratch {
     placed: Vec<Placed>,
-    row: Vec<Placed>,
+    sort: SortScratch<Placed>,
+}
+
+/// Reused space of [`sort_by_delay`]: a copy of the items and the counts per delay.
+#[derive(Debug)]
+struct SortScratch<T> {
+    items: Vec<T>,
+    counts: Vec<usize>,
+}
+
+impl<T> Default for SortScratch<T> {
+    fn default() -> Self {
+        Self { items: Vec::new(), counts: Vec::new() }
+    }
 }
 
 /// Writes a CSR row by row (each row sorted by delay): targets, weights (single precision while
@@ -359,12 +421,12 @@ impl IncomingCsr {
     pub fn from_sorted(n_sources: u64, edges: impl ExactSizeIterator<Item = (u64, u32, f64, Step, u8)>) -> Self {
         let mut row_start = vec![0u64; n_sources as usize + 1];
         let mut placed = Vec::with_capacity(edges.len());
-        for (source, t, w, d, r) in edges {
-            row_start[source as usize + 1] += 1;
-            placed.push(Placed { weight: w, target: t, delay: d.min(u64::from(u16::MAX)) as u16, receptor: r });
+        for edge in edges {
+            row_start[edge.0 as usize + 1] += 1;
+            placed.push(Placed::of(edge));
         }
         counts_to_starts(&mut row_start);
-        Self::packed(&row_start, &mut placed, &mut Vec::new())
+        Self::packed(&row_start, &mut placed, &mut SortScratch::default())
     }
 
     /// Packs edges `(source gid, target, weight, delay steps, receptor)` into rows by source gid,
@@ -381,16 +443,13 @@ impl IncomingCsr {
         for (source, ..) in edges.clone() {
             row_counts[source as usize + 1] += 1;
         }
-        let mut row_start = row_counts;
-        counts_to_starts(&mut row_start);
-        let mut cursor: Vec<u64> = row_start[..row_start.len() - 1].to_vec();
-        let mut placed = vec![Placed::default(); *row_start.last().expect("a row start") as usize];
-        for (source, t, w, d, r) in edges {
-            let j = cursor[source as usize] as usize;
-            cursor[source as usize] += 1;
-            placed[j] = Placed { weight: w, target: t, delay: d.min(u64::from(u16::MAX)) as u16, receptor: r };
+        let mut rows = RowCursors::new(row_counts);
+        let mut placed = vec![Placed::default(); rows.synapses()];
+        for edge in edges {
+            rows.place(&mut placed, edge);
         }
-        Self::packed(&row_start, &mut placed, &mut Vec::new())
+        debug_assert!(rows.all_placed(), "row counts did not match the edges");
+        Self::packed(&rows.row_start, &mut placed, &mut SortScratch::default())
     }
 
     /// As [`IncomingCsr::from_edges`], with the rows' lengths already counted:
@@ -401,7 +460,7 @@ impl IncomingCsr {
     /// receptor together): a chunk's edges are far larger than the caches, and one scattered
     /// write per edge, then one sequential read per row, is the fewest passes over them.
     pub(crate) fn from_counted_edges<E>(
-        mut row_start: Vec<u64>,
+        row_counts: Vec<u64>,
         edges: &[E],
         unpack: impl Fn(&E) -> (u64, u32, f64, Step, u8),
         scratch: &mut PackScratch,
@@ -409,35 +468,29 @@ impl IncomingCsr {
         /// Edges looked ahead: where they go is asked for (a prefetch) this many edges before
         /// they are placed, so that the scattered writes' cache misses overlap.
         const AHEAD: usize = 16;
-        let n_sources = row_start.len() - 1;
-        counts_to_starts(&mut row_start);
-        let n = row_start[n_sources] as usize;
-        let mut cursor: Vec<u64> = row_start[..n_sources].to_vec();
-        let PackScratch { placed, row } = scratch;
+        let mut rows = RowCursors::new(row_counts);
+        let PackScratch { placed, sort } = scratch;
         placed.clear();
-        placed.resize(n, Placed::default());
+        placed.resize(rows.synapses(), Placed::default());
         for (i, e) in edges.iter().enumerate() {
             if let Some(ahead) = edges.get(i + AHEAD) {
-                let j = cursor[unpack(ahead).0 as usize] as usize;
+                let j = rows.next(unpack(ahead).0);
                 crate::prefetch::slice(placed.get(j..j + 1).unwrap_or_default());
             }
-            let (source, t, w, d, r) = unpack(e);
-            let j = cursor[source as usize] as usize;
-            cursor[source as usize] += 1;
-            placed[j] = Placed { weight: w, target: t, delay: d.min(u64::from(u16::MAX)) as u16, receptor: r };
+            rows.place(placed, unpack(e));
         }
-        debug_assert!(cursor.iter().zip(&row_start[1..]).all(|(c, s)| c == s), "row counts did not match the edges");
-        Self::packed(&row_start, placed, row)
+        debug_assert!(rows.all_placed(), "row counts did not match the edges");
+        Self::packed(&rows.row_start, placed, sort)
     }
 
     /// The CSR of the rows `placed[row_start[g]..row_start[g + 1]]`: each row sorted by delay
     /// (in place) and written out in the smallest layout that holds it (see [`RowWriter`]).
-    fn packed(row_start: &[u64], placed: &mut [Placed], scratch: &mut Vec<Placed>) -> Self {
+    fn packed(row_start: &[u64], placed: &mut [Placed], scratch: &mut SortScratch<Placed>) -> Self {
         let rows = row_start.len() - 1;
         let mut writer = RowWriter::new(rows, placed.len());
         for r in 0..rows {
             let row = &mut placed[row_start[r] as usize..row_start[r + 1] as usize];
-            sort_row_by_delay(row, scratch);
+            sort_by_delay(row, |p| p.delay, scratch);
             writer.push_row(row);
         }
         writer.finish()
@@ -469,7 +522,7 @@ impl IncomingCsr {
         let rows = parts.iter().map(|(p, _)| p.rows.rows()).max().unwrap_or(0);
         let synapses = parts.iter().map(|(p, _)| p.synapses()).sum();
         let mut writer = RowWriter::new(rows, synapses);
-        let (mut runs, mut scratch): (Vec<PartRun>, Vec<PartRun>) = (Vec::new(), Vec::new());
+        let (mut runs, mut scratch) = (Vec::new(), SortScratch::default());
         for g in 0..rows {
             runs.clear();
             for (k, (part, _)) in parts.iter().enumerate() {
@@ -672,7 +725,11 @@ fn counts_to_starts(row_start: &mut [u64]) {
     }
 }
 
-/// Orders a row by delay, stably. Rows are generated in target order (per projection), so
+/// Orders `items` (a row's synapses, or the runs of a row being joined) by `delay`, stably: a
+/// counting sort when the delays' range is small against the number of items (delays span a few
+/// hundred steps at most), else the standard library's stable sort; `scratch` is reused space.
+///
+/// Why rows are sorted by delay: they are generated in target order (per projection), so
 /// delivery then writes one ring-buffer slot after the other, each in ascending neuron order,
 /// instead of jumping between slots (with many distinct delays, as in PD14, most adds missed
 /// the cache), and equal delays form the runs of the per-run layout.
@@ -681,14 +738,7 @@ fn counts_to_starts(row_start: &mut [u64]) {
 /// and synapses with equal delay keep their order, so every buffer cell receives its weights
 /// in the same order as before. Only the order in which a step's touched neurons are listed
 /// changes, and the neurons of a step are updated independently of each other.
-fn sort_row_by_delay(row: &mut [Placed], scratch: &mut Vec<Placed>) {
-    sort_by_delay(row, |p| p.delay, scratch)
-}
-
-/// Sorts `items` by `delay`, stably: a counting sort over the delays' range when that range is
-/// small against the number of items (delays are a few hundred steps at most), else the standard
-/// library's stable sort. `scratch` is reused space.
-fn sort_by_delay<T: Copy>(items: &mut [T], delay: impl Fn(&T) -> u16, scratch: &mut Vec<T>) {
+fn sort_by_delay<T: Copy>(items: &mut [T], delay: impl Fn(&T) -> u16, scratch: &mut SortScratch<T>) {
     if items.windows(2).all(|w| delay(&w[0]) <= delay(&w[1])) {
         return;
     }
@@ -698,23 +748,19 @@ fn sort_by_delay<T: Copy>(items: &mut [T], delay: impl Fn(&T) -> u16, scratch: &
         items.sort_by_key(delay);
         return;
     }
-    let mut counts = [0usize; 4 * 64 + 66];
-    let mut heap_counts = Vec::new();
-    let counts: &mut [usize] = if usize::from(hi - lo) + 2 <= counts.len() {
-        &mut counts[..usize::from(hi - lo) + 2]
-    } else {
-        heap_counts.resize(usize::from(hi - lo) + 2, 0);
-        &mut heap_counts
-    };
+    // A counting sort over the delays' range (small against the number of items here).
+    let counts = &mut scratch.counts;
+    counts.clear();
+    counts.resize(usize::from(hi - lo) + 2, 0);
     for p in items.iter() {
         counts[usize::from(delay(p) - lo) + 1] += 1;
     }
     for k in 1..counts.len() {
         counts[k] += counts[k - 1];
     }
-    scratch.clear();
-    scratch.extend_from_slice(items);
-    for p in scratch.iter() {
+    scratch.items.clear();
+    scratch.items.extend_from_slice(items);
+    for p in scratch.items.iter() {
         let slot = &mut counts[usize::from(delay(p) - lo)];
         items[*slot] = *p;
         *slot += 1;
