@@ -695,29 +695,7 @@ fn real_main() -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Build { model, set, seed, threads, export, edges } => {
-            let file = config::load(&model, &set)?;
-            let seed = seed.unwrap_or(file.simulation().seed);
-            let threads = threads.unwrap_or(file.simulation().threads);
-            emit(&circuit::build_table(&file, seed, threads)?.text)?;
-            if let Some(dir) = export {
-                std::fs::create_dir_all(&dir)
-                    .with_context(|| format!("creating the export directory {}", dir.display()))?;
-                circuit::write_nodes(&file, seed, &dir)?;
-                emit(&format!(
-                    "wrote {} and {}\n",
-                    dir.join("nodes.h5").display(),
-                    dir.join("node_types.csv").display()
-                ))?;
-                if edges {
-                    let n = circuit::write_edges(&file, seed, &dir)?;
-                    emit(&format!(
-                        "wrote {n} edges to {} and {}\n",
-                        dir.join("edges.h5").display(),
-                        dir.join("edge_types.csv").display()
-                    ))?;
-                }
-            }
-            Ok(ExitCode::SUCCESS)
+            build(&model, &set, seed, threads, export.as_deref(), edges)
         }
         Command::Inspect { dir } => {
             emit(&laminar_record::inspect(&dir)?)?;
@@ -760,45 +738,90 @@ fn real_main() -> Result<ExitCode> {
         }
         Command::Attention(args) => attention(*args),
         Command::Bench { scenario, n, k, driven, duration, threads, seed, update, profile } => {
-            let t0 = std::time::Instant::now();
-            let b = match scenario.as_str() {
-                "cuba" => scenarios::cuba(n, k, seed, false, update)?,
-                "sparse" => scenarios::sparse(n, driven, seed, update)?,
-                other => bail!("unknown scenario '{other}' (cuba or sparse)"),
-            };
-            let ranks = distributed::ranks()?;
-            let mut sim = match &ranks {
-                Some(r) => b.build_on(threads, Arc::clone(r) as Arc<dyn laminar_engine::Ranks>)?,
-                None => b.build(threads)?,
-            };
-            let built = t0.elapsed();
-            sim.set_profiling(profile);
-            let steps = sim.resolution().exact_steps(duration)?;
-            let stop = AtomicBool::new(false);
-            let r = sim.run(steps, &mut laminar_engine::NullObserver, &stop)?;
-            let total: u64 = sim.spike_counts().iter().sum();
-            let (synapses, bytes) = sim.memory();
-            let events = sim.synaptic_events_all_ranks();
-            if sim.ranks().rank() == 0 {
-                let layout = match sim.ranks().size() {
-                    1 => format!("threads={threads}"),
-                    n => format!("ranks={n} threads={threads}"),
-                };
-                emit(&format!(
-                    "scenario {scenario} n={n} {layout}: build {:.3} s, simulate {:.3} s, rate {:.3} Hz, synapses {synapses}, {:.1} MB, synaptic events {events}\n{}",
-                    built.as_secs_f64(),
-                    r.wall.as_secs_f64(),
-                    total as f64 / n as f64 / (duration / 1000.0),
-                    bytes as f64 / 1e6,
-                    run::exchange_line(&sim, r.wall.as_secs_f64())
-                ))?;
-                if profile {
-                    emit(&run::profile_table(&sim, built.as_secs_f64(), r.wall.as_secs_f64(), duration / 1000.0))?;
-                }
-            }
-            Ok(ExitCode::SUCCESS)
+            bench(&scenario, n, k, driven, duration, threads, seed, update, profile)
         }
     }
+}
+
+/// `laminar build`: the circuit's table, and with `export` its nodes (and edges) as SONATA.
+fn build(
+    model: &Path,
+    set: &[String],
+    seed: Option<u64>,
+    threads: Option<usize>,
+    export: Option<&Path>,
+    edges: bool,
+) -> Result<ExitCode> {
+    let file = config::load(model, set)?;
+    let seed = seed.unwrap_or(file.simulation().seed);
+    let threads = threads.unwrap_or(file.simulation().threads);
+    emit(&circuit::build_table(&file, seed, threads)?.text)?;
+    if let Some(dir) = export {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating the export directory {}", dir.display()))?;
+        circuit::write_nodes(&file, seed, dir)?;
+        emit(&format!("wrote {} and {}\n", dir.join("nodes.h5").display(), dir.join("node_types.csv").display()))?;
+        if edges {
+            let n = circuit::write_edges(&file, seed, dir)?;
+            emit(&format!(
+                "wrote {n} edges to {} and {}\n",
+                dir.join("edges.h5").display(),
+                dir.join("edge_types.csv").display()
+            ))?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `laminar bench`: builds and runs a built-in scenario without recording; prints its build and
+/// simulate times, rate, synapses and memory (and with `profile` where the time went).
+fn bench(
+    scenario: &str,
+    n: usize,
+    k: f64,
+    driven: f64,
+    duration: f64,
+    threads: usize,
+    seed: u64,
+    update: Scheduling,
+    profile: bool,
+) -> Result<ExitCode> {
+    let t0 = std::time::Instant::now();
+    let b = match scenario {
+        "cuba" => scenarios::cuba(n, k, seed, false, update)?,
+        "sparse" => scenarios::sparse(n, driven, seed, update)?,
+        other => bail!("unknown scenario '{other}' (cuba or sparse)"),
+    };
+    let ranks = distributed::ranks()?;
+    let mut sim = match &ranks {
+        Some(r) => b.build_on(threads, Arc::clone(r) as Arc<dyn laminar_engine::Ranks>)?,
+        None => b.build(threads)?,
+    };
+    let built = t0.elapsed();
+    sim.set_profiling(profile);
+    let steps = sim.resolution().exact_steps(duration)?;
+    let stop = AtomicBool::new(false);
+    let r = sim.run(steps, &mut laminar_engine::NullObserver, &stop)?;
+    let total: u64 = sim.spike_counts().iter().sum();
+    let (synapses, bytes) = sim.memory();
+    let events = sim.synaptic_events_all_ranks();
+    if sim.ranks().rank() == 0 {
+        let layout = match sim.ranks().size() {
+            1 => format!("threads={threads}"),
+            n => format!("ranks={n} threads={threads}"),
+        };
+        emit(&format!(
+            "scenario {scenario} n={n} {layout}: build {:.3} s, simulate {:.3} s, rate {:.3} Hz, synapses {synapses}, {:.1} MB, synaptic events {events}\n{}",
+            built.as_secs_f64(),
+            r.wall.as_secs_f64(),
+            total as f64 / n as f64 / (duration / 1000.0),
+            bytes as f64 / 1e6,
+            run::exchange_line(&sim, r.wall.as_secs_f64())
+        ))?;
+        if profile {
+            emit(&run::profile_table(&sim, built.as_secs_f64(), r.wall.as_secs_f64(), duration / 1000.0))?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 #[cfg(test)]

@@ -157,44 +157,9 @@ impl Loader<'_> {
                 Some(e) => Some(self.receptor(&e.item, &t.field("receptor"), info)?),
                 None => None,
             };
-            let blocks = rule_field.ends_with(".blocks");
             let mut rule = rule;
             let (weight, delay) = if explicit {
-                for key in ["weight", "delay_ms"] {
-                    if let Some(e) = t.get(key) {
-                        if blocks {
-                            // The blocks' default weight and delay (a block may set its own).
-                            let value = if key == "delay_ms" {
-                                self.step_delay(&e.item, &t.field(key), sim.resolution)?
-                            } else {
-                                self.as_number(&e.item, &t.field(key))?
-                            };
-                            if let Rule::Explicit(edges) = &mut rule {
-                                for edge in edges.iter_mut() {
-                                    let slot = if key == "weight" { &mut edge.weight } else { &mut edge.delay_ms };
-                                    if slot.is_nan() {
-                                        *slot = value;
-                                    }
-                                }
-                            }
-                        } else {
-                            return Err(self.bad_value(
-                                &e.item,
-                                &t.field(key),
-                                "comes from the edge file: remove it here",
-                            ));
-                        }
-                    }
-                }
-                if let Rule::Explicit(edges) = &rule
-                    && edges.iter().any(|e| e.weight.is_nan() || e.delay_ms.is_nan())
-                {
-                    return Err(self.bad_value(
-                        &rule_e.item,
-                        &rule_field,
-                        "a block without its own weight or delay_ms takes the projection's: give them",
-                    ));
-                }
+                self.explicit_defaults(&t, &mut rule, &rule_e.item, &rule_field, sim.resolution)?;
                 (Dist::Constant(0.0), Dist::Constant(sim.resolution.h()))
             } else {
                 let w = get(
@@ -252,6 +217,49 @@ impl Loader<'_> {
             });
         }
         Ok(out)
+    }
+
+    /// An explicit rule's edges take their weight and delay from the edge file; node-range
+    /// blocks (`rule_field` ends in `.blocks`) may leave them to the projection's `weight` and
+    /// `delay_ms`, which fill every block that gives none. Anywhere else those keys are refused.
+    fn explicit_defaults(
+        &self,
+        t: &TableRef,
+        rule: &mut Rule,
+        rule_item: &Item,
+        rule_field: &str,
+        resolution: Resolution,
+    ) -> Res<()> {
+        let blocks = rule_field.ends_with(".blocks");
+        for key in ["weight", "delay_ms"] {
+            let Some(e) = t.get(key) else { continue };
+            if !blocks {
+                return Err(self.bad_value(&e.item, &t.field(key), "comes from the edge file: remove it here"));
+            }
+            let value = if key == "delay_ms" {
+                self.step_delay(&e.item, &t.field(key), resolution)?
+            } else {
+                self.as_number(&e.item, &t.field(key))?
+            };
+            if let Rule::Explicit(edges) = rule {
+                for edge in edges.iter_mut() {
+                    let slot = if key == "weight" { &mut edge.weight } else { &mut edge.delay_ms };
+                    if slot.is_nan() {
+                        *slot = value;
+                    }
+                }
+            }
+        }
+        if let Rule::Explicit(edges) = rule
+            && edges.iter().any(|e| e.weight.is_nan() || e.delay_ms.is_nan())
+        {
+            return Err(self.bad_value(
+                rule_item,
+                rule_field,
+                "a block without its own weight or delay_ms takes the projection's: give them",
+            ));
+        }
+        Ok(())
     }
 
     /// A projection's synapse model (checked on the ends of its weights' range), whether its
