@@ -199,6 +199,15 @@ fn cases() -> Vec<ModelCase> {
             w_ex: 4.0,
             w_in: -2.0,
         },
+        // The same cell with the fixed-step option (`integration = "rk4"`, two sub-steps).
+        ModelCase {
+            label: "aeif_cond_alpha_rk4",
+            model: "aeif_cond_alpha",
+            scheduling: None,
+            params: json!({ "I_e": 700.0, "integration": "rk4", "rk4_substeps": 2 }),
+            w_ex: 4.0,
+            w_in: -2.0,
+        },
         ModelCase {
             label: "iaf_psc_exp_ps",
             model: "iaf_psc_exp_ps",
