@@ -12,7 +12,7 @@
 //!
 //! A train of rate ν and weight w gives a mean current ν·w·τ_syn (τ_syn of the receptor) and
 //! fluctuations around it, so the cells fire irregularly, as in vivo, rather than as clocks.
-//! After a warm-up (the somatic adaptation has τ = 100 ms) the output rate R[i][j] (spikes per
+//! After a warm-up (the somatic adaptation has τ = 100 ms) the output rate `R[i][j]` (spikes per
 //! cell per second) and the fraction of spikes in bursts (ISI < 16 ms, Naud & Sprekeler 2018) are
 //! measured over `duration_ms`.
 //!
@@ -399,7 +399,7 @@ fn simulate(exp: &Experiment, groups: &[(f64, f64)]) -> Result<(Vec<f64>, Vec<f6
 /// A measured rate surface.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Surface {
-    /// R[i][j]: spikes per cell per second at somatic level i, apical level j.
+    /// `R[i][j]`: spikes per cell per second at somatic level i, apical level j.
     pub rates: Vec<Vec<f64>>,
     /// Fraction of spikes in bursts (ISI < 16 ms).
     pub burst_fraction: Vec<Vec<f64>>,

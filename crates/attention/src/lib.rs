@@ -9,9 +9,9 @@
 //! - [`stats`]: the fit and statistics helpers both use (least-squares fits, R², Pearson r,
 //!   mean and standard deviation).
 //! - `laminar attention`: the inputs ([`inputs`]), feature maps ([`encoding`]), the circuits
-//!   ([`circuit`]: [`astro`], [`column`], [`multihead`], [`reference_column`]), their phases
+//!   ([`circuit`]: [`astro`], [`column`](mod@column), [`multihead`], [`reference_column`]), their phases
 //!   ([`protocol`]), the run ([`harness`]), counts and decoders ([`decoding`]), rate-based
-//!   references ([`reference`]), metrics ([`metrics`]) and `attention.h5` ([`output`]).
+//!   references ([`reference`](mod@reference)), metrics ([`metrics`]) and `attention.h5` ([`output`]).
 //! - [`scaling`]: a circuit's r_c and wall time against the number of tokens, over seeds
 //!   (`laminar attention scaling`); [`compare`]: the three hypotheses on one set of inputs
 //!   (`laminar attention compare`).

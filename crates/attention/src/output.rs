@@ -4,7 +4,7 @@
 //! - root attributes: `format`, `circuit`, `baseline` ("" for none), `version`, `seed`,
 //!   `threads`, `beta`, `beta_eff`, `decoder`, `wall_s`, `simulated_ms`, `primary`, `passed`
 //!   (the primary r_c met the circuit's target);
-//! - `/inputs/{q,k,v,W_O}`: the inputs verbatim (a leading [H] with several heads);
+//! - `/inputs/{q,k,v,W_O}`: the inputs verbatim (a leading `[H]` with several heads);
 //! - `/encoding`: attributes `feature_map`, `c`, `rate_max_hz`, `clip_fraction`; `omega` [m, d]
 //!   (random features); `phi_q`, `phi_k` as presented;
 //! - `/timing`: `write_windows_ms` [n, 2], `read_windows_ms` [n_q, 2], attribute `settle_ms`;

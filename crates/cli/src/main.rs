@@ -410,7 +410,7 @@ enum AttentionCommand {
     /// Run a circuit over numbers of tokens and seeds: r_c and wall time against n.
     ///
     /// For every n and seed, inputs are drawn as `attention inputs` draws them (into
-    /// DIR/inputs/), the circuit runs on them into its own directory, DIR/n<n>_seed<s>/ (e.g.
+    /// DIR/inputs/), the circuit runs on them into its own directory, `DIR/n<n>_seed<s>/` (e.g.
     /// DIR/n8_seed1/: recording, attention.h5, attention.png), and DIR/scaling.csv gets a row
     /// (n, seed, r_c against the primary reference, r_c softmax, r_raw, wall_s, simulated_ms);
     /// DIR/scaling.png shows r_c (mean ± sd over seeds) and wall time against n.
@@ -454,9 +454,9 @@ enum AttentionCommand {
     /// The three hypotheses side by side: run astro, column and multihead (and their
     /// baselines) on one qkv.h5 and tabulate r_c against each reference and the wall time.
     ///
-    /// Single-head circuits run on every head's slice of the inputs (DIR/inputs/head<h>.h5)
+    /// Single-head circuits run on every head's slice of the inputs (`DIR/inputs/head<h>.h5`)
     /// and report the mean over heads; multihead runs on the whole file. Every run writes its
-    /// own directory (DIR/<circuit>[_head<h>][_<baseline>]/); DIR/compare.csv has one line per
+    /// own directory (`DIR/<circuit>[_head<h>][_<baseline>]/`); DIR/compare.csv has one line per
     /// run, DIR/compare.png the summary.
     Compare {
         /// The inputs (laminar-qkv/1; `laminar attention inputs --heads 2 --dim-out 4 …`).

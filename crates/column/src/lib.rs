@@ -3,7 +3,7 @@
 //!
 //! A *column description* (the `[column]` table of a model file) names layers, cell types (a
 //! neuron model, parameters, a layer and a count per column) and an intra-column connection
-//! table by (source type, target type). [`expand`] turns it, together with the model file's
+//! table by (source type, target type). [`expand()`] turns it, together with the model file's
 //! top-level `n_scaling` and `k_scaling`, into plain [`Expanded`] specifications (populations,
 //! projections, devices) that [`add_to_builder`] (or the `laminar` model-file loader) adds to a
 //! [`NetworkBuilder`]. The Potjans & Diesmann (2014) microcircuit, `models/potjans_diesmann.toml`,

@@ -2,7 +2,7 @@
 //!
 //! A device is connected to targets through *channels*, one per (device, target) connection,
 //! each with its own weight, delay and receptor. The engine gives each thread the channels whose
-//! targets it owns and keeps their next-due steps in the thread's device [`NextEventQueue`], so a
+//! targets it owns and keeps their next-due steps in the thread's device `NextEventQueue`, so a
 //! device that has nothing to do costs nothing (a `dc_generator` fires twice: at onset and
 //! offset; a Poisson channel fires at its next spike).
 

@@ -91,13 +91,13 @@ pub type AeifCondAlphaAstroFactory = ConductanceFactory<AeifCondAlphaAstro>;
 /// Receptor index of the slow inward current in [`AEIF_COND_ALPHA_ASTRO`].
 const SIC_RECEPTOR: usize = 2;
 
-/// The stepped conductance-based kernels, as [`ConductanceShard`] drives them.
+/// The stepped conductance-based kernels, as `ConductanceShard` drives them.
 pub trait ConductanceKernel: Send + Sized + 'static {
     /// The model's parameter set (NEST's names).
     type Params: Clone + std::fmt::Debug + Send + Sync;
     /// The model's static description.
     const INFO: &'static ModelInfo;
-    /// Whether the kernel takes a slow inward current on receptor [`SIC_RECEPTOR`].
+    /// Whether the kernel takes a slow inward current on receptor `SIC_RECEPTOR`.
     const TAKES_SIC: bool = false;
 
     /// `len` neurons with `params` at resolution `h_ms`.

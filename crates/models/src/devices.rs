@@ -6,7 +6,7 @@
 //! - **poisson_generator** (`rate` Hz, `start`, `stop` ms): every target receives its *own*
 //!   Poisson train (as in NEST). The train is drawn as exponential inter-spike intervals in
 //!   continuous time from the stream `(seed, "poisson:<device>", target gid)`; the arrivals that
-//!   fall into step k (time in [k·h, (k+1)·h)) are emitted in step k as one event of multiplicity n
+//!   fall into step k (time in `[k·h, (k+1)·h)`) are emitted in step k as one event of multiplicity n
 //!   (stamped (k+1)·h, like a neuron's spike of step k). As in NEST, the device is active in the
 //!   steps k with start/h < k ≤ stop/h (`StimulationDevice::is_active`), spikes stamped in
 //!   (start + h, stop + h]: arrival times in [start + h, stop + h). This is the same process NEST samples per step as

@@ -143,7 +143,7 @@ impl PopulationFactory for IafPscDeltaFactory {
 }
 
 /// The state of one `iaf_psc_delta` neuron (kept with its clock, see
-/// [`crate::lazy::LazyNeuron`]).
+/// `LazyNeuron`).
 #[derive(Debug, Clone, Copy, serde::Serialize, serde::Deserialize)]
 pub struct Neuron {
     /// Membrane potential relative to E_L (mV).
@@ -261,7 +261,7 @@ impl Population for IafPscDelta {
     }
 
     /// The neurons (membrane, injected current, refractory count) with their `synced` and `due`
-    /// steps, as they are ([`LazyClock::state`]).
+    /// steps, as they are (`LazyClock::state`).
     fn state(&mut self, io: &mut StateIo, queue: &mut NextEventQueue) -> Result<(), StateError> {
         self.clock.state(io, queue)
     }

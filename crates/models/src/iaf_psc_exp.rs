@@ -235,7 +235,7 @@ impl PopulationFactory for IafPscExpFactory {
 }
 
 /// The state of one `iaf_psc_exp` neuron (kept with its clock in one cache line, see
-/// [`crate::lazy::LazyNeuron`]).
+/// `LazyNeuron`).
 #[derive(Debug, Clone, Copy, serde::Serialize, serde::Deserialize)]
 pub struct Neuron {
     /// Membrane potential relative to E_L (mV), at the start of step `synced`.

@@ -23,7 +23,7 @@
 //! process in continuous time instead: exponential inter-arrival times at the current rate, an
 //! arrival in [k·h, (k+1)·h) belonging to step k. At a rate change the pending interval is redrawn
 //! (exponential intervals are memoryless, so this is the same process), and a channel costs one
-//! event per arrival instead of one per step. Above [`DENSE_MAX_MEAN`] arrivals per step, each
+//! event per arrival instead of one per step. Above `DENSE_MAX_MEAN` arrivals per step, each
 //! step's count is one Poisson draw (O(1) at any rate). Each target has its own stream
 //! `(seed, "inhomogeneous_poisson:<device>", target gid)`; the counts match NEST's statistically,
 //! not bitwise.

@@ -182,7 +182,7 @@ enum Mode {
     Count,
 }
 
-/// Saves or restores components' state; see the [module documentation](self).
+/// Saves or restores components' state; see the module's documentation.
 #[derive(Debug)]
 pub struct StateIo {
     mode: Mode,
