@@ -220,3 +220,38 @@ fn profile_says_where_the_time_went() {
     assert!((shares - 100.0).abs() < 1.0, "shares add up to {shares} %:\n{text}");
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// `laminar bench` (what `benches/macro.sh` times) builds and runs its scenarios without
+/// recording and reports what the benchmark table needs; an unknown scenario is named.
+#[test]
+fn bench_reports_build_simulate_rate_and_synapses() {
+    for (args, synapses_at_least) in [
+        (&["bench", "cuba", "--n", "400", "--duration", "200", "--threads", "2"][..], 400 * 80 / 2),
+        (
+            &["bench", "cuba", "--n", "400", "--duration", "200", "--update", "clock-driven", "--profile"][..],
+            400 * 80 / 2,
+        ),
+        (&["bench", "sparse", "--n", "2000", "--driven", "0.1", "--duration", "100"][..], 1),
+    ] {
+        let (code, text) = laminar(args);
+        assert_eq!(code, 0, "{args:?}: {text}");
+        let field = |name: &str| -> f64 {
+            let at = text.find(name).unwrap_or_else(|| panic!("no `{name}` in:\n{text}")) + name.len();
+            text[at..]
+                .split(|c: char| !(c.is_ascii_digit() || c == '.'))
+                .find(|s| !s.is_empty())
+                .unwrap()
+                .parse()
+                .unwrap()
+        };
+        assert!(field("simulate ") > 0.0 && field("build ") >= 0.0, "{text}");
+        assert!(field("rate ") > 0.0, "{args:?}: the network fires:\n{text}");
+        assert!(field("synapses ") >= synapses_at_least as f64, "{text}");
+        if args.contains(&"--profile") {
+            assert!(text.contains("neuron updates") && text.contains("delivery"), "{text}");
+        }
+    }
+    let (code, text) = laminar(&["bench", "coba"]);
+    assert_ne!(code, 0);
+    assert!(text.contains("unknown scenario 'coba' (cuba or sparse)"), "{text}");
+}
