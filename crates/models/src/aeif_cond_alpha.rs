@@ -61,7 +61,7 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use crate::iaf_cond_exp::nest_steps_rounded_up;
-use crate::odeint::{Rkf45, StandardControl};
+use crate::odeint::{Rkf45, StandardControl, rk4_step};
 use crate::params::{ParamError, Validate, finite, less_than, non_negative, positive};
 
 /// Indices into the integrated state vector (NEST's `State_::StateVecElems` order).
@@ -238,7 +238,7 @@ impl Validate for AeifCondAlphaParams {
         finite("I_e", self.i_e, "pA")?;
         positive("gsl_error_tol", self.gsl_error_tol, "")?;
         if !(1..=100).contains(&self.rk4_substeps) {
-            return Err(ParamError::new("rk4_substeps", f64::from(self.rk4_substeps), "must be an integer in 1..=100"));
+            return Err(ParamError::new("rk4_substeps", self.rk4_substeps, "must be an integer in 1..=100"));
         }
         finite("V_m", self.initial_v_m, "mV")?;
         finite("w", self.initial_w, "pA")?;
@@ -417,7 +417,7 @@ impl AeifCondAlpha {
                 let dt = self.h_ms / f64::from(p.rk4_substeps);
                 for _ in 0..p.rk4_substeps {
                     let refractory = refractory_left > 0;
-                    rk4_substep(&mut y, dt, |y, dydt| derivatives(p, i_stim, i_extra, refractory, y, dydt));
+                    rk4_step(&mut y, dt, |y, dydt| derivatives(p, i_stim, i_extra, refractory, y, dydt));
                     if let Err(e) = self.after_substep(i, &mut y, &mut refractory_left, &mut spikes) {
                         self.instability.get_or_insert(e);
                         break;
@@ -588,21 +588,6 @@ fn derivatives(
     dydt[DG_IN] = -dg_in / p.tau_syn_in;
     dydt[G_IN] = dg_in - g_in / p.tau_syn_in;
     dydt[W] = (p.a * (v - p.e_l) - w) / p.tau_w;
-}
-
-/// One classic Runge–Kutta step of size `dt` (ms) of `y' = f(y)` (the right-hand side does not
-/// depend on t within a step).
-#[inline]
-fn rk4_substep(y: &mut [f64; STATE_SIZE], dt: f64, f: impl Fn(&[f64; STATE_SIZE], &mut [f64; STATE_SIZE])) {
-    let (mut k1, mut k2, mut k3, mut k4) = ([0.0; STATE_SIZE], [0.0; STATE_SIZE], [0.0; STATE_SIZE], [0.0; STATE_SIZE]);
-    let stage = |k: &[f64; STATE_SIZE], a: f64| std::array::from_fn(|j| y[j] + a * k[j]);
-    f(y, &mut k1);
-    f(&stage(&k1, 0.5 * dt), &mut k2);
-    f(&stage(&k2, 0.5 * dt), &mut k3);
-    f(&stage(&k3, dt), &mut k4);
-    for j in 0..STATE_SIZE {
-        y[j] += dt / 6.0 * (k1[j] + 2.0 * k2[j] + 2.0 * k3[j] + k4[j]);
-    }
 }
 
 #[cfg(test)]

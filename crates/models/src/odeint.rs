@@ -55,6 +55,9 @@
 //! write the loop themselves around [`Rkf45::evolve_apply`].
 //!
 //! Everything lives on the stack (`[f64; N]`); nothing is allocated per call.
+//!
+//! Beside it, [`rk4_step`]: one classic fourth-order Runge–Kutta step, for the fixed-step options
+//! models offer where NEST parity is not asked for.
 
 /// Stage nodes c2…c6 (fractions of the step at which k2…k6 are evaluated).
 const C2: f64 = 1.0 / 4.0;
@@ -318,6 +321,22 @@ fn rkf45_step<const N: usize, F>(
 
     for i in 0..N {
         yerr[i] = h * (E1 * k1[i] + E3 * k3[i] + E4 * k4[i] + E5 * k5[i] + E6 * k6[i]);
+    }
+}
+
+/// One classic fourth-order Runge–Kutta step of size `dt` of the autonomous system `y' = f(y)`
+/// (no error estimate, no step control): for models that offer a fixed-step option beside the
+/// adaptive scheme above (`aeif_cond_alpha`'s `integration = "rk4"`).
+#[inline]
+pub fn rk4_step<const N: usize>(y: &mut [f64; N], dt: f64, f: impl Fn(&[f64; N], &mut [f64; N])) {
+    let (mut k1, mut k2, mut k3, mut k4) = ([0.0; N], [0.0; N], [0.0; N], [0.0; N]);
+    let stage = |k: &[f64; N], a: f64| std::array::from_fn(|j| y[j] + a * k[j]);
+    f(y, &mut k1);
+    f(&stage(&k1, 0.5 * dt), &mut k2);
+    f(&stage(&k2, 0.5 * dt), &mut k3);
+    f(&stage(&k3, dt), &mut k4);
+    for j in 0..N {
+        y[j] += dt / 6.0 * (k1[j] + 2.0 * k2[j] + 2.0 * k3[j] + k4[j]);
     }
 }
 

@@ -129,12 +129,13 @@ pub(super) fn areas(d: &Description) -> Result<Vec<Area>, ColumnError> {
 }
 
 /// The index of the area called `name`; an error at `field` naming the known areas otherwise.
-pub(super) fn area_index(areas: &[Area], name: &str, field: &str, names: &[&str]) -> Result<usize, ColumnError> {
+pub(super) fn area_index(areas: &[Area], name: &str, field: &str) -> Result<usize, ColumnError> {
     areas.iter().position(|a| a.name.as_deref() == Some(name)).ok_or_else(|| {
+        let names: Vec<&str> = areas.iter().filter_map(|a| a.name.as_deref()).collect();
         if names.is_empty() {
             err(field, format!("no area `{name}`: the description declares no [[column.areas]]"))
         } else {
-            err(field, format!("no area `{name}`{}; areas: {}", suggest(name, names), names.join(", ")))
+            err(field, format!("no area `{name}`{}; areas: {}", suggest(name, &names), names.join(", ")))
         }
     })
 }

@@ -9,6 +9,7 @@ use crate::description::*;
 use crate::{ColumnError, err};
 
 use super::areas::{Area, area_index};
+use super::populations::Unit;
 use super::{
     DeviceOut, Expanded, Instances, Placement, PopulationOut, ProjectionOut, Slot, Stream, check_name, prefixed,
     receptor_name, suggest,
@@ -39,19 +40,18 @@ struct Common<'a> {
 pub(super) fn inputs(
     d: &Description,
     areas: &[Area],
-    units: &[(&str, Per)],
+    units: &[Unit],
     instances: &Instances,
     out: &mut Expanded,
 ) -> Result<(), ColumnError> {
-    let area_names: Vec<&str> = areas.iter().filter_map(|a| a.name.as_deref()).collect();
-    let unit_names: Vec<&str> = units.iter().map(|u| u.0).collect();
+    let unit_names: Vec<&str> = units.iter().map(|u| u.name).collect();
     for (i, input) in d.inputs.iter().enumerate() {
         let f = format!("column.inputs.{i}");
         check_name(&input.name, &format!("{f}.name"))?;
         if d.inputs[..i].iter().any(|o| o.name == input.name) {
             return Err(err(format!("{f}.name"), format!("input `{}` is declared twice", input.name)));
         }
-        let Some(&(_, per)) = units.iter().find(|u| u.0 == input.target) else {
+        let Some(per) = units.iter().find(|u| u.name == input.target).map(|u| u.per) else {
             if d.thalamus.as_ref().is_some_and(|t| !t.enabled && t.nuclei.contains_key(&input.target)) {
                 continue; // an input into a nucleus of the disabled thalamus
             }
@@ -74,7 +74,7 @@ pub(super) fn inputs(
             Some(list) => list
                 .iter()
                 .enumerate()
-                .map(|(j, a)| area_index(areas, a, &format!("{f}.areas.{j}"), &area_names))
+                .map(|(j, a)| area_index(areas, a, &format!("{f}.areas.{j}")))
                 .collect::<Result<_, _>>()?,
         };
         let delay = input.delay_ms.unwrap_or(1.0);

@@ -249,7 +249,6 @@ pub fn expand(d: &Description, n_scaling: f64, k_scaling: f64) -> Result<Expande
     projections::circuits(d, &types, &areas, &instances, &mut writer, &mut out)?;
     drive::add_dc_terms(d, &units, &writer, k_scaling, &mut out)?;
     drive::add_background(d, k_scaling, &mut out);
-    let unit_pers: Vec<(&str, Per)> = units.iter().map(|u| (u.name, u.per)).collect();
-    inputs::inputs(d, &areas, &unit_pers, &instances, &mut out)?;
+    inputs::inputs(d, &areas, &units, &instances, &mut out)?;
     Ok(out)
 }

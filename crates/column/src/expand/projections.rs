@@ -348,7 +348,6 @@ pub(super) fn tangential(
 
 /// The tangential entries' geometry: profiles, distance limits, velocities, areas.
 fn check_tangential(d: &Description, areas: &[Area]) -> Result<(), ColumnError> {
-    let area_names: Vec<&str> = areas.iter().filter_map(|a| a.name.as_deref()).collect();
     for (i, t) in d.tangential.iter().enumerate() {
         let f = format!("column.tangential.{i}");
         match t.profile {
@@ -371,7 +370,7 @@ fn check_tangential(d: &Description, areas: &[Area]) -> Result<(), ColumnError> 
         }
         if let Some(list) = &t.areas {
             for (j, a) in list.iter().enumerate() {
-                area_index(areas, a, &format!("{f}.areas.{j}"), &area_names)?;
+                area_index(areas, a, &format!("{f}.areas.{j}"))?;
             }
         }
     }
@@ -419,15 +418,13 @@ fn links(
     areas: &[Area],
     units: &[Unit],
 ) -> Result<Vec<Link>, ColumnError> {
-    let area_names: Vec<&str> = areas.iter().filter_map(|a| a.name.as_deref()).collect();
     let blocks = circuit_blocks(entries);
     let mut links = Vec::new();
     for p in &pairs(&blocks, names, base, what)? {
         let e = &entries[p.entry];
         let f = format!("{base}.{}", p.entry);
-        let area_of = |a: &Option<String>, key: &str| {
-            a.as_ref().map(|a| area_index(areas, a, &format!("{f}.{key}"), &area_names)).transpose()
-        };
+        let area_of =
+            |a: &Option<String>, key: &str| a.as_ref().map(|a| area_index(areas, a, &format!("{f}.{key}"))).transpose();
         let (sa, ta) = (area_of(&e.source_area, "source_area")?, area_of(&e.target_area, "target_area")?);
         if interareal && (sa.is_none() || ta.is_none()) {
             let key = if sa.is_none() { "source_area" } else { "target_area" };
