@@ -3,7 +3,7 @@
 //! events and recorded samples — in a fixed little-endian layout.
 
 use crate::ranks::wire::{self, Reader};
-use crate::sim::{GradedEvent, IntervalOutput, Spike};
+use crate::sim::{GradedEvent, IntervalOutput, Samples, Spike};
 use crate::synapse::WeightEvent;
 
 /// Encodes the vote and the threads' outputs.
@@ -34,12 +34,10 @@ pub(crate) fn encode(halt: bool, outputs: &[&IntervalOutput], out: &mut Vec<u8>)
         }
         wire::put_u64(out, o.samples.len() as u64);
         for recording in &o.samples {
-            wire::put_u64(out, recording.len() as u64);
-            for (step, values) in recording {
-                wire::put_u64(out, *step);
-                wire::put_u64(out, values.len() as u64);
-                values.iter().for_each(|&v| wire::put_f64(out, v));
-            }
+            wire::put_u64(out, recording.steps.len() as u64);
+            wire::put_u64(out, recording.width as u64);
+            recording.steps.iter().for_each(|&step| wire::put_u64(out, step));
+            recording.values.iter().for_each(|&v| wire::put_f64(out, v));
         }
     }
 }
@@ -63,12 +61,9 @@ pub(crate) fn decode(bytes: &[u8], outputs: &mut Vec<IntervalOutput>) -> bool {
             .collect();
         let samples = (0..r.usize())
             .map(|_| {
-                (0..r.usize())
-                    .map(|_| {
-                        let step = r.u64();
-                        (step, (0..r.usize()).map(|_| r.f64()).collect())
-                    })
-                    .collect()
+                let (n, width) = (r.usize(), r.usize());
+                let steps = (0..n).map(|_| r.u64()).collect();
+                Samples { steps, width, values: (0..n * width).map(|_| r.f64()).collect() }
             })
             .collect();
         let o = IntervalOutput { spikes, graded, weights, samples };
@@ -95,7 +90,10 @@ mod tests {
             spikes: vec![Spike { step: 3, gid: 9, offset: -0.0 }, Spike { step: 4, gid: 1, offset: 0.025 }],
             graded: vec![GradedEvent { step: 3, gid: 2, value: 1.5e-300 }],
             weights: vec![WeightEvent { projection: 2, t_ms: 0.4, source: 7, target: 8, weight: -3.25 }],
-            samples: vec![vec![(3, vec![1.0, f64::NAN])], vec![]],
+            samples: vec![
+                Samples { steps: vec![3, 4], width: 2, values: vec![1.0, f64::NAN, -0.0, 2.5] },
+                Samples::default(),
+            ],
         };
         let mut bytes = Vec::new();
         encode(true, &[&o, &IntervalOutput::default()], &mut bytes);
@@ -106,7 +104,11 @@ mod tests {
         assert_eq!(back[0].spikes[0].offset.to_bits(), (-0.0f64).to_bits());
         assert_eq!(back[0].graded, o.graded);
         assert_eq!(back[0].weights, o.weights);
-        assert_eq!(back[0].samples[0][0].1[1].to_bits(), f64::NAN.to_bits());
+        assert_eq!(back[0].samples[0].steps, [3, 4]);
+        let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(back[0].samples[0].at(1)), bits(&[-0.0, 2.5]));
+        assert_eq!(bits(back[0].samples[0].at(0)), bits(&[1.0, f64::NAN]));
+        assert_eq!(back[0].samples[1], Samples::default());
         assert!(back[1].spikes.is_empty());
     }
 }
