@@ -1023,7 +1023,7 @@ fn run_partition(partition: &mut Partition, ctx: &RunContext<'_>, mut hook: Opti
         let vote = hook.is_some() && (hook_failed || ctx.stop.load(Ordering::Relaxed));
         let mut lap = Lap::start(partition.profiling);
         let mut phases = PhaseTimes::default();
-        let mut halt = ctx.barrier.wait(vote);
+        let mut halt = ctx.barrier.wait(partition.thread, vote);
         if ctx.ranks.size() > 1 {
             // Thread 0 exchanges this rank's outputs with the other ranks' (every thread's
             // output of this parity is complete: all have passed the barrier), then a second
@@ -1032,7 +1032,7 @@ fn run_partition(partition: &mut Partition, ctx: &RunContext<'_>, mut hook: Opti
             if partition.thread == 0 {
                 global_halt = exchange_with_ranks(ctx, parity, halt);
             }
-            halt = ctx.barrier.wait(global_halt);
+            halt = ctx.barrier.wait(partition.thread, global_halt);
         }
         lap.lap(&mut phases.barrier);
         partition.merged.clear();
