@@ -1,13 +1,17 @@
 //! A spinning barrier that also agrees on a vote.
 //!
 //! Threads meet once per exchange interval (the minimum delay, often a single 0.1-ms step), so
-//! the barrier must cost well under a microsecond when every thread has a core: it spins on an
-//! atomic generation counter. When a peer is descheduled (more runnable threads than cores, e.g.
-//! a laptop doing other work), spinning would burn the very core the peer needs, so after a
-//! short spin a waiter yields its core for a while, then blocks on a condition variable; the
-//! last arriver notifies only when someone sleeps. Each arrival contributes a vote (e.g. "stop after this interval"); every
+//! the barrier must cost well under a microsecond when every thread has a core: it is a
+//! dissemination barrier whose threads spin on one another's flags, each on its own cache line.
+//! When a peer is descheduled (more runnable threads than cores, e.g. a laptop doing other work),
+//! spinning would burn the very core the peer needs, so after a short spin a waiter yields its
+//! core for a while, then blocks on a condition variable; a signalling thread notifies only when
+//! someone sleeps. Each arrival contributes a vote (e.g. "stop after this interval"); every
 //! thread leaves with the OR of all votes, so all threads take the same decision at the same
 //! step boundary.
+//!
+//! Reference: D. Hensgen, R. Finkel, U. Manber (1988) Two algorithms for barrier
+//! synchronization. Int. J. Parallel Programming 17(1):1-17.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex};
@@ -22,9 +26,10 @@ struct Line<T>(T);
 /// A dissemination barrier (Hensgen, Finkel & Manber 1988): in round r of ⌈log₂ n⌉, thread i
 /// signals on its own flag and waits for thread i − 2^r (mod n). Each thread writes only its
 /// own cache lines and reads one other thread's per round, so two threads meet in about one
-/// cache-line transfer; a counter that every thread increments and a word they all spin on
-/// took three (the last arriver's increment, its publication, the waiters' reads), 400–560 ns a
-/// meeting on the Intel instances where 0.1-ms steps made that a tenth of CUBA's two-thread run.
+/// cache-line transfer (170–220 ns a meeting of two threads on series G's Intel instance). The
+/// counter every thread incremented, with the generation word they all spun on and a mutex taken
+/// to publish it in the same line, took 400–560 ns: a tenth of CUBA's two-thread run, which
+/// meets every 0.1-ms step.
 /// The votes travel with the signals (the OR of what a thread has seen so far), so after the
 /// last round every thread holds the OR of all votes.
 #[derive(Debug)]
@@ -77,7 +82,8 @@ impl SpinBarrier {
         let set = (generation % 2) * self.parties;
         let mut seen = usize::from(vote);
         for r in 0..self.rounds {
-            // Release: the signal carries everything this thread wrote before the barrier.
+            // (Also a release: the signal carries what this thread wrote before the barrier, and
+            // signals chain, so every thread leaves having seen every other's writes.)
             self.flags[(set + thread) * self.rounds + r].0.store(2 * generation + seen, Ordering::SeqCst);
             self.wake_sleepers();
             let from = (thread + self.parties - (1 << r) % self.parties) % self.parties;
