@@ -60,18 +60,19 @@ use crate::{
 /// length. Each column's chunk is part of the space reserved for closing, so it is kept modest
 /// (128 KiB of f64): appends stay rare (one per 16 Ki spikes) and the reserve small.
 const SPIKE_CHUNK: usize = 1 << 14;
-/// Bytes of frames a report buffers before an append, which is also its HDF5 chunk: a spike
-/// column's 128 KiB. Each append writes the block, updates `mapping/time` and flushes the file;
-/// at a fixed 256 frames that was every 25.6 ms of simulated time for a report sampled every
-/// 0.1-ms step, 7 % of CUBA's run (`perf`: the HDF5 flush alone 4 %).
-const FRAME_CHUNK_BYTES: usize = 128 * 1024;
-/// The fewest frames per append, for reports of many nodes (a frame of more than 512 values).
+/// Bytes of frames a report buffers before an append, which is also its HDF5 chunk: as much as
+/// a spike column's chunk. Each append writes the block, updates `mapping/time` and flushes the
+/// file; at a fixed 256 frames that was every 25.6 ms of simulated time for a report sampled
+/// every 0.1-ms step, 7 % of CUBA's run (`perf`: the HDF5 flush alone 4 %).
+const FRAME_CHUNK_BYTES: usize = SPIKE_CHUNK * size_of::<f64>();
+/// The fewest frames per append, for reports of many nodes (a frame of more than 128 values).
 const MIN_FRAME_CHUNK: usize = 256;
 
 /// Frames per append (and per HDF5 chunk) of a report with `values` values per frame.
 fn frame_chunk(values: usize) -> usize {
     (FRAME_CHUNK_BYTES / (values.max(1) * size_of::<f32>())).max(MIN_FRAME_CHUNK)
 }
+
 /// Space reserved for HDF5's metadata at close (B-tree nodes, object headers, the free-space
 /// bookkeeping of cut datasets), beyond the data chunks, and for the manifest's temporary copy.
 const METADATA_RESERVE_BYTES: u64 = 256 * 1024;
