@@ -153,7 +153,7 @@ fn extreme_inputs_are_refused_before_anything_is_built() {
 #[test]
 fn a_network_too_big_for_the_memory_limit_is_refused_with_its_estimate() {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_laminar"))
-        .args(["validate", "models/demo.toml", "--set", "populations.exc.size=300000"])
+        .args(["validate", "models/demo.toml", "--set", "populations.exc.size=600000"])
         .env("LAMINAR_MEMORY_LIMIT", "1G")
         .current_dir(root())
         .output()

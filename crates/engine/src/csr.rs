@@ -25,6 +25,10 @@
 use crate::buffer::InputBuffer;
 use crate::time::Step;
 
+mod bucket;
+
+pub(crate) use bucket::{Record, SourceBuckets, StoredWeight};
+
 /// Where each source's row starts in a CSR: `u32` offsets while the shard's synapses fit in
 /// them (every spike looks one up at a random place, and half the bytes keep more of the index
 /// in cache), `u64` beyond.
@@ -46,14 +50,6 @@ impl RowIndex {
             RowIndex::Narrow(starts.iter().map(|&s| s as u32).collect())
         } else {
             RowIndex::Wide(starts)
-        }
-    }
-
-    /// The number of rows.
-    fn rows(&self) -> usize {
-        match self {
-            RowIndex::Narrow(v) => v.len().saturating_sub(1),
-            RowIndex::Wide(v) => v.len().saturating_sub(1),
         }
     }
 
@@ -115,13 +111,6 @@ fn is_single(w: f64) -> bool {
 }
 
 impl Weights {
-    /// Appends the weights of `row`, switching to double precision (converting what is there,
-    /// exactly) at the first row with a weight that is not a single-precision number.
-    #[inline]
-    fn extend(&mut self, row: &[Placed]) {
-        self.extend_doubles(row.iter().map(|p| p.weight), || row.iter().all(|p| is_single(p.weight)))
-    }
-
     /// Appends weights given as an iterator of doubles (`all_single`: whether each is exactly a
     /// single-precision number, checked by the caller once for the slice).
     #[inline]
@@ -138,26 +127,6 @@ impl Weights {
         if let Weights::Double(v) = self {
             v.extend(weights);
         }
-    }
-
-    /// Appends `from[range]` (another CSR's weights), exactly.
-    #[inline]
-    fn extend_from(&mut self, from: &Weights, range: std::ops::Range<usize>) {
-        match (&mut *self, from) {
-            (Weights::Single(v), Weights::Single(w)) => v.extend_from_slice(&w[range]),
-            (Weights::Double(v), Weights::Single(w)) => v.extend(w[range].iter().map(|&x| f64::from(x))),
-            (Weights::Double(v), Weights::Double(w)) => v.extend_from_slice(&w[range]),
-            (Weights::Single(_), Weights::Double(w)) => {
-                let w = &w[range];
-                self.extend_doubles(w.iter().copied(), || w.iter().all(|&x| is_single(x)))
-            }
-        }
-    }
-
-    /// Appends `n` copies of `w`.
-    #[inline]
-    fn extend_repeated(&mut self, w: f64, n: usize) {
-        self.extend_doubles(std::iter::repeat_n(w, n), || is_single(w))
     }
 
     fn bytes_each(&self) -> usize {
@@ -267,9 +236,9 @@ impl RowCursors {
     }
 }
 
-/// Buffers a thread reuses from one packing to the next: a chunk's synapses placed in their rows
+/// Buffers a thread reuses from one packing to the next: synapses placed in their rows
 /// (16 bytes each) and the space to sort a row. Allocations this large are fresh mappings, so
-/// without reuse every chunk would fault in (and the kernel zero) its pages again.
+/// without reuse every packing would fault in (and the kernel zero) its pages again.
 #[derive(Debug, Default)]
 pub(crate) struct PackScratch {
     placed: Vec<Placed>,
@@ -302,6 +271,9 @@ struct RowWriter {
     runs: Vec<Run>,
     run_start: Vec<u32>,
     runs_fit: bool,
+    /// Whether the caller knows every weight to be exactly a single-precision number (so the
+    /// rows need not be checked).
+    known_single: bool,
     shared: Option<Vec<SharedParams>>,
     /// Where the row being written starts in `target` and in `runs`.
     row_begin: usize,
@@ -321,6 +293,7 @@ impl RowWriter {
             runs: Vec::new(),
             run_start,
             runs_fit: true,
+            known_single: false,
             shared: Some(Vec::with_capacity(rows)),
             row_begin: 0,
             row_runs_begin: 0,
@@ -333,7 +306,9 @@ impl RowWriter {
             self.push_run(run[0].delay, run[0].receptor, run.len());
         }
         self.target.extend(row.iter().map(|p| p.target));
-        self.weight.extend(row);
+        let known_single = self.known_single;
+        self.weight
+            .extend_doubles(row.iter().map(|p| p.weight), || known_single || row.iter().all(|p| is_single(p.weight)));
         self.end_row();
     }
 
@@ -457,7 +432,7 @@ impl IncomingCsr {
     /// passes over the edges anyway saves the counting pass.
     ///
     /// Each edge is placed at its row's cursor as one 16-byte record (target, weight, delay,
-    /// receptor together): a chunk's edges are far larger than the caches, and one scattered
+    /// receptor together): a shard's edges are far larger than the caches, and one scattered
     /// write per edge, then one sequential read per row, is the fewest passes over them.
     pub(crate) fn from_counted_edges<E>(
         row_counts: Vec<u64>,
@@ -494,88 +469,6 @@ impl IncomingCsr {
             writer.push_row(row);
         }
         writer.finish()
-    }
-
-    /// Joins CSRs over the same sources whose targets are consecutive ranges of one shard: the
-    /// targets of `parts[k]` are offset by its `u32`. Row `g` of the result is the parts' rows
-    /// `g` in turn, sorted by delay (stably), in the smallest layout, built row by row.
-    ///
-    /// For a shard built in chunks of targets (see the network builder): every synapse onto a
-    /// target comes from one part and keeps its order among them, so each buffer cell receives
-    /// its weights in the order a build in one piece gives (different targets' synapses may
-    /// interleave differently within a row, which changes no sum).
-    ///
-    /// The parts' rows are already sorted by delay, so the join moves runs, not synapses: a row's
-    /// runs of equal delay and receptor from every part, in part order, stably sorted by delay
-    /// (a merge of the parts' sorted lists), are the runs of the stably sorted concatenation; each
-    /// run's targets and weights are then copied as one slice.
-    pub(crate) fn concat(parts: &[(IncomingCsr, u32)]) -> Self {
-        /// Synapses `range` of part `part`'s row: one delay and receptor.
-        #[derive(Clone, Copy)]
-        struct PartRun {
-            delay: u16,
-            receptor: u8,
-            part: usize,
-            start: usize,
-            len: usize,
-        }
-        let rows = parts.iter().map(|(p, _)| p.rows.rows()).max().unwrap_or(0);
-        let synapses = parts.iter().map(|(p, _)| p.synapses()).sum();
-        let mut writer = RowWriter::new(rows, synapses);
-        let (mut runs, mut scratch) = (Vec::new(), SortScratch::default());
-        for g in 0..rows {
-            runs.clear();
-            for (k, (part, _)) in parts.iter().enumerate() {
-                if g < part.rows.rows() {
-                    part.for_each_run(g, |delay, receptor, range| {
-                        runs.push(PartRun { delay, receptor, part: k, start: range.start, len: range.len() })
-                    });
-                }
-            }
-            sort_by_delay(&mut runs, |r| r.delay, &mut scratch);
-            for run in &runs {
-                let (part, offset) = &parts[run.part];
-                let range = run.start..run.start + run.len;
-                writer.push_run(run.delay, run.receptor, run.len);
-                writer.target.extend(part.target[range.clone()].iter().map(|&t| t + offset));
-                match &part.params {
-                    Params::PerRow(shared) => writer.weight.extend_repeated(shared[g].weight, run.len),
-                    Params::PerRun { weight, .. } | Params::PerSynapse { weight, .. } => {
-                        writer.weight.extend_from(weight, range)
-                    }
-                }
-            }
-            writer.end_row();
-        }
-        writer.finish()
-    }
-
-    /// Calls `f(delay, receptor, synapses)` for each run of equal delay and receptor in row
-    /// `row`, in row order (`synapses`: indices into the CSR's arrays).
-    fn for_each_run(&self, row: usize, mut f: impl FnMut(u16, u8, std::ops::Range<usize>)) {
-        let range = self.rows.range(row);
-        if range.is_empty() {
-            return;
-        }
-        match &self.params {
-            Params::PerRow(shared) => f(shared[row].delay, shared[row].receptor, range),
-            Params::PerRun { runs, run_start, .. } => {
-                let mut j = range.start;
-                for run in &runs[run_start[row] as usize..run_start[row + 1] as usize] {
-                    f(run.delay, run.receptor, j..j + run.len as usize);
-                    j += run.len as usize;
-                }
-            }
-            Params::PerSynapse { delay, receptor, .. } => {
-                let mut j = range.start;
-                while j < range.end {
-                    let key = (delay[j], receptor[j]);
-                    let end = (j..range.end).find(|&k| (delay[k], receptor[k]) != key).unwrap_or(range.end);
-                    f(key.0, key.1, j..end);
-                    j = end;
-                }
-            }
-        }
     }
 
     pub fn synapses(&self) -> usize {
@@ -864,98 +757,6 @@ mod tests {
             }
             assert_eq!(a.touched(), b.touched());
         }
-    }
-
-    /// The join moves runs between parts of any layout: parts that each share their rows'
-    /// parameters (per row), hold runs, or keep parameters per synapse join into what the build
-    /// in one piece gives — the same synapses per target in the same order, and the same layout.
-    #[test]
-    fn joins_of_every_layout_equal_the_build_in_one_piece() {
-        type E = (u64, u32, f64, Step, u8);
-        type Generator = fn(u64, u32, u32) -> E;
-        // (name, edge of source g onto target t, k-th of that target): constant parameters
-        // (per row), few delays and receptors (per run), a different delay for nearly every
-        // synapse of sparse rows (per synapse), and rows whose shared weight differs between
-        // the parts' target ranges (per row in every part, per run when joined).
-        let kinds: [(&str, Generator); 4] = [
-            ("per row", |g, t, _| (g, t, 0.5 + g as f64, 3, 0)),
-            ("per run", |g, t, k| (g, t, 0.25 * f64::from(t + k) + 0.1, Step::from(1 + (t + k) % 4), (k % 2) as u8)),
-            ("per synapse", |g, t, k| (g, t, 0.3 * f64::from(k) + 1.0, 1 + g + Step::from(t * 7 + k), 0)),
-            ("shared per part", |g, t, _| (g, t, if t < 40 { 1.5 } else { 2.5 }, 2, 0)),
-        ];
-        for (name, edge) in kinds {
-            let edges: Vec<E> = (0..100u32)
-                .flat_map(|t| (0..3u32).map(move |k| (t, k)))
-                .map(|(t, k)| edge(u64::from((t * 5 + k * 11) % 6), t, k))
-                .collect();
-            let whole = IncomingCsr::from_edges(6, edges.iter().copied());
-            let part = |lo: u32, hi: u32| {
-                let mine =
-                    edges.iter().filter(|e| (lo..hi).contains(&e.1)).map(|&(g, t, w, d, r)| (g, t - lo, w, d, r));
-                (IncomingCsr::from_edges(6, mine), lo)
-            };
-            let joined = IncomingCsr::concat(&[part(0, 40), part(40, 41), part(41, 100)]);
-            assert_eq!(synapses_by_target(&joined, 6), synapses_by_target(&whole, 6), "{name}");
-            assert_eq!(
-                (joined.shares_row_parameters(), joined.stores_runs(), joined.bytes()),
-                (whole.shares_row_parameters(), whole.stores_runs(), whole.bytes()),
-                "{name}: layout"
-            );
-            let mut rows_in_order = Vec::new();
-            for g in 0..6 {
-                joined.for_each_in_row(g, |_, _, d, _| rows_in_order.push((g, d)));
-            }
-            assert!(rows_in_order.windows(2).all(|w| w[0].0 != w[1].0 || w[0].1 <= w[1].1), "{name}: rows by delay");
-        }
-    }
-
-    /// Every synapse of `csr` per target, in the order a target receives them.
-    fn synapses_by_target(csr: &IncomingCsr, sources: u64) -> Vec<Vec<(u64, u64, u16, u8)>> {
-        let mut by_target = vec![Vec::new(); 100];
-        for g in 0..sources {
-            csr.for_each_in_row(g, |t, w, d, r| by_target[t as usize].push((g, w.to_bits(), d, r)));
-        }
-        by_target
-    }
-
-    /// A CSR joined from parts built over consecutive target ranges delivers what the CSR built
-    /// in one piece delivers, bit for bit, and keeps every target's synapses in their order.
-    #[test]
-    fn joined_parts_deliver_what_one_piece_does() {
-        // Generated as a shard is: projection by projection, each in target order; two
-        // projections from the same sources, so a row holds synapses of both.
-        let mut edges: Vec<(u64, u32, f64, Step, u8)> = Vec::new();
-        for projection in 0..2u32 {
-            for t in 0..100u32 {
-                for k in 0..6u32 {
-                    let source = u64::from((t * 7 + k * 13 + projection * 5) % 4);
-                    let weight = 0.1 + f64::from(t * 3 + k) * 0.731 + f64::from(projection);
-                    let delay = 1 + Step::from((t + 2 * k + projection) % 5);
-                    edges.push((source, t, weight, delay, u8::from(projection == 1)));
-                }
-            }
-        }
-        let whole = IncomingCsr::from_edges(4, edges.iter().copied());
-        let part = |lo: u32, hi: u32| {
-            let mine = edges.iter().filter(|e| (lo..hi).contains(&e.1)).map(|&(g, t, w, d, r)| (g, t - lo, w, d, r));
-            (IncomingCsr::from_edges(4, mine), lo)
-        };
-        let joined = IncomingCsr::concat(&[part(0, 30), part(30, 31), part(31, 100)]);
-        assert_eq!(joined.synapses(), whole.synapses());
-        assert_eq!(synapses_by_target(&joined, 4), synapses_by_target(&whole, 4));
-        let deliver = |csr: &IncomingCsr| {
-            let mut buffer = InputBuffer::new(100, 2, 8, InputKind::SummedTouched);
-            for gid in [3, 0, 2, 0, 1] {
-                csr.add_row_to(gid, 2, &mut buffer);
-            }
-            (3..8)
-                .map(|step| {
-                    let input = buffer.take_step(step);
-                    (0..2).flat_map(|r| input.receptor(r).iter().map(|v| v.to_bits()).collect::<Vec<_>>()).collect()
-                })
-                .collect::<Vec<Vec<u64>>>()
-        };
-        assert_eq!(deliver(&joined), deliver(&whole));
     }
 
     /// Both layouts deliver the same sums into the same buffer cells.

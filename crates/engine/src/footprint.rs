@@ -11,8 +11,9 @@
 //!   [`BYTES_PER_PLASTIC_SYNAPSE`] (plus the synapse model's state);
 //! - **build scratch**: a thread holds one shard's unpacked edges at a time
 //!   ([`BYTES_PER_UNPACKED_EDGE`] each), so the largest shard's in-degree sum per thread; where
-//!   a shard is built in chunks of targets, one chunk's edges per thread plus the packed parts
-//!   of the shard, which exist beside their join until it is done;
+//!   a shard's synapses are gathered by source in buckets, its records and drawn sources
+//!   ([`BYTES_PER_BUCKET_RECORD`], 4 bytes less with single-precision weights), which exist
+//!   beside the CSR they are packed into until it is done;
 //! - **row index**: every shard indexes its rows by source gid, `threads · populations ·
 //!   (neurons + 1)` offsets;
 //! - **ring buffers**: one slot per step of the longest delay (rounded up to a power of two),
@@ -36,6 +37,9 @@ pub const BYTES_PER_STATIC_SYNAPSE: f64 = 15.0;
 pub const BYTES_PER_PLASTIC_SYNAPSE: f64 = 15.0 + 32.0;
 /// An edge as drawn, before it is packed into the CSR.
 pub const BYTES_PER_UNPACKED_EDGE: f64 = 32.0;
+/// A synapse gathered in its source's bucket before packing: its record with a double-precision
+/// weight (16 bytes; 12 with a single-precision one) and its source as drawn (4 bytes).
+pub const BYTES_PER_BUCKET_RECORD: f64 = 16.0 + 4.0;
 /// A neuron's bookkeeping besides its state variables (clock, queue entry, flags).
 pub const BYTES_PER_NEURON: f64 = 48.0;
 /// A device channel (one per device → target connection): target, random stream, next due time.
@@ -133,15 +137,14 @@ impl NetworkBuilder {
         }
         f.buffer_slots = longest_delay.next_power_of_two();
         // Each thread draws one shard (its share of a population's incoming synapses) at a time,
-        // and the threads work on the same population together: in one piece, or in chunks whose
-        // packed parts are joined at the end.
-        let chunk = crate::network::CHUNK_SYNAPSES as f64;
+        // and the threads work on the same population together: as edges, or as bucket records.
         f.build_scratch_bytes = in_synapses
             .iter()
             .enumerate()
             .map(|(pi, &n)| {
-                if self.chunkable(pi) {
-                    threads * (n / threads).min(chunk) * BYTES_PER_UNPACKED_EDGE + n * BYTES_PER_STATIC_SYNAPSE
+                if self.bucketable(pi) {
+                    let single = self.stores_single_weights(pi);
+                    n * if single { BYTES_PER_BUCKET_RECORD - 4.0 } else { BYTES_PER_BUCKET_RECORD }
                 } else {
                     n * BYTES_PER_UNPACKED_EDGE
                 }

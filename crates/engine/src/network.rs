@@ -182,44 +182,20 @@ struct ShardConnectivity {
     pack_seconds: f64,
 }
 
-/// Synapses a chunk of a shard's targets is drawn with (see `NetworkBuilder::shard_connectivity`):
-/// 4·10⁶ edges are 128 MB, against the 1.3 GB of PD14's largest shard per thread.
-pub(crate) const CHUNK_SYNAPSES: usize = 1 << 22;
-
-/// Targets of a shard's first chunk, before its in-degree is known.
-const FIRST_CHUNK_TARGETS: usize = 64;
-
-/// Joins the connectivity of a shard's chunks (each with its targets' offset in the shard).
-/// Chunks exist only where every synapse is static, so there are no plastic groups, history or
-/// graded couplings to join.
-fn join_chunks(mut parts: Vec<(ShardConnectivity, u32)>) -> ShardConnectivity {
-    if parts.len() == 1 {
-        return parts.pop().expect("one part").0;
-    }
-    let min_delay = parts.iter().filter_map(|(c, _)| c.min_delay).min();
-    let max_delay = parts.iter().filter_map(|(c, _)| c.max_delay).max();
-    let mut counts: std::collections::BTreeMap<u32, u64> = std::collections::BTreeMap::new();
-    for (p, n) in parts.iter().flat_map(|(c, _)| c.projection_counts.iter()) {
-        *counts.entry(*p).or_default() += n;
-    }
-    let mut static_parts = Vec::with_capacity(parts.len());
-    let mut graded_csr = None;
-    for (c, offset) in parts {
-        debug_assert!(c.plastic.is_empty() && c.history.is_none() && c.graded_csr.synapses() == 0);
-        graded_csr.get_or_insert(c.graded_csr);
-        static_parts.push((c.csr, offset));
-    }
-    ShardConnectivity {
-        csr: crate::csr::IncomingCsr::concat(&static_parts),
-        graded_csr: graded_csr.unwrap_or_default(),
-        plastic: Vec::new(),
-        history: None,
-        min_delay,
-        max_delay,
-        projection_counts: counts.into_iter().collect(),
-        draw_seconds: 0.0,
-        pack_seconds: 0.0,
-    }
+/// Buffers a building thread reuses from one shard to the next: edges drawn in one piece, the
+/// records of a bucketed shard (single- or double-precision weights) and the packing's space.
+/// Allocations this large are fresh mappings, so without reuse every shard would fault in (and
+/// the kernel zero) its pages again.
+#[derive(Default)]
+struct BuildScratch {
+    edges: Vec<Edge>,
+    /// A bucketed shard's sources (indices in their population) and its targets with how many
+    /// sources each has, as the first pass draws them.
+    sources: Vec<u32>,
+    targets: Vec<(u32, u32)>,
+    single: Vec<crate::csr::Record<f32>>,
+    double: Vec<crate::csr::Record<f64>>,
+    pack: crate::csr::PackScratch,
 }
 
 /// How a synapse is stored: in the static CSR, in a projection's plastic group, or in the CSR of
@@ -245,8 +221,8 @@ pub struct SynapseView {
     pub receptor: u8,
 }
 
-/// What drawing a shard's (or chunk's) edges notes about them on the way, while each edge is in
-/// the cache: packing needs it before it places the edges, and a chunk's edges are far larger
+/// What drawing a shard's edges notes about them on the way, while each edge is in the cache:
+/// packing needs it before it places the edges, and a shard's edges are far larger
 /// than the caches, so a pass over them just to count would cost as much as the placing.
 #[derive(Debug, Default)]
 struct EdgeTally {
@@ -537,6 +513,7 @@ impl NetworkBuilder {
             .map(|t| self.populations.iter().map(|p| (p.size * t / splits, p.size * (t + 1) / splits)).collect())
             .collect();
         let total_splits = self.total_splits(&first_gids);
+        let build_order = &self.largest_in_degree_first();
 
         // Phase 1 (parallel): each thread draws the synapses onto its neurons and packs them, one
         // shard at a time, so at most one shard's unpacked edges exist per thread.
@@ -547,23 +524,22 @@ impl NetworkBuilder {
                     let first_gids = &first_gids;
                     let total_splits = &total_splits;
                     s.spawn(move || {
-                        let (mut edges, mut scratch) = (Vec::new(), crate::csr::PackScratch::default());
-                        (0..self.populations.len())
-                            .map(|pi| {
-                                if r[pi].0 == r[pi].1 {
-                                    return Ok(None);
-                                }
-                                self.shard_connectivity(
+                        let mut scratch = BuildScratch::default();
+                        let mut shards: Vec<Option<ShardConnectivity>> =
+                            (0..self.populations.len()).map(|_| None).collect();
+                        for &pi in build_order {
+                            if r[pi].0 < r[pi].1 {
+                                shards[pi] = Some(self.shard_connectivity(
                                     pi,
                                     r[pi],
                                     first_gids,
                                     total_splits,
                                     n_total,
-                                    (&mut edges, &mut scratch),
-                                )
-                                .map(Some)
-                            })
-                            .collect()
+                                    &mut scratch,
+                                )?);
+                            }
+                        }
+                        Ok(shards)
                     })
                 })
                 .collect();
@@ -657,6 +633,20 @@ impl NetworkBuilder {
         Ok(simulation)
     }
 
+    /// The populations by their expected incoming synapses, most first (ties in declaration
+    /// order): the order a thread builds its shards in, so that the records it reuses from
+    /// shard to shard only ever shrink (growing them would fault in fresh pages).
+    fn largest_in_degree_first(&self) -> Vec<usize> {
+        let mut incoming = vec![0.0f64; self.populations.len()];
+        for p in &self.projections {
+            let (ns, nt) = (self.populations[p.source].size as u64, self.populations[p.target].size as u64);
+            incoming[p.target] += crate::footprint::expected_synapses(&p.rule, ns, nt);
+        }
+        let mut order: Vec<usize> = (0..self.populations.len()).collect();
+        order.sort_by(|&a, &b| incoming[b].total_cmp(&incoming[a]));
+        order
+    }
+
     /// Generates the synapses exactly as [`build`](Self::build) draws them (the network is the
     /// same for any thread count), one target population after another in blocks of at most
     /// `block` target neurons, and hands each to `visit`; at most one block's synapses are held
@@ -727,7 +717,36 @@ impl NetworkBuilder {
         out
     }
 
-    /// As [`NetworkBuilder::shard_edges`], appending to `out` (a buffer reused between chunks).
+    /// How projection `pi`'s drawn synapses onto neurons `lo..` of its target become edges:
+    /// `(source index, target index, drawn weight, drawn delay ms)` → the edge as stored (the
+    /// weight 1 for spike-counting models, single precision where asked; the delay in whole
+    /// steps, at least one; the receptor by name, sign or the projection's choice).
+    fn edge_maker(&self, pi: usize, first_gids: &[u64], lo: usize) -> impl Fn(u64, u64, f64, f64) -> Edge + '_ {
+        let p = &self.projections[pi];
+        let info = self.populations[p.target].factory.info();
+        let counts = info.counts_spikes && p.synapse.is_none();
+        let single = self.single_precision_weights && p.synapse.is_none();
+        // A graded signal goes to the receptor of its name (an astrocyte's SIC to `SIC`).
+        let graded_receptor =
+            self.populations[p.source].factory.info().graded_output.and_then(|g| info.receptor_index(g));
+        let source_gid0 = first_gids[p.source];
+        move |source: u64, target: u64, w: f64, d_ms: f64| Edge {
+            projection: pi as u32,
+            source_gid: source_gid0 + source,
+            target: (target as usize - lo) as u32,
+            weight: if counts {
+                1.0
+            } else if single {
+                f64::from(w as f32)
+            } else {
+                w
+            },
+            delay: self.resolution.round_steps(d_ms).max(1).min(u64::from(u32::MAX)) as u32,
+            receptor: p.receptor.or(graded_receptor).unwrap_or_else(|| info.receptor_for(w)) as u8,
+        }
+    }
+
+    /// As [`NetworkBuilder::shard_edges`], appending to `out` (a buffer reused between shards).
     fn shard_edges_into(
         &self,
         population: usize,
@@ -738,46 +757,24 @@ impl NetworkBuilder {
         tally: &mut EdgeTally,
     ) {
         let h = self.resolution.h();
-        let mut sources = Vec::new();
         for (pi, p) in self.projections.iter().enumerate() {
             if p.target != population || lo == hi {
                 continue;
             }
-            let info = self.populations[p.target].factory.info();
-            let counts = info.counts_spikes;
             let draw = self.target_draw(p, first_gids);
-            let source_gid0 = first_gids[p.source];
             let wpurpose = format!("weight:{}", p.name);
             let dpurpose = format!("delay:{}", p.name);
-            let out = &mut *out;
-            let delay_steps = |ms: f64| self.resolution.round_steps(ms).max(1);
-            // A graded signal goes to the receptor of its name (an astrocyte's SIC to `SIC`).
-            let graded_receptor =
-                self.populations[p.source].factory.info().graded_output.and_then(|g| info.receptor_index(g));
-            let receptor_of = |w: f64| p.receptor.or(graded_receptor).unwrap_or_else(|| info.receptor_for(w)) as u8;
+            let make = self.edge_maker(pi, first_gids, lo);
             let drawn_before = out.len();
-            let mut push = |source: u64, target: u64, w: f64, d_ms: f64, out: &mut Vec<Edge>| {
-                let delay = delay_steps(d_ms).min(u64::from(u32::MAX)) as u32;
-                tally.note(source_gid0 + source, delay);
-                out.push(Edge {
-                    projection: pi as u32,
-                    source_gid: source_gid0 + source,
-                    target: (target as usize - lo) as u32,
-                    weight: if counts && p.synapse.is_none() {
-                        1.0
-                    } else if self.single_precision_weights && p.synapse.is_none() {
-                        f64::from(w as f32)
-                    } else {
-                        w
-                    },
-                    delay,
-                    receptor: receptor_of(w),
-                });
+            let mut push = |source: u64, target: u64, w: f64, d_ms: f64| {
+                let edge = make(source, target, w, d_ms);
+                tally.note(edge.source_gid, edge.delay);
+                out.push(edge);
             };
             match &p.rule {
                 Rule::Explicit(list) => {
                     for e in list.iter().filter(|e| (lo as u64..hi as u64).contains(&e.target)) {
-                        push(e.source, e.target, e.weight, e.delay_ms, out);
+                        push(e.source, e.target, e.weight, e.delay_ms);
                     }
                 }
                 Rule::FixedOutdegree { k } => {
@@ -787,37 +784,28 @@ impl NetworkBuilder {
                     for s in 0..n_src {
                         targets.clear();
                         draw.outdegree_targets(*k, s, &mut marks, &mut targets);
-                        let gid = source_gid0 + s;
+                        let gid = first_gids[p.source] + s;
                         let mut wr = stream_for(self.seed, &wpurpose, gid);
                         let mut dr = stream_for(self.seed, &dpurpose, gid);
                         for &t in &targets {
                             let w = p.weight.draw_weight(&mut wr);
                             let d = p.delay.draw_delay(&mut dr, h);
                             if (lo as u64..hi as u64).contains(&t) {
-                                push(s, t, w, d, out);
+                                push(s, t, w, d);
                             }
                         }
                     }
                 }
-                rule => {
-                    let mut marks = vec![false; self.populations[p.source].size];
-                    for t in lo as u64..hi as u64 {
-                        sources.clear();
-                        let per_target = total_splits[pi].as_ref().map(|c| c[t as usize]);
-                        draw.sources(rule, t, per_target, &mut marks, &mut sources);
-                        if sources.is_empty() {
-                            continue;
-                        }
-                        let gid = first_gids[p.target] + t;
-                        let mut wr = stream_for(self.seed, &wpurpose, gid);
-                        let mut dr = stream_for(self.seed, &dpurpose, gid);
-                        for &s in &sources {
-                            let w = p.weight.draw_weight(&mut wr);
-                            let d = p.delay.draw_delay(&mut dr, h);
-                            push(s, t, w, d, out);
-                        }
+                _ => self.for_each_target(pi, (lo, hi), first_gids, total_splits, |t, sources| {
+                    let gid = first_gids[p.target] + t;
+                    let mut wr = stream_for(self.seed, &wpurpose, gid);
+                    let mut dr = stream_for(self.seed, &dpurpose, gid);
+                    for &s in sources {
+                        let w = p.weight.draw_weight(&mut wr);
+                        let d = p.delay.draw_delay(&mut dr, h);
+                        push(s, t, w, d);
                     }
-                }
+                }),
             }
             if out.len() > drawn_before {
                 tally.projection_counts.push((pi as u32, (out.len() - drawn_before) as u64));
@@ -825,11 +813,11 @@ impl NetworkBuilder {
         }
     }
 
-    /// Whether a shard of population `pi` may be drawn and packed in chunks of targets: every
-    /// projection onto it draws per target (not from an explicit list or per source, which
-    /// each chunk would scan whole) into static synapses (plastic groups and graded couplings
-    /// are built in one piece).
-    pub(crate) fn chunkable(&self, pi: usize) -> bool {
+    /// Whether a shard of population `pi` is drawn in two passes and gathered by source in
+    /// buckets ([`NetworkBuilder::bucketed_shard`]): every projection onto it draws per target
+    /// (not from an explicit list or per source, which the passes would have to scan whole) into
+    /// static synapses (plastic groups and graded couplings are built from edges in one piece).
+    pub(crate) fn bucketable(&self, pi: usize) -> bool {
         self.projections.iter().filter(|p| p.target == pi).all(|p| {
             p.synapse.is_none()
                 && !matches!(p.rule, Rule::Explicit(_) | Rule::FixedOutdegree { .. })
@@ -837,15 +825,46 @@ impl NetworkBuilder {
         })
     }
 
-    /// Draws and packs the synapses onto one shard (population `pi`, neurons `lo..hi`).
-    ///
-    /// Where the projections allow it ([`NetworkBuilder::chunkable`]), in chunks of about
-    /// [`CHUNK_SYNAPSES`] synapses (the chunk's targets follow the in-degree seen so far): each
-    /// chunk's edges (32 bytes a synapse) are packed into a CSR part before the next is drawn, and
-    /// the parts are joined at the end, so a thread holds one chunk's edges rather than its whole
-    /// shard's (PD14: 1.3 GB per thread for L2/3E). Synapses are drawn per target, so the
-    /// chunks draw exactly what one piece would, and the join keeps every target's synapses in
-    /// their order (see [`IncomingCsr::concat`](crate::csr::IncomingCsr::concat)).
+    /// Whether every weight stored onto population `pi` is exactly a single-precision number,
+    /// known before drawing: spike counts (1), weights rounded to single precision by the
+    /// model's `weight_precision`, or constants that are singles.
+    pub(crate) fn stores_single_weights(&self, pi: usize) -> bool {
+        let counts = self.populations[pi].factory.info().counts_spikes;
+        self.projections.iter().filter(|p| p.target == pi).all(|p| {
+            p.synapse.is_none()
+                && (counts
+                    || self.single_precision_weights
+                    || matches!(p.weight, Dist::Constant(w) if f64::from(w as f32).to_bits() == w.to_bits()))
+        })
+    }
+
+    /// Calls `f(target, sources)` for each target `lo..hi` of projection `pi` (drawn per target)
+    /// with the target's sources (indices in the source population) in their canonical order.
+    fn for_each_target(
+        &self,
+        pi: usize,
+        (lo, hi): (usize, usize),
+        first_gids: &[u64],
+        total_splits: &[Option<Vec<u64>>],
+        mut f: impl FnMut(u64, &[u64]),
+    ) {
+        let p = &self.projections[pi];
+        let draw = self.target_draw(p, first_gids);
+        let mut marks = vec![false; self.populations[p.source].size];
+        let mut sources = Vec::new();
+        for t in lo as u64..hi as u64 {
+            sources.clear();
+            let per_target = total_splits[pi].as_ref().map(|c| c[t as usize]);
+            draw.sources(&p.rule, t, per_target, &mut marks, &mut sources);
+            if !sources.is_empty() {
+                f(t, &sources);
+            }
+        }
+    }
+
+    /// Draws and packs the synapses onto one shard (population `pi`, neurons `lo..hi`): gathered
+    /// by source in buckets where the projections allow it ([`NetworkBuilder::bucketable`]), else
+    /// drawn as edges in one piece and packed ([`NetworkBuilder::connect_shard`]).
     fn shard_connectivity(
         &self,
         pi: usize,
@@ -853,32 +872,127 @@ impl NetworkBuilder {
         first_gids: &[u64],
         total_splits: &[Option<Vec<u64>>],
         n_total: u64,
-        (edges, scratch): (&mut Vec<Edge>, &mut crate::csr::PackScratch),
+        scratch: &mut BuildScratch,
     ) -> Result<ShardConnectivity, BuildError> {
-        let chunkable = self.chunkable(pi);
-        let (mut draw_seconds, mut pack_seconds) = (0.0, 0.0);
-        let mut parts: Vec<(ShardConnectivity, u32)> = Vec::new();
-        let (mut start, mut targets, mut drawn) = (lo, if chunkable { FIRST_CHUNK_TARGETS } else { hi - lo }, 0usize);
-        while start < hi {
-            let end = (start + targets).min(hi);
-            let t0 = std::time::Instant::now();
-            edges.clear();
-            let mut tally = EdgeTally::with_sources(n_total);
-            self.shard_edges_into(pi, (start, end), first_gids, total_splits, edges, &mut tally);
-            let t1 = std::time::Instant::now();
-            let part = self.connect_shard(pi, (start, end), edges, tally, first_gids, scratch)?;
-            parts.push((part, (start - lo) as u32));
-            draw_seconds += (t1 - t0).as_secs_f64();
-            pack_seconds += t1.elapsed().as_secs_f64();
-            drawn += edges.len();
-            targets = (CHUNK_SYNAPSES / drawn.div_ceil(end - lo).max(1)).max(1);
-            start = end;
+        let BuildScratch { edges, sources, targets, single, double, pack } = scratch;
+        if self.bucketable(pi) && self.populations.iter().all(|p| u32::try_from(p.size).is_ok()) {
+            let (shard, drawn) = ((pi, (lo, hi), first_gids, total_splits, n_total), (sources, targets));
+            return if self.stores_single_weights(pi) {
+                self.bucketed_shard(shard, single, drawn, pack)
+            } else {
+                self.bucketed_shard(shard, double, drawn, pack)
+            };
         }
         let t0 = std::time::Instant::now();
-        let mut joined = join_chunks(parts);
-        joined.draw_seconds = draw_seconds;
-        joined.pack_seconds = pack_seconds + t0.elapsed().as_secs_f64();
-        Ok(joined)
+        edges.clear();
+        let mut tally = EdgeTally::with_sources(n_total);
+        self.shard_edges_into(pi, (lo, hi), first_gids, total_splits, edges, &mut tally);
+        let t1 = std::time::Instant::now();
+        let mut shard = self.connect_shard(pi, (lo, hi), edges, tally, first_gids, pack)?;
+        shard.draw_seconds = (t1 - t0).as_secs_f64();
+        shard.pack_seconds = t1.elapsed().as_secs_f64();
+        Ok(shard)
+    }
+
+    /// Draws the static synapses onto one shard whose projections all draw per target, and packs
+    /// them gathered by source (see [`crate::csr::SourceBuckets`]): a first pass draws each
+    /// target's sources (from their own streams), keeps them and counts the rows, so that every
+    /// bucket's place is known; the second draws their weights and delays (from theirs) and
+    /// appends each synapse to its bucket; the buckets are then packed in row order. The synapses
+    /// are the ones [`NetworkBuilder::shard_edges`] draws, in the same order.
+    #[allow(clippy::type_complexity)] // the shard's description, as the callers hold it
+    fn bucketed_shard<W: crate::csr::StoredWeight>(
+        &self,
+        (pi, (lo, hi), first_gids, total_splits, n_total): (usize, (usize, usize), &[u64], &[Option<Vec<u64>>], u64),
+        records: &mut Vec<crate::csr::Record<W>>,
+        (sources, targets): (&mut Vec<u32>, &mut Vec<(u32, u32)>),
+        pack: &mut crate::csr::PackScratch,
+    ) -> Result<ShardConnectivity, BuildError> {
+        let t0 = std::time::Instant::now();
+        let h = self.resolution.h();
+        let projections: Vec<usize> =
+            (0..self.projections.len()).filter(|&q| self.projections[q].target == pi && lo < hi).collect();
+        // The list of sources is kept from shard to shard, but only as long as this one needs
+        // (about: what is beyond is returned, a shortfall grows it).
+        let expected: f64 = projections
+            .iter()
+            .map(|&q| {
+                let p = &self.projections[q];
+                let (ns, nt) = (self.populations[p.source].size as u64, self.populations[p.target].size);
+                crate::footprint::expected_synapses(&p.rule, ns, nt as u64) * (hi - lo) as f64 / nt as f64
+            })
+            .sum();
+        sources.clear();
+        sources.shrink_to((expected * 1.05) as usize);
+        targets.clear();
+        let mut row_counts = vec![0u64; n_total as usize + 1];
+        let mut targets_of = Vec::with_capacity(projections.len());
+        for &q in &projections {
+            let first = first_gids[self.projections[q].source];
+            let before = targets.len();
+            self.for_each_target(q, (lo, hi), first_gids, total_splits, |t, drawn| {
+                targets.push((t as u32, drawn.len() as u32));
+                for &s in drawn {
+                    row_counts[(first + s) as usize + 1] += 1;
+                    sources.push(s as u32);
+                }
+            });
+            targets_of.push(targets.len() - before);
+        }
+        let mut buckets = crate::csr::SourceBuckets::new(&row_counts, records);
+        let mut tally = EdgeTally::default();
+        let (mut kept, mut listed) = (sources.iter(), targets.iter());
+        for (&q, &n_targets) in projections.iter().zip(&targets_of) {
+            let p = &self.projections[q];
+            let (wpurpose, dpurpose) = (format!("weight:{}", p.name), format!("delay:{}", p.name));
+            let make = self.edge_maker(q, first_gids, lo);
+            let (mut drawn, mut longest) = (0u64, 0u32);
+            for &(t, n) in listed.by_ref().take(n_targets) {
+                let gid = first_gids[p.target] + u64::from(t);
+                let mut wr = stream_for(self.seed, &wpurpose, gid);
+                let mut dr = stream_for(self.seed, &dpurpose, gid);
+                for &s in kept.by_ref().take(n as usize) {
+                    let w = p.weight.draw_weight(&mut wr);
+                    let d = p.delay.draw_delay(&mut dr, h);
+                    let e = make(u64::from(s), u64::from(t), w, d);
+                    longest = longest.max(e.delay);
+                    tally.note(e.source_gid, e.delay);
+                    buckets.place(
+                        e.source_gid,
+                        e.target,
+                        e.weight,
+                        e.delay.min(MAX_DELAY_STEPS as u32) as u16,
+                        e.receptor,
+                    );
+                }
+                drawn += u64::from(n);
+            }
+            if Step::from(longest) > MAX_DELAY_STEPS {
+                return Err(BuildError::Projection {
+                    projection: p.name.clone(),
+                    message: format!(
+                        "a delay of {longest} steps exceeds the longest supported, {MAX_DELAY_STEPS} steps"
+                    ),
+                });
+            }
+            if drawn > 0 {
+                tally.projection_counts.push((q as u32, drawn));
+            }
+        }
+        let t1 = std::time::Instant::now();
+        let delays = (tally.min_delay.unwrap_or(1) as u16, tally.max_delay.unwrap_or(1) as u16);
+        let csr = buckets.pack(&row_counts, delays, pack);
+        Ok(ShardConnectivity {
+            csr,
+            graded_csr: crate::csr::IncomingCsr::from_sorted(n_total, std::iter::empty()),
+            plastic: Vec::new(),
+            history: None,
+            min_delay: tally.min_delay,
+            max_delay: tally.max_delay,
+            projection_counts: tally.projection_counts,
+            draw_seconds: (t1 - t0).as_secs_f64(),
+            pack_seconds: t1.elapsed().as_secs_f64(),
+        })
     }
 
     /// Packs the synapses onto one shard (population `pi`, neurons `lo..hi`): static synapses
