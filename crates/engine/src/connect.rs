@@ -15,7 +15,7 @@
 use rand::RngExt;
 use rand_distr::{Binomial, Distribution, LogNormal, Normal};
 
-use crate::rng::{Stream, stream_for};
+use crate::rng::{Stream, purpose_hash_parts, stream, stream_for};
 
 /// How sources and targets are paired.
 #[derive(Debug, Clone, PartialEq)]
@@ -158,6 +158,12 @@ pub struct TargetDraw<'a> {
 }
 
 impl TargetDraw<'_> {
+    /// The hash of the purpose `connect:<projection>` (see [`crate::rng`]), without writing the
+    /// string out (this is asked for once per target).
+    fn connect_purpose(&self) -> u64 {
+        purpose_hash_parts(&["connect:", self.projection])
+    }
+
     fn excluded(&self, source: u64, target: u64) -> bool {
         self.same_population && !self.autapses && source == target
     }
@@ -173,7 +179,7 @@ impl TargetDraw<'_> {
         out: &mut Vec<u64>,
     ) {
         let gid = self.target_first_gid + target;
-        let mut rng = stream_for(self.seed, &format!("connect:{}", self.projection), gid);
+        let mut rng = stream(self.seed, self.connect_purpose(), gid);
         match *rule {
             Rule::AllToAll => {
                 out.extend((0..self.n_sources).filter(|&s| !self.excluded(s, target)));
@@ -249,7 +255,7 @@ impl TargetDraw<'_> {
     /// Targets of source `source` for `fixed_outdegree`, drawn from the source's stream.
     pub fn outdegree_targets(&self, k: u64, source: u64, marks: &mut [bool], out: &mut Vec<u64>) {
         let gid = self.source_first_gid + source;
-        let mut rng = stream_for(self.seed, &format!("connect:{}", self.projection), gid);
+        let mut rng = stream(self.seed, self.connect_purpose(), gid);
         let start = out.len();
         let available = self.n_targets - u64::from(self.same_population && !self.autapses && source < self.n_targets);
         let mut drawn = 0;

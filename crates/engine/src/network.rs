@@ -245,9 +245,14 @@ impl EdgeTally {
         if let Some(n) = self.row_counts.get_mut(source_gid as usize + 1) {
             *n += 1;
         }
-        let d = Step::from(delay);
-        self.min_delay = Some(self.min_delay.map_or(d, |m| m.min(d)));
-        self.max_delay = Some(self.max_delay.map_or(d, |m| m.max(d)));
+        self.note_delays(Step::from(delay), Step::from(delay));
+    }
+
+    /// Notes edges with delays from `shortest` to `longest` steps.
+    #[inline]
+    fn note_delays(&mut self, shortest: Step, longest: Step) {
+        self.min_delay = Some(self.min_delay.map_or(shortest, |m| m.min(shortest)));
+        self.max_delay = Some(self.max_delay.map_or(longest, |m| m.max(longest)));
     }
 }
 
@@ -944,19 +949,19 @@ impl NetworkBuilder {
         let (mut kept, mut listed) = (sources.iter(), targets.iter());
         for (&q, &n_targets) in projections.iter().zip(&targets_of) {
             let p = &self.projections[q];
-            let (wpurpose, dpurpose) = (format!("weight:{}", p.name), format!("delay:{}", p.name));
+            let wpurpose = crate::rng::purpose_hash(&format!("weight:{}", p.name));
+            let dpurpose = crate::rng::purpose_hash(&format!("delay:{}", p.name));
             let make = self.edge_maker(q, first_gids, lo);
-            let (mut drawn, mut longest) = (0u64, 0u32);
+            let (mut drawn, mut shortest, mut longest) = (0u64, u32::MAX, 0u32);
             for &(t, n) in listed.by_ref().take(n_targets) {
                 let gid = first_gids[p.target] + u64::from(t);
-                let mut wr = stream_for(self.seed, &wpurpose, gid);
-                let mut dr = stream_for(self.seed, &dpurpose, gid);
+                let mut wr = crate::rng::stream(self.seed, wpurpose, gid);
+                let mut dr = crate::rng::stream(self.seed, dpurpose, gid);
                 for &s in kept.by_ref().take(n as usize) {
                     let w = p.weight.draw_weight(&mut wr);
                     let d = p.delay.draw_delay(&mut dr, h);
                     let e = make(u64::from(s), u64::from(t), w, d);
-                    longest = longest.max(e.delay);
-                    tally.note(e.source_gid, e.delay);
+                    (shortest, longest) = (shortest.min(e.delay), longest.max(e.delay));
                     buckets.place(
                         e.source_gid,
                         e.target,
@@ -977,6 +982,7 @@ impl NetworkBuilder {
             }
             if drawn > 0 {
                 tally.projection_counts.push((q as u32, drawn));
+                tally.note_delays(Step::from(shortest), Step::from(longest));
             }
         }
         let t1 = std::time::Instant::now();

@@ -23,8 +23,13 @@ fn mix(mut z: u64) -> u64 {
 
 /// FNV-1a of a purpose string: stable across Rust versions and platforms (unlike `std::hash`).
 pub fn purpose_hash(purpose: &str) -> u64 {
+    purpose_hash_parts(&[purpose])
+}
+
+/// [`purpose_hash`] of the concatenation of `parts`, without writing it out.
+pub fn purpose_hash_parts(parts: &[&str]) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in purpose.bytes() {
+    for b in parts.iter().flat_map(|p| p.bytes()) {
         h ^= u64::from(b);
         h = h.wrapping_mul(0x0100_0000_01b3);
     }
@@ -51,6 +56,12 @@ pub fn stream_for(seed: u64, purpose: &str, id: u64) -> Stream {
 mod tests {
     use super::*;
     use rand::Rng;
+
+    #[test]
+    fn a_purpose_in_parts_hashes_as_written_out() {
+        assert_eq!(purpose_hash_parts(&["connect:", "L23E->L4I"]), purpose_hash("connect:L23E->L4I"));
+        assert_eq!(purpose_hash_parts(&[]), purpose_hash(""));
+    }
 
     #[test]
     fn streams_are_reproducible_and_distinct() {
