@@ -106,7 +106,7 @@ enum Weights {
 }
 
 /// Whether `w` is exactly a single-precision number.
-fn is_single(w: f64) -> bool {
+pub(crate) fn is_single(w: f64) -> bool {
     f64::from(w as f32).to_bits() == w.to_bits()
 }
 

@@ -113,7 +113,7 @@ impl NetworkBuilder {
         let threads = threads.max(1) as f64;
         let h = self.resolution.h();
         let mut f = Footprint::default();
-        let mut in_synapses = vec![0.0f64; self.populations.len()];
+        let in_synapses = self.expected_incoming();
         let mut longest_delay: Step = 1;
         for (i, p) in self.projections.iter().enumerate() {
             let (ns, nt) = (self.populations[p.source].size as u64, self.populations[p.target].size as u64);
@@ -121,7 +121,6 @@ impl NetworkBuilder {
             f.synapses += n;
             let per_synapse = if p.synapse.is_some() { BYTES_PER_PLASTIC_SYNAPSE } else { BYTES_PER_STATIC_SYNAPSE };
             f.synapse_bytes += n * per_synapse;
-            in_synapses[p.target] += n;
             if f.largest_projection.is_none_or(|(_, m)| n > m) {
                 f.largest_projection = Some((i, n));
             }
@@ -162,6 +161,19 @@ impl NetworkBuilder {
         }
         f.recording_bytes = self.recordings.iter().map(|r| r.nodes.len() as f64 * 16.0).sum();
         f
+    }
+}
+
+impl NetworkBuilder {
+    /// The expected number of synapses onto each population: its projections' expected counts
+    /// ([`expected_synapses`]), summed.
+    pub(crate) fn expected_incoming(&self) -> Vec<f64> {
+        let mut incoming = vec![0.0f64; self.populations.len()];
+        for p in &self.projections {
+            let (ns, nt) = (self.populations[p.source].size as u64, self.populations[p.target].size as u64);
+            incoming[p.target] += expected_synapses(&p.rule, ns, nt);
+        }
+        incoming
     }
 }
 

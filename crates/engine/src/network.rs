@@ -642,11 +642,7 @@ impl NetworkBuilder {
     /// order): the order a thread builds its shards in, so that the records it reuses from
     /// shard to shard only ever shrink (growing them would fault in fresh pages).
     fn largest_in_degree_first(&self) -> Vec<usize> {
-        let mut incoming = vec![0.0f64; self.populations.len()];
-        for p in &self.projections {
-            let (ns, nt) = (self.populations[p.source].size as u64, self.populations[p.target].size as u64);
-            incoming[p.target] += crate::footprint::expected_synapses(&p.rule, ns, nt);
-        }
+        let incoming = self.expected_incoming();
         let mut order: Vec<usize> = (0..self.populations.len()).collect();
         order.sort_by(|&a, &b| incoming[b].total_cmp(&incoming[a]));
         order
@@ -821,13 +817,15 @@ impl NetworkBuilder {
     /// Whether a shard of population `pi` is drawn in two passes and gathered by source in
     /// buckets ([`NetworkBuilder::bucketed_shard`]): every projection onto it draws per target
     /// (not from an explicit list or per source, which the passes would have to scan whole) into
-    /// static synapses (plastic groups and graded couplings are built from edges in one piece).
+    /// static synapses (plastic groups and graded couplings are built from edges in one piece),
+    /// and every population is small enough for its indices to be kept in 32 bits.
     pub(crate) fn bucketable(&self, pi: usize) -> bool {
-        self.projections.iter().filter(|p| p.target == pi).all(|p| {
-            p.synapse.is_none()
-                && !matches!(p.rule, Rule::Explicit(_) | Rule::FixedOutdegree { .. })
-                && self.populations[p.source].factory.info().graded_output.is_none()
-        })
+        self.populations.iter().all(|p| u32::try_from(p.size).is_ok())
+            && self.projections.iter().filter(|p| p.target == pi).all(|p| {
+                p.synapse.is_none()
+                    && !matches!(p.rule, Rule::Explicit(_) | Rule::FixedOutdegree { .. })
+                    && self.populations[p.source].factory.info().graded_output.is_none()
+            })
     }
 
     /// Whether every weight stored onto population `pi` is exactly a single-precision number,
@@ -839,7 +837,7 @@ impl NetworkBuilder {
             p.synapse.is_none()
                 && (counts
                     || self.single_precision_weights
-                    || matches!(p.weight, Dist::Constant(w) if f64::from(w as f32).to_bits() == w.to_bits()))
+                    || matches!(p.weight, Dist::Constant(w) if crate::csr::is_single(w)))
         })
     }
 
@@ -880,7 +878,7 @@ impl NetworkBuilder {
         scratch: &mut BuildScratch,
     ) -> Result<ShardConnectivity, BuildError> {
         let BuildScratch { edges, sources, targets, single, double, pack } = scratch;
-        if self.bucketable(pi) && self.populations.iter().all(|p| u32::try_from(p.size).is_ok()) {
+        if self.bucketable(pi) {
             let (shard, drawn) = ((pi, (lo, hi), first_gids, total_splits, n_total), (sources, targets));
             return if self.stores_single_weights(pi) {
                 self.bucketed_shard(shard, single, drawn, pack)
@@ -919,14 +917,7 @@ impl NetworkBuilder {
             (0..self.projections.len()).filter(|&q| self.projections[q].target == pi && lo < hi).collect();
         // The list of sources is kept from shard to shard, but only as long as this one needs
         // (about: what is beyond is returned, a shortfall grows it).
-        let expected: f64 = projections
-            .iter()
-            .map(|&q| {
-                let p = &self.projections[q];
-                let (ns, nt) = (self.populations[p.source].size as u64, self.populations[p.target].size);
-                crate::footprint::expected_synapses(&p.rule, ns, nt as u64) * (hi - lo) as f64 / nt as f64
-            })
-            .sum();
+        let expected = self.expected_incoming()[pi] * (hi - lo) as f64 / self.populations[pi].size as f64;
         sources.clear();
         sources.shrink_to((expected * 1.05) as usize);
         targets.clear();

@@ -21,7 +21,7 @@
 //! synapses in canonical order (projection, target, draw order) sorted stably by delay: the
 //! same CSR as placing them directly, bit for bit (tested), written once with no join of parts.
 
-use super::{IncomingCsr, PackScratch, Placed, RowWriter, is_single, sort_by_delay};
+use super::{IncomingCsr, PackScratch, Placed, RowCursors, RowWriter, is_single, sort_by_delay};
 
 /// How a bucket's records keep their weight: `f32` when every weight of the shard is exactly a
 /// single-precision number (known before drawing: see the builder), else `f64`.
@@ -202,21 +202,17 @@ fn sort_rows<W: StoredWeight>(
     writer: &mut RowWriter,
 ) {
     let PackScratch { placed, sort } = scratch;
-    let mut row_start = Vec::with_capacity(row_counts.len() + 1);
-    row_start.push(0usize);
-    for &n in row_counts {
-        row_start.push(row_start.last().expect("a start") + n as usize);
-    }
-    let mut cursor = row_start[..row_counts.len()].to_vec();
+    let mut rows = RowCursors::new([&[0], row_counts].concat());
     // Only the synapses beyond the current length are written here: every one is overwritten.
     placed.resize(records.len(), Placed::default());
     for r in records {
-        let at = &mut cursor[usize::from(r.row)];
-        placed[*at] = r.placed();
+        let at = &mut rows.cursor[usize::from(r.row)];
+        placed[*at as usize] = r.placed();
         *at += 1;
     }
+    debug_assert!(rows.all_placed(), "row counts did not match the bucket");
     for k in 0..row_counts.len() {
-        let row = &mut placed[row_start[k]..row_start[k + 1]];
+        let row = &mut placed[rows.row_start[k] as usize..rows.row_start[k + 1] as usize];
         sort_by_delay(row, |p| p.delay, sort);
         writer.push_row(row);
     }
