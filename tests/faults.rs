@@ -174,6 +174,35 @@ fn a_full_disk_stops_the_run_at_a_step_boundary_with_valid_files() {
 }
 
 #[test]
+fn a_numerical_instability_stops_the_run_naming_the_neuron_with_a_valid_recording() {
+    // NEST stops an aeif_cond_alpha network with NumericalInstability once |w| > 10⁶ pA; the
+    // first spike here jumps w by b = 3·10⁶ pA. The run must stop there, not record garbage.
+    let dir = temp_dir("instability");
+    std::fs::create_dir_all(&dir).unwrap();
+    let model = dir.join("unstable.toml");
+    std::fs::write(
+        &model,
+        "[simulation]\nresolution_ms = 0.1\nduration_ms = 200.0\nseed = 1\n\n\
+         [populations.adex]\nmodel = \"aeif_cond_alpha\"\nsize = 3\nparams = { I_e = 800.0, b = 3e6 }\n\n\
+         [recording]\nspikes = [\"adex\"]\n\n[[recording.variables]]\npopulation = \"adex\"\n\
+         variable = \"w\"\ninterval_ms = 0.1\nnodes = [0, 1, 2]\n",
+    )
+    .unwrap();
+    let out = dir.join("run");
+    let (code, text) = laminar(&["run", model.to_str().unwrap(), "--out", out.to_str().unwrap(), "--quiet"]);
+    assert_eq!(code, 2, "{text}");
+    assert_eq!(text.lines().count(), 1, "one line: {text}");
+    assert!(
+        text.contains(
+            "population `adex` (aeif_cond_alpha), neuron 0, in the step ending at 17.8 ms: numerical instability"
+        ),
+        "{text}"
+    );
+    let m = check_cut_at_one_boundary(&out, "numerical instability");
+    assert!((m.simulated_ms - 17.8).abs() < 1e-9, "{}", m.simulated_ms);
+}
+
+#[test]
 fn an_unwritable_output_directory_is_one_line_naming_the_file() {
     let Some(disk) = Tmpfs::mount("read-only", "1m", ",ro") else { return };
     let out = disk.0.to_str().unwrap();

@@ -1,9 +1,9 @@
 //! The message a rank sends in the per-interval all-gather (see [`crate::ranks`]): its stop vote
 //! and, for each of its threads in order, the interval's output — spikes, graded values, weight
-//! events and recorded samples — in a fixed little-endian layout.
+//! events, recorded samples and a model failure — in a fixed little-endian layout.
 
 use crate::ranks::wire::{self, Reader};
-use crate::sim::{GradedEvent, IntervalOutput, Samples, Spike};
+use crate::sim::{Failure, GradedEvent, IntervalOutput, Samples, Spike};
 use crate::synapse::WeightEvent;
 
 /// Encodes the vote and the threads' outputs.
@@ -39,6 +39,12 @@ pub(crate) fn encode(halt: bool, outputs: &[&IntervalOutput], out: &mut Vec<u8>)
             recording.steps.iter().for_each(|&step| wire::put_u64(out, step));
             recording.values.iter().for_each(|&v| wire::put_f64(out, v));
         }
+        wire::put_u64(out, u64::from(o.failure.is_some()));
+        if let Some(f) = &o.failure {
+            wire::put_u64(out, f.step);
+            wire::put_u64(out, f.gid);
+            wire::put_bytes(out, f.message.as_bytes());
+        }
     }
 }
 
@@ -66,7 +72,12 @@ pub(crate) fn decode(bytes: &[u8], outputs: &mut Vec<IntervalOutput>) -> bool {
                 Samples { steps, width, values: (0..n * width).map(|_| r.f64()).collect() }
             })
             .collect();
-        let o = IntervalOutput { spikes, graded, weights, samples };
+        let failure = (r.u64() != 0).then(|| Failure {
+            step: r.u64(),
+            gid: r.u64(),
+            message: String::from_utf8_lossy(r.bytes()).into_owned(),
+        });
+        let o = IntervalOutput { spikes, graded, weights, samples, failure };
         outputs.push(o);
     }
     halt
@@ -94,6 +105,7 @@ mod tests {
                 Samples { steps: vec![3, 4], width: 2, values: vec![1.0, f64::NAN, -0.0, 2.5] },
                 Samples::default(),
             ],
+            failure: Some(Failure { step: 4, gid: 9, message: "numerical instability (V_m = −1e4 mV)".into() }),
         };
         let mut bytes = Vec::new();
         encode(true, &[&o, &IntervalOutput::default()], &mut bytes);
@@ -104,6 +116,8 @@ mod tests {
         assert_eq!(back[0].spikes[0].offset.to_bits(), (-0.0f64).to_bits());
         assert_eq!(back[0].graded, o.graded);
         assert_eq!(back[0].weights, o.weights);
+        assert_eq!(back[0].failure, o.failure);
+        assert_eq!(back[1].failure, None);
         assert_eq!(back[0].samples[0].steps, [3, 4]);
         let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
         assert_eq!(bits(back[0].samples[0].at(1)), bits(&[-0.0, 2.5]));

@@ -46,8 +46,8 @@ pub use network::{
     SynapseView,
 };
 pub use population::{
-    BuildContext, DefaultReceptor, GradedValue, LocalSpike, ModelError, ModelInfo, Population, PopulationFactory,
-    Recordable, Update,
+    BuildContext, DefaultReceptor, GradedValue, LocalSpike, ModelError, ModelFailure, ModelInfo, Population,
+    PopulationFactory, Recordable, Update,
 };
 pub use queue::NextEventQueue;
 pub use ranks::{InProcessRanks, Ranks, SingleRank};

@@ -31,6 +31,20 @@ pub struct LocalSpike {
     pub offset: f64,
 }
 
+/// A neuron's dynamics failed in a step, where NEST stops the simulation (its
+/// `NumericalInstability`): the engine ends the run after the exchange interval that contains
+/// `step` and returns the failure as [`crate::RunError::Model`], naming the population and neuron.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelFailure {
+    /// The neuron's index within the shard.
+    pub local: u32,
+    /// The step in which it failed.
+    pub step: Step,
+    /// What failed, with the offending values and what to change; the engine adds the
+    /// population, the neuron and the time.
+    pub message: String,
+}
+
 /// A recordable state variable.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Recordable {
@@ -152,6 +166,12 @@ pub trait Population: Send {
 
     /// Sets the initial value of state variable `variable` (a recordable index) of `local`.
     fn set_state(&mut self, variable: usize, local: usize, value: f64) -> Result<(), String>;
+
+    /// The shard's first [`ModelFailure`] since the last call, if any. The engine asks once per
+    /// exchange interval; models whose numerics cannot fail keep the default.
+    fn take_failure(&mut self) -> Option<ModelFailure> {
+        None
+    }
 
     /// Saves or restores everything about the shard that the future depends on (see
     /// [`crate::checkpoint`]): one call per state array, the same code for both directions.

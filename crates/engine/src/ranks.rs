@@ -109,6 +109,13 @@ pub(crate) mod wire {
         put_u64(out, v.to_bits());
     }
 
+    /// Appends `bytes`: their length, then the bytes padded with zeros to a multiple of 8.
+    pub fn put_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
+        put_u64(out, bytes.len() as u64);
+        out.extend_from_slice(bytes);
+        out.resize(out.len() + (8 - bytes.len() % 8) % 8, 0);
+    }
+
     /// Reads the encoding back; every read checks the length (a short message is a bug of the
     /// distributed layer, reported as such).
     #[derive(Debug)]
@@ -133,6 +140,16 @@ pub(crate) mod wire {
 
         pub fn usize(&mut self) -> usize {
             self.u64() as usize
+        }
+
+        /// Bytes written by [`put_bytes`].
+        pub fn bytes(&mut self) -> &'a [u8] {
+            let n = self.usize();
+            let padded = n.div_ceil(8) * 8;
+            let (head, rest) =
+                self.bytes.split_at_checked(padded).expect("internal: a rank's exchange message is short");
+            self.bytes = rest;
+            &head[..n]
         }
     }
 }

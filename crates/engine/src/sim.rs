@@ -92,6 +92,14 @@ impl Observer for NullObserver {
 pub enum RunError {
     #[error("recording failed at {} ms: {message}", (time_ms * 1e6).round() / 1e6)]
     Observer { time_ms: f64, message: String },
+    /// A neuron's dynamics failed ([`crate::ModelFailure`]); the run ended after the exchange
+    /// interval in which it happened (the earliest failure, then the lowest gid, for any
+    /// number of threads or ranks).
+    #[error(
+        "population `{population}` ({model}), neuron {neuron}, in the step ending at {} ms: {message}",
+        (time_ms * 1e6).round() / 1e6
+    )]
+    Model { population: String, model: String, neuron: u64, time_ms: f64, message: String },
 }
 
 /// What a population is, as the run reports it.
@@ -157,6 +165,16 @@ pub(crate) struct IntervalOutput {
     pub(crate) weights: Vec<WeightEvent>,
     /// Per recording: the steps sampled and the values of this thread's part.
     pub(crate) samples: Vec<Samples>,
+    /// The thread's earliest model failure of the interval (by step, then gid), if any.
+    pub(crate) failure: Option<Failure>,
+}
+
+/// A [`crate::ModelFailure`] on its way through the exchange, with its neuron's gid.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Failure {
+    pub(crate) step: Step,
+    pub(crate) gid: u64,
+    pub(crate) message: String,
 }
 
 /// The samples of one recording that one thread took in an interval: at `steps[j]`, the values
@@ -449,6 +467,16 @@ impl Partition {
                 }
             }
             lap.lap(&mut phases.update);
+        }
+        // Once per interval, not per step: a failure ends the run at the interval's end.
+        out.failure = None;
+        for shard in &mut self.shards {
+            if let Some(f) = shard.model.take_failure() {
+                let failure = Failure { step: f.step, gid: shard.first_gid + u64::from(f.local), message: f.message };
+                if out.failure.as_ref().is_none_or(|o| (failure.step, failure.gid) < (o.step, o.gid)) {
+                    out.failure = Some(failure);
+                }
+            }
         }
         self.phases.add(&phases);
     }
@@ -886,6 +914,21 @@ impl Simulation {
                     }
                 }
             }
+            // The interval is recorded whole, the failing step included; then the run ends.
+            let failed = parts.iter().filter_map(|p| p.failure.as_ref()).min_by_key(|f| (f.step, f.gid));
+            if let (Ok(()), Some(f)) = (&result, failed) {
+                let population = populations.partition_point(|p| p.first_gid <= f.gid) - 1;
+                let meta = &populations[population];
+                failure = Some(RunError::Model {
+                    population: meta.name.clone(),
+                    model: meta.model.clone(),
+                    neuron: f.gid - meta.first_gid,
+                    time_ms: (f.step + 1) as f64 * h,
+                    message: f.message.clone(),
+                });
+                observer.progress(reached);
+                return false;
+            }
             match result {
                 Ok(()) => {
                     observer.progress(reached);
@@ -1016,11 +1059,14 @@ fn run_partition(partition: &mut Partition, ctx: &RunContext<'_>, mut hook: Opti
     let mut hook_failed = false;
     loop {
         let to = (from + ctx.min_delay).min(ctx.until);
-        {
+        let model_failed = {
             let mut out = ctx.outputs[partition.thread][parity].write().expect("interval output poisoned");
             partition.compute(from, to, ctx.recordings, &mut out);
-        }
-        let vote = hook.is_some() && (hook_failed || ctx.stop.load(Ordering::Relaxed));
+            out.failure.is_some()
+        };
+        // Any thread's model failure stops every thread after this interval; thread 0 (the one
+        // with the hook) also votes for a stop request or a failed observer.
+        let vote = model_failed || (hook.is_some() && (hook_failed || ctx.stop.load(Ordering::Relaxed)));
         let mut lap = Lap::start(partition.profiling);
         let mut phases = PhaseTimes::default();
         let mut halt = ctx.barrier.wait(partition.thread, vote);

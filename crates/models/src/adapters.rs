@@ -12,11 +12,11 @@
 //! weighted, on its `SIC` receptor (see [`crate::astrocyte_lr_1994`] for the timing).
 
 use laminar_engine::{
-    BuildContext, DefaultReceptor, GradedValue, InputKind, LocalSpike, ModelError, ModelInfo, NextEventQueue,
-    Population, PopulationFactory, Recordable, StateError, StateIo, Step, Update,
+    BuildContext, DefaultReceptor, GradedValue, InputKind, LocalSpike, ModelError, ModelFailure, ModelInfo,
+    NextEventQueue, Population, PopulationFactory, Recordable, StateError, StateIo, Step, Update,
 };
 
-use crate::aeif_cond_alpha::{self as aeif, AeifCondAlpha, AeifCondAlphaParams};
+use crate::aeif_cond_alpha::{self as aeif, AeifCondAlpha, AeifCondAlphaParams, NumericalInstability};
 use crate::aeif_cond_alpha_astro::{self as aeif_astro, AeifCondAlphaAstro, AeifCondAlphaAstroParams};
 use crate::astrocyte_lr_1994::{self as astro, AstrocyteLr1994, AstrocyteLr1994Params};
 use crate::iaf_cond_exp::{self as cond, IafCondExp, IafCondExpParams};
@@ -111,6 +111,11 @@ pub trait ConductanceKernel: Send + Sized + 'static {
     /// Saves or restores the kernel's per-neuron state for a checkpoint (see
     /// [`Population::state`]).
     fn state(&mut self, io: &mut StateIo) -> Result<(), StateError>;
+    /// The kernel's first numerical failure since the last call (NEST's `NumericalInstability`);
+    /// kernels that cannot fail keep the default.
+    fn take_instability(&mut self) -> Option<NumericalInstability> {
+        None
+    }
 }
 
 /// Builds shards of a stepped conductance-based model from its parameters.
@@ -126,7 +131,7 @@ impl<K: ConductanceKernel> PopulationFactory for ConductanceFactory<K> {
 
     fn build(&self, _: usize, _: u64, len: usize, ctx: &BuildContext) -> Result<Box<dyn Population>, ModelError> {
         let kernel = K::create(self.params.clone(), len, ctx.resolution.h()).map_err(ModelError)?;
-        Ok(Box::new(ConductanceShard { kernel, i_stim: vec![0.0; len] }))
+        Ok(Box::new(ConductanceShard { kernel, i_stim: vec![0.0; len], failure: None }))
     }
 }
 
@@ -169,6 +174,9 @@ impl ConductanceKernel for AeifCondAlpha {
     fn state(&mut self, io: &mut StateIo) -> Result<(), StateError> {
         AeifCondAlpha::state(self, io)
     }
+    fn take_instability(&mut self) -> Option<NumericalInstability> {
+        AeifCondAlpha::take_instability(self)
+    }
 }
 
 impl ConductanceKernel for AeifCondAlphaAstro {
@@ -191,12 +199,17 @@ impl ConductanceKernel for AeifCondAlphaAstro {
     fn state(&mut self, io: &mut StateIo) -> Result<(), StateError> {
         AeifCondAlphaAstro::state(self, io)
     }
+    fn take_instability(&mut self) -> Option<NumericalInstability> {
+        AeifCondAlphaAstro::take_instability(self)
+    }
 }
 
 /// A shard of a stepped conductance-based model: every neuron every step.
 struct ConductanceShard<K> {
     kernel: K,
     i_stim: Vec<f64>,
+    /// The first numerical failure not yet taken by the engine.
+    failure: Option<ModelFailure>,
 }
 
 impl<K: ConductanceKernel> Population for ConductanceShard<K> {
@@ -214,6 +227,14 @@ impl<K: ConductanceKernel> Population for ConductanceShard<K> {
                 u.spikes.push(LocalSpike { local: i as u32, offset: 0.0 });
             }
         }
+        if let Some(e) = self.kernel.take_instability() {
+            // The first since the engine last asked: later ones are of the same failed run.
+            self.failure.get_or_insert(ModelFailure { local: e.neuron as u32, step: u.step, message: e.what() });
+        }
+    }
+
+    fn take_failure(&mut self) -> Option<ModelFailure> {
+        self.failure.take()
     }
 
     /// The kernel's neurons ([`ConductanceKernel::state`]) and the injected current.

@@ -281,19 +281,33 @@ pub enum AeifIntegration {
 }
 
 /// The integration of a neuron left the range NEST accepts (`V_m < −1000 mV` or
-/// `|w| > 10⁶ pA`); NEST stops the simulation with `NumericalInstability`.
+/// `|w| > 10⁶ pA`); NEST stops the simulation with `NumericalInstability`, and so does a
+/// network run (the shard reports it to the engine, which ends the run with the neuron's name).
 #[derive(Debug, Clone, PartialEq, Error)]
-#[error(
-    "{model} neuron {neuron}: numerical instability (V_m = {v_m} mV, w = {w} pA); \
-     reduce gsl_error_tol or check the parameters"
-)]
+#[error("{model} neuron {neuron}: {}", self.what())]
 pub struct NumericalInstability {
     /// NEST's name of the model (`aeif_cond_alpha` or `aeif_cond_alpha_astro`).
     pub model: &'static str,
-    /// Index of the neuron in its population.
+    /// Index of the neuron in the kernel (in a network, within its shard).
     pub neuron: usize,
     pub v_m: f64,
     pub w: f64,
+    /// The integration that failed, for the advice.
+    pub integration: AeifIntegration,
+}
+
+impl NumericalInstability {
+    /// What failed and what to change, without the model and neuron.
+    pub fn what(&self) -> String {
+        let advice = match self.integration {
+            AeifIntegration::Rkf45 => "reduce gsl_error_tol or check the parameters",
+            AeifIntegration::Rk4 => "raise rk4_substeps, use integration = \"rkf45\" or check the parameters",
+        };
+        format!(
+            "numerical instability (V_m = {} mV, w = {} pA; NEST stops at V_m < -1000 mV or |w| > 1e6 pA): {advice}",
+            self.v_m, self.w
+        )
+    }
 }
 
 /// A population of `aeif_cond_alpha` neurons sharing one parameter set (struct of arrays).
@@ -454,7 +468,13 @@ impl AeifCondAlpha {
     ) -> Result<(), NumericalInstability> {
         // NEST lets V_m explode upwards (the reset catches it) but not downwards.
         if y[V_M] < V_M_FLOOR || y[W] < -W_BOUND || y[W] > W_BOUND {
-            return Err(NumericalInstability { model: self.model, neuron: i, v_m: y[V_M], w: y[W] });
+            return Err(NumericalInstability {
+                model: self.model,
+                neuron: i,
+                v_m: y[V_M],
+                w: y[W],
+                integration: self.params.integration,
+            });
         }
         if *refractory_left > 0 {
             y[V_M] = self.params.v_reset;
