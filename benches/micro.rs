@@ -208,6 +208,16 @@ fn cases() -> Vec<ModelCase> {
             w_ex: 4.0,
             w_in: -2.0,
         },
+        // The same, every neuron of the shard in one vectorised loop per sub-step
+        // (`integration = "rk4_vector"`).
+        ModelCase {
+            label: "aeif_cond_alpha_rk4_vector",
+            model: "aeif_cond_alpha",
+            scheduling: None,
+            params: json!({ "I_e": 700.0, "integration": "rk4_vector", "rk4_substeps": 2 }),
+            w_ex: 4.0,
+            w_in: -2.0,
+        },
         ModelCase {
             label: "iaf_psc_exp_ps",
             model: "iaf_psc_exp_ps",

@@ -16,7 +16,9 @@ use laminar_engine::{
     NextEventQueue, Population, PopulationFactory, Recordable, StateError, StateIo, Step, Update,
 };
 
-use crate::aeif_cond_alpha::{self as aeif, AeifCondAlpha, AeifCondAlphaParams, NumericalInstability};
+use crate::aeif_cond_alpha::{
+    self as aeif, AeifCondAlpha, AeifCondAlphaParams, AeifIntegration, NumericalInstability, ShardInput,
+};
 use crate::aeif_cond_alpha_astro::{self as aeif_astro, AeifCondAlphaAstro, AeifCondAlphaAstroParams};
 use crate::astrocyte_lr_1994::{self as astro, AstrocyteLr1994, AstrocyteLr1994Params};
 use crate::iaf_cond_exp::{self as cond, IafCondExp, IafCondExpParams};
@@ -106,6 +108,12 @@ pub trait ConductanceKernel: Send + Sized + 'static {
     /// One step of neuron `i` with the step's input (`sic` is 0 unless [`Self::TAKES_SIC`]);
     /// returns the number of spikes emitted in it.
     fn step(&mut self, i: usize, g_ex: f64, g_in: f64, i_stim: f64, sic: f64) -> u32;
+    /// One step of every neuron: `ex`, `inh` (negative, as the buffer holds inhibitory weights),
+    /// `i_stim` and `sic` per neuron; `emit(i)` once per spike of neuron `i`, in neuron order.
+    /// By default one neuron at a time; a kernel with a vectorised integration overrides it.
+    fn step_all(&mut self, ex: &[f64], inh: &[f64], i_stim: &[f64], sic: Option<&[f64]>, emit: impl FnMut(usize)) {
+        step_each(self, ex, inh, i_stim, sic, emit);
+    }
     fn get(&self, variable: usize, i: usize) -> f64;
     fn set(&mut self, variable: usize, i: usize, value: f64);
     /// Saves or restores the kernel's per-neuron state for a checkpoint (see
@@ -115,6 +123,22 @@ pub trait ConductanceKernel: Send + Sized + 'static {
     /// kernels that cannot fail keep the default.
     fn take_instability(&mut self) -> Option<NumericalInstability> {
         None
+    }
+}
+
+/// [`ConductanceKernel::step_all`] one neuron at a time.
+fn step_each<K: ConductanceKernel>(
+    kernel: &mut K,
+    ex: &[f64],
+    inh: &[f64],
+    i_stim: &[f64],
+    sic: Option<&[f64]>,
+    mut emit: impl FnMut(usize),
+) {
+    for i in 0..i_stim.len() {
+        for _ in 0..kernel.step(i, ex[i], -inh[i], i_stim[i], sic.map_or(0.0, |s| s[i])) {
+            emit(i);
+        }
     }
 }
 
@@ -177,6 +201,13 @@ impl ConductanceKernel for AeifCondAlpha {
     fn take_instability(&mut self) -> Option<NumericalInstability> {
         AeifCondAlpha::take_instability(self)
     }
+    fn step_all(&mut self, ex: &[f64], inh: &[f64], i_stim: &[f64], _sic: Option<&[f64]>, emit: impl FnMut(usize)) {
+        if self.params().integration == AeifIntegration::Rk4Vector {
+            self.step_shard(ShardInput { ex, inh, i_stim, i_extra: None }, emit);
+        } else {
+            step_each(self, ex, inh, i_stim, None, emit);
+        }
+    }
 }
 
 impl ConductanceKernel for AeifCondAlphaAstro {
@@ -202,6 +233,14 @@ impl ConductanceKernel for AeifCondAlphaAstro {
     fn take_instability(&mut self) -> Option<NumericalInstability> {
         AeifCondAlphaAstro::take_instability(self)
     }
+    fn step_all(&mut self, ex: &[f64], inh: &[f64], i_stim: &[f64], sic: Option<&[f64]>, emit: impl FnMut(usize)) {
+        match sic {
+            Some(sic) if self.neuron().params().integration == AeifIntegration::Rk4Vector => {
+                self.step_shard(ShardInput { ex, inh, i_stim, i_extra: None }, sic, emit);
+            }
+            _ => step_each(self, ex, inh, i_stim, sic, emit),
+        }
+    }
 }
 
 /// A shard of a stepped conductance-based model: every neuron every step.
@@ -220,13 +259,11 @@ impl<K: ConductanceKernel> Population for ConductanceShard<K> {
     fn update(&mut self, u: &mut Update<'_>) {
         let (ex, inh, cur) = (u.input.receptor(0), u.input.receptor(1), u.input.current_change());
         let sic = if K::TAKES_SIC { Some(u.input.receptor(SIC_RECEPTOR)) } else { None };
-        for i in 0..self.i_stim.len() {
-            self.i_stim[i] += cur[i];
-            let sic_i = sic.map_or(0.0, |s| s[i]);
-            for _ in 0..self.kernel.step(i, ex[i], -inh[i], self.i_stim[i], sic_i) {
-                u.spikes.push(LocalSpike { local: i as u32, offset: 0.0 });
-            }
+        for (i_stim, change) in self.i_stim.iter_mut().zip(cur) {
+            *i_stim += change;
         }
+        let spikes = &mut *u.spikes;
+        self.kernel.step_all(ex, inh, &self.i_stim, sic, |i| spikes.push(LocalSpike { local: i as u32, offset: 0.0 }));
         if let Some(e) = self.kernel.take_instability() {
             // The first since the engine last asked: later ones are of the same failed run.
             self.failure.get_or_insert(ModelFailure { local: e.neuron as u32, step: u.step, message: e.what() });

@@ -33,6 +33,14 @@
 //! 0.5 mV; a test). It costs 4 right-hand sides per sub-step against RKF45's 6 per sub-step, of
 //! which it takes several per step: about 4× cheaper with 2 sub-steps (the micro-benchmarks).
 //!
+//! `integration = "rk4_vector"` is the same RK4 (and `rk4_substeps`) for a whole shard at once:
+//! one loop over the neurons per sub-step, branch-free, compiled for AVX-512 or AVX2, with the
+//! exponential term's `exp` in plain arithmetic ([`crate::vector_exp::exp`], within 1 ulp of the
+//! C library's). Over 1 s of 37 irregularly driven neurons it gives `rk4`'s spikes exactly and
+//! membrane potentials within 10⁻⁹ mV (a test); 40 against 190 ns per neuron-step for `rk4` and
+//! 650 for `rkf45` (`benches/stepped.py`, where NEST 3.10 takes 790 ns: 20× NEST). See
+//! `aeif_cond_alpha/vector.rs`.
+//!
 //! # Update order within step k (from k·h to (k+1)·h), as in NEST's `aeif_cond_alpha::update`
 //! 1. Sub-step by sub-step until the step is covered (each an adaptive evolve call, with the
 //!    injected current `i_stim` given for this step):
@@ -61,8 +69,12 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use crate::iaf_cond_exp::nest_steps_rounded_up;
-use crate::odeint::{Rkf45, StandardControl, rk4_step};
+use crate::odeint::{Rhs, Rkf45, StandardControl, rk4_step};
 use crate::params::{ParamError, Validate, finite, less_than, non_negative, positive};
+use crate::vector_exp;
+
+mod vector;
+pub(crate) use vector::ShardInput;
 
 /// Indices into the integrated state vector (NEST's `State_::StateVecElems` order).
 const V_M: usize = 0;
@@ -278,6 +290,10 @@ pub enum AeifIntegration {
     /// Classic fourth-order Runge–Kutta with `rk4_substeps` equal sub-steps per step: no error
     /// control, several times cheaper (see the module documentation for what it costs).
     Rk4,
+    /// The same RK4, every neuron of a shard in one vectorised loop per sub-step, with
+    /// [`crate::vector_exp::exp`] for the exponential term: faster again, the same spikes as
+    /// `rk4` to rounding (see the module documentation).
+    Rk4Vector,
 }
 
 /// The integration of a neuron left the range NEST accepts (`V_m < −1000 mV` or
@@ -301,7 +317,9 @@ impl NumericalInstability {
     pub fn what(&self) -> String {
         let advice = match self.integration {
             AeifIntegration::Rkf45 => "reduce gsl_error_tol or check the parameters",
-            AeifIntegration::Rk4 => "raise rk4_substeps, use integration = \"rkf45\" or check the parameters",
+            AeifIntegration::Rk4 | AeifIntegration::Rk4Vector => {
+                "raise rk4_substeps, use integration = \"rkf45\" or check the parameters"
+            }
         };
         format!(
             "numerical instability (V_m = {} mV, w = {} pA; NEST stops at V_m < -1000 mV or |w| > 1e6 pA): {advice}",
@@ -339,6 +357,8 @@ pub struct AeifCondAlpha {
     integration_step: Vec<f64>,
     /// First numerical failure since the last [`AeifCondAlpha::take_instability`].
     instability: Option<NumericalInstability>,
+    /// Scratch of `integration = "rk4_vector"`'s shard step.
+    vector_scratch: vector::Scratch,
 }
 
 impl AeifCondAlpha {
@@ -365,6 +385,7 @@ impl AeifCondAlpha {
             // NEST starts the integrator's suggestion at the simulation step.
             integration_step: vec![h_ms; n],
             instability: None,
+            vector_scratch: vector::Scratch::default(),
             params,
         })
     }
@@ -418,7 +439,7 @@ impl AeifCondAlpha {
                     // A spike earlier in this step makes the remaining sub-steps refractory.
                     let refractory = refractory_left > 0;
                     let mut rhs = |_t: f64, y: &[f64; STATE_SIZE], dydt: &mut [f64; STATE_SIZE]| {
-                        derivatives(p, i_stim, i_extra, refractory, y, dydt)
+                        derivatives(p, i_stim, i_extra, refractory, y, dydt, f64::exp)
                     };
                     self.solver.evolve_apply(&mut rhs, &mut t, self.h_ms, &mut step_size, &mut y);
                     if let Err(e) = self.after_substep(i, &mut y, &mut refractory_left, &mut spikes) {
@@ -428,15 +449,12 @@ impl AeifCondAlpha {
                 }
             }
             AeifIntegration::Rk4 => {
-                let dt = self.h_ms / f64::from(p.rk4_substeps);
-                for _ in 0..p.rk4_substeps {
-                    let refractory = refractory_left > 0;
-                    rk4_step(&mut y, dt, |y, dydt| derivatives(p, i_stim, i_extra, refractory, y, dydt));
-                    if let Err(e) = self.after_substep(i, &mut y, &mut refractory_left, &mut spikes) {
-                        self.instability.get_or_insert(e);
-                        break;
-                    }
-                }
+                self.rk4(i, &mut y, &mut refractory_left, &mut spikes, i_stim, i_extra, f64::exp);
+            }
+            // One neuron alone takes the vectorised loop's arithmetic (`vector::step_shard`),
+            // so that it computes the same bits.
+            AeifIntegration::Rk4Vector => {
+                self.rk4(i, &mut y, &mut refractory_left, &mut spikes, i_stim, i_extra, vector_exp::exp);
             }
         }
 
@@ -454,6 +472,31 @@ impl AeifCondAlpha {
         self.refractory_left[i] = refractory_left;
         self.integration_step[i] = step_size;
         spikes
+    }
+
+    /// The fixed RK4 sub-steps of neuron `i`'s step, each followed by [`Self::after_substep`].
+    #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
+    fn rk4(
+        &mut self,
+        i: usize,
+        y: &mut [f64; STATE_SIZE],
+        refractory_left: &mut u32,
+        spikes: &mut u32,
+        i_stim: f64,
+        i_extra: f64,
+        exp: impl Fn(f64) -> f64 + Copy,
+    ) {
+        let p = &self.params;
+        let dt = self.h_ms / f64::from(p.rk4_substeps);
+        for _ in 0..p.rk4_substeps {
+            let refractory = *refractory_left > 0;
+            rk4_step(y, dt, &AeifRhs { p, i_stim, i_extra, refractory, exp });
+            if let Err(e) = self.after_substep(i, y, refractory_left, spikes) {
+                self.instability.get_or_insert(e);
+                break;
+            }
+        }
     }
 
     /// What follows each sub-step of neuron `i`: NEST's instability check (an error ends the
@@ -571,10 +614,29 @@ impl AeifCondAlpha {
     }
 }
 
+/// [`derivatives`] with its arguments, for [`rk4_step`].
+struct AeifRhs<'a, E> {
+    p: &'a AeifCondAlphaParams,
+    i_stim: f64,
+    i_extra: f64,
+    refractory: bool,
+    exp: E,
+}
+
+impl<E: Fn(f64) -> f64> Rhs<STATE_SIZE> for AeifRhs<'_, E> {
+    #[inline(always)]
+    fn eval(&self, y: &[f64; STATE_SIZE], dydt: &mut [f64; STATE_SIZE]) {
+        derivatives(self.p, self.i_stim, self.i_extra, self.refractory, y, dydt, &self.exp);
+    }
+}
+
 /// The right-hand side, term for term and in NEST's order of operations
 /// (`aeif_cond_alpha_dynamics`): the last bits steer the adaptive step size, so divisions stay
 /// divisions rather than products with precomputed reciprocals.
-#[inline]
+///
+/// `exp` is the C library's for the reference integrations and [`vector_exp::exp`] for
+/// `rk4_vector`, whose loop the library call would keep from vectorising.
+#[inline(always)]
 fn derivatives(
     p: &AeifCondAlphaParams,
     i_stim: f64,
@@ -582,6 +644,7 @@ fn derivatives(
     refractory: bool,
     y: &[f64; STATE_SIZE],
     dydt: &mut [f64; STATE_SIZE],
+    exp: impl Fn(f64) -> f64,
 ) {
     // Clamped while refractory; otherwise bounded by V_peak (not the Δ_T = 0 detection value)
     // so that the exponential stays finite within a sub-step that overshoots.
@@ -596,7 +659,7 @@ fn derivatives(
 
     let i_syn_ex = g_ex * (v - p.e_ex);
     let i_syn_in = g_in * (v - p.e_in);
-    let i_spike = if p.delta_t == 0.0 { 0.0 } else { p.g_l * p.delta_t * ((v - p.v_th) / p.delta_t).exp() };
+    let i_spike = if p.delta_t == 0.0 { 0.0 } else { p.g_l * p.delta_t * exp((v - p.v_th) / p.delta_t) };
 
     dydt[V_M] = if refractory {
         0.0

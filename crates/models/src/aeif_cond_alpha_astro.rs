@@ -26,7 +26,7 @@
 
 use laminar_engine::{StateError, StateIo};
 
-use crate::aeif_cond_alpha::{self as aeif, AeifCondAlpha, AeifCondAlphaParams, NumericalInstability};
+use crate::aeif_cond_alpha::{self as aeif, AeifCondAlpha, AeifCondAlphaParams, NumericalInstability, ShardInput};
 use crate::params::ParamError;
 
 /// The parameters are `aeif_cond_alpha`'s, with the same NEST names, defaults and checks.
@@ -96,6 +96,16 @@ impl AeifCondAlphaAstro {
         let spikes = self.neuron.advance(i, spike_ex, spike_in, i_stim, self.i_sic[i]);
         self.i_sic[i] = sic;
         spikes
+    }
+
+    /// One step of every neuron with `integration = "rk4_vector"`
+    /// ([`AeifCondAlpha::step_shard`]): `sic[i]` is neuron i's SIC delivered in this step, which
+    /// acts from the next step on; `emit(i)` once per spike of neuron `i`.
+    pub(crate) fn step_shard(&mut self, input: ShardInput<'_>, sic: &[f64], emit: impl FnMut(usize)) {
+        let input = ShardInput { i_extra: Some(&self.i_sic), ..input };
+        self.neuron.step_shard(input, emit);
+        let n = self.i_sic.len();
+        self.i_sic.copy_from_slice(&sic[..n]);
     }
 
     /// The first numerical failure since the last call, if any

@@ -324,17 +324,35 @@ fn rkf45_step<const N: usize, F>(
     }
 }
 
+/// The right-hand side `y' = f(y)` of a system [`rk4_step`] integrates. A trait rather than a
+/// closure because its evaluation must be inlined into a vectorised loop over neurons
+/// (`aeif_cond_alpha`'s `"rk4_vector"`), and only a function, not a closure, can demand that.
+pub trait Rhs<const N: usize> {
+    fn eval(&self, y: &[f64; N], dydt: &mut [f64; N]);
+}
+
 /// One classic fourth-order Runge–Kutta step of size `dt` of the autonomous system `y' = f(y)`
 /// (no error estimate, no step control): for models that offer a fixed-step option beside the
-/// adaptive scheme above (`aeif_cond_alpha`'s `integration = "rk4"`).
-#[inline]
-pub fn rk4_step<const N: usize>(y: &mut [f64; N], dt: f64, f: impl Fn(&[f64; N], &mut [f64; N])) {
+/// adaptive scheme above (`aeif_cond_alpha`'s `integration = "rk4"`). Always inlined: in a loop
+/// over neurons (`"rk4_vector"`) a call would keep the loop from vectorising.
+#[inline(always)]
+pub fn rk4_step<const N: usize>(y: &mut [f64; N], dt: f64, f: &impl Rhs<N>) {
     let (mut k1, mut k2, mut k3, mut k4) = ([0.0; N], [0.0; N], [0.0; N], [0.0; N]);
-    let stage = |k: &[f64; N], a: f64| std::array::from_fn(|j| y[j] + a * k[j]);
-    f(y, &mut k1);
-    f(&stage(&k1, 0.5 * dt), &mut k2);
-    f(&stage(&k2, 0.5 * dt), &mut k3);
-    f(&stage(&k3, dt), &mut k4);
+    let mut stage = [0.0; N];
+    let half = 0.5 * dt;
+    f.eval(y, &mut k1);
+    for j in 0..N {
+        stage[j] = y[j] + half * k1[j];
+    }
+    f.eval(&stage, &mut k2);
+    for j in 0..N {
+        stage[j] = y[j] + half * k2[j];
+    }
+    f.eval(&stage, &mut k3);
+    for j in 0..N {
+        stage[j] = y[j] + dt * k3[j];
+    }
+    f.eval(&stage, &mut k4);
     for j in 0..N {
         y[j] += dt / 6.0 * (k1[j] + 2.0 * k2[j] + 2.0 * k3[j] + k4[j]);
     }
