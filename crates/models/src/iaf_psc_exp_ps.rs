@@ -58,10 +58,14 @@
 //! the ministep's start, stopping when `|f| < 1e-14 mV` (at most 500 iterations). As in NEST, a
 //! crossing whose excursion above threshold starts and ends inside one ministep is not seen.
 //!
-//! NEST stops the simulation with `NumericalInstability` if the search has no valid bracket or
-//! does not converge (pathological round-off cases). A kernel cannot fail in its inner loop, so
-//! this one emits the spike at the best bracketed estimate instead and counts the occurrence in
-//! [`IafPscExpPs::threshold_search_failures`], which the engine reports.
+//! NEST stops the simulation with `NumericalInstability` if the search has no valid bracket (its
+//! update and its search disagree by round-off right at the threshold) or meets a NaN, and
+//! returns its last estimate after 500 iterations. This kernel evaluates the step's end and the
+//! search with different formulas, so a last-bit disagreement at threshold that NEST cannot meet
+//! can occur here: rather than stop a run on it, the kernel emits the spike at the end already at
+//! threshold (or at the best bracketed estimate) and counts the occurrence in
+//! [`IafPscExpPs::threshold_search_failures`], a diagnostic of the kernel (zero in the parity
+//! cases, which test it) that a network run does not report.
 //!
 //! # Update order of one step k (from k·h to (k+1)·h), as `iaf_psc_exp_ps::update`
 //!
@@ -468,8 +472,8 @@ impl IafPscExpPs {
     }
 
     /// How many threshold crossings were placed at a fallback estimate because the root search
-    /// had no valid bracket or did not converge (NEST would have stopped with
-    /// `NumericalInstability`). Zero in any ordinary simulation.
+    /// had no valid bracket (where NEST stops with `NumericalInstability`) or did not converge
+    /// (where NEST, too, takes its last estimate). Zero in any ordinary simulation.
     pub fn threshold_search_failures(&self) -> u64 {
         self.threshold_search_failures
     }
