@@ -191,6 +191,15 @@ fn cases() -> Vec<ModelCase> {
             w_ex: 4.0,
             w_in: -2.0,
         },
+        // The fixed-step option, every neuron of the shard in one vectorised loop per sub-step.
+        ModelCase {
+            label: "iaf_cond_exp_rk4_vector",
+            model: "iaf_cond_exp",
+            scheduling: None,
+            params: json!({ "I_e": 230.0, "integration": "rk4_vector", "rk4_substeps": 2 }),
+            w_ex: 4.0,
+            w_in: -2.0,
+        },
         ModelCase {
             label: "aeif_cond_alpha",
             model: "aeif_cond_alpha",

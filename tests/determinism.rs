@@ -195,6 +195,25 @@ fn vectorised_adex_network_is_bit_identical_for_1_2_4_threads() {
     }
 }
 
+/// `models/coba.toml` with `iaf_cond_exp`'s vectorised integration (`rk4_vector`): the same
+/// spikes and traces for 1, 2 and 4 threads.
+#[test]
+fn vectorised_coba_is_bit_identical_for_1_2_4_threads() {
+    let overrides: Vec<String> =
+        ["exc", "inh"].iter().map(|p| format!("populations.{p}.params.integration=\"rk4_vector\"")).collect();
+    let coba = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models/coba.toml");
+    let file = laminar_config::load(&coba, &overrides).unwrap_or_else(|e| panic!("{e}"));
+    let mut b = file.network_builder(12345).unwrap_or_else(|e| panic!("{e}"));
+    b.add_recording(RecordingSpec { population: 0, variable: 0, nodes: vec![0, 1599, 3199], interval: 1 });
+    let reference = run(&b, 1, 2000);
+    assert!(reference.0.len() > 1000, "the network must be active ({} spikes)", reference.0.len());
+    for threads in [2, 4] {
+        let other = run(&b, threads, 2000);
+        assert_eq!(reference.0, other.0, "spikes differ with {threads} threads");
+        assert_eq!(reference.1, other.1, "traces differ with {threads} threads");
+    }
+}
+
 /// Runs `builder` on `ranks` in-process ranks of `threads` threads each (every rank a thread of
 /// this process, exchanging through `InProcessRanks` exactly as MPI ranks do through
 /// `laminar-mpi`); returns what rank 0's observer saw.

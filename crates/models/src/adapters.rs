@@ -16,13 +16,12 @@ use laminar_engine::{
     NextEventQueue, Population, PopulationFactory, Recordable, StateError, StateIo, Step, Update,
 };
 
-use crate::aeif_cond_alpha::{
-    self as aeif, AeifCondAlpha, AeifCondAlphaParams, AeifIntegration, NumericalInstability, ShardInput,
-};
+use crate::aeif_cond_alpha::{self as aeif, AeifCondAlpha, AeifCondAlphaParams, NumericalInstability, ShardInput};
 use crate::aeif_cond_alpha_astro::{self as aeif_astro, AeifCondAlphaAstro, AeifCondAlphaAstroParams};
 use crate::astrocyte_lr_1994::{self as astro, AstrocyteLr1994, AstrocyteLr1994Params};
 use crate::iaf_cond_exp::{self as cond, IafCondExp, IafCondExpParams};
 use crate::iaf_psc_exp_ps::{IafPscExpPs, IafPscExpPsInitialState, IafPscExpPsParams, PreciseInput};
+use crate::odeint::Integration;
 
 fn finite_or_err(value: f64) -> Result<(), String> {
     if value.is_finite() { Ok(()) } else { Err(format!("{value} is not a finite number")) }
@@ -177,6 +176,13 @@ impl ConductanceKernel for IafCondExp {
     fn state(&mut self, io: &mut StateIo) -> Result<(), StateError> {
         IafCondExp::state(self, io)
     }
+    fn step_all(&mut self, ex: &[f64], inh: &[f64], i_stim: &[f64], _sic: Option<&[f64]>, emit: impl FnMut(usize)) {
+        if self.params().integration == Integration::Rk4Vector {
+            self.step_shard(ex, inh, i_stim, emit);
+        } else {
+            step_each(self, ex, inh, i_stim, None, emit);
+        }
+    }
 }
 
 impl ConductanceKernel for AeifCondAlpha {
@@ -202,7 +208,7 @@ impl ConductanceKernel for AeifCondAlpha {
         AeifCondAlpha::take_instability(self)
     }
     fn step_all(&mut self, ex: &[f64], inh: &[f64], i_stim: &[f64], _sic: Option<&[f64]>, emit: impl FnMut(usize)) {
-        if self.params().integration == AeifIntegration::Rk4Vector {
+        if self.params().integration == Integration::Rk4Vector {
             self.step_shard(ShardInput { ex, inh, i_stim, i_extra: None }, emit);
         } else {
             step_each(self, ex, inh, i_stim, None, emit);
@@ -235,7 +241,7 @@ impl ConductanceKernel for AeifCondAlphaAstro {
     }
     fn step_all(&mut self, ex: &[f64], inh: &[f64], i_stim: &[f64], sic: Option<&[f64]>, emit: impl FnMut(usize)) {
         match sic {
-            Some(sic) if self.neuron().params().integration == AeifIntegration::Rk4Vector => {
+            Some(sic) if self.neuron().params().integration == Integration::Rk4Vector => {
                 self.step_shard(ShardInput { ex, inh, i_stim, i_extra: None }, sic, emit);
             }
             _ => step_each(self, ex, inh, i_stim, sic, emit),

@@ -69,7 +69,7 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use crate::iaf_cond_exp::nest_steps_rounded_up;
-use crate::odeint::{Rhs, Rkf45, StandardControl, rk4_step};
+use crate::odeint::{Integration, Rhs, Rkf45, StandardControl, rk4_step};
 use crate::params::{ParamError, Validate, finite, less_than, non_negative, positive};
 use crate::vector_exp;
 
@@ -280,21 +280,8 @@ recordables! {
     DgIn = ("dg_in", "nS/ms"),
 }
 
-/// How an `aeif_cond_alpha` step is integrated.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum AeifIntegration {
-    /// GSL's adaptive Runge–Kutta–Fehlberg 4(5), as NEST: the reference, which parity needs.
-    #[default]
-    Rkf45,
-    /// Classic fourth-order Runge–Kutta with `rk4_substeps` equal sub-steps per step: no error
-    /// control, several times cheaper (see the module documentation for what it costs).
-    Rk4,
-    /// The same RK4, every neuron of a shard in one vectorised loop per sub-step, with
-    /// [`crate::vector_exp::exp`] for the exponential term: faster again, the same spikes as
-    /// `rk4` to rounding (see the module documentation).
-    Rk4Vector,
-}
+/// How an `aeif_cond_alpha` step is integrated (shared with `iaf_cond_exp`).
+pub type AeifIntegration = Integration;
 
 /// The integration of a neuron left the range NEST accepts (`V_m < −1000 mV` or
 /// `|w| > 10⁶ pA`); NEST stops the simulation with `NumericalInstability`, and so does a

@@ -19,6 +19,14 @@
 //! model — driven by evolve calls until the simulation step is covered, with the sub-step
 //! suggestion carried over from step to step per neuron ([`crate::odeint`]).
 //!
+//! That is the default (`integration = "rkf45"`) and what NEST parity needs. laminar also offers
+//! `integration = "rk4"`: classic fourth-order Runge–Kutta with `rk4_substeps` equal sub-steps
+//! per step (default 2; 1–100), the same right-hand side and refractory clamp, no error control;
+//! and `"rk4_vector"`, the same RK4 for every neuron of a shard in one loop per sub-step,
+//! compiled for AVX-512 or AVX2 (`iaf_cond_exp/vector.rs`), which gives `rk4`'s bits exactly.
+//! Over 1 s of 37 irregularly driven neurons (929 spikes) RK4 gives every neuron the adaptive
+//! reference's spike count with 1–2 spikes one step off (a test).
+//!
 //! # Update order within step k (from k·h to (k+1)·h), as in NEST's `iaf_cond_exp::update`
 //! 1. Integrate the ODEs over the step with the refractory state as it was at the start of the
 //!    step and the injected current `i_stim` given for this step.
@@ -35,11 +43,13 @@
 use laminar_engine::{StateError, StateIo};
 use serde::{Deserialize, Serialize};
 
-use crate::odeint::{Rkf45, StandardControl};
+use crate::odeint::{Integration, Rhs, Rkf45, StandardControl, rk4_step};
 use crate::params::{ParamError, Validate, finite, less_than, non_negative, positive};
 
 /// NEST's fixed GSL tolerances for this model: absolute 1e-3, relative 0, weighing values only.
 const CONTROL: StandardControl = StandardControl::y(1e-3, 0.0);
+
+mod vector;
 
 /// Parameters of an `iaf_cond_exp` population, with NEST's names, units and defaults.
 ///
@@ -83,6 +93,10 @@ pub struct IafCondExpParams {
     /// Constant injected current (pA).
     #[serde(rename = "I_e")]
     pub i_e: f64,
+    /// How a step is integrated (laminar's choice; NEST has only `"rkf45"`).
+    pub integration: Integration,
+    /// Sub-steps per simulation step with `integration = "rk4"` or `"rk4_vector"` (laminar's).
+    pub rk4_substeps: u32,
     /// Initial membrane potential (mV).
     #[serde(rename = "V_m")]
     pub initial_v_m: f64,
@@ -109,6 +123,8 @@ impl Default for IafCondExpParams {
             tau_syn_ex: 0.2,
             tau_syn_in: 2.0,
             i_e: 0.0,
+            integration: Integration::Rkf45,
+            rk4_substeps: 2,
             initial_v_m: -70.0,
             initial_g_ex: 0.0,
             initial_g_in: 0.0,
@@ -132,6 +148,9 @@ impl Validate for IafCondExpParams {
         positive("tau_syn_ex", self.tau_syn_ex, "ms")?;
         positive("tau_syn_in", self.tau_syn_in, "ms")?;
         finite("I_e", self.i_e, "pA")?;
+        if !(1..=100).contains(&self.rk4_substeps) {
+            return Err(ParamError::new("rk4_substeps", self.rk4_substeps, "must be an integer in 1..=100"));
+        }
         finite("V_m", self.initial_v_m, "mV")?;
         finite("g_ex", self.initial_g_ex, "nS")?;
         finite("g_in", self.initial_g_in, "nS")?;
@@ -198,33 +217,35 @@ impl IafCondExp {
         let p = &self.params;
         // NEST evaluates refractoriness from the node's counter, fixed during the step.
         let refractory = self.refractory_left[i] > 0;
-        let mut rhs = |_t: f64, y: &[f64; 3], dydt: &mut [f64; 3]| {
-            let [v_m, g_ex, g_in] = *y;
-            let v = if refractory {
-                p.v_reset
-            } else if p.v_th < v_m {
-                p.v_th
-            } else {
-                v_m
-            };
-            let i_syn_ex = g_ex * (v - p.e_ex);
-            let i_syn_in = g_in * (v - p.e_in);
-            let i_leak = p.g_l * (v - p.e_l);
-            // Summed in NEST's order: the last bits steer the adaptive step size.
-            dydt[0] = if refractory { 0.0 } else { (-i_leak + i_stim + p.i_e - i_syn_ex - i_syn_in) / p.c_m };
-            dydt[1] = -g_ex / p.tau_syn_ex;
-            dydt[2] = -g_in / p.tau_syn_in;
-        };
-
+        let rhs = CondRhs { p, i_stim, refractory };
         let mut y = [self.v_m[i], self.g_ex[i], self.g_in[i]];
-        self.solver.integrate(&mut rhs, self.h_ms, &mut self.integration_step[i], &mut y);
+        match p.integration {
+            Integration::Rkf45 => {
+                let mut f = |_t: f64, y: &[f64; 3], dydt: &mut [f64; 3]| rhs.eval(y, dydt);
+                self.solver.integrate(&mut f, self.h_ms, &mut self.integration_step[i], &mut y);
+            }
+            // The fixed-step choices compute the same bits; `rk4_vector` only runs them for the
+            // whole shard at once (`vector::step_shard`).
+            Integration::Rk4 | Integration::Rk4Vector => {
+                let dt = self.h_ms / f64::from(p.rk4_substeps);
+                for _ in 0..p.rk4_substeps {
+                    rk4_step(&mut y, dt, &rhs);
+                }
+            }
+        }
+        self.after_step(i, y, spike_ex, spike_in)
+    }
 
+    /// Steps 2 and 3 of the update order for neuron `i`, its integrated state `y` given.
+    #[inline(always)]
+    fn after_step(&mut self, i: usize, y: [f64; 3], spike_ex: f64, spike_in: f64) -> bool {
+        let p = &self.params;
         let [mut v_m, mut g_ex, mut g_in] = y;
         g_ex += spike_ex;
         g_in += spike_in;
 
         let mut spiked = false;
-        if refractory {
+        if self.refractory_left[i] > 0 {
             self.refractory_left[i] -= 1;
             v_m = p.v_reset;
         } else if v_m >= p.v_th {
@@ -301,6 +322,36 @@ impl IafCondExp {
         io.neurons("g_in", &mut self.g_in)?;
         io.neurons("refractory_left", &mut self.refractory_left)?;
         io.neurons("integration_step", &mut self.integration_step)
+    }
+}
+
+/// The right-hand side with its arguments, term for term and summed in NEST's order (the last
+/// bits steer the adaptive step size): V on the right-hand side is `min(V_m, V_th)`, and while
+/// refractory `V_reset` with `dV_m/dt = 0`.
+struct CondRhs<'a> {
+    p: &'a IafCondExpParams,
+    i_stim: f64,
+    refractory: bool,
+}
+
+impl Rhs<3> for CondRhs<'_> {
+    #[inline(always)]
+    fn eval(&self, y: &[f64; 3], dydt: &mut [f64; 3]) {
+        let p = self.p;
+        let [v_m, g_ex, g_in] = *y;
+        let v = if self.refractory {
+            p.v_reset
+        } else if p.v_th < v_m {
+            p.v_th
+        } else {
+            v_m
+        };
+        let i_syn_ex = g_ex * (v - p.e_ex);
+        let i_syn_in = g_in * (v - p.e_in);
+        let i_leak = p.g_l * (v - p.e_l);
+        dydt[0] = if self.refractory { 0.0 } else { (-i_leak + self.i_stim + p.i_e - i_syn_ex - i_syn_in) / p.c_m };
+        dydt[1] = -g_ex / p.tau_syn_ex;
+        dydt[2] = -g_in / p.tau_syn_in;
     }
 }
 

@@ -324,6 +324,23 @@ fn rkf45_step<const N: usize, F>(
     }
 }
 
+/// How a stepped model with an adaptive reference integrates a step: its parameter
+/// `integration` (`aeif_cond_alpha`, `iaf_cond_exp`), with `rk4_substeps` for the fixed-step
+/// choices.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Integration {
+    /// GSL's adaptive Runge–Kutta–Fehlberg 4(5), as NEST: the reference, which parity needs.
+    #[default]
+    Rkf45,
+    /// Classic fourth-order Runge–Kutta with `rk4_substeps` equal sub-steps per step: no error
+    /// control, several times cheaper (each model's documentation says what it costs).
+    Rk4,
+    /// The same RK4, every neuron of a shard in one vectorised loop per sub-step (with
+    /// [`crate::vector_exp::exp`] where the model has an exponential): faster again.
+    Rk4Vector,
+}
+
 /// The right-hand side `y' = f(y)` of a system [`rk4_step`] integrates. A trait rather than a
 /// closure because its evaluation must be inlined into a vectorised loop over neurons
 /// (`aeif_cond_alpha`'s `"rk4_vector"`), and only a function, not a closure, can demand that.

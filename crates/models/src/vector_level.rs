@@ -1,5 +1,6 @@
 //! Which vector instructions the CPU offers the models' vectorised loops (`iaf_psc_exp`'s
-//! clock-driven sweep, `pyramidal_bac`'s and `aeif_cond_alpha`'s `rk4_vector`). Each such loop is compiled three times —
+//! clock-driven sweep, the `rk4_vector` integrations of `pyramidal_bac`, `aeif_cond_alpha` and
+//! `iaf_cond_exp`). Each such loop is compiled three times —
 //! for AVX-512, for AVX2 and portably — from the same code, with no fused multiply-adds, so all
 //! three compute the same bits; this check picks the fastest the CPU can run.
 
