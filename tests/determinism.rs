@@ -186,10 +186,16 @@ fn vectorised_adex_network_is_bit_identical_for_1_2_4_threads() {
     std::fs::remove_dir_all(&dir).ok();
     let mut b = file.network_builder(5).unwrap_or_else(|e| panic!("{e}"));
     b.add_recording(RecordingSpec { population: 0, variable: 0, nodes: vec![0, 101, 202], interval: 1 });
-    let reference = run(&b, 1, 3000);
-    assert!(reference.0.len() > 200, "the network must be active ({} spikes)", reference.0.len());
+    assert_same_for_1_2_4_threads(&b, 3000, 200);
+}
+
+/// Runs `b` for `steps` on 1, 2 and 4 threads: at least `min_spikes` spikes, and the same spikes
+/// and traces bit for bit.
+fn assert_same_for_1_2_4_threads(b: &laminar_engine::NetworkBuilder, steps: Step, min_spikes: usize) {
+    let reference = run(b, 1, steps);
+    assert!(reference.0.len() > min_spikes, "the network must be active ({} spikes)", reference.0.len());
     for threads in [2, 4] {
-        let other = run(&b, threads, 3000);
+        let other = run(b, threads, steps);
         assert_eq!(reference.0, other.0, "spikes differ with {threads} threads");
         assert_eq!(reference.1, other.1, "traces differ with {threads} threads");
     }
@@ -205,13 +211,7 @@ fn vectorised_coba_is_bit_identical_for_1_2_4_threads() {
     let file = laminar_config::load(&coba, &overrides).unwrap_or_else(|e| panic!("{e}"));
     let mut b = file.network_builder(12345).unwrap_or_else(|e| panic!("{e}"));
     b.add_recording(RecordingSpec { population: 0, variable: 0, nodes: vec![0, 1599, 3199], interval: 1 });
-    let reference = run(&b, 1, 2000);
-    assert!(reference.0.len() > 1000, "the network must be active ({} spikes)", reference.0.len());
-    for threads in [2, 4] {
-        let other = run(&b, threads, 2000);
-        assert_eq!(reference.0, other.0, "spikes differ with {threads} threads");
-        assert_eq!(reference.1, other.1, "traces differ with {threads} threads");
-    }
+    assert_same_for_1_2_4_threads(&b, 2000, 1000);
 }
 
 /// Runs `builder` on `ranks` in-process ranks of `threads` threads each (every rank a thread of

@@ -115,5 +115,7 @@ pub mod parrot_neuron;
 pub mod pyramidal_bac;
 pub mod spike_generator;
 pub mod synapses;
+#[cfg(test)]
+mod test_drive;
 pub mod vector_exp;
 mod vector_level;

@@ -221,6 +221,7 @@ mod tests {
     use super::*;
     use crate::aeif_cond_alpha::{AeifIntegration, Recordable};
     use crate::aeif_cond_alpha_astro::{AeifCondAlphaAstro, AeifCondAlphaAstroParams};
+    use crate::test_drive::Drive;
 
     const N: usize = 37;
 
@@ -237,20 +238,20 @@ mod tests {
         shard
     }
 
-    /// Step `k`'s input to every neuron (excitatory and inhibitory kicks, an injected current that
-    /// differs between neurons and varies slowly), the same fixed sequence for every path.
+    /// Step `k`'s input to every neuron, the same fixed sequence for every path.
     fn input(k: usize) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
-        let mut x = 0x9e37_79b9_7f4a_7c15u64 ^ (k as u64).wrapping_mul(0x2545_f491_4f6c_dd1d);
-        let mut next = || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
+        let drive = Drive {
+            n: N,
+            ex_every: 7,
+            ex_weight: 2.0,
+            ex_spread: 1.0,
+            inh_every: 11,
+            inh_weight: -6.0,
+            stim_base: 600.0,
+            stim_per_neuron: 20.0,
+            stim_swing: 500.0,
         };
-        let ex = (0..N).map(|_| if next() % 7 == 0 { 2.0 + (next() >> 40) as f64 / 2e6 } else { 0.0 }).collect();
-        let inh = (0..N).map(|_| if next() % 11 == 0 { -6.0 } else { 0.0 }).collect();
-        let stim = (0..N).map(|i| 600.0 + 20.0 * i as f64 + 500.0 * (k as f64 * 0.1 / 40.0).sin()).collect();
-        (ex, inh, stim)
+        drive.step(k)
     }
 
     fn state_bits(shard: &AeifCondAlpha) -> Vec<u64> {

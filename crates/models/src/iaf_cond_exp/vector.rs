@@ -109,6 +109,7 @@ mod tests {
     use super::*;
     use crate::iaf_cond_exp::Recordable;
     use crate::odeint::Integration;
+    use crate::test_drive::Drive;
 
     const N: usize = 37;
 
@@ -121,20 +122,20 @@ mod tests {
         shard
     }
 
-    /// Step `k`'s input to every neuron: excitatory and inhibitory kicks and an injected current
-    /// that differs between neurons and varies slowly, the same fixed sequence for every path.
+    /// Step `k`'s input to every neuron, the same fixed sequence for every path.
     fn input(k: usize) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
-        let mut x = 0x9e37_79b9_7f4a_7c15u64 ^ (k as u64).wrapping_mul(0x2545_f491_4f6c_dd1d);
-        let mut next = || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
+        let drive = Drive {
+            n: N,
+            ex_every: 5,
+            ex_weight: 3.0,
+            ex_spread: 0.5,
+            inh_every: 13,
+            inh_weight: -4.0,
+            stim_base: 200.0,
+            stim_per_neuron: 4.0,
+            stim_swing: 80.0,
         };
-        let ex = (0..N).map(|_| if next() % 5 == 0 { 3.0 + (next() >> 40) as f64 / 4e6 } else { 0.0 }).collect();
-        let inh = (0..N).map(|_| if next() % 13 == 0 { -4.0 } else { 0.0 }).collect();
-        let stim = (0..N).map(|i| 200.0 + 4.0 * i as f64 + 80.0 * (k as f64 * 0.1 / 40.0).sin()).collect();
-        (ex, inh, stim)
+        drive.step(k)
     }
 
     fn run(
