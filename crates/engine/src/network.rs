@@ -16,7 +16,7 @@ use crate::connect::{Dist, Rule, TargetDraw};
 use crate::population::{BuildContext, ModelError, PopulationFactory};
 use crate::queue::NextEventQueue;
 use crate::ranks::{Ranks, SingleRank, wire};
-use crate::rng::stream_for;
+use crate::rng::{Stream, stream_for};
 use crate::sim::{Partition, RecordingPart, Shard, Simulation};
 use crate::stimulus::{ChannelTarget, StimulusFactory};
 use crate::synapse::{PlasticGroup, PostHistory, SynapseFactory};
@@ -763,8 +763,7 @@ impl NetworkBuilder {
                 continue;
             }
             let draw = self.target_draw(p, first_gids);
-            let wpurpose = format!("weight:{}", p.name);
-            let dpurpose = format!("delay:{}", p.name);
+            let streams = self.weight_delay_streams(p);
             let make = self.edge_maker(pi, first_gids, lo);
             let drawn_before = out.len();
             let mut push = |source: u64, target: u64, w: f64, d_ms: f64| {
@@ -785,9 +784,7 @@ impl NetworkBuilder {
                     for s in 0..n_src {
                         targets.clear();
                         draw.outdegree_targets(*k, s, &mut marks, &mut targets);
-                        let gid = first_gids[p.source] + s;
-                        let mut wr = stream_for(self.seed, &wpurpose, gid);
-                        let mut dr = stream_for(self.seed, &dpurpose, gid);
+                        let (mut wr, mut dr) = streams(first_gids[p.source] + s);
                         for &t in &targets {
                             let w = p.weight.draw_weight(&mut wr);
                             let d = p.delay.draw_delay(&mut dr, h);
@@ -798,9 +795,7 @@ impl NetworkBuilder {
                     }
                 }
                 _ => self.for_each_target(pi, (lo, hi), first_gids, total_splits, |t, sources| {
-                    let gid = first_gids[p.target] + t;
-                    let mut wr = stream_for(self.seed, &wpurpose, gid);
-                    let mut dr = stream_for(self.seed, &dpurpose, gid);
+                    let (mut wr, mut dr) = streams(first_gids[p.target] + t);
                     for &s in sources {
                         let w = p.weight.draw_weight(&mut wr);
                         let d = p.delay.draw_delay(&mut dr, h);
@@ -839,6 +834,14 @@ impl NetworkBuilder {
                     || self.single_precision_weights
                     || matches!(p.weight, Dist::Constant(w) if crate::csr::is_single(w)))
         })
+    }
+
+    /// The weight and delay streams of projection `p` for the neuron with global id `gid` (the
+    /// target's; for `fixed_outdegree` the source's), the purposes hashed once per projection.
+    fn weight_delay_streams(&self, p: &Projection) -> impl Fn(u64) -> (Stream, Stream) + use<'_> {
+        let weight = crate::rng::purpose_hash(&format!("weight:{}", p.name));
+        let delay = crate::rng::purpose_hash(&format!("delay:{}", p.name));
+        move |gid| (crate::rng::stream(self.seed, weight, gid), crate::rng::stream(self.seed, delay, gid))
     }
 
     /// Calls `f(target, sources)` for each target `lo..hi` of projection `pi` (drawn per target)
@@ -940,14 +943,11 @@ impl NetworkBuilder {
         let (mut kept, mut listed) = (sources.iter(), targets.iter());
         for (&q, &n_targets) in projections.iter().zip(&targets_of) {
             let p = &self.projections[q];
-            let wpurpose = crate::rng::purpose_hash(&format!("weight:{}", p.name));
-            let dpurpose = crate::rng::purpose_hash(&format!("delay:{}", p.name));
+            let streams = self.weight_delay_streams(p);
             let make = self.edge_maker(q, first_gids, lo);
             let (mut drawn, mut shortest, mut longest) = (0u64, u32::MAX, 0u32);
             for &(t, n) in listed.by_ref().take(n_targets) {
-                let gid = first_gids[p.target] + u64::from(t);
-                let mut wr = crate::rng::stream(self.seed, wpurpose, gid);
-                let mut dr = crate::rng::stream(self.seed, dpurpose, gid);
+                let (mut wr, mut dr) = streams(first_gids[p.target] + u64::from(t));
                 for &s in kept.by_ref().take(n as usize) {
                     let w = p.weight.draw_weight(&mut wr);
                     let d = p.delay.draw_delay(&mut dr, h);
