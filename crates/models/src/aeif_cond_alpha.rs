@@ -496,8 +496,7 @@ impl AeifCondAlpha {
         refractory_left: &mut u32,
         spikes: &mut u32,
     ) -> Result<(), NumericalInstability> {
-        // NEST lets V_m explode upwards (the reset catches it) but not downwards.
-        if y[V_M] < V_M_FLOOR || y[W] < -W_BOUND || y[W] > W_BOUND {
+        if beyond_nest_bounds(y) {
             return Err(NumericalInstability {
                 model: self.model,
                 neuron: i,
@@ -512,11 +511,16 @@ impl AeifCondAlpha {
             y[V_M] = self.params.v_reset;
             y[W] += self.params.b;
             *spikes += 1;
-            // One more than t_ref in steps, because the count-down at the end of the step
-            // already takes one off; 0 keeps the neuron free within this step.
-            *refractory_left = if self.refractory_steps > 0 { self.refractory_steps + 1 } else { 0 };
+            *refractory_left = self.refractory_after_spike();
         }
         Ok(())
+    }
+
+    /// The refractory count a spike sets: one more than t_ref in steps, because the count-down
+    /// at the end of the step already takes one off; 0 (t_ref = 0) keeps the neuron free within
+    /// this step.
+    fn refractory_after_spike(&self) -> u32 {
+        if self.refractory_steps > 0 { self.refractory_steps + 1 } else { 0 }
     }
 
     /// The first numerical failure since the last call, if any (NEST would have stopped the
@@ -599,6 +603,13 @@ impl AeifCondAlpha {
     pub fn is_refractory(&self, i: usize) -> bool {
         self.refractory_left[i] > 0
     }
+}
+
+/// Whether the state left the range NEST accepts (its `NumericalInstability`): `V_m` below
+/// −1000 mV or `|w|` above 10⁶ pA. NEST lets V_m explode upwards (the reset catches it).
+#[inline(always)]
+fn beyond_nest_bounds(y: &[f64; STATE_SIZE]) -> bool {
+    y[V_M] < V_M_FLOOR || y[W] < -W_BOUND || y[W] > W_BOUND
 }
 
 /// [`derivatives`] with its arguments, for [`rk4_step`].

@@ -17,8 +17,8 @@
 //! way.
 
 use super::{
-    AeifCondAlpha, AeifCondAlphaParams, AeifRhs, DG_EX, DG_IN, G_EX, G_IN, NumericalInstability, STATE_SIZE, V_M,
-    V_M_FLOOR, W, W_BOUND,
+    AeifCondAlpha, AeifCondAlphaParams, AeifRhs, DG_EX, DG_IN, G_EX, G_IN, NumericalInstability, STATE_SIZE, V_M, W,
+    beyond_nest_bounds,
 };
 use crate::odeint::rk4_step;
 use crate::vector_exp;
@@ -53,8 +53,7 @@ struct Substep {
     spike_detection_v: f64,
     v_reset: f64,
     b: f64,
-    /// The refractory count a spike sets: one more than t_ref in steps (the count-down at the
-    /// end of the step takes one off), or 0 for t_ref = 0.
+    /// `AeifCondAlpha::refractory_after_spike`.
     refractory_after_spike: u32,
 }
 
@@ -78,7 +77,7 @@ impl AeifCondAlpha {
             spike_detection_v: self.spike_detection_v,
             v_reset: self.params.v_reset,
             b: self.params.b,
-            refractory_after_spike: if self.refractory_steps > 0 { self.refractory_steps + 1 } else { 0 },
+            refractory_after_spike: self.refractory_after_spike(),
         };
         for _ in 0..self.params.rk4_substeps {
             self.substep_at(level, &c, &input);
@@ -202,7 +201,7 @@ fn substep_all(p: &AeifCondAlphaParams, c: &Substep, i_stim: &[f64], i_extra: im
         y[W] = w[i];
         let rhs = AeifRhs { p, i_stim: i_stim[i], i_extra: i_extra(i), refractory, exp: vector_exp::exp };
         rk4_step(&mut y, c.dt, &rhs);
-        let unstable = y[V_M] < V_M_FLOOR || y[W] < -W_BOUND || y[W] > W_BOUND;
+        let unstable = beyond_nest_bounds(&y);
         let fires = !refractory & (y[V_M] >= c.spike_detection_v);
         v_m[i] = if refractory | fires { c.v_reset } else { y[V_M] };
         w[i] = if fires { y[W] + c.b } else { y[W] };
