@@ -34,3 +34,24 @@ fn prefetch_line(p: *const i8) {
     // faults, whatever the address; `p` lies within (or one line past the start of) a live slice.
     unsafe { _mm_prefetch::<_MM_HINT_T0>(p) };
 }
+
+/// Hints the CPU that the cache line at `p` will be written soon: it is fetched for ownership
+/// (`prefetchw` where the CPU has it, an ordinary prefetch otherwise), so that the store that
+/// follows does not wait for it. `p` may lie anywhere, even beyond an allocation: the address is
+/// only a hint and is never dereferenced.
+#[inline(always)]
+pub(crate) fn for_write<T>(p: *const T) {
+    #[cfg(target_arch = "x86_64")]
+    prefetch_line_for_write(p.cast::<i8>());
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
+}
+
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+#[allow(unsafe_code)]
+fn prefetch_line_for_write(p: *const i8) {
+    use std::arch::x86_64::{_MM_HINT_ET0, _mm_prefetch};
+    // SAFETY: as for `prefetch_line`: a hint, never a dereference, never a fault.
+    unsafe { _mm_prefetch::<_MM_HINT_ET0>(p) };
+}
