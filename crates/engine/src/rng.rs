@@ -84,9 +84,10 @@ pub fn philox4x32_10(ctr: [u32; 4], key: [u32; 2]) -> [u32; 4] {
     [c0, c1, c2, c3]
 }
 
-/// Counter-based uniform draws for one `(seed, purpose)`: the draw for `(id, step)` is
-/// Philox4x32-10 of the counter `[step, id]` (each as two 32-bit words, low first) under a key
-/// derived from the seed and the purpose, its first 64 bits made a uniform in [0, 1).
+/// Counter-based uniform draws for one `(seed, purpose)`. One Philox4x32-10 call gives 128 bits,
+/// two uniforms: the call for the counter `[step, id / 2]` (each as two 32-bit words, low first)
+/// under a key derived from the seed and the purpose gives the uniform of an even `id` from its
+/// first 64 bits and of `id + 1` from its last 64, so that neighbours are drawn together.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CounterStreams {
     key: [u32; 2],
@@ -102,8 +103,16 @@ impl CounterStreams {
     /// The uniform in [0, 1) for neuron (or channel) `id` in step `step`.
     #[inline(always)]
     pub fn uniform(&self, id: u64, step: u64) -> f64 {
-        let [a, b, _, _] = philox4x32_10([step as u32, (step >> 32) as u32, id as u32, (id >> 32) as u32], self.key);
-        unit_interval((u64::from(b) << 32) | u64::from(a))
+        let [even, odd] = self.pair(id / 2, step);
+        if id.is_multiple_of(2) { even } else { odd }
+    }
+
+    /// The uniforms of ids `2·pair` and `2·pair + 1` in step `step`: one Philox call.
+    #[inline(always)]
+    pub fn pair(&self, pair: u64, step: u64) -> [f64; 2] {
+        let [a, b, c, d] =
+            philox4x32_10([step as u32, (step >> 32) as u32, pair as u32, (pair >> 32) as u32], self.key);
+        [unit_interval((u64::from(b) << 32) | u64::from(a)), unit_interval((u64::from(d) << 32) | u64::from(c))]
     }
 }
 
@@ -151,7 +160,9 @@ mod tests {
         assert!((below_tenth as f64 / n as f64 - 0.1).abs() < 4e-3);
         let u = draws.uniform(7, 11);
         assert_eq!(u, CounterStreams::new(3, purpose_hash("poisson:0")).uniform(7, 11));
+        assert_eq!(draws.pair(3, 11), [draws.uniform(6, 11), u]);
         for other in [
+            draws.uniform(6, 11),
             draws.uniform(8, 11),
             draws.uniform(7, 12),
             draws.uniform(7 + (1 << 32), 11),

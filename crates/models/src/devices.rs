@@ -271,8 +271,10 @@ impl DenseCounts {
     }
 
     /// `counts[j] = self.draw(draws.uniform(gids[j], step))` for every j (the shorter of the two
-    /// lengths), compiled for the best vector instructions the CPU has: the uniforms and their
-    /// counts among the table's first [`SEARCH_WIDTH`] entries in one loop over the channels,
+    /// lengths; at most [`COUNTS_PER_BLOCK`] channels), compiled for the best vector instructions
+    /// the CPU has: the uniforms (one Philox call per two channels where the gids are
+    /// consecutive) and their counts among the table's first [`SEARCH_WIDTH`] entries in loops
+    /// over the channels,
     /// then the search finished one channel at a time where the count reached the block's end
     /// (about one draw in 10⁴ at PD14's λ ≈ 1.6). Integer arithmetic and comparisons only: the
     /// same counts on every path.
@@ -307,9 +309,24 @@ impl DenseCounts {
     #[inline(always)]
     fn draw_block_portable(&self, draws: &CounterStreams, step: Step, gids: &[u64], counts: &mut [u32]) {
         let first: [f64; SEARCH_WIDTH] = self.cdf[..SEARCH_WIDTH].try_into().expect("the table has a first block");
-        for (count, &gid) in counts.iter_mut().zip(gids) {
-            let u = draws.uniform(gid, step);
-            *count = first.iter().map(|&c| u32::from(u > c)).sum();
+        let count_of = |u: f64| first.iter().map(|&c| u32::from(u > c)).sum::<u32>();
+        let consecutive = gids.windows(2).fold(true, |all, w| all & (w[1] == w[0].wrapping_add(1)));
+        if consecutive && !gids.is_empty() {
+            // Neighbouring gids share their Philox call (`CounterStreams::pair`): one call per
+            // two channels, the block's uniforms laid out from the pair of its first gid.
+            let mut uniforms = [0.0; COUNTS_PER_BLOCK + 2];
+            let skip = (gids[0] % 2) as usize;
+            let pairs = (gids.len() + skip).div_ceil(2).min(uniforms.len() / 2);
+            for (k, two) in uniforms.chunks_exact_mut(2).take(pairs).enumerate() {
+                two.copy_from_slice(&draws.pair(gids[0] / 2 + k as u64, step));
+            }
+            for (count, &u) in counts.iter_mut().zip(&uniforms[skip..skip + gids.len().min(COUNTS_PER_BLOCK)]) {
+                *count = count_of(u);
+            }
+        } else {
+            for (count, &gid) in counts.iter_mut().zip(gids) {
+                *count = count_of(draws.uniform(gid, step));
+            }
         }
         // `draw`'s answer wherever the first block did not settle it: the count reached the
         // block's end (the search continues), or the table's finite entries (its last answer).
@@ -726,32 +743,47 @@ mod tests {
     }
 
     /// A block's counts are each channel's `draw` of its counter-based uniform, on every vector
-    /// path, including counts beyond the first block of the table (λ = 12 and 29.9: most draws).
+    /// path, for scattered gids and for consecutive ones (pairs drawn together, from an even or
+    /// an odd first gid, full blocks and short ones), including counts beyond the first block of
+    /// the table (λ = 12 and 29.9: most draws).
     #[test]
     fn block_counts_are_the_channels_draws() {
+        let scattered: Vec<u64> = (0..COUNTS_PER_BLOCK as u64 - 3).map(|j| 1000 + 3 * j).collect();
+        for gids in [
+            scattered,
+            (1000..1000 + COUNTS_PER_BLOCK as u64).collect(),
+            (1001..1001 + COUNTS_PER_BLOCK as u64).collect(),
+            (7..20).collect(),
+            (8..9).collect(),
+            Vec::new(),
+        ] {
+            block_counts_match(&gids);
+        }
+    }
+
+    fn block_counts_match(gids: &[u64]) {
         use crate::vector_level::vector_level;
         let draws = CounterStreams::new(5, purpose_hash("poisson:3"));
-        let gids: Vec<u64> = (0..COUNTS_PER_BLOCK as u64 - 3).map(|j| 1000 + 3 * j).collect();
         for mean in [1.0f64, 1.6, 12.0, 29.9] {
             let d = DenseCounts::new(mean, 0, Step::MAX);
             for step in [0, 1, 77, 1 << 40] {
                 let expected: Vec<u32> = gids.iter().map(|&g| d.draw(draws.uniform(g, step))).collect();
                 let mut counts = [u32::MAX; COUNTS_PER_BLOCK];
-                d.draw_block_portable(&draws, step, &gids, &mut counts);
+                d.draw_block_portable(&draws, step, gids, &mut counts);
                 assert_eq!(&counts[..gids.len()], &expected[..]);
                 assert!(counts[gids.len()..].iter().all(|&c| c == u32::MAX));
                 counts.fill(u32::MAX);
-                d.draw_block(&draws, step, &gids, &mut counts);
+                d.draw_block(&draws, step, gids, &mut counts);
                 assert_eq!(&counts[..gids.len()], &expected[..], "dispatched to {:?}", vector_level());
                 #[cfg(target_arch = "x86_64")]
                 #[allow(unsafe_code)]
                 if std::arch::is_x86_feature_detected!("avx2") {
                     counts.fill(u32::MAX);
                     // SAFETY: the CPU has AVX2.
-                    unsafe { d.draw_block_avx2(&draws, step, &gids, &mut counts) };
+                    unsafe { d.draw_block_avx2(&draws, step, gids, &mut counts) };
                     assert_eq!(&counts[..gids.len()], &expected[..]);
                 }
-                if mean > 10.0 {
+                if mean > 10.0 && gids.len() > 100 {
                     assert!(expected.iter().any(|&c| c >= SEARCH_WIDTH as u32), "the fallback ran");
                 }
             }
