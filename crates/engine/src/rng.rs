@@ -12,7 +12,8 @@
 //! from a *counter-based* generator, [`CounterStreams`]: Philox4x32-10 (Salmon, Moraes, Dror &
 //! Shaw 2011, "Parallel random numbers: as easy as 1, 2, 3", SC'11,
 //! doi:10.1145/2063384.2063405; the generator of Random123 and cuRAND), keyed by
-//! `(seed, purpose)` and applied to the counter `(step, id)`. It is as much a pure function of
+//! `(seed, purpose)` and applied to the counter `(step, id / 2)`, whose 128 bits are the uniforms
+//! of the even id and the odd one after it. It is as much a pure function of
 //! `(seed, purpose, id)` and the step as a stream is, but it keeps no state: a stream per neuron
 //! would move its 32 bytes of state through memory every step, and the draws of many neurons can
 //! be computed together in vector registers.

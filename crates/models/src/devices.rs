@@ -14,7 +14,8 @@
 //!   Dense drive (1 ≤ rate·h ≤ 30 arrivals per step, with start and stop on the grid, e.g. the
 //!   Potjans–Diesmann background) is drawn as NEST does, one Poisson count per step (by
 //!   inversion from one uniform), which avoids a logarithm per arrival; the uniform of step k
-//!   is Philox4x32-10 of `(k, target gid)` under the key of `(seed, "poisson:<device>")`
+//!   is half of Philox4x32-10 of `(k, target gid / 2)` (the other half is the neighbouring gid's)
+//!   under the key of `(seed, "poisson:<device>")`
 //!   ([`CounterStreams`]), so the drive keeps no state per target and the uniforms of a block of
 //!   targets are computed in one vectorised loop. Above 30 arrivals per
 //!   step (aggregated input of many sources) each step's count is drawn directly from
