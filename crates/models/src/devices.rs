@@ -275,10 +275,9 @@ impl DenseCounts {
     /// lengths; at most [`COUNTS_PER_BLOCK`] channels), compiled for the best vector instructions
     /// the CPU has: the uniforms (one Philox call per two channels where the gids are
     /// consecutive) and their counts among the table's first [`SEARCH_WIDTH`] entries in loops
-    /// over the channels,
-    /// then the search finished one channel at a time where the count reached the block's end
-    /// (about one draw in 10⁴ at PD14's λ ≈ 1.6). Integer arithmetic and comparisons only: the
-    /// same counts on every path.
+    /// over the channels, then the search finished one channel at a time where the count reached
+    /// the block's end (about one draw in 10⁴ at PD14's λ ≈ 1.6). Integer arithmetic and
+    /// comparisons only: the same counts on every path.
     // Calling a function compiled for CPU features is unsafe unless the caller has them, which
     // `vector_level` established.
     #[allow(unsafe_code)]
@@ -310,6 +309,9 @@ impl DenseCounts {
     #[inline(always)]
     fn draw_block_portable(&self, draws: &CounterStreams, step: Step, gids: &[u64], counts: &mut [u32]) {
         let first: [f64; SEARCH_WIDTH] = self.cdf[..SEARCH_WIDTH].try_into().expect("the table has a first block");
+        // Only this block's channels: a shorter last block leaves the rest of `counts` as it was.
+        let n = gids.len().min(counts.len()).min(COUNTS_PER_BLOCK);
+        let (gids, counts) = (&gids[..n], &mut counts[..n]);
         let count_of = |u: f64| first.iter().map(|&c| u32::from(u > c)).sum::<u32>();
         let consecutive = gids.windows(2).fold(true, |all, w| all & (w[1] == w[0].wrapping_add(1)));
         if consecutive && !gids.is_empty() {
@@ -321,7 +323,7 @@ impl DenseCounts {
             for (k, two) in uniforms.chunks_exact_mut(2).take(pairs).enumerate() {
                 two.copy_from_slice(&draws.pair(gids[0] / 2 + k as u64, step));
             }
-            for (count, &u) in counts.iter_mut().zip(&uniforms[skip..skip + gids.len().min(COUNTS_PER_BLOCK)]) {
+            for (count, &u) in counts.iter_mut().zip(&uniforms[skip..skip + n]) {
                 *count = count_of(u);
             }
         } else {
