@@ -302,6 +302,12 @@ pub struct Partition {
     pub(crate) recording_parts: Vec<RecordingPart>,
     pub(crate) merged: Vec<Spike>,
     pub(crate) merged_graded: Vec<GradedEvent>,
+    /// Spikes and graded values of an interval that ended off the grid of exchange intervals
+    /// (a run's last, cut short by its stop): recorded, but delivered only at the next grid
+    /// point, together with that interval's, as one uninterrupted run delivers them (the same
+    /// on every thread and rank; saved in checkpoints).
+    pub(crate) held: Vec<Spike>,
+    pub(crate) held_graded: Vec<GradedEvent>,
     /// Weight events of the last delivery, handed out with the next interval's output.
     pub(crate) pending_weights: Vec<WeightEvent>,
     /// Scratch: the weights a plastic row transmits.
@@ -345,6 +351,8 @@ impl Partition {
             recording_parts,
             merged: Vec::new(),
             merged_graded: Vec::new(),
+            held: Vec::new(),
+            held_graded: Vec::new(),
             pending_weights: Vec::new(),
             row_weights: Vec::new(),
             synaptic_events: 0,
@@ -1058,7 +1066,11 @@ fn run_partition(partition: &mut Partition, ctx: &RunContext<'_>, mut hook: Opti
     let mut parity = 0usize;
     let mut hook_failed = false;
     loop {
-        let to = (from + ctx.min_delay).min(ctx.until);
+        // Intervals end on the grid of multiples of the minimum delay, wherever the run starts,
+        // so that a run resumed from any step walks the intervals an uninterrupted run walks:
+        // where a device's input and a synaptic input meet in one cell, the order in which they
+        // are summed depends on which side of a delivery the device fired.
+        let to = (from / ctx.min_delay + 1).saturating_mul(ctx.min_delay).min(ctx.until);
         let model_failed = {
             let mut out = ctx.outputs[partition.thread][parity].write().expect("interval output poisoned");
             partition.compute(from, to, ctx.recordings, &mut out);
@@ -1101,14 +1113,31 @@ fn run_partition(partition: &mut Partition, ctx: &RunContext<'_>, mut hook: Opti
         // Stable sorts: the events of one gid in one step keep their emission order.
         partition.merged.sort_by_key(|s| (s.step, s.gid));
         partition.merged_graded.sort_by_key(|g| (g.step, g.gid));
+        // Events held from a cut interval come first (they are of earlier steps).
+        let held = partition.held.len();
+        if held > 0 || !partition.held_graded.is_empty() {
+            partition.held.append(&mut partition.merged);
+            std::mem::swap(&mut partition.held, &mut partition.merged);
+            partition.held_graded.append(&mut partition.merged_graded);
+            std::mem::swap(&mut partition.held_graded, &mut partition.merged_graded);
+        }
         lap.lap(&mut phases.merge);
-        partition.deliver();
-        partition.prune_histories(to);
+        let on_grid = to.is_multiple_of(ctx.min_delay);
+        if on_grid {
+            partition.deliver();
+            partition.prune_histories(to);
+        }
         lap.lap(&mut phases.deliver);
         if let Some(hook) = hook.as_mut()
-            && !hook(to, &partition.merged, &parts)
+            && !hook(to, &partition.merged[held..], &parts)
         {
             hook_failed = true;
+        }
+        if !on_grid {
+            // Their targets' steps are at least a minimum delay later, at or past the next grid
+            // point, where they are delivered.
+            std::mem::swap(&mut partition.held, &mut partition.merged);
+            std::mem::swap(&mut partition.held_graded, &mut partition.merged_graded);
         }
         drop(parts);
         drop(remote);
