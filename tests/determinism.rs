@@ -11,9 +11,16 @@ use laminar_models::Scheduling;
 type Run = (Vec<(usize, u64, u64)>, Vec<Vec<(Step, Vec<u64>)>>, u64);
 
 fn run(builder: &laminar_engine::NetworkBuilder, threads: usize, steps: Step) -> Run {
+    run_in_calls(builder, threads, &[steps])
+}
+
+/// As [`run`], in one engine call per entry of `ends` (each the step that call stops at).
+fn run_in_calls(builder: &laminar_engine::NetworkBuilder, threads: usize, ends: &[Step]) -> Run {
     let mut sim = builder.build(threads).expect("build");
     let mut collect = Collect::new(None);
-    sim.run(steps, &mut collect, &AtomicBool::new(false)).expect("run");
+    for &end in ends {
+        sim.run(end, &mut collect, &AtomicBool::new(false)).expect("run");
+    }
     let spikes = collect.spikes.iter().map(|s: &SpikeRecord| (s.population, s.node, s.time_ms.to_bits())).collect();
     // Compare traces bit for bit.
     let frames = collect
@@ -86,15 +93,8 @@ fn a_different_seed_gives_a_different_network() {
 fn running_in_chunks_equals_one_run() {
     let b = scenarios::cuba(1000, 80.0, 5, false, Scheduling::EventDriven).expect("cuba");
     let whole = run(&b, 2, 2000);
-    let mut sim = b.build(2).expect("build");
-    let mut collect = Collect::new(None);
-    let stop = AtomicBool::new(false);
-    for end in [1, 7, 500, 1333, 2000] {
-        sim.run(end, &mut collect, &stop).expect("run");
-    }
-    let chunked: Vec<(usize, u64, u64)> =
-        collect.spikes.iter().map(|s| (s.population, s.node, s.time_ms.to_bits())).collect();
-    assert_eq!(whole.0, chunked);
+    let chunked = run_in_calls(&b, 2, &[1, 7, 500, 1333, 2000]);
+    assert_eq!(whole.0, chunked.0);
 }
 
 /// A `[[projections]]` table of a model file.
@@ -135,13 +135,7 @@ fn ring_buffer_model(poisson_drive: bool, long_delay: bool) -> String {
 
 /// Spikes of every population but `sink` (population 3), as (population, node, time bits).
 fn spikes_outside_the_sink(model: &str, label: &str, threads: usize) -> Vec<(usize, u64, u64)> {
-    let dir = std::env::temp_dir().join(format!("laminar-ring-{}-{label}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    let path = dir.join("model.toml");
-    std::fs::write(&path, model).expect("write model");
-    let file = laminar_config::load(&path, &[]).unwrap_or_else(|e| panic!("{e}"));
-    std::fs::remove_dir_all(&dir).ok();
-    let builder = file.network_builder(11).unwrap_or_else(|e| panic!("{e}"));
+    let builder = builder_from_text(model, &format!("ring-{label}-{threads}"), 11);
     run(&builder, threads, 4000).0.into_iter().filter(|s| s.0 != 3).collect()
 }
 
@@ -178,13 +172,7 @@ fn vectorised_adex_network_is_bit_identical_for_1_2_4_threads() {
                  weight = 4.0\ndelay_ms = 0.1\n"
         .to_string()
         + &projection("adex", "adex", "{ fixed_indegree = { k = 20 } }", -2.0, 1.0);
-    let dir = std::env::temp_dir().join(format!("laminar-adex-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    let path = dir.join("model.toml");
-    std::fs::write(&path, &model).expect("write model");
-    let file = laminar_config::load(&path, &[]).unwrap_or_else(|e| panic!("{e}"));
-    std::fs::remove_dir_all(&dir).ok();
-    let mut b = file.network_builder(5).unwrap_or_else(|e| panic!("{e}"));
+    let mut b = builder_from_text(&model, "adex", 5);
     b.add_recording(RecordingSpec { population: 0, variable: 0, nodes: vec![0, 101, 202], interval: 1 });
     assert_same_for_1_2_4_threads(&b, 3000, 200);
 }
@@ -230,13 +218,7 @@ fn dense_poisson_background_is_the_same_for_any_threads_and_ranks() {
         .to_string()
         + &projection("driven", "driven", "{ fixed_indegree = { k = 200 } }", -3.7, 1.0)
         + &projection("driven", "first", "{ fixed_indegree = { k = 30 } }", 30.0, 1.0);
-    let dir = std::env::temp_dir().join(format!("laminar-dense-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    let path = dir.join("model.toml");
-    std::fs::write(&path, &model).expect("write model");
-    let file = laminar_config::load(&path, &[]).unwrap_or_else(|e| panic!("{e}"));
-    std::fs::remove_dir_all(&dir).ok();
-    let mut b = file.network_builder(9).unwrap_or_else(|e| panic!("{e}"));
+    let mut b = builder_from_text(&model, "dense", 9);
     b.add_recording(RecordingSpec { population: 1, variable: 0, nodes: vec![0, 305, 610], interval: 1 });
     assert_same_for_1_2_4_threads(&b, 2000, 300);
     let reference = run(&b, 1, 2000);
@@ -247,21 +229,22 @@ fn dense_poisson_background_is_the_same_for_any_threads_and_ranks() {
     }
     // Engine calls that stop off the grid of exchange intervals (10 steps here): the same bits as
     // one call (`tests/checkpoint.rs` resumes such a stop where the order of additions shows).
-    let mut sim = b.build(2).expect("build");
-    let mut collect = Collect::new(None);
-    for end in [3, 10, 517, 1004, 1005, 1999, 2000] {
-        sim.run(end, &mut collect, &AtomicBool::new(false)).expect("run");
-    }
-    let chunked_spikes: Vec<(usize, u64, u64)> =
-        collect.spikes.iter().map(|s| (s.population, s.node, s.time_ms.to_bits())).collect();
-    let chunked_frames: Vec<Vec<(Step, Vec<u64>)>> = collect
-        .frames
-        .into_iter()
-        .map(|r| r.into_iter().map(|(s, v)| (s, v.iter().map(|x| x.to_bits()).collect())).collect())
-        .collect();
+    let chunked = run_in_calls(&b, 2, &[3, 10, 517, 1004, 1005, 1999, 2000]);
     let whole = run(&b, 2, 2000);
-    assert_eq!(whole.0, chunked_spikes, "spikes differ when run in chunks");
-    assert_eq!(whole.1, chunked_frames, "traces differ when run in chunks");
+    assert_eq!(whole.0, chunked.0, "spikes differ when run in chunks");
+    assert_eq!(whole.1, chunked.1, "traces differ when run in chunks");
+}
+
+/// The network builder of a model file's `text` (written to a temporary file named after `name`
+/// and loaded as `laminar run` loads it), with seed `seed`.
+fn builder_from_text(text: &str, name: &str, seed: u64) -> laminar_engine::NetworkBuilder {
+    let dir = std::env::temp_dir().join(format!("laminar-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let path = dir.join("model.toml");
+    std::fs::write(&path, text).expect("write model");
+    let file = laminar_config::load(&path, &[]).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::remove_dir_all(&dir).ok();
+    file.network_builder(seed).unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// Runs `builder` on `ranks` in-process ranks of `threads` threads each (every rank a thread of

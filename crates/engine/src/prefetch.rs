@@ -17,7 +17,7 @@ pub(crate) fn slice<T>(s: &[T]) {
         let start = s.as_ptr().cast::<i8>();
         let mut offset = 0;
         while offset < bytes {
-            prefetch_line(start.wrapping_add(offset));
+            prefetch_line::<{ std::arch::x86_64::_MM_HINT_T0 }>(start.wrapping_add(offset));
             offset += 64;
         }
     }
@@ -25,14 +25,15 @@ pub(crate) fn slice<T>(s: &[T]) {
     let _ = s;
 }
 
+/// Prefetches the cache line at `p` with `HINT` (`_MM_HINT_T0`: for reading into every level;
+/// `_MM_HINT_ET0`: for writing).
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
 #[allow(unsafe_code)]
-fn prefetch_line(p: *const i8) {
-    use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+fn prefetch_line<const HINT: i32>(p: *const i8) {
     // SAFETY: a prefetch is a hint that never dereferences in the program's sense and never
-    // faults, whatever the address; `p` lies within (or one line past the start of) a live slice.
-    unsafe { _mm_prefetch::<_MM_HINT_T0>(p) };
+    // faults, whatever the address.
+    unsafe { std::arch::x86_64::_mm_prefetch::<HINT>(p) };
 }
 
 /// Hints the CPU that the cache line at `p` will be written soon: it is fetched for ownership
@@ -42,16 +43,7 @@ fn prefetch_line(p: *const i8) {
 #[inline(always)]
 pub(crate) fn for_write<T>(p: *const T) {
     #[cfg(target_arch = "x86_64")]
-    prefetch_line_for_write(p.cast::<i8>());
+    prefetch_line::<{ std::arch::x86_64::_MM_HINT_ET0 }>(p.cast::<i8>());
     #[cfg(not(target_arch = "x86_64"))]
     let _ = p;
-}
-
-#[cfg(target_arch = "x86_64")]
-#[inline(always)]
-#[allow(unsafe_code)]
-fn prefetch_line_for_write(p: *const i8) {
-    use std::arch::x86_64::{_MM_HINT_ET0, _mm_prefetch};
-    // SAFETY: as for `prefetch_line`: a hint, never a dereference, never a fault.
-    unsafe { _mm_prefetch::<_MM_HINT_ET0>(p) };
 }

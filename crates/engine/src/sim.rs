@@ -38,7 +38,7 @@ use crate::synapse::{PlasticGroup, PostHistory, Transmission, WeightEvent};
 use crate::time::{Resolution, Step};
 
 /// A spike on its way through the exchange.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Spike {
     /// The step in which it was emitted; its time is `(step+1)·h − offset`.
     pub step: Step,
@@ -142,7 +142,7 @@ pub(crate) struct Shard {
 }
 
 /// A graded value on its way through the exchange.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct GradedEvent {
     pub step: Step,
     pub gid: u64,

@@ -138,15 +138,9 @@ impl Simulation {
         let mut next_prune = self.partitions.first().map_or(0, |p| p.next_prune);
         io.shared("next_prune", &mut next_prune)?;
         // The events of a cut interval, not yet delivered (the same on every partition and rank).
-        let mut held: Vec<(Step, u64, f64)> = self
-            .partitions
-            .first()
-            .map_or_else(Vec::new, |p| p.held.iter().map(|s| (s.step, s.gid, s.offset)).collect());
+        let mut held = self.partitions.first().map_or_else(Vec::new, |p| p.held.clone());
         io.shared("held_spikes", &mut held)?;
-        let mut held_graded: Vec<(Step, u64, f64)> = self
-            .partitions
-            .first()
-            .map_or_else(Vec::new, |p| p.held_graded.iter().map(|g| (g.step, g.gid, g.value)).collect());
+        let mut held_graded = self.partitions.first().map_or_else(Vec::new, |p| p.held_graded.clone());
         io.shared("held_graded", &mut held_graded)?;
         if io.loading() {
             // The count goes to one partition of one rank (the counters are summed).
@@ -154,11 +148,8 @@ impl Simulation {
             for (t, p) in self.partitions.iter_mut().enumerate() {
                 p.synaptic_events = if first && t == 0 { events } else { 0 };
                 p.next_prune = next_prune;
-                p.held = held.iter().map(|&(step, gid, offset)| crate::sim::Spike { step, gid, offset }).collect();
-                p.held_graded = held_graded
-                    .iter()
-                    .map(|&(step, gid, value)| crate::sim::GradedEvent { step, gid, value })
-                    .collect();
+                p.held.clone_from(&held);
+                p.held_graded.clone_from(&held_graded);
             }
         }
         let (populations, projections, devices) = (&self.populations, &self.projection_names, &self.device_names);

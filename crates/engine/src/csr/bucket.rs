@@ -80,9 +80,6 @@ fn bucket_shift(rows: usize, synapses: usize) -> u32 {
     rows_per_bucket.clamp(64, 256).next_power_of_two().trailing_zeros()
 }
 
-/// How far ahead of a bucket's cursor [`SourceBuckets::place`] prefetches: two cache lines.
-const PREFETCH_RECORDS: usize = 128 / 12;
-
 /// Records a bucket holds on average: its placed synapses (16 bytes each, 1 MB) then stay in
 /// the L2 cache while they are placed into rows, sorted and written out.
 const BUCKET_RECORDS: usize = 1 << 16;
@@ -135,7 +132,8 @@ impl<'a, W: StoredWeight> SourceBuckets<'a, W> {
         // line its next records go to is long gone from the caches by then, and ~10³ streams
         // are more than the hardware prefetcher follows: fetch the line two ahead now, so the
         // stores find it (once per record: cheap when the line is already there).
-        crate::prefetch::for_write(self.records.as_ptr().wrapping_add(*at + PREFETCH_RECORDS));
+        let two_lines = 128 / std::mem::size_of::<Record<W>>();
+        crate::prefetch::for_write(self.records.as_ptr().wrapping_add(*at + two_lines));
         *at += 1;
     }
 
